@@ -1,0 +1,101 @@
+// Command hawiz is a terminal wizard that runs vendors' documented
+// high-availability procedures over SSH, verifies every step, checks the
+// round-robin DNS records and checkpoints progress so a run can resume.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"charm.land/fang/v2"
+	"github.com/spf13/cobra"
+)
+
+// Set by the linker: -ldflags "-X main.version=v1.2.3 -X main.commit=abc1234".
+var (
+	version = ""
+	commit  = ""
+)
+
+// Exit codes: a user contract, documented in README.md.
+const (
+	exitOK      = 0 // done / verified
+	exitFailed  = 1 // a step failed (resumable) / records differ / drift found
+	exitUsage   = 2 // bad usage or invalid answers; nothing touched
+	exitStopped = 3 // stopped by the operator, interrupted, or waiting for a manual step
+	exitRefused = 4 // refused for safety
+)
+
+// exitError carries a process exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// withCode wraps err so that main exits with code.
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+// usageErrorf reports bad input: exit 2, nothing touched.
+func usageErrorf(format string, args ...any) error {
+	return withCode(exitUsage, fmt.Errorf(format, args...))
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "hawiz",
+		Short: "Run vendors' high-availability procedures over SSH, verified and resumable",
+		Long: "hawiz takes an operator through the vendors' documented high-availability\n" +
+			"procedures (Micetro Central HA, MongoDB Ops Manager Application HA, and their\n" +
+			"upgrades): it asks for what it needs, shows the plan, runs every step on the\n" +
+			"servers over SSH, verifies each one, checks the round-robin DNS records and\n" +
+			"checkpoints progress so an interrupted run resumes where it stopped.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return withCode(exitUsage, err)
+	})
+	// One constructor per command, each in its own file of this package.
+	root.AddCommand(
+	// (commands are added here, one line each)
+	)
+	return root
+}
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:]))
+}
+
+func run(ctx context.Context, args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	opts := []fang.Option{fang.WithNotifySignal(os.Interrupt, syscall.SIGTERM)}
+	if version != "" {
+		opts = append(opts, fang.WithVersion(version))
+	}
+	if commit != "" {
+		opts = append(opts, fang.WithCommit(commit))
+	}
+	err := fang.Execute(ctx, root, opts...)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	// cobra's own argument and flag errors are usage errors.
+	return exitUsage
+}
