@@ -1,0 +1,173 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/hawiz/hawiz/remote"
+)
+
+// Secret names with a documented environment variable. Any other name N is
+// read from HAWIZ_<N upper-cased, '-' and '.' as '_'> before the operator is asked.
+const (
+	SecretSudoPassword  = "sudo-password"  // HAWIZ_SUDO_PASSWORD
+	SecretSSHPassword   = "ssh-password"   // HAWIZ_SSH_PASSWORD
+	SecretKeyPassphrase = "key-passphrase" // HAWIZ_KEY_PASSPHRASE
+	SecretAppDBPassword = "appdb-password" // HAWIZ_APPDB_PASSWORD
+)
+
+// SecretEnvVar returns the environment variable Env.Secret reads for name.
+func SecretEnvVar(name string) string {
+	r := strings.NewReplacer("-", "_", ".", "_", " ", "_")
+	return "HAWIZ_" + strings.ToUpper(r.Replace(name))
+}
+
+var secretPrompts = map[string]string{
+	SecretSudoPassword:  "sudo password",
+	SecretSSHPassword:   "SSH password",
+	SecretKeyPassphrase: "SSH key passphrase",
+	SecretAppDBPassword: "Application Database password",
+}
+
+// Env is what a step's Check, Apply and Verify get: the connected fleet, the
+// operator, facts that persist in the state, secrets, the redactor and a
+// logger. Its methods are safe for concurrent use (Parallel steps).
+type Env struct {
+	ctx       context.Context
+	answers   Answers
+	fleet     *remote.Fleet
+	operator  Operator
+	redactor  *remote.Redactor
+	logger    *slog.Logger
+	getenv    func(string) string
+	emit      func(Event)   // nil-safe via e.event
+	saveFacts func() error  // persists facts (nil in plan/tests)
+	step      func() string // current step ID for Output events
+
+	mu      sync.Mutex
+	facts   map[string]string
+	secrets map[string]string
+	asking  sync.Mutex // one secret prompt at a time
+}
+
+// NewEnv returns an Env for tests of a procedure's step functions outside the
+// engine. fleet may be nil (local steps); op nil = NonInteractive(false).
+func NewEnv(ctx context.Context, a Answers, fleet *remote.Fleet, op Operator) *Env {
+	if op == nil {
+		op = NonInteractive{}
+	}
+	return &Env{
+		ctx: ctx, answers: a, fleet: fleet, operator: op,
+		redactor: remote.NewRedactor(),
+		logger:   slog.New(slog.DiscardHandler),
+		getenv:   os.Getenv,
+		facts:    map[string]string{},
+		secrets:  map[string]string{},
+	}
+}
+
+// Answers returns the run's validated answers (type-assert to the procedure's type).
+func (e *Env) Answers() Answers { return e.answers }
+
+// Host returns the connected host by its answers name, or nil (no such host,
+// or a local step).
+func (e *Env) Host(name string) *remote.Host {
+	if e.fleet == nil || name == "" {
+		return nil
+	}
+	return e.fleet.Host(name)
+}
+
+// Fleet returns every connected host (nil when the procedure has none).
+func (e *Env) Fleet() *remote.Fleet { return e.fleet }
+
+// Operator returns whoever answers questions in this run.
+func (e *Env) Operator() Operator { return e.operator }
+
+// Output streams one line of a step's output to the renderer, redacted.
+func (e *Env) Output(host, line string) {
+	if e.emit == nil {
+		return
+	}
+	step := ""
+	if e.step != nil {
+		step = e.step()
+	}
+	e.emit(Event{Kind: EventOutput, Step: step, Host: host, Output: []string{e.redactor.Redact(line)}})
+}
+
+// Fact returns a small non-secret value recorded earlier in this run (also
+// in a previous, interrupted session of it).
+func (e *Env) Fact(key string) (string, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	v, ok := e.facts[key]
+	return v, ok
+}
+
+// SetFact records a small non-secret value ("primary.prefs.sha256") in the
+// state, written at once so it survives an interruption.
+func (e *Env) SetFact(key, value string) {
+	e.mu.Lock()
+	e.facts[key] = value
+	e.mu.Unlock()
+	if e.saveFacts != nil {
+		if err := e.saveFacts(); err != nil {
+			e.logger.Error("saving fact", "key", key, "err", err)
+		}
+	}
+}
+
+// Secret returns the secret called name: from this run's cache, else the
+// environment variable SecretEnvVar(name), else the operator (asked once per
+// run). The value is registered with the Redactor and never persisted.
+func (e *Env) Secret(name string) (string, error) {
+	e.asking.Lock()
+	defer e.asking.Unlock()
+	e.mu.Lock()
+	v, ok := e.secrets[name]
+	e.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v = e.getenv(SecretEnvVar(name))
+	if v == "" {
+		prompt := secretPrompts[name]
+		if prompt == "" {
+			prompt = name
+		}
+		var err error
+		v, err = e.operator.Secret(e.ctx, name, prompt)
+		if err != nil {
+			return "", fmt.Errorf("secret %s (or set %s): %w", name, SecretEnvVar(name), err)
+		}
+	}
+	e.redactor.Add(v)
+	e.mu.Lock()
+	e.secrets[name] = v
+	e.mu.Unlock()
+	return v, nil
+}
+
+// Redactor returns the run's redactor; register derived secret values with
+// it (e.g. a file's content) before they can reach any output.
+func (e *Env) Redactor() *remote.Redactor { return e.redactor }
+
+// Logger returns the run's debug logger (secrets redacted); never nil.
+func (e *Env) Logger() *slog.Logger { return e.logger }
+
+// Warn emits a warning event that is also recorded in the transcript.
+func (e *Env) Warn(host, format string, args ...any) {
+	if e.emit == nil {
+		return
+	}
+	step := ""
+	if e.step != nil {
+		step = e.step()
+	}
+	e.emit(Event{Kind: EventWarning, Step: step, Host: host, Message: e.redactor.Redact(fmt.Sprintf(format, args...))})
+}
