@@ -125,10 +125,19 @@ func Start(cfg Config) (*Server, error) {
 
 // StartSecondary starts a server holding a copy of primary's zones. With
 // autoSync it follows every change at once (like NOTIFY + transfer);
-// without it, it serves the copy it has until Sync is called.
+// without it, it serves the copy it has until Sync is called. Unless
+// cfg.Keys is set, it knows the primary's TSIG keys; it refuses updates.
 func StartSecondary(primary *Server, cfg Config, autoSync bool) (*Server, error) {
 	cfg.Zones = nil
 	cfg.AllowUpdate = false
+	if cfg.Keys == nil { // it knows the primary's keys, and refuses updates as BIND does
+		primary.mu.Lock()
+		cfg.Keys = make(map[string]string, len(primary.keys))
+		for k, v := range primary.keys {
+			cfg.Keys[k] = v
+		}
+		primary.mu.Unlock()
+	}
 	s, err := Start(cfg)
 	if err != nil {
 		return nil, err
