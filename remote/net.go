@@ -1,0 +1,81 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// DialTCP opens a TCP connection from the host to its own address
+// (Address()) and port, tunnelled through the SSH connection (direct-tcpip).
+func (h *Host) DialTCP(ctx context.Context, port int) (net.Conn, error) {
+	c, err := h.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	addr := net.JoinHostPort(h.t.addr, strconv.Itoa(port))
+	nc, err := c.client.DialContext(ctx, "tcp", addr)
+	if err != nil && c.isDead() {
+		if c, err = h.redial(ctx, c); err != nil {
+			return nil, err
+		}
+		nc, err = c.client.DialContext(ctx, "tcp", addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("host %s: dial %s through SSH: %w", h.cfg.Name, addr, err)
+	}
+	return nc, nil
+}
+
+// PortListening reports whether DialTCP(port) succeeds.
+func (h *Host) PortListening(ctx context.Context, port int) bool {
+	c, err := h.DialTCP(ctx, port)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+const maxHTTPBody = 4 << 20
+
+// HTTPGet fetches http://ADDRESS:port/path through DialTCP (10 s timeout
+// unless ctx ends sooner). The body is limited to 4 MiB.
+func (h *Host) HTTPGet(ctx context.Context, port int, path string) (int, http.Header, []byte, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	if path == "" || path[0] != '/' {
+		path = "/" + path
+	}
+	tr := &http.Transport{
+		DialContext:       func(ctx context.Context, _, _ string) (net.Conn, error) { return h.DialTCP(ctx, port) },
+		DisableKeepAlives: true,
+	}
+	defer tr.CloseIdleConnections()
+	url := "http://" + net.JoinHostPort(h.t.addr, strconv.Itoa(port)) + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("host %s: GET %s: %w", h.cfg.Name, url, err)
+	}
+	start := time.Now()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		h.f.record(Action{Time: start, Host: h.cfg.Name, Kind: "dial", Detail: "GET " + url, Duration: time.Since(start), Err: err.Error()})
+		return 0, nil, nil, fmt.Errorf("host %s: GET %s: %w", h.cfg.Name, url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxHTTPBody))
+	h.f.record(Action{Time: start, Host: h.cfg.Name, Kind: "dial", Detail: "GET " + url, ExitStatus: resp.StatusCode,
+		Duration: time.Since(start), Err: h.f.errString(err)})
+	if err != nil {
+		return resp.StatusCode, resp.Header, body, fmt.Errorf("host %s: GET %s: %w", h.cfg.Name, url, err)
+	}
+	return resp.StatusCode, resp.Header, body, nil
+}

@@ -1,0 +1,417 @@
+package remote
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"unicode/utf16"
+)
+
+// This file holds the pure renderers: remote command lines built from typed
+// values. Nothing here touches the network, so golden tests cover them.
+
+// sudoMode says how a command is elevated.
+type sudoMode int
+
+const (
+	sudoNone     sudoMode = iota
+	sudoNoPass            // sudo -n --
+	sudoPassword          // sudo -S -p '' -k -- (password on stdin)
+)
+
+// pidMarker prefixes the stderr line that reports the remote process group.
+const pidMarker = "hawiz-pid:"
+
+// ShQuote quotes s for POSIX sh: the whole string in single quotes; each
+// single quote inside is closed, backslash-escaped and reopened.
+func ShQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// ShJoin quotes every element and joins them with spaces.
+func ShJoin(argv []string) string {
+	var b strings.Builder
+	for i, a := range argv {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(ShQuote(a))
+	}
+	return b.String()
+}
+
+func validEnvName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i, r := range k {
+		switch {
+		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
+		case i > 0 && r >= '0' && r <= '9':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// RenderPOSIX renders argv (with env) as the command line sent to a POSIX
+// host's login shell. The first line the shell writes to stderr reports its
+// PID (= the session's process group); exec keeps that PID for the program.
+func renderPOSIX(argv []string, env map[string]string, sudo sudoMode) (string, error) {
+	if len(argv) == 0 || argv[0] == "" {
+		return "", fmt.Errorf("empty program")
+	}
+	var b strings.Builder
+	b.WriteString(`echo "` + pidMarker + `$$" >&2; `)
+	keys := sortedKeys(env)
+	for _, k := range keys {
+		if !validEnvName(k) {
+			return "", fmt.Errorf("invalid environment variable name %q", k)
+		}
+	}
+	if sudo == sudoNone {
+		for _, k := range keys {
+			b.WriteString("export " + k + "=" + ShQuote(env[k]) + "; ")
+		}
+		b.WriteString("exec ")
+	} else {
+		if sudo == sudoNoPass {
+			b.WriteString("exec sudo -n -- ")
+		} else {
+			b.WriteString("exec sudo -S -p '' -k -- ")
+		}
+		if len(keys) > 0 {
+			b.WriteString("env")
+			for _, k := range keys {
+				b.WriteString(" " + ShQuote(k+"="+env[k]))
+			}
+			b.WriteByte(' ')
+		}
+	}
+	b.WriteString(ShJoin(argv))
+	return b.String(), nil
+}
+
+// posixScript renders `sh -c SCRIPT hawiz ARGS...`: data travels as
+// positional parameters, never interpolated into the script.
+func posixScript(script string, args ...string) []string {
+	return append([]string{"sh", "-c", script, "hawiz"}, args...)
+}
+
+// psQuote quotes s as a PowerShell single-quoted string. PowerShell also
+// treats the typographic quotes ‘ ’ ‚ ‛ as single quotes, so they are
+// doubled too.
+func psQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('\'')
+	for _, r := range s {
+		switch r {
+		case '\'', '\u2018', '\u2019', '\u201a', '\u201b':
+			b.WriteRune(r)
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+// psPrelude starts every PowerShell script: stop on errors, and no progress
+// records (they would reach stderr as CLIXML over SSH).
+const psPrelude = "$ErrorActionPreference = 'Stop'\n$ProgressPreference = 'SilentlyContinue'\n"
+
+// psCommandLine renders a PowerShell script as the command line sent to a
+// Windows OpenSSH server: -EncodedCommand with base64 of UTF-16LE.
+func psCommandLine(script string) string {
+	u := utf16.Encode([]rune(script))
+	b := make([]byte, 2*len(u))
+	for i, c := range u {
+		b[2*i] = byte(c)
+		b[2*i+1] = byte(c >> 8)
+	}
+	return "powershell -NoProfile -NonInteractive -EncodedCommand " + base64.StdEncoding.EncodeToString(b)
+}
+
+// DecodePowerShell reverses psCommandLine's encoding (for tests and
+// transcripts): it returns the script of an -EncodedCommand line.
+func DecodePowerShell(cmdline string) (string, error) {
+	i := strings.LastIndex(cmdline, " ")
+	raw, err := base64.StdEncoding.DecodeString(cmdline[i+1:])
+	if err != nil || len(raw)%2 != 0 {
+		return "", fmt.Errorf("not an -EncodedCommand line")
+	}
+	u := make([]uint16, len(raw)/2)
+	for j := range u {
+		u[j] = uint16(raw[2*j]) | uint16(raw[2*j+1])<<8
+	}
+	return string(utf16.Decode(u)), nil
+}
+
+// psRunScript renders a program call. With stdin, the program reads the
+// script's standard input.
+func psRunScript(argv []string, env map[string]string, withStdin bool) (string, error) {
+	if len(argv) == 0 || argv[0] == "" {
+		return "", fmt.Errorf("empty program")
+	}
+	var b strings.Builder
+	b.WriteString(psPrelude)
+	for _, k := range sortedKeys(env) {
+		if !validEnvName(k) {
+			return "", fmt.Errorf("invalid environment variable name %q", k)
+		}
+		b.WriteString("$env:" + k + " = " + psQuote(env[k]) + "\n")
+	}
+	if withStdin {
+		b.WriteString("[Console]::In.ReadToEnd() | ")
+	}
+	b.WriteString("&")
+	for _, a := range argv {
+		b.WriteString(" " + psQuote(a))
+	}
+	b.WriteString("\nexit $LASTEXITCODE\n")
+	return b.String(), nil
+}
+
+// fileModeString renders the permission (and setuid/setgid/sticky) bits as
+// chmod's octal, e.g. "644", "4755". 0 renders as "" (keep).
+func fileModeString(m fs.FileMode) string {
+	if m == 0 {
+		return ""
+	}
+	v := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		v |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		v |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		v |= 0o1000
+	}
+	return fmt.Sprintf("%o", v)
+}
+
+// unixMode converts a raw st_mode to fs.FileMode.
+func unixMode(raw uint32) fs.FileMode {
+	m := fs.FileMode(raw & 0o777)
+	switch raw & 0o170000 {
+	case 0o040000:
+		m |= fs.ModeDir
+	case 0o120000:
+		m |= fs.ModeSymlink
+	case 0o010000:
+		m |= fs.ModeNamedPipe
+	case 0o140000:
+		m |= fs.ModeSocket
+	case 0o020000:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case 0o060000:
+		m |= fs.ModeDevice
+	}
+	if raw&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if raw&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if raw&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}
+
+// ---- POSIX scripts (constants; data comes as "$1", "$2", ...) ----
+
+// statScript prints "absent", or "exists SHA SIZE RAWMODEHEX MTIME OWNER GROUP"
+// (SHA "-" for non-regular files). Follows symlinks.
+const statScript = `p=$1
+if [ ! -e "$p" ]; then echo absent; exit 0; fi
+st=$(stat -L -c '%s %f %Y %U %G' -- "$p") || exit 1
+h=-
+if [ -f "$p" ]; then h=$(sha256sum < "$p") || exit 1; h=${h%% *}; fi
+echo "exists $h $st"`
+
+// readScript reports the stat line on stderr, then the content on stdout.
+const readScript = `p=$1
+if [ ! -e "$p" ]; then echo hawiz-absent >&2; exit 2; fi
+st=$(stat -L -c '%s %f %Y %U %G' -- "$p") || exit 1
+echo "hawiz-stat:exists - $st" >&2
+exec cat -- "$p"`
+
+// writeScript: $1 path, $2 CAS hash ("" none, "absent"), $3 new hash,
+// $4 mode ("" keep), $5 owner, $6 group, $7 backup (1/0), $8 UTC timestamp.
+// Content on stdin. Exit 3 = CAS refused (stderr hawiz-cas:CURRENT),
+// 4 = failure, 5 = interrupted. Stdout: hawiz-write:changed:BACKUP or
+// hawiz-write:unchanged:.
+const writeScript = `p=$1 cas=$2 want=$3 mode=$4 owner=$5 group=$6 backup=$7 ts=$8
+umask 077
+drain() { cat >/dev/null; }
+hash() { _h=$(sha256sum < "$1") || return 1; echo "${_h%% *}"; }
+dir=$(dirname -- "$p") && base=$(basename -- "$p") || { drain; exit 4; }
+for t in "$dir/.$base.hawiz-tmp."*; do if [ -f "$t" ]; then rm -f -- "$t"; fi; done
+cur=absent
+if [ -e "$p" ]; then cur=$(hash "$p") || { drain; exit 4; }; fi
+if [ -n "$cas" ] && [ "$cas" != "$cur" ]; then drain; echo "hawiz-cas:$cur" >&2; exit 3; fi
+own() { if [ -n "$1" ] && [ -n "$2" ]; then echo "$1:$2"; elif [ -n "$1" ]; then echo "$1"; elif [ -n "$2" ]; then echo ":$2"; fi; }
+if [ "$cur" = "$want" ]; then
+  drain
+  c=
+  if [ -n "$mode" ] && [ "$(stat -c %a -- "$p")" != "$mode" ]; then chmod -- "$mode" "$p" || exit 4; c=1; fi
+  if [ -n "$owner$group" ]; then
+    o=$(stat -c %U:%G -- "$p") || exit 4
+    if [ "$o" != "${owner:-${o%%:*}}:${group:-${o#*:}}" ]; then chown -- "$(own "$owner" "$group")" "$p" || exit 4; c=1; fi
+  fi
+  if [ -n "$c" ]; then echo "hawiz-write:changed:"; else echo "hawiz-write:unchanged:"; fi
+  exit 0
+fi
+tmp=$(mktemp -- "$dir/.$base.hawiz-tmp.XXXXXXXX") || { drain; exit 4; }
+trap 'rm -f -- "$tmp"' EXIT
+trap 'exit 5' HUP INT TERM PIPE
+dd of="$tmp" bs=65536 conv=fsync 2>/dev/null || exit 4
+got=$(hash "$tmp") || exit 4
+if [ "$got" != "$want" ]; then echo "hawiz-short:$got" >&2; exit 4; fi
+if [ "$cur" != absent ]; then
+  if [ -z "$mode" ]; then mode=$(stat -c %a -- "$p") || exit 4; fi
+  if [ -z "$owner" ] || [ -z "$group" ]; then
+    o=$(stat -c %U:%G -- "$p") || exit 4
+    owner=${owner:-${o%%:*}} group=${group:-${o#*:}}
+  fi
+elif [ -z "$mode" ]; then mode=644
+fi
+chmod -- "$mode" "$tmp" || exit 4
+if [ -n "$owner$group" ]; then chown -- "$(own "$owner" "$group")" "$tmp" || exit 4; fi
+b=
+if [ "$backup" = 1 ] && [ "$cur" != absent ]; then b="$p.hawiz-$ts.bak"; cp -p -- "$p" "$b" || exit 4; fi
+if [ -n "$cas" ]; then now=absent; if [ -e "$p" ]; then now=$(hash "$p") || exit 4; fi
+  if [ "$now" != "$cas" ]; then if [ -n "$b" ]; then rm -f -- "$b"; fi; echo "hawiz-cas:$now" >&2; exit 3; fi
+fi
+mv -f -- "$tmp" "$p" || exit 4
+sync -- "$dir" 2>/dev/null || true
+echo "hawiz-write:changed:$b"`
+
+// ---- PowerShell scripts (rendered with their data as quoted literals) ----
+
+func psStatScript(path string) string {
+	return psPrelude + "$p = " + psQuote(path) + `
+if (-not (Test-Path -LiteralPath $p)) { [Console]::Out.Write("absent` + "`n" + `"); exit 0 }
+$i = Get-Item -LiteralPath $p -Force
+$h = '-'; $m = 16877; $n = 0
+if (-not $i.PSIsContainer) { $h = (Get-FileHash -LiteralPath $p -Algorithm SHA256).Hash.ToLower(); $m = 33188; $n = $i.Length }
+$o = (Get-Acl -LiteralPath $p).Owner
+$t = ([DateTimeOffset]$i.LastWriteTimeUtc).ToUnixTimeSeconds()
+[Console]::Out.Write(("exists` + "`t{0}`t{1}`t{2:x}`t{3}`t{4}`t{4}`n" + `" -f $h, $n, $m, $t, $o))
+`
+}
+
+func psReadScript(path string) string {
+	return psPrelude + "$p = " + psQuote(path) + `
+if (-not (Test-Path -LiteralPath $p -PathType Leaf)) { [Console]::Error.WriteLine('hawiz-absent'); exit 2 }
+$i = Get-Item -LiteralPath $p -Force
+$o = (Get-Acl -LiteralPath $p).Owner
+$t = ([DateTimeOffset]$i.LastWriteTimeUtc).ToUnixTimeSeconds()
+[Console]::Error.WriteLine(("hawiz-stat:exists` + "`t-`t{0}`t81a4`t{1}`t{2}`t{2}" + `" -f $i.Length, $t, $o))
+$b = [IO.File]::ReadAllBytes($p)
+$s = [Console]::OpenStandardOutput()
+$s.Write($b, 0, $b.Length)
+$s.Flush()
+`
+}
+
+func psWriteScript(path, cas, want, ts string, backup bool) string {
+	bk := "$false"
+	if backup {
+		bk = "$true"
+	}
+	return psPrelude + "$p = " + psQuote(path) + "; $cas = " + psQuote(cas) + "; $want = " + psQuote(want) +
+		"; $backup = " + bk + "; $ts = " + psQuote(ts) + `
+$in = [Console]::OpenStandardInput()
+$cur = 'absent'
+if (Test-Path -LiteralPath $p -PathType Leaf) { $cur = (Get-FileHash -LiteralPath $p -Algorithm SHA256).Hash.ToLower() }
+if ($cas -ne '' -and $cas -ne $cur) { $in.CopyTo([IO.Stream]::Null); [Console]::Error.WriteLine("hawiz-cas:$cur"); exit 3 }
+if ($cur -eq $want) { $in.CopyTo([IO.Stream]::Null); [Console]::Out.WriteLine('hawiz-write:unchanged:'); exit 0 }
+$full = [IO.Path]::GetFullPath($p)
+$dir = [IO.Path]::GetDirectoryName($full)
+$base = [IO.Path]::GetFileName($full)
+Get-ChildItem -LiteralPath $dir -Force -Filter ".$base.hawiz-tmp.*" -ErrorAction SilentlyContinue | Remove-Item -Force -ErrorAction SilentlyContinue
+$tmp = [IO.Path]::Combine($dir, ".$base.hawiz-tmp." + [guid]::NewGuid().ToString('N'))
+$f = [IO.File]::Open($tmp, 'CreateNew', 'Write')
+try { $in.CopyTo($f); $f.Flush($true) } finally { $f.Close() }
+$got = (Get-FileHash -LiteralPath $tmp -Algorithm SHA256).Hash.ToLower()
+if ($got -ne $want) { Remove-Item -LiteralPath $tmp -Force; [Console]::Error.WriteLine("hawiz-short:$got"); exit 4 }
+$b = ''
+if ($backup -and $cur -ne 'absent') { $b = "$full.hawiz-$ts.bak"; Copy-Item -LiteralPath $full -Destination $b -Force }
+Move-Item -LiteralPath $tmp -Destination $full -Force
+[Console]::Out.WriteLine("hawiz-write:changed:$b")
+`
+}
+
+// psServiceScript renders a Windows service action through the Service
+// cmdlets. is-active exits 0 when Running, 3 otherwise.
+func psServiceScript(name string, a ServiceAction) (string, error) {
+	q := psQuote(name)
+	var body string
+	switch a {
+	case ServiceStart:
+		body = "Start-Service -Name " + q
+	case ServiceStop:
+		body = "Stop-Service -Name " + q + " -Force"
+	case ServiceRestart:
+		body = "Restart-Service -Name " + q + " -Force"
+	case ServiceIsActive:
+		body = "if ((Get-Service -Name " + q + ").Status -eq 'Running') { exit 0 } else { exit 3 }"
+	default:
+		return "", fmt.Errorf("unknown service action %q", a)
+	}
+	return psPrelude + body + "\n", nil
+}
+
+// serviceArgv renders a service action for POSIX hosts (and, for Kind
+// "command", the argv used on either flavour).
+func serviceArgv(m ServiceManager, name string, a ServiceAction) ([]string, error) {
+	switch a {
+	case ServiceStart, ServiceStop, ServiceRestart, ServiceIsActive:
+	default:
+		return nil, fmt.Errorf("unknown service action %q", a)
+	}
+	if name == "" {
+		return nil, fmt.Errorf("empty service name")
+	}
+	switch m.Kind {
+	case "", "systemctl":
+		if a == ServiceIsActive {
+			return []string{"systemctl", "is-active", "--quiet", "--", name}, nil
+		}
+		return []string{"systemctl", string(a), "--", name}, nil
+	case "service":
+		if a == ServiceIsActive {
+			return []string{"service", name, "status"}, nil
+		}
+		return []string{"service", name, string(a)}, nil
+	case "command":
+		if len(m.Command) == 0 {
+			return nil, fmt.Errorf("service manager kind \"command\" needs Command")
+		}
+		out := make([]string, len(m.Command))
+		for i, t := range m.Command {
+			t = strings.ReplaceAll(t, "{action}", string(a))
+			out[i] = strings.ReplaceAll(t, "{service}", name)
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("unknown service manager kind %q", m.Kind)
+	}
+}
