@@ -123,9 +123,12 @@ func findZone(ctx context.Context, server, name string, timeout time.Duration, r
 		if err != nil {
 			return nil, err
 		}
-		if j := Judge(r, qname, dns.TypeSOA); j.SOA != nil && j.Malformed == "" &&
-			dns.IsSubDomain(dns.CanonicalName(j.SOA.Hdr.Name), name) {
+		j := Judge(r, qname, dns.TypeSOA)
+		if j.SOA != nil && j.Malformed == "" && dns.IsSubDomain(dns.CanonicalName(j.SOA.Hdr.Name), name) {
 			return j.SOA, nil
+		}
+		if j.Rcode == dns.RcodeRefused || j.Rcode == dns.RcodeServerFailure {
+			return nil, fmt.Errorf("answered %s for %s SOA", dns.RcodeToString[j.Rcode], qname)
 		}
 	}
 	return nil, fmt.Errorf("no SOA found for %s or its parents", name)
