@@ -209,6 +209,13 @@ func (f *Fleet) resolve(alias, display string, o HostConfig, withJumps bool) (*t
 		if err != nil {
 			return nil, err
 		}
+		if !hop.idExplicit && len(o.IdentityFiles) > 0 {
+			// A hop without its own IdentityFile also offers the identity
+			// files the caller gave for the host (after OpenSSH's defaults).
+			for _, id := range o.IdentityFiles {
+				hop.idFiles = append(hop.idFiles, expandPath(id, hop.addr, hop.user))
+			}
+		}
 		t.jumps = append(t.jumps, hop)
 	}
 	return t, nil

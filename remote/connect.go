@@ -169,7 +169,12 @@ func (f *Fleet) connectAll(ctx context.Context) error {
 				toWrite = append(toWrite, k)
 			}
 		}
-		sort.Slice(toWrite, func(i, j int) bool { return toWrite[i].Address < toWrite[j].Address })
+		sort.Slice(toWrite, func(i, j int) bool {
+			if toWrite[i].Host != toWrite[j].Host {
+				return toWrite[i].Host < toWrite[j].Host
+			}
+			return toWrite[i].Address < toWrite[j].Address
+		})
 		if err := appendKnownHosts(toWrite); err != nil {
 			errs = append(errs, err)
 			break

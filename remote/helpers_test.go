@@ -62,6 +62,10 @@ type lab struct {
 func newLab(t testing.TB) *lab {
 	t.Helper()
 	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	os.MkdirAll(home, 0o700)
+	t.Setenv("HOME", home) // no real ~/.ssh, agent or config leaks into tests
+	t.Setenv("SSH_AUTH_SOCK", "")
 	l := &lab{t: t, dir: dir, knownHosts: filepath.Join(dir, "known_hosts")}
 	l.key = newTestKey(t, dir, "id_ed25519", nil)
 	return l
