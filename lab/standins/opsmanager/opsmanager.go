@@ -1,0 +1,435 @@
+// Package opsmanager is a stand-in for a MongoDB Ops Manager Application
+// server, for the lab and `hawiz demo`. It behaves as the docs say Ops Manager
+// does (procedures.md Part A), no more:
+//
+//   - start runs pre-flight checks first (M4): it refuses to start, and says
+//     why in the startup log, when conf-mms.properties is missing or has no
+//     mongo.mongoUri. (It does not treat mongo.replicaSet as obsolete: the
+//     docs do not settle that, open question 4.)
+//   - gen.key (M1): absent → it creates 24 random bytes, mode 0600, owned by
+//     the service user. Present → its SHA-256 is compared with the key the
+//     "Application Database" recorded: a file in AppDBDir shared between the
+//     lab hosts, one per App DB (keyed by the mongoUri's host list). No
+//     record yet → this key is recorded; a different key → it refuses to
+//     start ("cannot connect to the backing databases", M1; the real error
+//     text is not documented, open question 1). A key that is not 24 bytes
+//     is refused too.
+//   - running, it serves GET /monitor/health = 200 (M2) on the host's own
+//     address and BASE_PORT (mms.conf, default 8080), logs every request to
+//     logs/mms0-access.log, and adds the lab-only header X-Hawiz-Lab-Server
+//     (real Ops Manager sends no such header).
+//   - a successful start appends "ServerMain:266 - Started in: <n> (ms)" to
+//     logs/mms0-startup.log (M11, M14).
+//   - `mongodb-mms start|stop|restart|status|version`, like
+//     <install_dir>/bin/mongodb-mms and `service mongodb-mms …` (M10, M11):
+//     start waits until the server answers (or fails) like the real script.
+//
+// The rules live here once; the lab binary (./mongodb-mms) and the demo use
+// them. They are written independently of steps/opsmanager's properties
+// editor on purpose: the stand-in must not share the wizard's bugs.
+package opsmanager
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults (procedures.md A.1).
+const (
+	DefaultInstallDir = "/opt/mongodb/mms"
+	DefaultGenKey     = "/etc/mongodb-mms/gen.key"
+	DefaultPort       = 8080
+	DefaultAppDBDir   = "/dev/shm/hawiz-lab-appdb" // shared by every lab host (/tmp is private per host)
+	DefaultVersion    = "7.0.0"
+	GenKeySize        = 24
+	LabServerHeader   = "X-Hawiz-Lab-Server"
+)
+
+// Config of one stand-in server.
+type Config struct {
+	InstallDir string // holds conf/, logs/, tmp/, VERSION
+	ConfPath   string // conf-mms.properties (default InstallDir/conf/conf-mms.properties)
+	GenKeyPath string // default from mms.conf ENC_KEY_PATH, else /etc/mongodb-mms/gen.key
+	User       string // the service user (MMS_USER); "" = current user
+	Addr       string // address to listen on (default $HAWIZ_HOST_ADDR, else 127.0.0.1)
+	Port       int    // BASE_PORT (default 8080)
+	AppDBDir   string // shared "Application Database" records
+	Hostname   string // for the lab header (default os.Hostname)
+}
+
+// LoadConfig reads InstallDir/conf/mms.conf (BASE_PORT, MMS_USER,
+// ENC_KEY_PATH; lab-only HAWIZ_STANDIN_BIND, HAWIZ_STANDIN_APPDB_DIR,
+// HAWIZ_STANDIN_CONF) and /etc/hawiz-lab/host.env when present.
+func LoadConfig(installDir string) (Config, error) {
+	c := Config{InstallDir: installDir}
+	env := map[string]string{}
+	for _, f := range []string{"/etc/hawiz-lab/host.env", filepath.Join(installDir, "conf", "mms.conf")} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return c, err
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			l = strings.TrimSpace(l)
+			if l == "" || l[0] == '#' {
+				continue
+			}
+			l = strings.TrimPrefix(l, "export ")
+			k, v, ok := strings.Cut(l, "=")
+			if ok {
+				env[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"'`)
+			}
+		}
+	}
+	c.User = env["MMS_USER"]
+	c.Port = DefaultPort
+	if p := env["BASE_PORT"]; p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return c, fmt.Errorf("mms.conf: BASE_PORT %q is not a port", p)
+		}
+		c.Port = n
+	}
+	c.Addr = firstNonEmpty(env["HAWIZ_STANDIN_BIND"], os.Getenv("HAWIZ_HOST_ADDR"), env["HAWIZ_HOST_ADDR"], "127.0.0.1")
+	c.AppDBDir = firstNonEmpty(env["HAWIZ_STANDIN_APPDB_DIR"], DefaultAppDBDir)
+	c.ConfPath = firstNonEmpty(env["HAWIZ_STANDIN_CONF"], filepath.Join(installDir, "conf", "conf-mms.properties"))
+	c.GenKeyPath = DefaultGenKey
+	if k := env["ENC_KEY_PATH"]; k != "" {
+		home := os.Getenv("HOME")
+		if c.User != "" {
+			if u, err := user.Lookup(c.User); err == nil {
+				home = u.HomeDir
+			}
+		}
+		c.GenKeyPath = strings.NewReplacer("${HOME}", home, "$HOME", home).Replace(k)
+	}
+	c.Hostname, _ = os.Hostname()
+	return c, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (c Config) logsDir() string      { return filepath.Join(c.InstallDir, "logs") }
+func (c Config) StartupLog() string   { return filepath.Join(c.logsDir(), "mms0-startup.log") }
+func (c Config) AccessLog() string    { return filepath.Join(c.logsDir(), "mms0-access.log") }
+func (c Config) pidFile() string      { return filepath.Join(c.InstallDir, "tmp", "mms0.pid") }
+func (c Config) VersionFile() string  { return filepath.Join(c.InstallDir, "VERSION") }
+func (c Config) listenAddr() string   { return net.JoinHostPort(c.Addr, strconv.Itoa(c.Port)) }
+func (c Config) healthURL() string    { return "http://" + c.listenAddr() + "/monitor/health" }
+func (c Config) startupLogf() logFunc { return appendLog(c.StartupLog()) }
+
+type logFunc func(format string, args ...any)
+
+func appendLog(file string) logFunc {
+	return func(format string, args ...any) {
+		msg := time.Now().UTC().Format("2006-01-02T15:04:05.000-0000") + " [main] " + fmt.Sprintf(format, args...) + "\n"
+		_ = os.MkdirAll(filepath.Dir(file), 0o755)
+		f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		_, _ = f.WriteString(msg)
+	}
+}
+
+// Version reads the stand-in's VERSION file (DefaultVersion when absent).
+func (c Config) Version() string {
+	b, err := os.ReadFile(c.VersionFile())
+	if err != nil {
+		return DefaultVersion
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// ReadProperties reads conf-mms.properties simply: key=value, key = value,
+// key:value; '#' and '!' comments; backslash continuations. Later keys win.
+func ReadProperties(b []byte) map[string]string {
+	out := map[string]string{}
+	lines := strings.Split(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		l := strings.TrimLeft(lines[i], " \t\f")
+		if l == "" || l[0] == '#' || l[0] == '!' {
+			continue
+		}
+		for strings.HasSuffix(l, `\`) && (len(l)-len(strings.TrimRight(l, `\`)))%2 == 1 && i+1 < len(lines) {
+			i++
+			l = l[:len(l)-1] + strings.TrimLeft(lines[i], " \t\f")
+		}
+		j := strings.IndexAny(l, "=: \t")
+		if j < 0 {
+			out[l] = ""
+			continue
+		}
+		k, v := l[:j], strings.TrimLeft(l[j:], " \t")
+		if v != "" && (v[0] == '=' || v[0] == ':') {
+			v = strings.TrimLeft(v[1:], " \t")
+		}
+		out[k] = strings.ReplaceAll(v, `\\`, `\`)
+	}
+	return out
+}
+
+// appDBKey names the App DB a mongoUri points at: its sorted host list.
+func appDBKey(uri string) (string, error) {
+	rest, ok := strings.CutPrefix(uri, "mongodb://")
+	if !ok {
+		return "", fmt.Errorf("mongo.mongoUri %q is not a mongodb:// URI", redactURI(uri))
+	}
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		rest = rest[i+1:]
+	}
+	hosts := strings.Split(strings.ToLower(rest), ",")
+	for i, h := range hosts {
+		if !strings.Contains(strings.TrimPrefix(h, "["), ":") || strings.HasSuffix(h, "]") {
+			hosts[i] = h + ":27017"
+		}
+	}
+	sort.Strings(hosts)
+	sum := sha256.Sum256([]byte(strings.Join(hosts, ",")))
+	return hex.EncodeToString(sum[:8]), nil
+}
+
+func redactURI(uri string) string {
+	if i := strings.Index(uri, "@"); i >= 0 {
+		if j := strings.Index(uri, "://"); j >= 0 && j < i {
+			return uri[:j+3] + "****" + uri[i:]
+		}
+	}
+	return uri
+}
+
+// ErrRefused wraps every reason the server refuses to start.
+var ErrRefused = errors.New("Ops Manager did not start")
+
+// Preflight applies the startup rules (see the package comment). It may
+// create gen.key and the App DB's record.
+func Preflight(c Config) error {
+	logf := c.startupLogf()
+	refuse := func(format string, args ...any) error {
+		msg := fmt.Sprintf(format, args...)
+		logf("ERROR PreFlightCheck - %s", msg)
+		logf("Pre-flight checks failed; Ops Manager will not start")
+		return fmt.Errorf("%w: %s", ErrRefused, msg)
+	}
+	logf("Starting pre-flight checks (Ops Manager %s stand-in)", c.Version())
+	b, err := os.ReadFile(c.ConfPath)
+	if err != nil {
+		return refuse("cannot read %s: %v", c.ConfPath, err)
+	}
+	props := ReadProperties(b)
+	uri := props["mongo.mongoUri"]
+	if uri == "" {
+		return refuse("missing required setting in %s: mongo.mongoUri", filepath.Base(c.ConfPath))
+	}
+	key, err := appDBKey(uri)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	kb, err := os.ReadFile(c.GenKeyPath)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		kb = make([]byte, GenKeySize)
+		if _, err := rand.Read(kb); err != nil {
+			return refuse("generating gen.key: %v", err)
+		}
+		if err := writeKey(c.GenKeyPath, kb, c.User); err != nil {
+			return refuse("writing %s: %v", c.GenKeyPath, err)
+		}
+		logf("Generated a new gen.key at %s", c.GenKeyPath)
+	case err != nil:
+		return refuse("cannot read %s: %v", c.GenKeyPath, err)
+	case len(kb) != GenKeySize:
+		return refuse("%s holds %d bytes; gen.key must be %d bytes", c.GenKeyPath, len(kb), GenKeySize)
+	}
+	sum := sha256.Sum256(kb)
+	got := hex.EncodeToString(sum[:])
+	dir := filepath.Join(c.AppDBDir, key)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return refuse("cannot reach the Application Database (%s): %v", dir, err)
+	}
+	rec := filepath.Join(dir, "genkey.sha256")
+	if f, err := os.OpenFile(rec, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		_, werr := f.WriteString(got + "\n")
+		cerr := f.Close()
+		if werr != nil || cerr != nil {
+			return refuse("recording the key in the Application Database: %v %v", werr, cerr)
+		}
+		logf("Application Database initialised with this server's gen.key")
+	} else if !errors.Is(err, os.ErrExist) {
+		return refuse("cannot reach the Application Database: %v", err)
+	}
+	want, err := os.ReadFile(rec)
+	if err != nil {
+		return refuse("cannot reach the Application Database: %v", err)
+	}
+	if strings.TrimSpace(string(want)) != got {
+		return refuse("gen.key at %s does not match the key the Application Database was encrypted with: cannot decrypt the backing databases' credentials (every server needs the same gen.key, M1)", c.GenKeyPath)
+	}
+	logf("Successfully finished pre-flight checks")
+	return nil
+}
+
+func writeKey(path string, b []byte, owner string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return err
+	}
+	if owner != "" {
+		if u, err := user.Lookup(owner); err == nil {
+			uid, _ := strconv.Atoi(u.Uid)
+			gid, _ := strconv.Atoi(u.Gid)
+			if err := os.Chown(tmp, uid, gid); err != nil && os.Geteuid() == 0 {
+				return err
+			}
+		}
+	}
+	return os.Rename(tmp, path)
+}
+
+// Handler serves /monitor/health (200) and logs every request to access.
+func Handler(c Config, access io.Writer) http.Handler {
+	var mu sync.Mutex
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(LabServerHeader, c.Hostname)
+		w.Header().Set("Cache-Control", "no-cache, no-store")
+		status := http.StatusNotFound
+		body := "not found\n"
+		if r.URL.Path == "/monitor/health" {
+			status, body = http.StatusOK, "{}\n"
+			w.Header().Set("Content-Type", "application/json")
+		}
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		mu.Lock()
+		fmt.Fprintf(access, "%s - - [%s] \"%s %s %s\" %d %d\n", host, time.Now().Format("02/Jan/2006:15:04:05 -0700"), r.Method, r.URL.RequestURI(), r.Proto, status, len(body))
+		mu.Unlock()
+	})
+}
+
+// Serve runs the server in the foreground until ctx ends: Preflight, listen,
+// log "Started in", serve. ready, when non-nil, is called once listening.
+func Serve(ctx context.Context, c Config, ready func(addr string)) error {
+	t0 := time.Now()
+	if err := Preflight(c); err != nil {
+		return err
+	}
+	logf := c.startupLogf()
+	ln, err := net.Listen("tcp", c.listenAddr())
+	if err != nil {
+		logf("ERROR ServerMain - cannot listen on %s: %v", c.listenAddr(), err)
+		return fmt.Errorf("%w: %v", ErrRefused, err)
+	}
+	access, err := os.OpenFile(c.AccessLog(), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer access.Close()
+	srv := &http.Server{Handler: Handler(c, access), ReadHeaderTimeout: 10 * time.Second}
+	logf("INFO ServerMain:266 - Started in: %d (ms)", max(1, time.Since(t0).Milliseconds()))
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	err = srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		logf("INFO ServerMain - Ops Manager stopped")
+		return nil
+	}
+	return err
+}
+
+// Running returns the PID of the running server, or 0.
+func Running(c Config) int {
+	b, err := os.ReadFile(c.pidFile())
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	if !processAlive(pid) {
+		return 0
+	}
+	return pid
+}
+
+// Healthy reports whether /monitor/health answers 200 on the server's address.
+func Healthy(c Config) bool {
+	cl := http.Client{Timeout: 2 * time.Second}
+	resp, err := cl.Get(c.healthURL())
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// tail returns the last n lines of file.
+func tail(file string, n int) string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// lastStartupError returns the last ERROR line of the startup log.
+func lastStartupError(c Config) string {
+	b, _ := os.ReadFile(c.StartupLog())
+	var last string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "ERROR") {
+			last = sc.Text()
+		}
+	}
+	return last
+}
