@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/charmbracelet/x/term"
 	"github.com/hawiz/hawiz/dnscheck"
 	"github.com/spf13/cobra"
 )
@@ -240,7 +241,7 @@ func confirm(cmd *cobra.Command, prompt string) (bool, error) {
 	if !isFile {
 		return false, usageErrorf("stdin is not a terminal: use --yes to send the update")
 	}
-	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+	if !term.IsTerminal(f.Fd()) { // /dev/null is a character device, not a terminal
 		return false, usageErrorf("stdin is not a terminal: use --yes to send the update")
 	}
 	fmt.Fprint(cmd.ErrOrStderr(), prompt)
