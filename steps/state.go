@@ -202,6 +202,11 @@ func ReadState(path string) (*State, error) {
 	if st.Procedure == "" || st.Fingerprint == "" || len(st.Steps) == 0 {
 		return nil, &RefusedError{Reason: "refusing to resume", Err: &CorruptStateError{path, errors.New("procedure, fingerprint or steps missing")}}
 	}
+	switch st.Status {
+	case StatusRunning, StatusDone, StatusFailed, StatusStopped, StatusWaiting, StatusRefused:
+	default:
+		return nil, &RefusedError{Reason: "refusing to resume", Err: &CorruptStateError{path, fmt.Errorf("unknown run status %q", st.Status)}}
+	}
 	for i, s := range st.Steps {
 		if s == nil || s.ID == "" || len(s.Hosts) == 0 {
 			return nil, &RefusedError{Reason: "refusing to resume", Err: &CorruptStateError{path, fmt.Errorf("steps[%d] is incomplete", i)}}

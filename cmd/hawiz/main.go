@@ -67,9 +67,18 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return withCode(exitUsage, err)
 	})
+	// hawiz with no arguments: the interactive home (plain prompts until the TUI's).
+	root.RunE = func(c *cobra.Command, _ []string) error { return runHome(c, defaultDeps()) }
 	// One constructor per command, each in its own file of this package.
 	root.AddCommand(
 		newDNSCmd(),
+		newProceduresCmd(),
+		newAnswersCmd(),
+		newPlanCmd(),
+		newRunCmd(),
+		newResumeCmd(),
+		newStatusCmd(),
+		newCheckCmd(),
 	// (commands are added here, one line each)
 	)
 	return root

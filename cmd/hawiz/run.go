@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hawiz/hawiz/remote"
+	"github.com/hawiz/hawiz/steps"
+	"github.com/hawiz/hawiz/steps/catalog"
+	"github.com/hawiz/hawiz/tui"
+)
+
+// deps are what the engine commands need from the outside world; tests
+// replace them.
+type deps struct {
+	catalog func() []*steps.Procedure
+	getenv  func(string) string
+	stdin   *os.File
+	remote  remote.Options // base connection options
+	version string
+}
+
+func defaultDeps() deps {
+	return deps{catalog: catalog.All, getenv: os.Getenv, stdin: os.Stdin, version: versionString()}
+}
+
+func versionString() string {
+	if version == "" {
+		return "dev"
+	}
+	return version
+}
+
+func (d deps) find(name string) (*steps.Procedure, error) {
+	var names []string
+	for _, p := range d.catalog() {
+		if p.Name == name {
+			return p, nil
+		}
+		names = append(names, p.Name)
+	}
+	return nil, usageErrorf("unknown procedure %q; known: %s (see `hawiz procedures`)", name, strings.Join(names, ", "))
+}
+
+// loadAnswers reads and validates an answers file: exit 2 with every error.
+func (d deps) loadAnswers(p *steps.Procedure, path string) (steps.Answers, error) {
+	if path == "" {
+		return nil, usageErrorf("%s needs an answers file: -a FILE (`hawiz answers %s > FILE` prints a template)", p.Name, p.Name)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageErrorf("answers: %v", err)
+	}
+	a, err := steps.LoadAnswers(p, data)
+	if err != nil {
+		msg := err.Error()
+		if fe, ok := err.(steps.FieldErrors); ok {
+			lines := make([]string, len(fe))
+			for i, e := range fe {
+				lines[i] = "  " + e.Error()
+			}
+			msg = strings.Join(lines, "\n")
+		}
+		return nil, usageErrorf("answers file %s is not valid (nothing was touched):\n%s", path, msg)
+	}
+	return a, nil
+}
+
+// outFlags are the output/interaction flags of run, resume and check.
+type outFlags struct {
+	yes, plain, json bool
+	logFile          string
+}
+
+func (f *outFlags) add(c *cobra.Command) {
+	c.Flags().BoolVarP(&f.yes, "yes", "y", false, "answer yes to confirmations and accept unknown host keys (never a changed one); manual steps still stop the run (exit 3)")
+	c.Flags().BoolVar(&f.plain, "plain", false, "one line per event, no colour or cursor movement, no prompts (default when stdout is not a terminal)")
+	c.Flags().BoolVar(&f.json, "json", false, "one JSON object per event on stdout, no prompts")
+	c.Flags().StringVar(&f.logFile, "log", "", "write a debug log (JSON lines, secrets redacted) to `FILE`")
+}
+
+// session is the renderer, operator, redactor and logger of one command.
+type session struct {
+	renderer steps.Renderer
+	operator steps.Operator
+	redactor *remote.Redactor
+	logger   *slog.Logger
+	close    func()
+}
+
+func (f *outFlags) session(c *cobra.Command, d deps) (*session, error) {
+	if f.plain && f.json {
+		return nil, usageErrorf("--plain and --json cannot be combined")
+	}
+	out := c.OutOrStdout()
+	errOut := c.ErrOrStderr()
+	s := &session{redactor: remote.NewRedactor(), close: func() {}}
+	stdoutTTY := false
+	if fo, ok := out.(*os.File); ok {
+		stdoutTTY = tui.IsTerminal(fo)
+	}
+	interactive := stdoutTTY && tui.IsTerminal(d.stdin) && !f.plain && !f.json && !f.yes
+	switch {
+	case f.json:
+		s.renderer = tui.NewJSONRenderer(out)
+	default:
+		// Until the full-screen TUI is wired in, the interactive mode is the
+		// plain renderer with line prompts.
+		s.renderer = tui.NewPlainRenderer(out)
+	}
+	if interactive {
+		s.operator = tui.NewLineOperator(d.stdin, errOut)
+	} else {
+		s.operator = tui.NonInteractiveOperator{NonInteractive: steps.NonInteractive{Yes: f.yes}, In: d.stdin, Out: errOut}
+	}
+	s.logger = slog.New(slog.DiscardHandler)
+	if f.logFile != "" {
+		lf, err := os.OpenFile(f.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, usageErrorf("--log: %v", err)
+		}
+		h := slog.NewJSONHandler(lf, &slog.HandlerOptions{Level: slog.LevelDebug})
+		s.logger = slog.New(steps.NewRedactingHandler(h, s.redactor))
+		s.close = func() { lf.Close() }
+	}
+	return s, nil
+}
+
+// runFlags select steps (run and resume).
+type runFlags struct {
+	from, only string
+	redo, skip []string
+	statePath  string
+}
+
+func (f *runFlags) add(c *cobra.Command) {
+	c.Flags().StringVar(&f.statePath, "state", "", "state `FILE` (default $XDG_STATE_HOME/hawiz/PROCEDURE-NAME.json)")
+	c.Flags().StringVar(&f.from, "from", "", "start at `STEP` (earlier steps are left as they are; warns when that breaks the documented order)")
+	c.Flags().StringVar(&f.only, "only", "", "run just `STEP` (warns when its prerequisites are not done)")
+	c.Flags().StringSliceVar(&f.redo, "redo", nil, "apply `STEP` again even when its check says done (repeatable)")
+	c.Flags().StringSliceVar(&f.skip, "skip", nil, "mark `STEP` skipped without running it (repeatable; warns about steps that depend on it)")
+}
+
+var runNameRE = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// defaultRunName is the answers file's base name without extension.
+func defaultRunName(answersFile string) string {
+	base := strings.TrimSuffix(filepath.Base(answersFile), filepath.Ext(answersFile))
+	base = strings.Trim(runNameRE.ReplaceAllString(base, "-"), "-.")
+	if base == "" {
+		return "default"
+	}
+	return base
+}
+
+func newRunCmd() *cobra.Command { return newRunCmdWith(defaultDeps()) }
+
+func newRunCmdWith(d deps) *cobra.Command {
+	var (
+		of      outFlags
+		rf      runFlags
+		answers string
+		name    string
+	)
+	c := &cobra.Command{
+		Use:   "run PROCEDURE -a FILE",
+		Short: "Run a procedure: check, apply and verify every step, checkpointing as it goes",
+		Long: "Run a procedure on the hosts named in the answers file. For every step and host\n" +
+			"hawiz runs its check (skipping what is already done), applies it and verifies it,\n" +
+			"writing the state file after every transition so an interrupted run resumes\n" +
+			"with `hawiz resume`. Manual steps (vendor web UI) show instructions and wait for\n" +
+			"confirmation; without a terminal the run stops with exit 3 and tells you how to\n" +
+			"confirm with `hawiz resume --confirm STEP`.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			p, err := d.find(args[0])
+			if err != nil {
+				return err
+			}
+			a, err := d.loadAnswers(p, answers)
+			if err != nil {
+				return err
+			}
+			if name == "" {
+				name = defaultRunName(answers)
+			}
+			abs, _ := filepath.Abs(answers)
+			return runEngine(c, d, &of, steps.RunConfig{
+				Procedure: p, Answers: a, AnswersFile: abs, RunName: name,
+				StatePath: rf.statePath, From: rf.from, Only: rf.only, Redo: rf.redo, Skip: rf.skip,
+			})
+		},
+	}
+	c.Flags().StringVarP(&answers, "answers", "a", "", "answers `FILE` (YAML; `hawiz answers PROCEDURE` prints a template)")
+	c.Flags().StringVar(&name, "name", "", "run `NAME`, part of the default state file name (default: the answers file's base name)")
+	of.add(c)
+	rf.add(c)
+	return c
+}
+
+// runEngine runs steps.Run with the session's renderer and operator and
+// maps the outcome to the exit code.
+func runEngine(c *cobra.Command, d deps, of *outFlags, cfg steps.RunConfig) error {
+	s, err := of.session(c, d)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	cfg.Renderer, cfg.Operator, cfg.Redactor, cfg.Logger = s.renderer, s.operator, s.redactor, s.logger
+	cfg.Yes, cfg.Getenv, cfg.Remote, cfg.ToolVersion = of.yes, d.getenv, d.remote, d.version
+	_, err = steps.Run(c.Context(), cfg)
+	return withCode(steps.ExitCode(err), err)
+}
+
+// runHome is `hawiz` with no arguments: plain prompts until the TUI's home
+// screen exists; without a terminal, help and exit 2.
+func runHome(c *cobra.Command, d deps) error {
+	out, isFile := c.OutOrStdout().(*os.File)
+	if !isFile || !tui.IsTerminal(out) || !tui.IsTerminal(d.stdin) {
+		_ = c.Help()
+		return withCode(exitUsage, fmt.Errorf("no terminal: name a command (hawiz procedures, hawiz run …)"))
+	}
+	procs := d.catalog()
+	if len(procs) == 0 {
+		return fmt.Errorf("this hawiz knows no procedures")
+	}
+	w := c.OutOrStdout()
+	fmt.Fprintln(w, "Procedures:")
+	for i, p := range procs {
+		fmt.Fprintf(w, "  %d) %-28s %s\n", i+1, p.Name, p.Description)
+	}
+	lo := tui.NewLineOperator(d.stdin, w)
+	ctx := c.Context()
+	var p *steps.Procedure
+	for p == nil {
+		ans, err := readLine(ctx, lo, "Which one (number or name)? ")
+		if err != nil {
+			return withCode(exitStopped, err)
+		}
+		for i, q := range procs {
+			if ans == q.Name || ans == fmt.Sprint(i+1) {
+				p = q
+			}
+		}
+	}
+	var a steps.Answers
+	var file string
+	for a == nil {
+		ans, err := readLine(ctx, lo, "Answers file (empty: print a template to fill in): ")
+		if err != nil {
+			return withCode(exitStopped, err)
+		}
+		if ans == "" {
+			fmt.Fprint(w, p.Template)
+			fmt.Fprintf(w, "\nSave it (`hawiz answers %s > %s.yaml`), fill it in, then give its path.\n", p.Name, p.Name)
+			continue
+		}
+		if a, err = d.loadAnswers(p, ans); err != nil {
+			fmt.Fprintln(w, err)
+			continue
+		}
+		file = ans
+	}
+	if err := steps.WritePlan(w, p, a); err != nil {
+		return err
+	}
+	ok, err := lo.Confirm(ctx, "Run this plan now?", false)
+	if err != nil || !ok {
+		return withCode(exitStopped, fmt.Errorf("not started"))
+	}
+	abs, _ := filepath.Abs(file)
+	of := &outFlags{}
+	return runEngine(c, d, of, steps.RunConfig{Procedure: p, Answers: a, AnswersFile: abs, RunName: defaultRunName(file)})
+}
+
+func readLine(ctx context.Context, lo *tui.LineOperator, prompt string) (string, error) {
+	return lo.Ask(ctx, prompt)
+}

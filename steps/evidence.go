@@ -1,0 +1,84 @@
+package steps
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hawiz/hawiz/remote"
+)
+
+// writeEvidence writes the Markdown evidence report: what each step checked
+// and what it saw, redacted.
+func writeEvidence(path string, p *Procedure, list []*Step, st *State, red *remote.Redactor) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Evidence: %s\n\n", p.Title)
+	fmt.Fprintf(&b, "| | |\n|---|---|\n")
+	fmt.Fprintf(&b, "| Procedure | `%s` (definition v%d, %s) |\n", p.Name, p.Version, st.Fingerprint)
+	if p.DocURL != "" {
+		fmt.Fprintf(&b, "| Documentation | %s |\n", p.DocURL)
+	}
+	fmt.Fprintf(&b, "| Run | `%s` |\n", st.RunName)
+	if st.AnswersFile != "" {
+		fmt.Fprintf(&b, "| Answers | `%s` |\n", st.AnswersFile)
+	}
+	fmt.Fprintf(&b, "| Status | **%s** |\n", st.Status)
+	if st.Message != "" {
+		fmt.Fprintf(&b, "| Message | %s |\n", mdCell(st.Message))
+	}
+	fmt.Fprintf(&b, "| Started | %s |\n| Updated | %s |\n", st.Created.Format(time.RFC3339), st.Updated.Format(time.RFC3339))
+	if st.ToolVersion != "" {
+		fmt.Fprintf(&b, "| hawiz | %s |\n", st.ToolVersion)
+	}
+	for i, s := range list {
+		ss := st.Step(s.ID)
+		if ss == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "\n## %d. %s (`%s`) — %s\n\n", i+1, s.Title, s.ID, ss.Status())
+		if s.Why != "" {
+			fmt.Fprintf(&b, "%s\n\n", s.Why)
+		}
+		if s.DocRef != "" {
+			fmt.Fprintf(&b, "Reference: %s\n\n", s.DocRef)
+		}
+		for _, hs := range ss.Hosts {
+			fmt.Fprintf(&b, "### %s: %s\n\n", hostOrLocal(hs.Host), hs.Status)
+			if hs.Finished != nil {
+				fmt.Fprintf(&b, "- finished: %s\n", hs.Finished.Format(time.RFC3339))
+			}
+			if hs.Attempts > 0 {
+				fmt.Fprintf(&b, "- applied: %d time(s)\n", hs.Attempts)
+			}
+			if hs.Confirmed != nil {
+				fmt.Fprintf(&b, "- manual work confirmed by the operator: %s\n", hs.Confirmed.Format(time.RFC3339))
+			}
+			if hs.Note != "" {
+				fmt.Fprintf(&b, "- note: %s\n", hs.Note)
+			}
+			if hs.Error != "" {
+				fmt.Fprintf(&b, "- error: %s\n", mdCell(hs.Error))
+			}
+			if hs.Check != "" {
+				fmt.Fprintf(&b, "\nCheck saw:\n\n%s\n", fence(hs.Check))
+			}
+			if hs.Evidence != "" {
+				fmt.Fprintf(&b, "\nVerify saw:\n\n%s\n", fence(hs.Evidence))
+			}
+			b.WriteString("\n")
+		}
+	}
+	return writeFileAtomic(path, []byte(red.Redact(b.String())), 0o600)
+}
+
+func mdCell(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\n", " "), "|", `\|`)
+}
+
+func fence(s string) string {
+	f := "```"
+	for strings.Contains(s, f) {
+		f += "`"
+	}
+	return f + "\n" + strings.TrimRight(s, "\n") + "\n" + f
+}
