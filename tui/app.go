@@ -1,0 +1,52 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+// Run shows the wizard full-screen until the operator leaves it and returns
+// the process exit code (steps.ExitCode of the run, 0 when nothing ran). A
+// run still going when the program ends (signal, ctx) is cancelled and
+// waited for, so its state is written before Run returns.
+func Run(ctx context.Context, cfg Config, opts ...tea.ProgramOption) (int, error) {
+	m := New(cfg)
+	opts = append([]tea.ProgramOption{tea.WithContext(ctx)}, opts...)
+	p := tea.NewProgram(m, opts...)
+	_, err := p.Run()
+	m.shutdown(30 * time.Second)
+	if err != nil && !errors.Is(err, tea.ErrProgramKilled) && !errors.Is(err, tea.ErrInterrupted) {
+		return 1, err
+	}
+	return m.ExitCode(), nil
+}
+
+// shutdown stops a run that is still going and waits (up to d) for the
+// engine to return.
+func (m *Model) shutdown(d time.Duration) {
+	if m.bridge == nil || m.finished {
+		return
+	}
+	m.cancel()
+	m.bridge.Continue()
+	m.bridge.GiveUp()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for !m.finished {
+		select {
+		case x := <-m.bridge.ch:
+			m.engine(x)
+			// answer nothing: every question returns ctx.Err once cancelled
+		case <-t.C:
+			m.bridge.Close()
+			return
+		}
+	}
+	m.bridge.Close()
+}
+
+// Model is a tea.Model.
+var _ tea.Model = (*Model)(nil)

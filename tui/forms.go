@@ -1,0 +1,528 @@
+package tui
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/huh/v2"
+	"github.com/kevinburke/ssh_config"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/hawiz/hawiz/steps"
+)
+
+// maxListItems is how many items a list in the answers (members, servers)
+// may have in the form.
+const maxListItems = 9
+
+// Optional struct tags procedures may put on answers fields:
+//
+//	help:"one line shown under the field"
+//	options:"nopasswd,password,none"   (a choice instead of free text)
+//	title:"Cluster member name"        (instead of the YAML key)
+const (
+	tagHelp    = "help"
+	tagOptions = "options"
+	tagTitle   = "title"
+)
+
+// binding is one answers field in the form: its YAML path, its typed text,
+// and how the text becomes a value.
+type binding struct {
+	path  string // "members[1].host.name"
+	kind  reflect.Type
+	text  *string
+	flag  *bool // bool fields
+	list  *list // the list this field belongs to (nil = top level)
+	index int   // item index in list
+}
+
+// list is a slice of structs in the answers: the form asks how many.
+type list struct {
+	path  string
+	count *string
+}
+
+// answersForm builds a huh form from a procedure's answers struct.
+type answersForm struct {
+	proc     *steps.Procedure
+	bindings []*binding
+	lists    []*list
+	savePath *string
+	sshDef   map[string]string // defaults from ~/.ssh/config, by ssh field key
+}
+
+func newAnswersForm(p *steps.Procedure) *answersForm {
+	af := &answersForm{proc: p, savePath: new(string), sshDef: sshDefaults()}
+	return af
+}
+
+// sshDefaults reads what ~/.ssh/config gives every host ("Host *").
+func sshDefaults() map[string]string {
+	d := map[string]string{}
+	get := func(k string) string {
+		v, _ := ssh_config.GetStrict("*", k)
+		return v
+	}
+	if u := get("User"); u != "" {
+		d["user"] = u + " (from ~/.ssh/config)"
+	} else if cu, err := user.Current(); err == nil {
+		d["user"] = cu.Username + " (your login)"
+	}
+	if v := get("Port"); v != "" && v != "22" {
+		d["port"] = v + " (from ~/.ssh/config)"
+	} else {
+		d["port"] = "22"
+	}
+	if v := get("IdentityFile"); v != "" && !strings.Contains(v, "identity") {
+		d["identity_file"] = v + " (from ~/.ssh/config)"
+	} else {
+		d["identity_file"] = "ssh-agent / ~/.ssh/id_*"
+	}
+	if v := get("ProxyJump"); v != "" {
+		d["proxy_jump"] = v + " (from ~/.ssh/config)"
+	}
+	d["known_hosts"] = "~/.ssh/known_hosts"
+	d["sudo"] = "nopasswd"
+	return d
+}
+
+// yamlName returns the field's YAML key, whether it is inline, and whether
+// it is skipped ("-" or unexported).
+func yamlName(f reflect.StructField) (name string, inline, skip bool) {
+	if !f.IsExported() {
+		return "", false, true
+	}
+	tag := f.Tag.Get("yaml")
+	if tag == "-" {
+		return "", false, true
+	}
+	parts := strings.Split(tag, ",")
+	for _, p := range parts[1:] {
+		if p == "inline" {
+			return "", true, false
+		}
+	}
+	name = parts[0]
+	if name == "" {
+		name = strings.ToLower(f.Name)
+	}
+	return name, false, false
+}
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+// scalar reports whether t is a type the form asks as one field.
+func scalar(t reflect.Type) bool {
+	if t == durationType {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return true
+	case reflect.Slice:
+		return t.Elem().Kind() == reflect.String
+	}
+	return false
+}
+
+// Title turns "heartbeat_interval" into "Heartbeat interval".
+func humanize(key string) string {
+	s := strings.ReplaceAll(key, "_", " ")
+	if s == "" {
+		return s
+	}
+	for _, up := range []string{"ssh", "dns", "ip", "ttl", "tsig", "ui", "url", "os"} {
+		if s == up {
+			return strings.ToUpper(s)
+		}
+		s = strings.ReplaceAll(" "+s+" ", " "+up+" ", " "+strings.ToUpper(up)+" ")
+		s = strings.TrimSpace(s)
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// section is a group of fields under one heading.
+type section struct {
+	title  string
+	fields []huh.Field
+	list   *list
+	index  int
+}
+
+// build walks the answers type and returns the form's sections.
+func (af *answersForm) build() []section {
+	t := reflect.TypeOf(af.proc.NewAnswers()).Elem()
+	general := &section{title: "General"}
+	var out []section
+	var walk func(t reflect.Type, prefix string, sec *section, l *list, idx int, top bool)
+	walk = func(t reflect.Type, prefix string, sec *section, l *list, idx int, top bool) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, inline, skip := yamlName(f)
+			if skip {
+				continue
+			}
+			ft := f.Type
+			if inline {
+				walk(ft, prefix, sec, l, idx, top)
+				continue
+			}
+			path := name
+			if prefix != "" {
+				path = prefix + "." + name
+			}
+			if ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct {
+				ft = ft.Elem()
+			}
+			switch {
+			case scalar(ft):
+				sec.fields = append(sec.fields, af.field(f, ft, path, l, idx))
+			case ft.Kind() == reflect.Struct && top:
+				s := &section{title: humanize(name)}
+				walk(ft, path, s, l, idx, false)
+				out = append(out, *s)
+			case ft.Kind() == reflect.Struct:
+				walk(ft, path, sec, l, idx, false)
+			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct && top:
+				nl := &list{path: path, count: new(string)}
+				af.lists = append(af.lists, nl)
+				cs := section{title: humanize(name)}
+				cs.fields = append(cs.fields, af.countField(nl, name, f))
+				out = append(out, cs)
+				for k := 0; k < maxListItems; k++ {
+					s := &section{title: fmt.Sprintf("%s %d", humanize(singular(name)), k+1), list: nl, index: k}
+					walk(ft.Elem(), fmt.Sprintf("%s[%d]", path, k), s, nl, k, false)
+					out = append(out, *s)
+				}
+			}
+		}
+	}
+	walk(t, "", general, nil, 0, true)
+	if len(general.fields) > 0 {
+		out = append([]section{*general}, out...)
+	}
+	return out
+}
+
+func singular(s string) string {
+	if strings.HasSuffix(s, "s") {
+		return s[:len(s)-1]
+	}
+	return s
+}
+
+func (af *answersForm) countField(l *list, name string, f reflect.StructField) huh.Field {
+	return huh.NewInput().
+		Title("How many " + strings.ReplaceAll(name, "_", " ") + "?").
+		Description(cmpOr(f.Tag.Get(tagHelp), fmt.Sprintf("1 to %d; one page each follows", maxListItems))).
+		Value(l.count).
+		Validate(func(s string) error {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 1 || n > maxListItems {
+				return fmt.Errorf("a number from 1 to %d", maxListItems)
+			}
+			old := *l.count
+			*l.count = s
+			defer func() { *l.count = old }()
+			return af.fieldErr(l.path, true)
+		})
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func (af *answersForm) field(f reflect.StructField, t reflect.Type, path string, l *list, idx int) huh.Field {
+	b := &binding{path: path, kind: t, text: new(string), list: l, index: idx}
+	af.bindings = append(af.bindings, b)
+	key := path[strings.LastIndex(path, ".")+1:]
+	title := cmpOr(f.Tag.Get(tagTitle), humanize(key))
+	help := f.Tag.Get(tagHelp)
+	if t.Kind() == reflect.Bool {
+		b.flag = new(bool)
+		return huh.NewConfirm().Title(title).Description(help).Value(b.flag).Affirmative("Yes").Negative("No")
+	}
+	if opts := f.Tag.Get(tagOptions); opts != "" {
+		var os []huh.Option[string]
+		os = append(os, huh.NewOption("(default)", ""))
+		for _, o := range strings.Split(opts, ",") {
+			os = append(os, huh.NewOption(o, o))
+		}
+		return huh.NewSelect[string]().Title(title).Description(help).Options(os...).Value(b.text).
+			Validate(func(s string) error { return af.check(b, s) })
+	}
+	in := huh.NewInput().Title(title).Value(b.text).Validate(func(s string) error { return af.check(b, s) })
+	if help != "" {
+		in.Description(help)
+	}
+	switch {
+	case t == durationType:
+		in.Placeholder("e.g. 30s, 2m")
+	case t.Kind() == reflect.Slice:
+		in.Placeholder("comma-separated")
+	}
+	if strings.HasPrefix(path, "ssh.") {
+		if d := af.sshDef[key]; d != "" {
+			in.Placeholder("default: " + d)
+		}
+	}
+	return in
+}
+
+// check is a field's validation: the text must parse, and the answers as a
+// whole (with this text) must have no error for this field's path.
+func (af *answersForm) check(b *binding, s string) error {
+	if _, err := parseValue(b.kind, s); err != nil {
+		return err
+	}
+	old := *b.text
+	*b.text = s
+	defer func() { *b.text = old }()
+	return af.fieldErr(b.path, false)
+}
+
+// fieldErr validates the answers as the form holds them and returns the
+// first error for path (and, when prefix, for anything under it directly).
+func (af *answersForm) fieldErr(path string, exact bool) error {
+	a, err := af.answers()
+	if err != nil {
+		return nil // a parse problem elsewhere; that field says so
+	}
+	verr := a.Validate()
+	var fe steps.FieldErrors
+	if !errors.As(verr, &fe) {
+		return nil
+	}
+	for _, e := range fe {
+		if e.Field == path {
+			return errors.New(e.Msg)
+		}
+	}
+	return nil
+}
+
+// count is how many items a list has in the form (0 when not a number).
+func (l *list) n() int {
+	n, _ := strconv.Atoi(strings.TrimSpace(*l.count))
+	return max(0, min(n, maxListItems))
+}
+
+// answers builds a fresh answers struct from the form's texts.
+func (af *answersForm) answers() (steps.Answers, error) {
+	a := af.proc.NewAnswers()
+	root := reflect.ValueOf(a).Elem()
+	for _, l := range af.lists {
+		v, err := walkPath(root, l.path, true)
+		if err != nil {
+			return nil, err
+		}
+		n := l.n()
+		v.Set(reflect.MakeSlice(v.Type(), n, n))
+	}
+	for _, b := range af.bindings {
+		if b.list != nil && b.index >= b.list.n() {
+			continue
+		}
+		var val reflect.Value
+		if b.flag != nil {
+			if !*b.flag {
+				continue
+			}
+			val = reflect.ValueOf(true)
+		} else {
+			if strings.TrimSpace(*b.text) == "" {
+				continue
+			}
+			var err error
+			if val, err = parseValue(b.kind, *b.text); err != nil {
+				return nil, fmt.Errorf("%s: %w", b.path, err)
+			}
+		}
+		v, err := walkPath(root, b.path, true)
+		if err != nil {
+			return nil, err
+		}
+		v.Set(val.Convert(v.Type()))
+	}
+	return a, nil
+}
+
+// walkPath finds the value at a YAML path ("members[1].host.name") under
+// v, allocating nil pointers on the way when alloc.
+func walkPath(v reflect.Value, path string, alloc bool) (reflect.Value, error) {
+	for _, part := range strings.Split(path, ".") {
+		idx := -1
+		if i := strings.IndexByte(part, '['); i >= 0 {
+			idx, _ = strconv.Atoi(strings.TrimSuffix(part[i+1:], "]"))
+			part = part[:i]
+		}
+		f, ok := findField(v, part)
+		if !ok {
+			return reflect.Value{}, fmt.Errorf("no field %s in %s", part, v.Type())
+		}
+		v = f
+		if v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				v.Set(reflect.New(v.Type().Elem()))
+			}
+			v = v.Elem()
+		}
+		if idx >= 0 {
+			if idx >= v.Len() {
+				return reflect.Value{}, fmt.Errorf("%s has %d items", part, v.Len())
+			}
+			v = v.Index(idx)
+		}
+	}
+	return v, nil
+}
+
+func findField(v reflect.Value, name string) (reflect.Value, bool) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		n, inline, skip := yamlName(t.Field(i))
+		if skip {
+			continue
+		}
+		if inline {
+			if f, ok := findField(v.Field(i), name); ok {
+				return f, true
+			}
+			continue
+		}
+		if n == name {
+			return v.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
+}
+
+func parseValue(t reflect.Type, s string) (reflect.Value, error) {
+	s = strings.TrimSpace(s)
+	if t == durationType {
+		if s == "" {
+			return reflect.ValueOf(time.Duration(0)), nil
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return reflect.Value{}, fmt.Errorf("%q is not a duration (e.g. 30s, 2m)", s)
+		}
+		return reflect.ValueOf(d), nil
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return reflect.ValueOf(s).Convert(t), nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if s == "" {
+			return reflect.Zero(t), nil
+		}
+		n, err := strconv.ParseInt(s, 10, t.Bits())
+		if err != nil {
+			return reflect.Value{}, fmt.Errorf("%q is not a whole number", s)
+		}
+		return reflect.ValueOf(n).Convert(t), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if s == "" {
+			return reflect.Zero(t), nil
+		}
+		n, err := strconv.ParseUint(s, 10, t.Bits())
+		if err != nil {
+			return reflect.Value{}, fmt.Errorf("%q is not a whole number ≥ 0", s)
+		}
+		return reflect.ValueOf(n).Convert(t), nil
+	case reflect.Float32, reflect.Float64:
+		if s == "" {
+			return reflect.Zero(t), nil
+		}
+		f, err := strconv.ParseFloat(s, t.Bits())
+		if err != nil {
+			return reflect.Value{}, fmt.Errorf("%q is not a number", s)
+		}
+		return reflect.ValueOf(f).Convert(t), nil
+	case reflect.Bool:
+		return reflect.ValueOf(s == "true" || s == "yes"), nil
+	case reflect.Slice:
+		var out []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+		return reflect.ValueOf(out).Convert(t), nil
+	}
+	return reflect.Value{}, fmt.Errorf("unsupported type %s", t)
+}
+
+// Form returns the huh form: one group per section (list items hidden
+// beyond the count asked), then where to save the answers.
+func (af *answersForm) Form() *huh.Form {
+	var groups []*huh.Group
+	for _, s := range af.build() {
+		if len(s.fields) == 0 {
+			continue
+		}
+		g := huh.NewGroup(s.fields...).Title(s.title)
+		if s.list != nil {
+			l, k := s.list, s.index
+			g = g.WithHideFunc(func() bool { return k >= l.n() })
+		}
+		groups = append(groups, g)
+	}
+	groups = append(groups, huh.NewGroup(
+		huh.NewInput().
+			Title("Save these answers as a YAML file?").
+			Description("For a later `hawiz run "+af.proc.Name+" --answers FILE`. Empty: don't save. Secrets are never saved.").
+			Placeholder("e.g. "+af.proc.Name+".yaml").
+			Value(af.savePath).
+			Validate(func(s string) error {
+				s = strings.TrimSpace(s)
+				if s == "" {
+					return nil
+				}
+				if fi, err := os.Stat(filepath.Dir(s)); err != nil || !fi.IsDir() {
+					return fmt.Errorf("no directory %s", filepath.Dir(s))
+				}
+				return nil
+			}),
+	).Title("Save"))
+	return huh.NewForm(groups...)
+}
+
+// Result loads the form's answers with the same strict rules as an
+// answers file, and the YAML to save (nil when the form has problems).
+func (af *answersForm) Result() (steps.Answers, []byte, error) {
+	a, err := af.answers()
+	if err != nil {
+		return nil, nil, steps.FieldErrors{{Msg: err.Error()}}
+	}
+	data, err := yaml.Marshal(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	loaded, err := steps.LoadAnswers(af.proc, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return loaded, data, nil
+}
+
+// Save writes data to the save path when one was given; it returns the path.
+func (af *answersForm) Save(data []byte) (string, error) {
+	p := strings.TrimSpace(*af.savePath)
+	if p == "" {
+		return "", nil
+	}
+	return p, os.WriteFile(p, data, 0o600)
+}
