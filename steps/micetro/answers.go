@@ -1,0 +1,442 @@
+package micetro
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/hawiz/hawiz/dnscheck"
+	"github.com/hawiz/hawiz/remote"
+	"github.com/hawiz/hawiz/steps"
+)
+
+// Defaults (procedures.md B.1).
+const (
+	LinuxPrefsPath   = "/var/mmsuite/mmcentral/preferences.cfg"
+	WindowsPrefsPath = `C:\ProgramData\Men and Mice\Central\preferences.cfg`
+	LinuxService     = "mmcentral"
+	WindowsService   = "Micetro Central"
+	WindowsExe       = `C:\Program Files\Men and Mice\Central\mmcentral.exe`
+	CentralPort      = 1231
+	PrimaryPriority  = 10 // the docs' value for the first member (C1, C2)
+
+	UI102 = "10.2+" // web UI: Admin → Configuration → High Availability (C1)
+	UI101 = "10.1"  // Management Console: Tools → Manage High availability (C2)
+
+	DefaultMaxClockSkew = 5 * time.Second
+)
+
+// DefaultLinuxVersionCommand reads the Central version [derived]: the docs
+// give no version command for Linux. `mmcentrald -v` is the daemon's
+// version switch as on Windows (`mmcentral.exe -v`, C6); set version_command
+// when your build differs. The first "N.N[.N…]" in its output is the version.
+var DefaultLinuxVersionCommand = []string{"mmcentrald", "-v"}
+
+// DefaultWindowsVersionCommand is the Windows counterpart [derived].
+var DefaultWindowsVersionCommand = []string{WindowsExe, "-v"}
+
+// Member is one Central instance of the HA cluster.
+type Member struct {
+	// Name is the ClusterMemberName (C1): unique per instance.
+	Name string `yaml:"name"`
+	// Host is how to reach it; host.name defaults to Name.
+	Host steps.HostAnswers `yaml:"host"`
+	// Priority: the primary (first member) 10, every other member a unique
+	// value higher than the primary's (C1, C2). Ignored by the upgrade.
+	Priority int `yaml:"priority,omitempty"`
+	// IP is the address the round-robin DNS name must hold for this member;
+	// default: host.address when it is an IP address, else the address
+	// dialled, else the local resolver's answer for host.address.
+	IP string `yaml:"ip,omitempty"`
+}
+
+// DNSAnswers is the round-robin name (C1 step 11).
+type DNSAnswers struct {
+	Name        string        `yaml:"name"`
+	TTL         uint32        `yaml:"ttl,omitempty"`     // for records hawiz creates; default 300
+	Servers     []string      `yaml:"servers,omitempty"` // authoritative servers "host[:port]"; default discover
+	Resolver    string        `yaml:"resolver,omitempty"`
+	TSIGKeyFile string        `yaml:"tsig_key_file,omitempty"` // BIND key file; with it hawiz offers RFC 2136
+	MaxWait     time.Duration `yaml:"max_wait,omitempty"`      // for secondaries to follow an update; default 30s
+}
+
+// HATweaks are the optional HA settings (C3), written to every member.
+type HATweaks struct {
+	HeartbeatInterval           int `yaml:"heartbeat_interval,omitempty"`             // 5–15 s (default 10)
+	HeartbeatMaxAllowedDowntime int `yaml:"heartbeat_max_allowed_downtime,omitempty"` // 20–120 s (default 30)
+}
+
+// Common is what both Micetro procedures need.
+type Common struct {
+	SSH             steps.SSHAnswers `yaml:"ssh"`
+	Members         []Member         `yaml:"members"`
+	PreferencesPath string           `yaml:"preferences_path,omitempty"`
+	// Service is the service name: default mmcentral (Linux, systemctl),
+	// "Micetro Central" (Windows).
+	Service string `yaml:"service,omitempty"`
+	// ServiceCommand, when set, drives the service instead of systemctl
+	// (Linux) or mmcentral.exe (Windows): argv with "{action}" (start, stop,
+	// restart, is-active) and "{service}" substituted.
+	ServiceCommand []string `yaml:"service_command,omitempty"`
+	// WindowsExe is mmcentral.exe's path on Windows members.
+	WindowsExe string `yaml:"windows_exe,omitempty"`
+	// VersionCommand prints the Central version (argv) [derived].
+	VersionCommand []string `yaml:"version_command,omitempty"`
+	// DaemonProcess is Central's process name, used to tell when it was
+	// last (re)started [derived]: mmcentrald (Linux, C6), mmcentral (Windows).
+	DaemonProcess string `yaml:"daemon_process,omitempty"`
+	// Timeout for service start/stop commands; default 2m.
+	ServiceTimeout time.Duration `yaml:"service_timeout,omitempty"`
+	// StartWait is how long Central may take to listen on 1231 after a
+	// start; default 60s.
+	StartWait time.Duration `yaml:"start_wait,omitempty"`
+}
+
+func (c *Common) validate(es *steps.FieldErrors, needPriority bool) {
+	*es = append(*es, c.SSH.Validate().Prefix("ssh")...)
+	if len(c.Members) < 2 {
+		es.Add("members", "needs at least 2 members (the first is the primary), got %d", len(c.Members))
+	}
+	names := map[string]int{}
+	hosts := map[string]int{}
+	prios := map[int]int{}
+	for i := range c.Members {
+		m := &c.Members[i]
+		f := fmt.Sprintf("members[%d]", i)
+		if err := ValidName(m.Name); err != nil {
+			es.Add(f+".name", "%v", err)
+		} else if j, dup := names[strings.ToLower(m.Name)]; dup {
+			es.Add(f+".name", "%q is already the name of members[%d]: ClusterMemberName must be unique", m.Name, j)
+		} else {
+			names[strings.ToLower(m.Name)] = i
+		}
+		if m.Host.Name == "" {
+			m.Host.Name = m.Name
+			if !hostNameOK(m.Name) {
+				m.Host.Name = slug(m.Name)
+			}
+		}
+		*es = append(*es, m.Host.Validate().Prefix(f+".host")...)
+		if j, dup := hosts[m.Host.Name]; dup && m.Host.Name != "" {
+			es.Add(f+".host.name", "%q is already the host of members[%d]", m.Host.Name, j)
+		} else {
+			hosts[m.Host.Name] = i
+		}
+		if m.IP != "" {
+			if _, err := netip.ParseAddr(m.IP); err != nil {
+				es.Add(f+".ip", "%q is not an IP address", m.IP)
+			}
+		}
+		if !needPriority {
+			continue
+		}
+		switch {
+		case i == 0 && m.Priority == 0:
+			m.Priority = PrimaryPriority
+		case i == 0 && m.Priority != PrimaryPriority:
+			es.Add(f+".priority", "%d: the primary (first member) gets priority %d, as the docs say", m.Priority, PrimaryPriority)
+		case i > 0 && m.Priority == 0:
+			es.Add(f+".priority", "is required: a unique value higher than the primary's %d (e.g. %d)", PrimaryPriority, 10+10*i)
+		case i > 0 && m.Priority <= c.Members[0].Priority:
+			es.Add(f+".priority", "%d must be higher than the primary's %d", m.Priority, max(c.Members[0].Priority, PrimaryPriority))
+		}
+		if j, dup := prios[m.Priority]; dup && m.Priority != 0 && i > 0 {
+			es.Add(f+".priority", "%d is already the priority of members[%d] (%s): priorities must be unique", m.Priority, j, c.Members[j].Name)
+		} else if m.Priority != 0 {
+			prios[m.Priority] = i
+		}
+	}
+	windows := false
+	for _, m := range c.Members {
+		if m.Host.OS == "windows" {
+			windows = true
+		}
+	}
+	if c.PreferencesPath != "" && !path.IsAbs(c.PreferencesPath) && !isWindowsAbs(c.PreferencesPath) {
+		es.Add("preferences_path", "%q must be an absolute path", c.PreferencesPath)
+	}
+	if c.WindowsExe == "" {
+		c.WindowsExe = WindowsExe
+	}
+	if c.Service == "" && !windows {
+		c.Service = LinuxService
+	}
+	for i, a := range c.ServiceCommand {
+		if a == "" {
+			es.Add(fmt.Sprintf("service_command[%d]", i), "must not be empty")
+		}
+	}
+	for i, a := range c.VersionCommand {
+		if a == "" {
+			es.Add(fmt.Sprintf("version_command[%d]", i), "must not be empty")
+		}
+	}
+	if c.ServiceTimeout == 0 {
+		c.ServiceTimeout = 2 * time.Minute
+	}
+	if c.ServiceTimeout < 0 {
+		es.Add("service_timeout", "%v must be positive", c.ServiceTimeout)
+	}
+	if c.StartWait == 0 {
+		c.StartWait = 60 * time.Second
+	}
+	if c.StartWait < 0 {
+		es.Add("start_wait", "%v must be positive", c.StartWait)
+	}
+}
+
+func isWindowsAbs(p string) bool {
+	return len(p) >= 3 && p[1] == ':' && (p[2] == '\\' || p[2] == '/')
+}
+
+// HAAnswers are the answers of micetro-central-ha.
+type HAAnswers struct {
+	Common       `yaml:",inline"`
+	VersionUI    string        `yaml:"version_ui"` // "10.2+" (default) | "10.1"
+	DNS          DNSAnswers    `yaml:"dns"`
+	HATweaks     *HATweaks     `yaml:"ha_tweaks,omitempty"`
+	MaxClockSkew time.Duration `yaml:"max_clock_skew,omitempty"` // default 5s
+}
+
+// Validate applies the defaults and checks everything that can be checked
+// before any connection.
+func (a *HAAnswers) Validate() error {
+	var es steps.FieldErrors
+	a.validate(&es, true)
+	switch a.VersionUI {
+	case "":
+		a.VersionUI = UI102
+	case UI102, "10.2", "10.3", "10.5", "11", "11.0", "25.1":
+		a.VersionUI = UI102
+	case UI101, "10.0", "9.3", "9", "8.1":
+		a.VersionUI = UI101
+	default:
+		es.Add("version_ui", "%q must be %q (web UI, Micetro 10.2 and later) or %q (Management Console, 10.1 and older)", a.VersionUI, UI102, UI101)
+	}
+	if a.DNS.Name == "" {
+		es.Add("dns.name", "is required: the round-robin name clients use (C1 step 11)")
+	} else if _, err := dnscheck.ParseName(a.DNS.Name); err != nil {
+		es.Add("dns.name", "%q is not a valid domain name", a.DNS.Name)
+	}
+	if a.DNS.TTL == 0 {
+		a.DNS.TTL = 300
+	}
+	for i, s := range a.DNS.Servers {
+		if _, err := dnscheck.ParseServer("", s); err != nil {
+			es.Add(fmt.Sprintf("dns.servers[%d]", i), "%q is not host[:port]", s)
+		}
+	}
+	if a.DNS.TSIGKeyFile != "" {
+		if _, err := os.Stat(a.DNS.TSIGKeyFile); err != nil {
+			es.Add("dns.tsig_key_file", "%v", err)
+		}
+	}
+	if a.DNS.MaxWait == 0 {
+		a.DNS.MaxWait = 30 * time.Second
+	}
+	if t := a.HATweaks; t != nil {
+		if t.HeartbeatInterval != 0 && (t.HeartbeatInterval < 5 || t.HeartbeatInterval > 15) {
+			es.Add("ha_tweaks.heartbeat_interval", "%d is outside the allowed 5–15 seconds (C3)", t.HeartbeatInterval)
+		}
+		if t.HeartbeatMaxAllowedDowntime != 0 && (t.HeartbeatMaxAllowedDowntime < 20 || t.HeartbeatMaxAllowedDowntime > 120) {
+			es.Add("ha_tweaks.heartbeat_max_allowed_downtime", "%d is outside the allowed 20–120 seconds (C3)", t.HeartbeatMaxAllowedDowntime)
+		}
+		if t.HeartbeatInterval == 0 && t.HeartbeatMaxAllowedDowntime == 0 {
+			a.HATweaks = nil
+		}
+	}
+	if a.MaxClockSkew == 0 {
+		a.MaxClockSkew = DefaultMaxClockSkew
+	}
+	if a.MaxClockSkew < 0 {
+		es.Add("max_clock_skew", "%v must be positive", a.MaxClockSkew)
+	}
+	return es.Err()
+}
+
+// Installer says where the new Central installer comes from.
+type Installer struct {
+	Local           string `yaml:"local,omitempty"`  // a file on the operator's machine, uploaded to every member
+	Remote          string `yaml:"remote,omitempty"` // a path already on every member
+	SHA256          string `yaml:"sha256,omitempty"` // expected hex digest (optional)
+	ExpectedVersion string `yaml:"expected_version"` // the version Central reports once upgraded
+}
+
+// UpgradeAnswers are the answers of micetro-central-upgrade.
+type UpgradeAnswers struct {
+	Common    `yaml:",inline"`
+	Installer Installer `yaml:"installer"`
+	// UploadDir is where an uploaded installer is put on Linux members;
+	// default /tmp (the installer's own directory is extracted beside it).
+	UploadDir string `yaml:"upload_dir,omitempty"`
+	// InstallCommand runs the installer (argv). "{installer}" is replaced by
+	// the installer's path on the host and "{dir}" by the directory it is
+	// in. Default on Linux: extract the .tgz and run ./install in the
+	// extracted directory (B.7); on Windows: run the .exe with /S [derived].
+	InstallCommand []string `yaml:"install_command,omitempty"`
+	// InstallInput is fed to the installer's standard input, one line each:
+	// the answers to its prompts (B.7: the Linux installer asks whether to
+	// install Central, where the config files go, the user/group and the
+	// binary location). Default: empty lines, i.e. accept every default.
+	InstallInput []string `yaml:"install_input,omitempty"`
+	// InstallTimeout bounds one installer run; default 15m.
+	InstallTimeout time.Duration `yaml:"install_timeout,omitempty"`
+}
+
+// Validate applies the defaults and checks the upgrade answers.
+func (a *UpgradeAnswers) Validate() error {
+	var es steps.FieldErrors
+	a.validate(&es, false)
+	in := &a.Installer
+	switch {
+	case in.Local == "" && in.Remote == "":
+		es.Add("installer", "set local (a file on this machine to upload) or remote (a path already on every member)")
+	case in.Local != "" && in.Remote != "":
+		es.Add("installer", "set local or remote, not both")
+	case in.Local != "":
+		if st, err := os.Stat(in.Local); err != nil {
+			es.Add("installer.local", "%v", err)
+		} else if !st.Mode().IsRegular() {
+			es.Add("installer.local", "%q is not a regular file", in.Local)
+		}
+	}
+	in.SHA256 = strings.ToLower(strings.TrimSpace(in.SHA256))
+	if in.SHA256 != "" && (len(in.SHA256) != 64 || strings.Trim(in.SHA256, "0123456789abcdef") != "") {
+		es.Add("installer.sha256", "%q is not a hex SHA-256 digest", in.SHA256)
+	}
+	if in.ExpectedVersion == "" {
+		es.Add("installer.expected_version", "is required: the version Central reports once upgraded (it decides whether a host is already upgraded)")
+	} else if parseVersion(in.ExpectedVersion) != in.ExpectedVersion {
+		es.Add("installer.expected_version", "%q is not a version like 10.3.6", in.ExpectedVersion)
+	}
+	if a.UploadDir == "" {
+		a.UploadDir = "/tmp"
+	}
+	if !path.IsAbs(a.UploadDir) {
+		es.Add("upload_dir", "%q must be an absolute path", a.UploadDir)
+	}
+	for i, s := range a.InstallCommand {
+		if s == "" {
+			es.Add(fmt.Sprintf("install_command[%d]", i), "must not be empty")
+		}
+	}
+	if a.InstallTimeout == 0 {
+		a.InstallTimeout = 15 * time.Minute
+	}
+	return es.Err()
+}
+
+// member helpers
+
+func (c *Common) memberByHost(host string) (int, *Member) {
+	for i := range c.Members {
+		if c.Members[i].Host.Name == host {
+			return i, &c.Members[i]
+		}
+	}
+	return -1, nil
+}
+
+func (c *Common) hostNames() []string {
+	out := make([]string, len(c.Members))
+	for i, m := range c.Members {
+		out[i] = m.Host.Name
+	}
+	return out
+}
+
+func (c *Common) hostConfigs() []remote.HostConfig {
+	out := make([]remote.HostConfig, len(c.Members))
+	for i, m := range c.Members {
+		out[i] = c.SSH.HostConfig(m.Host)
+	}
+	return out
+}
+
+func (m *Member) windows() bool { return m.Host.OS == "windows" }
+
+// prefsPath is the preferences.cfg path on m.
+func (c *Common) prefsPath(m *Member) string {
+	if c.PreferencesPath != "" {
+		return c.PreferencesPath
+	}
+	if m.windows() {
+		return WindowsPrefsPath
+	}
+	return LinuxPrefsPath
+}
+
+func (c *Common) eol(m *Member) string {
+	if m.windows() {
+		return "\r\n"
+	}
+	return "\n"
+}
+
+func (c *Common) sudo(m *Member) bool {
+	return !m.windows() && c.SSH.Sudo != steps.SudoNone
+}
+
+func (c *Common) serviceName(m *Member) string {
+	if c.Service != "" {
+		return c.Service
+	}
+	if m.windows() {
+		return WindowsService
+	}
+	return LinuxService
+}
+
+// serviceManager returns how to run action on m: systemctl on Linux; on
+// Windows `mmcentral.exe -stop` / `-start` with ASCII hyphens (the docs print
+// an en-dash, which is no switch: procedures.md C.11) and Get-Service for
+// is-active; service_command when the answers set it.
+func (c *Common) serviceManager(m *Member, a remote.ServiceAction) remote.ServiceManager {
+	if len(c.ServiceCommand) > 0 {
+		return remote.ServiceManager{Kind: "command", Command: c.ServiceCommand}
+	}
+	if !m.windows() {
+		return remote.ServiceManager{Kind: "systemctl"}
+	}
+	if a == remote.ServiceIsActive {
+		return remote.ServiceManager{Kind: "windows"}
+	}
+	return remote.ServiceManager{Kind: "command", Command: []string{c.WindowsExe, "-{action}"}}
+}
+
+func (c *Common) versionCommand(m *Member) []string {
+	if len(c.VersionCommand) > 0 {
+		return c.VersionCommand
+	}
+	if m.windows() {
+		return DefaultWindowsVersionCommand
+	}
+	return DefaultLinuxVersionCommand
+}
+
+func (c *Common) daemonProcess(m *Member) string {
+	if c.DaemonProcess != "" {
+		return c.DaemonProcess
+	}
+	if m.windows() {
+		return "mmcentral"
+	}
+	return "mmcentrald"
+}
+
+// hostNameOK mirrors steps.HostAnswers' rule for host names.
+func hostNameOK(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		alnum := (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+		if !alnum && ((i == 0 || i == len(s)-1) || !strings.ContainsRune("._-", r)) {
+			return false
+		}
+	}
+	return true
+}

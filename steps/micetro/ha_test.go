@@ -1,0 +1,399 @@
+package micetro
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hawiz/hawiz/dnscheck/dnstest"
+	"github.com/hawiz/hawiz/lab/standins/mmcentral"
+	"github.com/hawiz/hawiz/remote"
+	"github.com/hawiz/hawiz/steps"
+)
+
+const testZone = `$TTL 300
+example.test. IN SOA ns1.example.test. hostmaster.example.test. 2026112201 3600 600 86400 60
+example.test. IN NS ns1.example.test.
+ns1 IN A 127.0.0.2
+`
+
+const (
+	tsigName   = "hawiz-test"
+	tsigSecret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==" // test-only
+)
+
+// dnsPair starts a primary accepting TSIG updates and a following secondary,
+// with the given central.example.test A records.
+func dnsPair(t *testing.T, records ...string) (*dnstest.Server, *dnstest.Server) {
+	t.Helper()
+	zone := testZone
+	for _, r := range records {
+		zone += "central 300 IN A " + r + "\n"
+	}
+	p, err := dnstest.Start(dnstest.Config{Zones: map[string]string{"example.test": zone}, Keys: map[string]string{tsigName: tsigSecret}, AllowUpdate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	s, err := dnstest.StartSecondary(p, dnstest.Config{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return p, s
+}
+
+// setup builds a world of n hosts, answers (mod may change them), validates,
+// connects and returns the env and the steps.
+func setup(t *testing.T, n int, mod func(*HAAnswers)) (*world, *HAAnswers, *testOperator, *steps.Env, []*steps.Step) {
+	t.Helper()
+	var names []string
+	for i := 1; i <= n; i++ {
+		names = append(names, fmt.Sprintf("central%d", i))
+	}
+	w := newWorld(t, names...)
+	dbgHosts = w.hosts
+	a := w.answers()
+	var ips []string
+	for i := range n {
+		ips = append(ips, fmt.Sprintf("10.0.0.%d", 11+i))
+	}
+	p, s := dnsPair(t, ips...)
+	a.DNS.Servers = []string{p.Addr(), s.Addr()}
+	a.DNS.Resolver = "127.0.0.1:1"
+	if mod != nil {
+		mod(a)
+	}
+	if err := a.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	f := w.connect(ctx, a.hostConfigs())
+	// Central is installed and running standalone on every member.
+	for _, h := range f.Hosts() {
+		if _, err := h.Service(ctx, remote.ServiceManager{Kind: "systemctl"}, "mmcentral", remote.ServiceStart, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, h := range w.hosts {
+		os.Remove(filepath.Join(h.root, "run", "systemctl.log"))
+	}
+	op := &testOperator{confirm: true}
+	e := steps.NewEnv(ctx, a, f, op)
+	list, err := CentralHA().Steps(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, a, op, e, list
+}
+
+func ids(list []*steps.Step) []string {
+	var out []string
+	for _, s := range list {
+		out = append(out, s.ID)
+	}
+	return out
+}
+
+func TestHAStepList(t *testing.T) {
+	a := (&world{}).answers()
+	a.Members = []Member{{Name: "central1", Priority: 10}, {Name: "central2", Priority: 20}, {Name: "Central 3", Priority: 30}}
+	a.DNS.Name = "central.example.com"
+	a.HATweaks = &HATweaks{HeartbeatInterval: 5}
+	if err := a.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	list, err := haSteps(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "preflight name-primary set-ha-tweaks restart-primary register-primary restart-primary-after-register verify-primary-active " +
+		"register-central2 stop-central2 copy-preferences-central2 start-central2 verify-central2-standby " +
+		"register-central-3 stop-central-3 copy-preferences-central-3 start-central-3 verify-central-3-standby " +
+		"round-robin-dns log-in-through-dns-name"
+	if got := strings.Join(ids(list), " "); got != want {
+		t.Fatalf("steps\n got %s\nwant %s", got, want)
+	}
+	for _, s := range list {
+		if s.DocRef == "" || s.Title == "" || s.Why == "" {
+			t.Errorf("%s lacks a title, why or doc reference", s.ID)
+		}
+	}
+}
+
+func TestHAFullRunThenNoOp(t *testing.T) {
+	defer func() {
+		if t.Failed() {
+			for _, h := range dbgHosts {
+				t.Logf("%s: %s\n%s\n%s", h.name, h.systemctlLog(), h.readFile("run/mmcentral.log"), h.readFile("var/mmsuite/mmcentral/logs/mmcentral-startup.log"))
+			}
+		}
+	}()
+	w, a, op, e, list := setup(t, 3, func(a *HAAnswers) {
+		a.HATweaks = &HATweaks{HeartbeatInterval: 5, HeartbeatMaxAllowedDowntime: 60}
+	})
+	ctx := context.Background()
+	t0 := time.Now()
+	lg, err := runSteps(ctx, e, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("full run on 3 fake hosts: %v", time.Since(t0))
+	if len(lg.applied) != len(list)-2 { // preflight is a check; DNS was already right
+		t.Errorf("applied %v, skipped %v", lg.applied, lg.skipped)
+	}
+	primary := w.hosts[0].prefs()
+	wantPrimary := mmcentral.SamplePrefs + `<ClusterMemberName value="central1"/>` + "\n" +
+		`<HeartbeatInterval value="5"/>` + "\n" + `<HeartbeatMaxAllowedDowntime value="60"/>` + "\n"
+	if primary != wantPrimary {
+		t.Fatalf("primary prefs\n%s", primary)
+	}
+	for i, h := range w.hosts[1:] {
+		want := strings.Replace(wantPrimary, `"central1"`, fmt.Sprintf(`"central%d"`, i+2), 1)
+		if got := h.prefs(); got != want {
+			t.Errorf("%s prefs\n%s", h.name, got)
+		}
+		if log := h.systemctlLog(); !strings.Contains(log, "stop mmcentral\n") || !strings.Contains(log[strings.Index(log, "stop mmcentral"):], "start mmcentral\n") {
+			t.Errorf("%s systemctl calls:\n%s", h.name, h.systemctlLog())
+		}
+	}
+	// Backups of the primary's file were kept.
+	baks, _ := filepath.Glob(filepath.Join(w.hosts[0].root, "var/mmsuite/mmcentral/preferences.cfg.hawiz-*.bak"))
+	if len(baks) == 0 {
+		t.Error("no backup of the primary's preferences.cfg")
+	}
+	if got := strings.Count(w.hosts[0].systemctlLog(), "restart mmcentral"); got != 2 {
+		t.Errorf("primary restarted %d times, want 2:\n%s", got, w.hosts[0].systemctlLog())
+	}
+	if len(op.confirmed) != 5 { // register-primary, verify-primary-active, 2×(register, verify-standby)... + login
+		t.Logf("confirmed %v", op.confirmed)
+	}
+
+	// A second run changes nothing: every step is skipped by Check.
+	before := map[string]string{}
+	for _, h := range w.hosts {
+		before[h.name] = h.prefs() + h.systemctlLog()
+	}
+	lg, err = runSteps(ctx, e, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lg.applied) != 0 {
+		t.Fatalf("second run applied %v", lg.applied)
+	}
+	for _, h := range w.hosts {
+		log := h.systemctlLog()
+		if strings.Contains(strings.TrimPrefix(log, before[h.name][len(h.prefs()):]), "start") {
+			t.Errorf("%s: second run started/stopped something", h.name)
+		}
+	}
+	_ = a
+}
+
+func TestHAFreshStateRerunOnlyAsksManualSteps(t *testing.T) {
+	w, a, _, e, list := setup(t, 2, nil)
+	ctx := context.Background()
+	if _, err := runSteps(ctx, e, list); err != nil {
+		t.Fatal(err)
+	}
+	// A new run (no facts): every automated step is skipped by Check on the hosts' state.
+	e2 := steps.NewEnv(ctx, a, e.Fleet(), &testOperator{confirm: true})
+	lg, err := runSteps(ctx, e2, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range lg.applied {
+		id := strings.Split(k, "@")[0]
+		var s *steps.Step
+		for _, x := range list {
+			if x.ID == id {
+				s = x
+			}
+		}
+		if s.Manual == nil && !strings.HasPrefix(s.ID, "restart-") && !strings.HasPrefix(s.ID, "start-") {
+			t.Errorf("fresh re-run applied the automated step %s", k)
+		}
+	}
+	_ = w
+}
+
+func TestHASQLiteRefusedInPreflight(t *testing.T) {
+	w, _, _, e, list := setup(t, 2, nil)
+	w.hosts[0].writeFile("var/mmsuite/mmcentral/preferences.cfg", `<Database value="SQLite"/>`+"\n")
+	_, err := runSteps(context.Background(), e, list)
+	if err == nil || !strings.Contains(err.Error(), "preflight") || !strings.Contains(err.Error(), "MSSQL or PostgreSQL") {
+		t.Fatalf("err = %v", err)
+	}
+	if log := w.hosts[0].systemctlLog(); log != "" {
+		t.Fatalf("touched the service: %s", log)
+	}
+}
+
+func TestHAPreflightFindsEveryProblem(t *testing.T) {
+	w, _, _, e, list := setup(t, 3, nil)
+	w.hosts[1].writeFile("var/mmsuite/mmcentral/preferences.cfg", strings.Replace(mmcentral.SamplePrefs, "sql1", "sql9", 1))
+	w.hosts[2].writeFile("usr/share/mmcentral-standin/VERSION", "10.3.6\n")
+	w.hosts[0].writeFile("var/mmsuite/mmcentral/preferences.cfg", mmcentral.SamplePrefs+"<HeartbeatInterval value=“10” />\n")
+	_, _, err := list[0].Check(context.Background(), e, "")
+	if err == nil {
+		t.Fatal("preflight passed")
+	}
+	for _, want := range []string{"typographic quotes", "central2: databaseserver"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	// Once the files are right, the version mismatch is reported.
+	w.hosts[0].writeFile("var/mmsuite/mmcentral/preferences.cfg", mmcentral.SamplePrefs)
+	w.hosts[1].writeFile("var/mmsuite/mmcentral/preferences.cfg", mmcentral.SamplePrefs)
+	_, _, err = list[0].Check(context.Background(), e, "")
+	if err == nil || !strings.Contains(err.Error(), "versions differ (10.3.5 on central1, central2; 10.3.6 on central3)") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestHADifferentNameStopsAndAsks(t *testing.T) {
+	w, _, op, e, list := setup(t, 2, nil)
+	w.hosts[0].writeFile("var/mmsuite/mmcentral/preferences.cfg", mmcentral.SamplePrefs+`<ClusterMemberName value="old"/>`+"\n")
+	op.confirm = false
+	_, err := runSteps(context.Background(), e, list)
+	var se *steps.StoppedError
+	if !errors.As(err, &se) || len(op.questions) != 1 || !strings.Contains(op.questions[0], `"old"`) {
+		t.Fatalf("err = %v, questions %v", err, op.questions)
+	}
+	if !strings.Contains(w.hosts[0].prefs(), `"old"`) {
+		t.Fatal("file changed without consent")
+	}
+	op.confirm = true
+	if _, err := runSteps(context.Background(), e, list); err != nil {
+		t.Fatal(err, w.hosts[0].readFile("var/mmsuite/mmcentral/logs/mmcentral-startup.log"), w.hosts[0].readFile("run/mmcentral.log"))
+	}
+	if got := w.hosts[0].prefs(); got != mmcentral.SamplePrefs+`<ClusterMemberName value="central1"/>`+"\n" {
+		t.Fatalf("prefs %q", got)
+	}
+}
+
+func TestHAFailoverRefusesToStartOnBrokenCopy(t *testing.T) {
+	// The stand-in refuses to start without a database: start fails and names the log.
+	w, _, _, e, list := setup(t, 2, nil)
+	ctx := context.Background()
+	var start *steps.Step
+	for _, s := range list {
+		if s.ID == "start-central2" {
+			start = s
+		}
+	}
+	w.hosts[1].writeFile("var/mmsuite/mmcentral/preferences.cfg", "<Database value=\"SQLite\"/>\n")
+	err := start.Apply(ctx, e, "central2")
+	if err == nil || !strings.Contains(err.Error(), "logs") {
+		t.Fatalf("err = %v", err)
+	}
+	if log := w.hosts[1].readFile("var/mmsuite/mmcentral/logs/mmcentral-startup.log"); !strings.Contains(log, "SQLite") {
+		t.Fatalf("startup log %q", log)
+	}
+}
+
+func TestHADNSWithTSIG(t *testing.T) {
+	var p *dnstest.Server
+	keyFile := filepath.Join(t.TempDir(), "k.key")
+	os.WriteFile(keyFile, []byte(fmt.Sprintf("key %q {\n\talgorithm hmac-sha256;\n\tsecret %q;\n};\n", tsigName, tsigSecret)), 0o600)
+	_, _, op, e, list := setup(t, 2, func(a *HAAnswers) {
+		var s *dnstest.Server
+		p, s = dnsPair(t, "10.0.0.99")
+		a.DNS.Servers = []string{p.Addr(), s.Addr()}
+		a.DNS.TSIGKeyFile = keyFile
+	})
+	lg, err := runSteps(context.Background(), e, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(op.questions) != 1 || !strings.Contains(op.questions[0], "add [10.0.0.11 10.0.0.12], remove [10.0.0.99]") {
+		t.Fatalf("questions %v", op.questions)
+	}
+	if p.Updates() != 1 {
+		t.Fatalf("updates %d", p.Updates())
+	}
+	if ev := lg.evid["round-robin-dns@"]; !strings.Contains(ev, "exactly") {
+		t.Fatalf("evidence %q", ev)
+	}
+}
+
+func TestHADNSWithoutTSIGWaits(t *testing.T) {
+	_, _, op, e, list := setup(t, 2, func(a *HAAnswers) {
+		p, s := dnsPair(t)
+		a.DNS.Servers = []string{p.Addr(), s.Addr()}
+	})
+	_, err := runSteps(context.Background(), e, list)
+	if !errors.Is(err, steps.ErrWaitingForOperator) || len(op.waits) != 1 {
+		t.Fatalf("err = %v waits %v", err, op.waits)
+	}
+	for _, want := range []string{"central.example.test. 300 IN A 10.0.0.11", "central.example.test. 300 IN A 10.0.0.12", "update add"} {
+		if !strings.Contains(op.waits[0], want) {
+			t.Errorf("wait message lacks %q:\n%s", want, op.waits[0])
+		}
+	}
+}
+
+func TestHAAnswersValidation(t *testing.T) {
+	base := func() *HAAnswers {
+		return &HAAnswers{Common: Common{Members: []Member{
+			{Name: "central1", Host: steps.HostAnswers{Address: "10.0.0.1"}, Priority: 10},
+			{Name: "central2", Host: steps.HostAnswers{Address: "10.0.0.2"}, Priority: 20},
+		}}, DNS: DNSAnswers{Name: "central.example.com"}}
+	}
+	cases := []struct {
+		mod  func(*HAAnswers)
+		want string
+	}{
+		{func(a *HAAnswers) { a.Members[1].Priority = 10 }, "members[1].priority: 10 must be higher than the primary's 10"},
+		{func(a *HAAnswers) { a.Members = append(a.Members, Member{Name: "c3", Priority: 20}) }, "members[2].priority: 20 is already the priority of members[1] (central2)"},
+		{func(a *HAAnswers) { a.Members[0].Priority = 5 }, "members[0].priority: 5: the primary (first member) gets priority 10"},
+		{func(a *HAAnswers) { a.Members[1].Priority = 0 }, "members[1].priority: is required"},
+		{func(a *HAAnswers) { a.Members[1].Name = "central1" }, "members[1].name: \"central1\" is already the name of members[0]"},
+		{func(a *HAAnswers) { a.Members[1].Name = `cen"tral` }, "members[1].name:"},
+		{func(a *HAAnswers) { a.Members[1].Name = "“primary”" }, "members[1].name:"},
+		{func(a *HAAnswers) { a.Members = a.Members[:1] }, "members: needs at least 2 members"},
+		{func(a *HAAnswers) { a.VersionUI = "9000" }, "version_ui:"},
+		{func(a *HAAnswers) { a.DNS.Name = "" }, "dns.name: is required"},
+		{func(a *HAAnswers) { a.HATweaks = &HATweaks{HeartbeatInterval: 4} }, "ha_tweaks.heartbeat_interval: 4 is outside the allowed 5–15"},
+		{func(a *HAAnswers) { a.HATweaks = &HATweaks{HeartbeatMaxAllowedDowntime: 121} }, "ha_tweaks.heartbeat_max_allowed_downtime: 121"},
+		{func(a *HAAnswers) { a.Members[1].Host.OS = "plan9" }, "members[1].host.os:"},
+		{func(a *HAAnswers) { a.PreferencesPath = "relative/p.cfg" }, "preferences_path:"},
+		{func(a *HAAnswers) { a.Members[1].IP = "nope" }, "members[1].ip:"},
+	}
+	for _, c := range cases {
+		a := base()
+		c.mod(a)
+		err := a.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want %q, got %v", c.want, err)
+		}
+	}
+	a := base()
+	if err := a.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if a.VersionUI != UI102 || a.MaxClockSkew != 5*time.Second || a.Members[0].Host.Name != "central1" || a.Service != "mmcentral" {
+		t.Fatalf("defaults %+v", a)
+	}
+}
+
+func TestHALoadAnswersStrict(t *testing.T) {
+	p := CentralHA()
+	y := "members:\n  - name: central1\n    host: {address: 10.0.0.1}\n    priority: 10\n  - name: central2\n    host: {address: 10.0.0.2}\n    prioriy: 20\ndns: {name: c.example.com}\n"
+	_, err := steps.LoadAnswers(p, []byte(y))
+	if err == nil || !strings.Contains(err.Error(), "prioriy") {
+		t.Fatalf("err = %v", err)
+	}
+	tmpl := strings.NewReplacer("<ssh user>", "admin", "<primary address>", "10.0.0.1", "<failover address>", "10.0.0.2", "<central.example.com>", "central.example.com").Replace(p.Template)
+	if _, err := steps.LoadAnswers(p, []byte(tmpl)); err != nil {
+		t.Fatalf("template does not load: %v\n%s", err, tmpl)
+	}
+}
+
+var dbgHosts []*fakeHost
