@@ -89,9 +89,11 @@ func TestLabHostKeysArePerHost(t *testing.T) {
 		}
 		seen[fp] = l.Names[i]
 		// and it is the key the lab's known_hosts records for that address
-		if _, err := l.dialRaw(i, l.User); err != nil {
+		rc, err := l.dialRaw(i, l.User)
+		if err != nil {
 			t.Fatalf("%s: known_hosts check: %v", l.Names[i], err)
 		}
+		rc.Close()
 	}
 }
 

@@ -24,6 +24,20 @@ PORT=${HAWIZ_LAB_PORT:-22}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MAXHOSTS=30
 MARK=hawiz-lab # every mount source in the namespaces carries this name
+# What this script owns in $LAB (lab/bind.sh keeps its own state in $LAB/bind).
+PARTS=(bin keys hosts common env known_hosts ssh_config sshlatency)
+
+remove_parts() {
+	local p
+	for p in "${PARTS[@]}"; do rm -rf "${LAB:?}/$p"; done
+	rmdir "$LAB" 2>/dev/null || true
+}
+
+parts_left() {
+	local p
+	for p in "${PARTS[@]}"; do [ -e "$LAB/$p" ] && echo "$LAB/$p"; done
+	return 0
+}
 
 die() { echo "lab/sshd.sh: $*" >&2; exit 1; }
 log() { echo "lab/sshd.sh: $*"; }
@@ -77,8 +91,9 @@ running() {
 cmd_stop() {
 	local t0 f ip ist upid ust deadline left
 	t0=$(now_ms)
-	if [ ! -d "$LAB" ]; then
+	if [ ! -d "$LAB/hosts" ]; then
 		log "no lab in $LAB"
+		remove_parts
 	else
 		# TERM every namespace's PID 1 (it stops sshd and the stand-in services, then exits).
 		for f in "$LAB"/hosts/*/pid; do
@@ -104,7 +119,7 @@ cmd_stop() {
 		if [ -n "${HAWIZ_LAB_KEEP:-}" ]; then
 			log "HAWIZ_LAB_KEEP set: state kept in $LAB"
 		else
-			rm -rf "$LAB"
+			remove_parts
 		fi
 	fi
 	# Nothing may be left in the real mount table.
@@ -112,7 +127,7 @@ cmd_stop() {
 		grep "$MARK" /proc/self/mountinfo >&2
 		die "lab mounts left in the mount table"
 	fi
-	if [ -z "${HAWIZ_LAB_KEEP:-}" ] && [ -e "$LAB" ]; then die "$LAB still exists"; fi
+	if [ -z "${HAWIZ_LAB_KEEP:-}" ] && [ -n "$(parts_left)" ]; then die "left behind: $(parts_left)"; fi
 	log "stopped in $(($(now_ms) - t0)) ms; no lab process, mount or file left"
 }
 
@@ -134,7 +149,7 @@ cmd_start() {
 	done
 	if [ -d "$LAB" ]; then
 		running && die "a lab is already running in $LAB (lab/sshd.sh stop first)"
-		rm -rf "$LAB"
+		remove_parts
 	fi
 	grep -q "$MARK" /proc/self/mountinfo && die "lab mounts already in the mount table"
 	for ((i = 1; i <= n; i++)); do
