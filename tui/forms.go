@@ -156,6 +156,7 @@ type section struct {
 	fields []huh.Field
 	list   *list
 	index  int
+	count  bool // the "how many" question of a list
 }
 
 // build walks the answers type and returns the form's sections.
@@ -163,8 +164,8 @@ func (af *answersForm) build() []section {
 	t := reflect.TypeOf(af.proc.NewAnswers()).Elem()
 	general := &section{title: "General"}
 	var out []section
-	var walk func(t reflect.Type, prefix string, sec *section, l *list, idx int, top bool)
-	walk = func(t reflect.Type, prefix string, sec *section, l *list, idx int, top bool) {
+	var walk func(t reflect.Type, prefix, label string, sec *section, l *list, idx int, top bool)
+	walk = func(t reflect.Type, prefix, label string, sec *section, l *list, idx int, top bool) {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			name, inline, skip := yamlName(f)
@@ -173,7 +174,7 @@ func (af *answersForm) build() []section {
 			}
 			ft := f.Type
 			if inline {
-				walk(ft, prefix, sec, l, idx, top)
+				walk(ft, prefix, label, sec, l, idx, top)
 				continue
 			}
 			path := name
@@ -185,28 +186,28 @@ func (af *answersForm) build() []section {
 			}
 			switch {
 			case scalar(ft):
-				sec.fields = append(sec.fields, af.field(f, ft, path, l, idx))
+				sec.fields = append(sec.fields, af.field(f, ft, path, label, l, idx))
 			case ft.Kind() == reflect.Struct && top:
 				s := &section{title: humanize(name)}
-				walk(ft, path, s, l, idx, false)
+				walk(ft, path, "", s, l, idx, false)
 				out = append(out, *s)
 			case ft.Kind() == reflect.Struct:
-				walk(ft, path, sec, l, idx, false)
+				walk(ft, path, humanize(name)+" ", sec, l, idx, false)
 			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct && top:
 				nl := &list{path: path, count: new(string)}
 				af.lists = append(af.lists, nl)
-				cs := section{title: humanize(name)}
+				cs := section{title: humanize(name), count: true}
 				cs.fields = append(cs.fields, af.countField(nl, name, f))
 				out = append(out, cs)
 				for k := 0; k < maxListItems; k++ {
 					s := &section{title: fmt.Sprintf("%s %d", humanize(singular(name)), k+1), list: nl, index: k}
-					walk(ft.Elem(), fmt.Sprintf("%s[%d]", path, k), s, nl, k, false)
+					walk(ft.Elem(), fmt.Sprintf("%s[%d]", path, k), "", s, nl, k, false)
 					out = append(out, *s)
 				}
 			}
 		}
 	}
-	walk(t, "", general, nil, 0, true)
+	walk(t, "", "", general, nil, 0, true)
 	if len(general.fields) > 0 {
 		out = append([]section{*general}, out...)
 	}
@@ -244,11 +245,18 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func (af *answersForm) field(f reflect.StructField, t reflect.Type, path string, l *list, idx int) huh.Field {
+func (af *answersForm) field(f reflect.StructField, t reflect.Type, path, label string, l *list, idx int) huh.Field {
 	b := &binding{path: path, kind: t, text: new(string), list: l, index: idx}
 	af.bindings = append(af.bindings, b)
 	key := path[strings.LastIndex(path, ".")+1:]
 	title := cmpOr(f.Tag.Get(tagTitle), humanize(key))
+	if label != "" && f.Tag.Get(tagTitle) == "" {
+		h := humanize(key)
+		if h != strings.ToUpper(h) {
+			h = strings.ToLower(h[:1]) + h[1:]
+		}
+		title = label + h
+	}
 	help := f.Tag.Get(tagHelp)
 	if t.Kind() == reflect.Bool {
 		b.flag = new(bool)
@@ -465,12 +473,57 @@ func parseValue(t reflect.Type, s string) (reflect.Value, error) {
 	return reflect.Value{}, fmt.Errorf("unsupported type %s", t)
 }
 
-// Form returns the huh form: one group per section (list items hidden
-// beyond the count asked), then where to save the answers.
-func (af *answersForm) Form() *huh.Form {
-	var groups []*huh.Group
+// CountForm asks how many items every list has (accessible mode asks it
+// first, since its prompts cannot hide pages); nil when there are no lists.
+func (af *answersForm) CountForm() *huh.Form {
+	af.bindings, af.lists = nil, nil
+	var fields []huh.Field
 	for _, s := range af.build() {
+		if s.count {
+			fields = append(fields, s.fields[0])
+		}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	return huh.NewForm(huh.NewGroup(fields...))
+}
+
+// Form returns the huh form: one group per section (list items hidden
+// beyond the count asked), then where to save the answers. With
+// accessible, the counts were asked already (CountForm, whose answers are
+// kept): they and the items beyond them are left out.
+func (af *answersForm) Form(accessible ...bool) *huh.Form {
+	acc := len(accessible) > 0 && accessible[0]
+	counts := map[string]string{}
+	for _, l := range af.lists {
+		counts[l.path] = *l.count
+	}
+	old := map[string]string{}
+	flags := map[string]bool{}
+	for _, b := range af.bindings {
+		old[b.path] = *b.text
+		if b.flag != nil {
+			flags[b.path] = *b.flag
+		}
+	}
+	af.bindings, af.lists = nil, nil
+	secs := af.build()
+	for _, l := range af.lists {
+		*l.count = counts[l.path]
+	}
+	for _, b := range af.bindings {
+		*b.text = old[b.path]
+		if b.flag != nil {
+			*b.flag = flags[b.path]
+		}
+	}
+	var groups []*huh.Group
+	for _, s := range secs {
 		if len(s.fields) == 0 {
+			continue
+		}
+		if acc && (s.count || s.list != nil && s.index >= s.list.n()) {
 			continue
 		}
 		g := huh.NewGroup(s.fields...).Title(s.title)

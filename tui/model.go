@@ -333,7 +333,7 @@ func (m *Model) updateHome(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m *Model) startForm(fresh bool) {
-	m.form = m.af.Form().WithWidth(m.w).WithHeight(m.h - 2).WithShowHelp(true)
+	m.form = m.af.Form(false).WithWidth(m.w).WithHeight(m.h - 2).WithShowHelp(true)
 	m.scr = scrForm
 }
 

@@ -67,8 +67,8 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return withCode(exitUsage, err)
 	})
-	// hawiz with no arguments: the interactive home (plain prompts until the TUI's).
-	root.RunE = func(c *cobra.Command, _ []string) error { return runHome(c, defaultDeps()) }
+	// hawiz with no arguments: the wizard.
+	addHome(root, defaultDeps()) // cmd/hawiz/home.go: the wizard (TUI, or --accessible prompts)
 	// One constructor per command, each in its own file of this package.
 	root.AddCommand(
 		newDNSCmd(),

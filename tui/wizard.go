@@ -1,0 +1,113 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"charm.land/huh/v2"
+
+	"github.com/hawiz/hawiz/steps"
+)
+
+// Accessible reports whether the wizard should use plain prompts: asked
+// for (--accessible), or a terminal that cannot do more (TERM=dumb).
+func Accessible(flag bool, getenv func(string) string) bool {
+	return flag || getenv("TERM") == "dumb"
+}
+
+// RunAccessible is the wizard as plain prompts for screen readers (huh's
+// accessible mode): the same flow as the full-screen wizard — pick a
+// procedure or an unfinished run, answer the same forms with the same
+// validation, save the answers, read the plan, confirm, run with the plain
+// renderer and line prompts. It returns the exit code.
+func RunAccessible(ctx context.Context, cfg Config, in *os.File, out io.Writer) (int, error) {
+	if cfg.Getenv == nil {
+		cfg.Getenv = os.Getenv
+	}
+	if cfg.Run == nil {
+		cfg.Run = steps.Run
+	}
+	acc := func(f *huh.Form) *huh.Form {
+		return f.WithAccessible(true).WithInput(in).WithOutput(out)
+	}
+	var opts []huh.Option[int]
+	runs := ListResumable(cfg.StateDir)
+	for i, r := range runs {
+		where := "not started"
+		if r.StepIndex > 0 {
+			where = fmt.Sprintf("at step %d of %d, %s", r.StepIndex, r.Total, r.StepTitle)
+		}
+		opts = append(opts, huh.NewOption(fmt.Sprintf("Resume %s (%s), %s, %s", r.Procedure, r.RunName, r.Status, where), -1-i))
+	}
+	for i, p := range cfg.Procedures {
+		opts = append(opts, huh.NewOption(fmt.Sprintf("%s: %s", p.Title, p.Description), i))
+	}
+	if len(opts) == 0 {
+		return steps.ExitUsage, fmt.Errorf("this hawiz knows no procedures")
+	}
+	choice := 0
+	if err := acc(huh.NewForm(huh.NewGroup(huh.NewSelect[int]().Title("What do you want to do?").Options(opts...).Value(&choice)))).RunWithContext(ctx); err != nil {
+		return steps.ExitStopped, err
+	}
+	rc := steps.RunConfig{Getenv: cfg.Getenv, Remote: cfg.Remote, ToolVersion: cfg.ToolVersion,
+		Renderer: NewPlainRenderer(out), Operator: NewLineOperator(in, out)}
+	if choice < 0 {
+		r := runs[-1-choice]
+		p := findIn(cfg.Procedures, r.Procedure)
+		if p == nil {
+			return steps.ExitUsage, fmt.Errorf("%s: this hawiz has no procedure %s", r.Path, r.Procedure)
+		}
+		rc.Procedure, rc.Resume, rc.StatePath, rc.RunName = p, true, r.Path, r.RunName
+	} else {
+		p := cfg.Procedures[choice]
+		af := newAnswersForm(p)
+		var a steps.Answers
+		var data []byte
+		for a == nil {
+			if cf := af.CountForm(); cf != nil {
+				if err := acc(cf).RunWithContext(ctx); err != nil {
+					return steps.ExitStopped, err
+				}
+			}
+			if err := acc(af.Form(true)).RunWithContext(ctx); err != nil {
+				return steps.ExitStopped, err
+			}
+			var err error
+			if a, data, err = af.Result(); err != nil {
+				fmt.Fprintln(out, "These answers would not load from a file either:")
+				for _, l := range strings.Split(err.Error(), "\n") {
+					fmt.Fprintln(out, "  "+l)
+				}
+				fmt.Fprintln(out, "Please answer again; your answers so far are kept.")
+			}
+		}
+		if path, err := af.Save(data); err != nil {
+			fmt.Fprintln(out, "Could not save the answers:", err)
+		} else if path != "" {
+			fmt.Fprintln(out, "Answers saved to", path, "(no secrets).")
+			rc.AnswersFile = path
+		}
+		if err := steps.WritePlan(out, p, a); err != nil {
+			return steps.ExitCode(err), err
+		}
+		start := false
+		if err := acc(huh.NewForm(huh.NewGroup(huh.NewConfirm().Title("Run this plan now?").Value(&start)))).RunWithContext(ctx); err != nil || !start {
+			return steps.ExitStopped, fmt.Errorf("not started")
+		}
+		rc.Procedure, rc.Answers = p, a
+	}
+	_, err := cfg.Run(ctx, rc)
+	return steps.ExitCode(err), err
+}
+
+func findIn(ps []*steps.Procedure, name string) *steps.Procedure {
+	for _, p := range ps {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
