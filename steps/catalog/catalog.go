@@ -1,13 +1,16 @@
 // Package catalog lists every procedure hawiz can run.
 package catalog
 
-import "github.com/hawiz/hawiz/steps"
+import (
+	"github.com/hawiz/hawiz/steps"
+	"github.com/hawiz/hawiz/steps/micetro"
+)
 
 // All returns every procedure, freshly built on each call (no package state),
 // in the order `hawiz procedures` lists them. Procedure packages add one line each.
 func All() []*steps.Procedure {
 	return []*steps.Procedure{
-		// micetro.CentralHA(),
+		micetro.CentralHA(), micetro.CentralUpgrade(),
 		// opsmanager.HA(),
 	}
 }

@@ -323,6 +323,12 @@ func (a *UpgradeAnswers) Validate() error {
 			es.Add(fmt.Sprintf("install_command[%d]", i), "must not be empty")
 		}
 	}
+	for _, m := range a.Members {
+		if m.windows() && len(a.InstallCommand) == 0 {
+			es.Add("install_command", "is required for Windows members: the docs give no unattended switch for Micetro_Central_x64.exe")
+			break
+		}
+	}
 	if a.InstallTimeout == 0 {
 		a.InstallTimeout = 15 * time.Minute
 	}

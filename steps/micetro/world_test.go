@@ -176,6 +176,8 @@ func newWorld(t *testing.T, names ...string) *world {
 		h.port = ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
 		env := []string{"PATH=" + filepath.Join(h.root, "bin") + ":" + os.Getenv("PATH"), "MMC_TESTBIN=" + exe,
+			"MMCENTRAL_STANDIN_SHARE=" + filepath.Join(h.root, "usr/share/mmcentral-standin"),
+			"MMCENTRAL_STANDIN_DATA=" + filepath.Join(h.root, "var/mmsuite/mmcentral"), "MMCENTRAL_STANDIN_NO_ROOT_CHECK=1",
 			fmt.Sprintf("MMC_STANDIN_PORT=%d", h.port)}
 		cfg := sshtest.Config{
 			AuthorizedKeys: []ssh.PublicKey{w.signer.PublicKey()},

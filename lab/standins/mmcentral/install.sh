@@ -9,7 +9,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 new=$(cat "$here/VERSION")
 share=${MMCENTRAL_STANDIN_SHARE:-/usr/share/mmcentral-standin}
-if [ "$(id -u)" != 0 ]; then
+if [ "$(id -u)" != 0 ] && [ -z "${MMCENTRAL_STANDIN_NO_ROOT_CHECK:-}" ]; then
 	echo "install: Micetro Central must be installed as root" >&2
 	exit 1
 fi
@@ -18,10 +18,11 @@ printf 'Do you want to install Micetro Central? [Y/n] '
 read -r a || a=""
 echo
 case "$a" in n* | N*) echo "Installation aborted."; exit 1 ;; esac
-printf 'Where should Central keep its configuration files? [/var/mmsuite/mmcentral] '
+data=${MMCENTRAL_STANDIN_DATA:-/var/mmsuite/mmcentral}
+printf 'Where should Central keep its configuration files? [%s] ' "$data"
 read -r d || d=""
 echo
-d=${d:-/var/mmsuite/mmcentral}
+d=${d:-$data}
 if [ ! -d "$d" ]; then
 	echo "install: $d does not exist" >&2
 	exit 1
