@@ -14,7 +14,11 @@ import (
 // MaxAnswersSize bounds an answers file (1 MiB).
 const MaxAnswersSize = 1 << 20
 
-var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
+var (
+	lineRE         = regexp.MustCompile(`^line (\d+): (.*)$`)
+	unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type \S+`)
+	intoTypeRE     = regexp.MustCompile(` into [a-z]+\.[A-Za-z]+`)
+)
 
 // LoadAnswers decodes data strictly (unknown keys, duplicate keys, several
 // documents and type mismatches are errors) into p.NewAnswers(), then calls
@@ -71,6 +75,8 @@ func yamlErrors(err error) FieldErrors {
 	if errors.As(err, &te) {
 		var es FieldErrors
 		for _, m := range te.Errors {
+			m = unknownFieldRE.ReplaceAllString(m, "unknown field $1")
+			m = intoTypeRE.ReplaceAllString(m, "")
 			es = append(es, FieldError{Msg: m})
 		}
 		return es

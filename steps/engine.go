@@ -150,7 +150,7 @@ func (r *runner) prepare() error {
 	if old != nil && old.Procedure != r.p.Name {
 		return &RefusedError{Reason: "refusing to use " + r.path, Err: fmt.Errorf("it belongs to procedure %s, not %s", old.Procedure, r.p.Name)}
 	}
-	if old != nil && !r.cfg.Resume && old.Status != StatusDone {
+	if old != nil && !r.cfg.Resume && old.Status != StatusDone && old.touched() {
 		return &UsageError{Err: fmt.Errorf("state file %s already holds a run of %s (%s, updated %s): continue it with `%s`, or start another run with --name or --state",
 			r.path, old.Procedure, old.Status, old.Updated.Format(time.RFC3339), r.resumeCmd())}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hawiz/hawiz/remote"
 	"github.com/hawiz/hawiz/steps"
+	"github.com/hawiz/hawiz/steps/steptest"
 )
 
 func TestMain(m *testing.M) {
@@ -35,7 +36,7 @@ func childMain() int {
 	if err != nil {
 		return 90
 	}
-	p := testProc()
+	p := steptest.Procedure()
 	a, err := steps.LoadAnswers(p, data)
 	if err != nil {
 		return 91
@@ -46,7 +47,7 @@ func childMain() int {
 		Procedure: p, Answers: a, StatePath: os.Getenv("HAWIZ_TEST_STATE"), RunName: "t",
 		Operator: steps.NonInteractive{Yes: true}, Yes: true,
 		Remote: remote.Options{AgentSocket: "none"},
-		Getenv: env(map[string]string{"HAWIZ_APPDB_PASSWORD": testSecret}),
+		Getenv: steptest.Getenv(map[string]string{"HAWIZ_APPDB_PASSWORD": steptest.Secret}),
 		Hook: func(p string, i int) {
 			if p == point && i == n {
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
@@ -57,9 +58,9 @@ func childMain() int {
 }
 
 func TestRunThenResumeIsIdempotent(t *testing.T) {
-	l := newLab(t)
+	l := steptest.NewLab(t)
 	state := filepath.Join(t.TempDir(), "s.json")
-	cfg := l.config(t, state, "use_secret: true\n")
+	cfg := l.Config(t, state, "use_secret: true\n")
 	out, err := steps.Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("run: %v", err)
@@ -68,9 +69,9 @@ func TestRunThenResumeIsIdempotent(t *testing.T) {
 		t.Fatalf("status %s", out.Status)
 	}
 	want := map[string]string{"h1:conf.txt": "greeting=hello\n", "h2:conf.txt": "greeting=hello\n", "h1:counter": "1\n",
-		"h1:marker.txt": "h1\n", "h2:marker.txt": "h2\n", "h2:secret.txt": testSecret}
-	if got := l.files(t); mapString(got) != mapString(want) {
-		t.Fatalf("files:\n%s\nwant:\n%s", mapString(got), mapString(want))
+		"h1:marker.txt": "h1\n", "h2:marker.txt": "h2\n", "h2:secret.txt": steptest.Secret}
+	if got := l.Files(t); steptest.MapString(got) != steptest.MapString(want) {
+		t.Fatalf("files:\n%s\nwant:\n%s", steptest.MapString(got), steptest.MapString(want))
 	}
 	st, err := steps.ReadState(state)
 	if err != nil {
@@ -82,27 +83,27 @@ func TestRunThenResumeIsIdempotent(t *testing.T) {
 		}
 	}
 	// Resume a finished run: everything is re-checked, nothing re-applied.
-	cfg2 := l.config(t, state, "")
+	cfg2 := l.Config(t, state, "")
 	cfg2.Answers, cfg2.Resume = nil, true
-	rec := &recorder{}
+	rec := &steptest.Recorder{}
 	cfg2.Renderer = rec
 	if _, err := steps.Run(context.Background(), cfg2); err != nil {
 		t.Fatalf("resume: %v", err)
 	}
-	if n := len(rec.kinds(steps.EventApply)); n != 0 {
+	if n := len(rec.Kinds(steps.EventApply)); n != 0 {
 		t.Errorf("resume of a finished run applied %d times", n)
 	}
-	if got := l.files(t); mapString(got) != mapString(want) {
-		t.Fatalf("after resume:\n%s", mapString(got))
+	if got := l.Files(t); steptest.MapString(got) != steptest.MapString(want) {
+		t.Fatalf("after resume:\n%s", steptest.MapString(got))
 	}
 	// A new `run` on a finished state starts over: a fresh state without
 	// the old run's facts (so the test procedure's counter moves again).
-	if _, err := steps.Run(context.Background(), l.config(t, state, "use_secret: true\n")); err != nil {
+	if _, err := steps.Run(context.Background(), l.Config(t, state, "use_secret: true\n")); err != nil {
 		t.Fatalf("second run: %v", err)
 	}
 	want["h1:counter"] = "2\n"
-	if got := l.files(t); mapString(got) != mapString(want) {
-		t.Fatalf("after second run:\n%s", mapString(got))
+	if got := l.Files(t); steptest.MapString(got) != steptest.MapString(want) {
+		t.Fatalf("after second run:\n%s", steptest.MapString(got))
 	}
 	for _, p := range []string{steps.TranscriptPath(state), steps.EvidencePath(state)} {
 		if _, err := os.Stat(p); err != nil {
@@ -118,16 +119,16 @@ func TestSIGKILLAtEveryTransition(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
-	l := newLab(t)
+	l := steptest.NewLab(t)
 	dir := t.TempDir()
 	extra := "use_secret: true\n"
 	answers := filepath.Join(dir, "answers.yaml")
-	if err := os.WriteFile(answers, l.answers(extra), 0o600); err != nil {
+	if err := os.WriteFile(answers, l.AnswersYAML(extra), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// Reference run, counting the transitions.
 	ref := filepath.Join(dir, "ref.json")
-	cfg := l.config(t, ref, extra)
+	cfg := l.Config(t, ref, extra)
 	saves := 0
 	cfg.Hook = func(p string, n int) {
 		if p == "after-save" {
@@ -137,14 +138,14 @@ func TestSIGKILLAtEveryTransition(t *testing.T) {
 	if _, err := steps.Run(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	want := mapString(l.files(t))
+	want := steptest.MapString(l.Files(t))
 	if saves < 10 {
 		t.Fatalf("only %d transitions", saves)
 	}
 	t.Logf("%d state writes per run", saves)
 	for n := 1; n <= saves; n++ {
 		for _, point := range []string{"before-save", "after-save"} {
-			l.resetRoots(t)
+			l.ResetRoots(t)
 			state := filepath.Join(dir, point+strconv.Itoa(n)+".json")
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), "HAWIZ_TEST_CHILD=1", "HAWIZ_TEST_ANSWERS="+answers,
@@ -156,14 +157,14 @@ func TestSIGKILLAtEveryTransition(t *testing.T) {
 			if !errors.As(err, &xe) || xe.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 				t.Fatalf("%s %d: child did not die of SIGKILL: %v %s", point, n, err, stderr.String())
 			}
-			c := l.config(t, state, extra)
+			c := l.Config(t, state, extra)
 			if _, err := os.Stat(state); err == nil {
 				c.Answers, c.Resume = nil, true
 			}
 			if _, err := steps.Run(context.Background(), c); err != nil {
 				t.Fatalf("%s %d: resume: %v", point, n, err)
 			}
-			if got := mapString(l.files(t)); got != want {
+			if got := steptest.MapString(l.Files(t)); got != want {
 				t.Fatalf("%s %d: end state differs:\n%s\nwant:\n%s", point, n, got, want)
 			}
 			st, err := steps.ReadState(state)
@@ -175,17 +176,17 @@ func TestSIGKILLAtEveryTransition(t *testing.T) {
 }
 
 func TestCorruptStateIsRefusedAndKept(t *testing.T) {
-	l := newLab(t)
+	l := steptest.NewLab(t)
 	state := filepath.Join(t.TempDir(), "s.json")
-	if _, err := steps.Run(context.Background(), l.config(t, state, "")); err != nil {
+	if _, err := steps.Run(context.Background(), l.Config(t, state, "")); err != nil {
 		t.Fatal(err)
 	}
 	good, _ := os.ReadFile(state)
 	for name, data := range map[string][]byte{
-		"truncated": good[:len(good)/2],
-		"empty":     nil,
-		"garbage":   []byte("\x00\x01not json"),
-		"no-steps":  []byte(`{"schema":1,"procedure":"test-files","fingerprint":"x","steps":[]}`),
+		"truncated":  good[:len(good)/2],
+		"empty":      nil,
+		"garbage":    []byte("\x00\x01not json"),
+		"no-steps":   []byte(`{"schema":1,"procedure":"test-files","fingerprint":"x","steps":[]}`),
 		"bad-status": bytes.Replace(good, []byte(`"status": "done"`), []byte(`"status": "maybe"`), 1),
 		"bad-host":   lastReplaced(good, `"status": "done"`, `"status": "maybe"`),
 		"unknown":    bytes.Replace(good, []byte(`"schema": 1,`), []byte(`"schema": 1, "password": "x",`), 1),
@@ -195,7 +196,7 @@ func TestCorruptStateIsRefusedAndKept(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, resume := range []bool{true, false} {
-				c := l.config(t, state, "")
+				c := l.Config(t, state, "")
 				if resume {
 					c.Answers, c.Resume = nil, true
 				}
@@ -212,14 +213,14 @@ func TestCorruptStateIsRefusedAndKept(t *testing.T) {
 }
 
 func TestLockHeldIsRefused(t *testing.T) {
-	l := newLab(t)
+	l := steptest.NewLab(t)
 	state := filepath.Join(t.TempDir(), "s.json")
 	fl := flock.New(steps.LockPath(state))
 	if ok, err := fl.TryLock(); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	os.WriteFile(steps.LockPath(state), []byte("4242\n"), 0o600)
-	_, err := steps.Run(context.Background(), l.config(t, state, ""))
+	_, err := steps.Run(context.Background(), l.Config(t, state, ""))
 	if steps.ExitCode(err) != steps.ExitRefused || !strings.Contains(err.Error(), "another hawiz run holds") || !strings.Contains(err.Error(), "pid 4242") {
 		t.Fatalf("err %v", err)
 	}
@@ -227,13 +228,13 @@ func TestLockHeldIsRefused(t *testing.T) {
 		t.Fatal("state written while the lock was held")
 	}
 	fl.Unlock()
-	if _, err := steps.Run(context.Background(), l.config(t, state, "")); err != nil {
+	if _, err := steps.Run(context.Background(), l.Config(t, state, "")); err != nil {
 		t.Fatalf("after unlock: %v", err)
 	}
 }
 
 func TestSecretsNeverWritten(t *testing.T) {
-	l := newLab(t)
+	l := steptest.NewLab(t)
 	dir := t.TempDir()
 	state := filepath.Join(dir, "s.json")
 	logPath := filepath.Join(dir, "debug.log")
@@ -243,19 +244,19 @@ func TestSecretsNeverWritten(t *testing.T) {
 	}
 	defer lf.Close()
 	red := remote.NewRedactor()
-	cfg := l.config(t, state, "use_secret: true\n")
+	cfg := l.Config(t, state, "use_secret: true\n")
 	cfg.Redactor = red
-	cfg.Logger = slogJSON(lf, red)
-	rec := &recorder{}
+	cfg.Logger = steptest.SlogJSON(lf, red)
+	rec := &steptest.Recorder{}
 	cfg.Renderer = rec
 	if _, err := steps.Run(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	// The secret did reach the host.
-	if b, _ := os.ReadFile(filepath.Join(l.roots[1], "secret.txt")); string(b) != testSecret {
+	if b, _ := os.ReadFile(filepath.Join(l.Roots[1], "secret.txt")); string(b) != steptest.Secret {
 		t.Fatalf("secret.txt = %q", b)
 	}
-	forms := []string{testSecret, base64.StdEncoding.EncodeToString([]byte(testSecret))}
+	forms := []string{steptest.Secret, base64.StdEncoding.EncodeToString([]byte(steptest.Secret))}
 	for _, p := range []string{state, steps.TranscriptPath(state), steps.EvidencePath(state), logPath} {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -273,17 +274,17 @@ func TestSecretsNeverWritten(t *testing.T) {
 			t.Errorf("%s has no [REDACTED] marker: the secret path was not exercised", filepath.Base(p))
 		}
 	}
-	evs, _ := json.Marshal(rec.evs)
-	if bytes.Contains(evs, []byte(testSecret)) {
+	evs, _ := json.Marshal(rec.Events)
+	if bytes.Contains(evs, []byte(steptest.Secret)) {
 		t.Error("an event carries the secret")
 	}
 }
 
 func TestManualStepWaitsThenConfirm(t *testing.T) {
-	l := newLab(t)
+	l := steptest.NewLab(t)
 	state := filepath.Join(t.TempDir(), "s.json")
-	cfg := l.config(t, state, "manual: true\n")
-	rec := &recorder{}
+	cfg := l.Config(t, state, "manual: true\n")
+	rec := &steptest.Recorder{}
 	cfg.Renderer = rec
 	out, err := steps.Run(context.Background(), cfg)
 	if steps.ExitCode(err) != steps.ExitStopped || out.Status != steps.StatusWaiting {
@@ -292,18 +293,18 @@ func TestManualStepWaitsThenConfirm(t *testing.T) {
 	if !strings.Contains(err.Error(), "hawiz resume --state "+state+" --confirm confirm-by-hand") {
 		t.Errorf("no resume command in %q", err)
 	}
-	mw := rec.kinds(steps.EventManualWait)
+	mw := rec.Kinds(steps.EventManualWait)
 	if len(mw) != 1 || mw[0].Manual == nil || mw[0].Manual.Values[0].Value != "manual.txt" {
 		t.Fatalf("manual-wait events %+v", mw)
 	}
 	// --confirm without doing the work: Verify fails (exit 1).
-	c := l.config(t, state, "")
+	c := l.Config(t, state, "")
 	c.Answers, c.Resume, c.Confirm = nil, true, []string{"confirm-by-hand"}
 	if _, err := steps.Run(context.Background(), c); steps.ExitCode(err) != steps.ExitFailed || !strings.Contains(err.Error(), "manual.txt is missing") {
 		t.Fatalf("confirm without work: %v", err)
 	}
 	// The operator does it; resume (confirmation already recorded).
-	os.WriteFile(filepath.Join(l.roots[0], "manual.txt"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(l.Roots[0], "manual.txt"), []byte("x"), 0o644)
 	c.Confirm = nil
 	if _, err := steps.Run(context.Background(), c); err != nil {
 		t.Fatalf("resume: %v", err)
@@ -315,14 +316,14 @@ func TestManualStepWaitsThenConfirm(t *testing.T) {
 }
 
 func TestIncompatibleDefinitionRefused(t *testing.T) {
-	l := newLab(t)
+	l := steptest.NewLab(t)
 	state := filepath.Join(t.TempDir(), "s.json")
-	cfg := l.config(t, state, "manual: true\n")
+	cfg := l.Config(t, state, "manual: true\n")
 	if _, err := steps.Run(context.Background(), cfg); steps.ExitCode(err) != steps.ExitStopped {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(state)
-	c := l.config(t, state, "")
+	c := l.Config(t, state, "")
 	c.Answers, c.Resume = nil, true
 	c.Procedure.Version = 2
 	_, err := steps.Run(context.Background(), c)
@@ -333,18 +334,18 @@ func TestIncompatibleDefinitionRefused(t *testing.T) {
 		t.Fatal("state modified")
 	}
 	// A `run` over an unfinished state is refused too (exit 2), pointing at resume.
-	_, err = steps.Run(context.Background(), l.config(t, state, "manual: true\n"))
+	_, err = steps.Run(context.Background(), l.Config(t, state, "manual: true\n"))
 	if steps.ExitCode(err) != steps.ExitUsage || !strings.Contains(err.Error(), "hawiz resume --state") {
 		t.Fatalf("run over unfinished state: %v", err)
 	}
 }
 
 func TestFailureThenResume(t *testing.T) {
-	l := newLab(t)
+	l := steptest.NewLab(t)
 	state := filepath.Join(t.TempDir(), "s.json")
-	os.WriteFile(filepath.Join(l.roots[1], "fail"), nil, 0o644)
-	cfg := l.config(t, state, "fail_on: write-config\n")
-	rec := &recorder{}
+	os.WriteFile(filepath.Join(l.Roots[1], "fail"), nil, 0o644)
+	cfg := l.Config(t, state, "fail_on: write-config\n")
+	rec := &steptest.Recorder{}
 	cfg.Renderer = rec
 	out, err := steps.Run(context.Background(), cfg)
 	var se *steps.StepError
@@ -357,7 +358,7 @@ func TestFailureThenResume(t *testing.T) {
 	if !strings.Contains(strings.Join(se.Output, "\n"), "about to fail") {
 		t.Errorf("output tail %q", se.Output)
 	}
-	f := rec.kinds(steps.EventStepFailed)
+	f := rec.Kinds(steps.EventStepFailed)
 	if len(f) != 1 || f[0].ExitStatus != 7 {
 		t.Fatalf("failed events %+v", f)
 	}
@@ -366,8 +367,8 @@ func TestFailureThenResume(t *testing.T) {
 		st.Step("write-config").Hosts[0].Status != steps.StatusDone {
 		t.Fatalf("state %+v", st.Step("write-config").Hosts)
 	}
-	os.Remove(filepath.Join(l.roots[1], "fail"))
-	c := l.config(t, state, "")
+	os.Remove(filepath.Join(l.Roots[1], "fail"))
+	c := l.Config(t, state, "")
 	c.Answers, c.Resume = nil, true
 	if _, err := steps.Run(context.Background(), c); err != nil {
 		t.Fatalf("resume: %v", err)
@@ -375,11 +376,11 @@ func TestFailureThenResume(t *testing.T) {
 }
 
 func TestInterruptStopsResumably(t *testing.T) {
-	l := newLab(t)
+	l := steptest.NewLab(t)
 	state := filepath.Join(t.TempDir(), "s.json")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg := l.config(t, state, "")
+	cfg := l.Config(t, state, "")
 	cfg.Hook = func(p string, n int) {
 		if p == "after-save" && n == 4 {
 			cancel()
@@ -393,7 +394,7 @@ func TestInterruptStopsResumably(t *testing.T) {
 	if err != nil || st.Status != steps.StatusStopped {
 		t.Fatalf("state %v %v", st, err)
 	}
-	c := l.config(t, state, "")
+	c := l.Config(t, state, "")
 	c.Answers, c.Resume = nil, true
 	if _, err := steps.Run(context.Background(), c); err != nil {
 		t.Fatalf("resume: %v", err)
@@ -401,48 +402,48 @@ func TestInterruptStopsResumably(t *testing.T) {
 }
 
 func TestSelectionFlags(t *testing.T) {
-	l := newLab(t)
+	l := steptest.NewLab(t)
 	state := filepath.Join(t.TempDir(), "s.json")
-	cfg := l.config(t, state, "")
+	cfg := l.Config(t, state, "")
 	cfg.Only = "touch-markers"
-	rec := &recorder{}
+	rec := &steptest.Recorder{}
 	cfg.Renderer = rec
 	if _, err := steps.Run(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	w := rec.kinds(steps.EventWarning)
+	w := rec.Kinds(steps.EventWarning)
 	if len(w) != 1 || !strings.Contains(w[0].Message, "unsafe order") || !strings.Contains(w[0].Message, "write-config") ||
 		strings.Contains(w[0].Message, "bump-counter") {
 		t.Fatalf("warnings %+v", w)
 	}
-	if got := l.files(t); len(got) != 2 || got["h1:marker.txt"] != "h1\n" {
+	if got := l.Files(t); len(got) != 2 || got["h1:marker.txt"] != "h1\n" {
 		t.Fatalf("--only ran more: %v", got)
 	}
 	// Unknown step: usage error, nothing touched.
-	c := l.config(t, state, "")
+	c := l.Config(t, state, "")
 	c.Answers, c.Resume, c.From = nil, true, "no-such-step"
 	if _, err := steps.Run(context.Background(), c); steps.ExitCode(err) != steps.ExitUsage {
 		t.Fatalf("unknown step: %v", err)
 	}
 	// --skip then --from: the rest runs, with a warning about the skipped prerequisite.
 	c.From, c.Skip = "bump-counter", []string{"write-config"}
-	rec2 := &recorder{}
+	rec2 := &steptest.Recorder{}
 	c.Renderer = rec2
 	if _, err := steps.Run(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
-	if len(rec2.kinds(steps.EventWarning)) == 0 {
+	if len(rec2.Kinds(steps.EventWarning)) == 0 {
 		t.Error("no warning for --from past an unfinished step")
 	}
 	// --redo applies even though the check says done.
 	c.From, c.Skip, c.Redo = "", nil, []string{"touch-markers"}
-	rec3 := &recorder{}
+	rec3 := &steptest.Recorder{}
 	c.Renderer = rec3
 	if _, err := steps.Run(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
 	applied := map[string]int{}
-	for _, e := range rec3.kinds(steps.EventApply) {
+	for _, e := range rec3.Kinds(steps.EventApply) {
 		applied[e.Step]++
 	}
 	if applied["touch-markers"] != 2 || applied["bump-counter"] != 0 || applied["write-config"] != 2 {
@@ -451,27 +452,27 @@ func TestSelectionFlags(t *testing.T) {
 }
 
 func TestAudit(t *testing.T) {
-	l := newLab(t)
+	l := steptest.NewLab(t)
 	state := filepath.Join(t.TempDir(), "s.json")
-	if _, err := steps.Run(context.Background(), l.config(t, state, "")); err != nil {
+	if _, err := steps.Run(context.Background(), l.Config(t, state, "")); err != nil {
 		t.Fatal(err)
 	}
-	before := mapString(l.files(t))
-	cfg := l.config(t, "", "")
+	before := steptest.MapString(l.Files(t))
+	cfg := l.Config(t, "", "")
 	// The audit has no facts: bump-counter's check cannot hold.
 	_, err := steps.Audit(context.Background(), cfg)
 	var de *steps.DriftError
 	if !errors.As(err, &de) || len(de.Drift) != 1 || !strings.Contains(de.Drift[0], "bump-counter") {
 		t.Fatalf("audit: %v", err)
 	}
-	os.WriteFile(filepath.Join(l.roots[1], "marker.txt"), []byte("tampered\n"), 0o644)
+	os.WriteFile(filepath.Join(l.Roots[1], "marker.txt"), []byte("tampered\n"), 0o644)
 	_, err = steps.Audit(context.Background(), cfg)
 	if !errors.As(err, &de) || len(de.Drift) != 2 || !strings.Contains(de.Drift[1], "touch-markers on h2: not done") || steps.ExitCode(err) != 1 {
 		t.Fatalf("audit after tampering: %v", err)
 	}
-	after := l.files(t)
+	after := l.Files(t)
 	after["h2:marker.txt"] = "h2\n"
-	if mapString(after) != before {
+	if steptest.MapString(after) != before {
 		t.Fatal("audit changed files")
 	}
 }

@@ -34,7 +34,7 @@ func (e *StepError) Error() string {
 		fmt.Fprintf(&b, " on %s", e.Host)
 	}
 	fmt.Fprintf(&b, " failed in %s", e.Action)
-	if e.ExitStatus != 0 {
+	if e.ExitStatus != 0 && (e.Err == nil || !strings.Contains(e.Err.Error(), "exit status")) {
 		fmt.Fprintf(&b, " (exit status %d)", e.ExitStatus)
 	}
 	fmt.Fprintf(&b, ": %v", e.Err)

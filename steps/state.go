@@ -84,6 +84,19 @@ func (s *State) Step(id string) *StepState {
 	return nil
 }
 
+// touched reports whether any step got past pending (a new `run` may
+// replace a state that was never touched, e.g. refused at connection).
+func (s *State) touched() bool {
+	for _, st := range s.Steps {
+		for _, h := range st.Hosts {
+			if h.Status != StatusPending || h.Confirmed != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Host returns the state of the step on host, or nil.
 func (s *StepState) Host(host string) *HostState {
 	for _, h := range s.Hosts {

@@ -1,7 +1,7 @@
-package steps_test
-
-// A small test procedure that writes and edits files on in-process SSH hosts
-// (remote/sshtest), and the harness the engine tests share.
+// Package steptest is a small test procedure that writes and edits files on
+// in-process SSH hosts (remote/sshtest), and the harness the engine's and the
+// CLI's tests share. Tests only.
+package steptest
 
 import (
 	"context"
@@ -30,7 +30,7 @@ import (
 	"github.com/hawiz/hawiz/steps"
 )
 
-type tAnswers struct {
+type Answers struct {
 	SSH       steps.SSHAnswers    `yaml:"ssh"`
 	Hosts     []steps.HostAnswers `yaml:"hosts"`
 	Greeting  string              `yaml:"greeting"`
@@ -39,7 +39,7 @@ type tAnswers struct {
 	FailOn    string              `yaml:"fail_on,omitempty"` // a step ID whose Apply fails while the file "fail" exists on the host
 }
 
-func (a *tAnswers) Validate() error {
+func (a *Answers) Validate() error {
 	var es steps.FieldErrors
 	es = append(es, a.SSH.Validate().Prefix("ssh")...)
 	if len(a.Hosts) != 2 {
@@ -84,7 +84,7 @@ func fileCheck(path, want string) func(context.Context, *steps.Env, string) (boo
 }
 
 func failIfAsked(ctx context.Context, e *steps.Env, host, id string) error {
-	a := e.Answers().(*tAnswers)
+	a := e.Answers().(*Answers)
 	if a.FailOn != id {
 		return nil
 	}
@@ -102,18 +102,18 @@ func failIfAsked(ctx context.Context, e *steps.Env, host, id string) error {
 	return nil
 }
 
-func testProc() *steps.Procedure {
+func Procedure() *steps.Procedure {
 	return &steps.Procedure{
 		Name:        "test-files",
 		Title:       "Test files",
 		Description: "writes files on two hosts (tests only)",
 		DocURL:      "https://example.invalid/test-files",
 		Version:     1,
-		NewAnswers:  func() steps.Answers { return &tAnswers{} },
+		NewAnswers:  func() steps.Answers { return &Answers{} },
 		Template:    testTemplate,
-		SSH:         func(a steps.Answers) *steps.SSHAnswers { return &a.(*tAnswers).SSH },
+		SSH:         func(a steps.Answers) *steps.SSHAnswers { return &a.(*Answers).SSH },
 		Hosts: func(sa steps.Answers) []remote.HostConfig {
-			a := sa.(*tAnswers)
+			a := sa.(*Answers)
 			var hs []remote.HostConfig
 			for _, h := range a.Hosts {
 				hs = append(hs, a.SSH.HostConfig(h))
@@ -121,7 +121,7 @@ func testProc() *steps.Procedure {
 			return hs
 		},
 		Steps: func(sa steps.Answers) ([]*steps.Step, error) {
-			a := sa.(*tAnswers)
+			a := sa.(*Answers)
 			names := []string{a.Hosts[0].Name, a.Hosts[1].Name}
 			conf := "greeting=" + a.Greeting + "\n"
 			list := []*steps.Step{{
@@ -243,7 +243,7 @@ func testProc() *steps.Procedure {
 			list = append(list, &steps.Step{
 				ID: "local-verify", Title: "Verify locally", Why: "a step without hosts",
 				Verify: func(ctx context.Context, e *steps.Env, host string) (string, error) {
-					return "greeting " + e.Answers().(*tAnswers).Greeting, nil
+					return "greeting " + e.Answers().(*Answers).Greeting, nil
 				},
 			})
 			return list, nil
@@ -264,18 +264,18 @@ func readCounter(ctx context.Context, h *remote.Host) (int, error) {
 }
 
 // lab is two sshtest hosts, a client key and a known_hosts file.
-type lab struct {
-	dir        string
-	keyPath    string
-	knownHosts string
-	servers    []*sshtest.Server
-	roots      []string
+type Lab struct {
+	Dir        string
+	KeyPath    string
+	KnownHosts string
+	Servers    []*sshtest.Server
+	Roots      []string // each host's directory (h1, h2)
 }
 
-func newLab(t testing.TB) *lab {
+func NewLab(t testing.TB) *Lab {
 	t.Helper()
 	dir := t.TempDir()
-	l := &lab{dir: dir, keyPath: filepath.Join(dir, "id_ed25519"), knownHosts: filepath.Join(dir, "known_hosts")}
+	l := &Lab{Dir: dir, KeyPath: filepath.Join(dir, "id_ed25519"), KnownHosts: filepath.Join(dir, "known_hosts")}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -284,7 +284,7 @@ func newLab(t testing.TB) *lab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(l.keyPath, pem.EncodeToMemory(blk), 0o600); err != nil {
+	if err := os.WriteFile(l.KeyPath, pem.EncodeToMemory(blk), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	signer, err := ssh.NewSignerFromKey(priv)
@@ -302,14 +302,14 @@ func newLab(t testing.TB) *lab {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		l.servers = append(l.servers, s)
-		l.roots = append(l.roots, root)
+		l.Servers = append(l.Servers, s)
+		l.Roots = append(l.Roots, root)
 	}
 	return l
 }
 
 // answers returns answers YAML for the lab.
-func (l *lab) answers(extra string) []byte {
+func (l *Lab) AnswersYAML(extra string) []byte {
 	return fmt.Appendf(nil, `ssh:
   sudo: none
   identity_file: %s
@@ -324,13 +324,13 @@ hosts:
     address: 127.0.0.1
     port: %d
 greeting: hello
-%s`, l.keyPath, l.knownHosts, l.servers[0].Port(), l.servers[1].Port(), extra)
+%s`, l.KeyPath, l.KnownHosts, l.Servers[0].Port(), l.Servers[1].Port(), extra)
 }
 
 // resetRoots empties the hosts' directories.
-func (l *lab) resetRoots(t testing.TB) {
+func (l *Lab) ResetRoots(t testing.TB) {
 	t.Helper()
-	for _, r := range l.roots {
+	for _, r := range l.Roots {
 		ents, _ := os.ReadDir(r)
 		for _, e := range ents {
 			os.RemoveAll(filepath.Join(r, e.Name()))
@@ -340,10 +340,10 @@ func (l *lab) resetRoots(t testing.TB) {
 
 // files returns every host's files (name → content), without interrupted
 // writes' temp files.
-func (l *lab) files(t testing.TB) map[string]string {
+func (l *Lab) Files(t testing.TB) map[string]string {
 	t.Helper()
 	m := map[string]string{}
-	for i, r := range l.roots {
+	for i, r := range l.Roots {
 		ents, err := os.ReadDir(r)
 		if err != nil {
 			t.Fatal(err)
@@ -362,7 +362,7 @@ func (l *lab) files(t testing.TB) map[string]string {
 	return m
 }
 
-func mapString(m map[string]string) string {
+func MapString(m map[string]string) string {
 	var keys []string
 	for k := range m {
 		keys = append(keys, k)
@@ -376,22 +376,22 @@ func mapString(m map[string]string) string {
 }
 
 // recorder is a Renderer that keeps events.
-type recorder struct {
-	mu  sync.Mutex
-	evs []steps.Event
+type Recorder struct {
+	mu     sync.Mutex
+	Events []steps.Event
 }
 
-func (r *recorder) Event(ev steps.Event) {
+func (r *Recorder) Event(ev steps.Event) {
 	r.mu.Lock()
-	r.evs = append(r.evs, ev)
+	r.Events = append(r.Events, ev)
 	r.mu.Unlock()
 }
 
-func (r *recorder) kinds(k steps.EventKind) []steps.Event {
+func (r *Recorder) Kinds(k steps.EventKind) []steps.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []steps.Event
-	for _, e := range r.evs {
+	for _, e := range r.Events {
 		if e.Kind == k {
 			out = append(out, e)
 		}
@@ -399,28 +399,28 @@ func (r *recorder) kinds(k steps.EventKind) []steps.Event {
 	return out
 }
 
-func env(m map[string]string) func(string) string {
+func Getenv(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
 // config returns a RunConfig for the lab's procedure.
-func (l *lab) config(t testing.TB, statePath string, extra string) steps.RunConfig {
+func (l *Lab) Config(t testing.TB, statePath string, extra string) steps.RunConfig {
 	t.Helper()
-	p := testProc()
-	a, err := steps.LoadAnswers(p, l.answers(extra))
+	p := Procedure()
+	a, err := steps.LoadAnswers(p, l.AnswersYAML(extra))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return steps.RunConfig{
 		Procedure: p, Answers: a, AnswersFile: "test.yaml", StatePath: statePath, RunName: "t",
-		Renderer: &recorder{}, Operator: steps.NonInteractive{Yes: true}, Yes: true,
+		Renderer: &Recorder{}, Operator: steps.NonInteractive{Yes: true}, Yes: true,
 		Remote: remote.Options{AgentSocket: "none", DialTimeout: 5 * time.Second},
-		Getenv: env(map[string]string{"HAWIZ_APPDB_PASSWORD": testSecret}),
+		Getenv: Getenv(map[string]string{"HAWIZ_APPDB_PASSWORD": Secret}),
 	}
 }
 
-const testSecret = "s3cr3t-Pa55word!"
+const Secret = "s3cr3t-Pa55word!"
 
-func slogJSON(w io.Writer, red *remote.Redactor) *slog.Logger {
+func SlogJSON(w io.Writer, red *remote.Redactor) *slog.Logger {
 	return slog.New(steps.NewRedactingHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}), red))
 }
