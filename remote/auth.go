@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -16,6 +17,7 @@ import (
 // key's passphrase at most once, and only when a server would accept the key.
 type keyCache struct {
 	passphrase func(string) ([]byte, error)
+	busy       atomic.Int32 // > 0 while a passphrase is asked or a key decrypted
 	mu         sync.Mutex
 	entries    map[string]*keyEntry
 }
@@ -34,6 +36,7 @@ type keyEntry struct {
 	real     ssh.Signer
 	decErr   error
 	askedFor func(string) ([]byte, error)
+	busy     *atomic.Int32
 }
 
 func newKeyCache(p func(string) ([]byte, error)) *keyCache {
@@ -44,7 +47,7 @@ func (k *keyCache) get(path string) *keyEntry {
 	k.mu.Lock()
 	e, ok := k.entries[path]
 	if !ok {
-		e = &keyEntry{path: path, askedFor: k.passphrase}
+		e = &keyEntry{path: path, askedFor: k.passphrase, busy: &k.busy}
 		k.entries[path] = e
 	}
 	k.mu.Unlock()
@@ -92,6 +95,8 @@ func (e *keyEntry) doLoad() {
 
 // decrypted asks for the passphrase once and caches the outcome.
 func (e *keyEntry) decrypted() (ssh.Signer, error) {
+	e.busy.Add(1) // waiting for another dial's prompt counts too
+	defer e.busy.Add(-1)
 	e.decrypt.Do(func() {
 		if e.askedFor == nil {
 			e.decErr = fmt.Errorf("identity file %s is encrypted and no passphrase source is configured", e.path)

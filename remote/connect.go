@@ -8,6 +8,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -283,12 +284,30 @@ func (f *Fleet) dialOne(ctx context.Context, owner string, t *target, via *ssh.C
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", hp, err)
 	}
+	// The handshake is not context-aware: a watchdog closes the connection
+	// on cancellation or after DialTimeout — a timeout that does not run
+	// while a passphrase is being asked for (or a key decrypted).
 	done := make(chan struct{})
-	go func() { // the handshake is not context-aware: close the conn to end it
-		select {
-		case <-dctx.Done():
-			nc.Close()
-		case <-done:
+	var timedOut atomic.Bool
+	go func() {
+		t := time.NewTimer(f.opts.DialTimeout)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				nc.Close()
+				return
+			case <-t.C:
+				if f.keys.busy.Load() > 0 {
+					t.Reset(f.opts.DialTimeout)
+					continue
+				}
+				timedOut.Store(true)
+				nc.Close()
+				return
+			case <-done:
+				return
+			}
 		}
 	}()
 	sc, chans, reqs, err := ssh.NewClientConn(nc, hp, cfg)
@@ -306,8 +325,11 @@ func (f *Fleet) dialOne(ctx context.Context, owner string, t *target, via *ssh.C
 		if errors.As(err, &uk) {
 			return nil, uk
 		}
-		if dctx.Err() != nil {
-			return nil, fmt.Errorf("connect %s@%s: %w (%v)", t.user, hp, dctx.Err(), err)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("connect %s@%s: %w", t.user, hp, ctx.Err())
+		}
+		if timedOut.Load() {
+			return nil, fmt.Errorf("connect %s@%s: handshake timed out after %s", t.user, hp, f.opts.DialTimeout)
 		}
 		return nil, fmt.Errorf("connect %s@%s: %w", t.user, hp, err)
 	}

@@ -49,7 +49,8 @@ func parseStat(line string) (FileInfo, error) {
 // Stat describes path. A missing file is FileInfo{Exists: false} and no
 // error. The SHA-256 is computed on the server (regular files only), so a
 // secret can be compared without being read back. Symlinks are followed.
-func (h *Host) Stat(ctx context.Context, path string, sudo bool) (FileInfo, error) {
+func (h *Host) Stat(ctx context.Context, path string, sudo bool) (_ FileInfo, err error) {
+	defer func() { err = h.f.redactErr(err) }()
 	if path == "" {
 		return FileInfo{}, fmt.Errorf("host %s: stat: empty path", h.cfg.Name)
 	}
@@ -62,7 +63,7 @@ func (h *Host) Stat(ctx context.Context, path string, sudo bool) (FileInfo, erro
 		return FileInfo{}, err
 	}
 	if res.ExitStatus != 0 {
-		return FileInfo{}, fmt.Errorf("host %s: stat %s: %w", h.cfg.Name, path, res.ExitError())
+		return FileInfo{}, fmt.Errorf("host %s: stat %s: %w", h.cfg.Name, path, h.exitErr(res))
 	}
 	fi, err := parseStat(lastLines(string(res.Stdout), 1))
 	if err != nil {
@@ -74,7 +75,8 @@ func (h *Host) Stat(ctx context.Context, path string, sudo bool) (FileInfo, erro
 // ReadFile returns path's content and its FileInfo (SHA256 of the content
 // read, ready for WriteOptions.IfSHA256). A missing file is an error
 // wrapping fs.ErrNotExist.
-func (h *Host) ReadFile(ctx context.Context, path string, sudo bool) ([]byte, FileInfo, error) {
+func (h *Host) ReadFile(ctx context.Context, path string, sudo bool) (_ []byte, _ FileInfo, err error) {
+	defer func() { err = h.f.redactErr(err) }()
 	if path == "" {
 		return nil, FileInfo{}, fmt.Errorf("host %s: read: empty path", h.cfg.Name)
 	}
@@ -91,7 +93,7 @@ func (h *Host) ReadFile(ctx context.Context, path string, sudo bool) ([]byte, Fi
 		return nil, FileInfo{}, fmt.Errorf("host %s: read %s: %w", h.cfg.Name, path, fs.ErrNotExist)
 	}
 	if res.ExitStatus != 0 {
-		return nil, FileInfo{}, fmt.Errorf("host %s: read %s: %w", h.cfg.Name, path, res.ExitError())
+		return nil, FileInfo{}, fmt.Errorf("host %s: read %s: %w", h.cfg.Name, path, h.exitErr(res))
 	}
 	var fi FileInfo
 	for _, l := range strings.Split(stderr, "\n") {
@@ -118,7 +120,8 @@ func (h *Host) ReadFile(ctx context.Context, path string, sudo bool) ([]byte, Fi
 //
 // On Windows, Mode, Owner and Group are not applied (ACLs are left as they
 // are) and Sudo is ignored.
-func (h *Host) WriteFile(ctx context.Context, path string, data []byte, o WriteOptions) (WriteResult, error) {
+func (h *Host) WriteFile(ctx context.Context, path string, data []byte, o WriteOptions) (_ WriteResult, err error) {
+	defer func() { err = h.f.redactErr(err) }()
 	sum := sha256.Sum256(data)
 	d := fmt.Sprintf("write %s (%d bytes, sha256 %s)", path, len(data), hex.EncodeToString(sum[:]))
 	if !o.Secret && h.f.opts.Transcript != nil && utf8.Valid(data) && len(data) <= maxTranscriptOutput {
@@ -162,7 +165,7 @@ func (h *Host) write(ctx context.Context, kind, detail, path string, content io.
 		if strings.Contains(stderr, "hawiz-short:") {
 			return WriteResult{}, fmt.Errorf("host %s: %s %s: content arrived incomplete; file left unchanged", h.cfg.Name, kind, path)
 		}
-		return WriteResult{}, fmt.Errorf("host %s: %s %s: %w", h.cfg.Name, kind, path, res.ExitError())
+		return WriteResult{}, fmt.Errorf("host %s: %s %s: %w", h.cfg.Name, kind, path, h.exitErr(res))
 	}
 	out := lastLines(string(res.Stdout), 1)
 	rest, ok := strings.CutPrefix(strings.TrimSpace(out), "hawiz-write:")
@@ -185,7 +188,8 @@ func isHexSHA256(s string) bool {
 // (atomic, backup, compare-and-swap, mode/owner). progress, when set, is
 // called as bytes are sent (from another goroutine). The SHA-256 is computed
 // locally and verified on the server before the file is put in place.
-func (h *Host) Upload(ctx context.Context, localPath, remotePath string, o WriteOptions, progress func(done, total int64)) (string, error) {
+func (h *Host) Upload(ctx context.Context, localPath, remotePath string, o WriteOptions, progress func(done, total int64)) (_ string, err error) {
+	defer func() { err = h.f.redactErr(err) }()
 	f, err := os.Open(localPath)
 	if err != nil {
 		return "", fmt.Errorf("host %s: upload: %w", h.cfg.Name, err)

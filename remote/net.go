@@ -12,7 +12,8 @@ import (
 
 // DialTCP opens a TCP connection from the host to its own address
 // (Address()) and port, tunnelled through the SSH connection (direct-tcpip).
-func (h *Host) DialTCP(ctx context.Context, port int) (net.Conn, error) {
+func (h *Host) DialTCP(ctx context.Context, port int) (_ net.Conn, err error) {
+	defer func() { err = h.f.redactErr(err) }()
 	c, err := h.current(ctx)
 	if err != nil {
 		return nil, err

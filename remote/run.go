@@ -80,6 +80,7 @@ func (h *Host) exec(ctx context.Context, r *execReq) (Result, error) {
 	if err == nil && r.sudo && h.cfg.OS != Windows {
 		err = h.sudoError(res)
 	}
+	err = h.f.redactErr(err)
 	if h.f.opts.Transcript != nil {
 		a := Action{Time: start, Host: h.cfg.Name, Kind: r.kind, Detail: r.detail, ExitStatus: res.ExitStatus,
 			Duration: res.Duration, Err: h.f.errString(err)}
@@ -178,6 +179,9 @@ func (h *Host) execRaw(ctx context.Context, r *execReq) (Result, error) {
 	}
 	stdout := &streamWriter{buf: &outBuf, sink: lines, stream: "stdout"}
 	stderr := &streamWriter{buf: &errBuf, sink: lines, stream: "stderr", wantPID: h.cfg.OS != Windows}
+	if stderr.wantPID {
+		stderr.pidReady = make(chan struct{})
+	}
 	sess.Stdout = stdout
 	sess.Stderr = stderr
 	if stdin != nil {
@@ -202,14 +206,14 @@ func (h *Host) execRaw(ctx context.Context, r *execReq) (Result, error) {
 		select {
 		case err = <-wait:
 		case <-ctx.Done():
-			h.kill(sess, stderr.pid(), r.sudo)
+			h.kill(sess, stderr.pid(2*time.Second), r.sudo)
 			<-wait
 			stdout.flush()
 			stderr.flush()
 			res.Stdout, res.Stderr = outBuf.Bytes(), errBuf.Bytes()
 			return res, fmt.Errorf("host %s: %w (remote process killed)", h.cfg.Name, ctx.Err())
 		case <-tc:
-			h.kill(sess, stderr.pid(), r.sudo)
+			h.kill(sess, stderr.pid(2*time.Second), r.sudo)
 			<-wait
 			stdout.flush()
 			stderr.flush()
@@ -351,10 +355,11 @@ type streamWriter struct {
 	stream  string
 	partial []byte
 
-	wantPID bool
-	pre     []byte // stderr bytes held until the pid line is seen
-	mu      sync.Mutex
-	pgid    int
+	wantPID  bool
+	pre      []byte // stderr bytes held until the pid line is seen
+	mu       sync.Mutex
+	pgid     int
+	pidReady chan struct{} // closed once the pid line was seen (wantPID only)
 }
 
 func (w *streamWriter) Write(p []byte) (int, error) {
@@ -372,6 +377,7 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 				w.mu.Lock()
 				w.pgid = pid
 				w.mu.Unlock()
+				close(w.pidReady)
 				rest := w.pre[i+1:]
 				w.wantPID = false
 				w.pre = nil
@@ -424,7 +430,19 @@ func (w *streamWriter) flush() {
 	}
 }
 
-func (w *streamWriter) pid() int {
+// pid returns the remote process group, waiting up to wait for the shell's
+// report (a command cancelled right after it started may not have reported
+// it yet).
+func (w *streamWriter) pid(wait time.Duration) int {
+	if w.pidReady == nil {
+		return 0
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-w.pidReady:
+	case <-t.C:
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.pgid
@@ -463,7 +481,37 @@ func (h *Host) CheckSudo(ctx context.Context) error {
 		if h.cfg.OS == Windows {
 			return fmt.Errorf("host %s: user %s is not an administrator", h.cfg.Name, h.t.user)
 		}
-		return fmt.Errorf("host %s: sudo: %w", h.cfg.Name, res.ExitError())
+		return fmt.Errorf("host %s: sudo: %w", h.cfg.Name, h.exitErr(res))
 	}
 	return nil
+}
+
+// redactedError carries a redacted message and keeps errors.Is/As working.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+func (f *Fleet) redactErr(err error) error {
+	if err == nil || f.red.Empty() {
+		return err
+	}
+	m := err.Error()
+	if r := f.red.Redact(m); r != m {
+		return &redactedError{msg: r, err: err}
+	}
+	return err
+}
+
+// exitErr is res.ExitError() with secrets redacted from the stderr tail.
+func (h *Host) exitErr(res Result) error {
+	err := res.ExitError()
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		ee.Stderr = h.f.red.Redact(ee.Stderr)
+	}
+	return err
 }

@@ -16,7 +16,8 @@ import (
 //
 // On Windows, Kind "" / "windows" uses Start-Service, Stop-Service,
 // Restart-Service and Get-Service; Kind "command" runs the template.
-func (h *Host) Service(ctx context.Context, m ServiceManager, name string, a ServiceAction, sudo bool) (bool, error) {
+func (h *Host) Service(ctx context.Context, m ServiceManager, name string, a ServiceAction, sudo bool) (_ bool, err error) {
+	defer func() { err = h.f.redactErr(err) }()
 	r, err := h.serviceReq(m, name, a, sudo)
 	if err != nil {
 		return false, fmt.Errorf("host %s: service %s: %w", h.cfg.Name, name, err)
@@ -29,7 +30,7 @@ func (h *Host) Service(ctx context.Context, m ServiceManager, name string, a Ser
 		return res.ExitStatus == 0, nil
 	}
 	if res.ExitStatus != 0 {
-		return false, fmt.Errorf("host %s: service %s %s: %w", h.cfg.Name, name, a, res.ExitError())
+		return false, fmt.Errorf("host %s: service %s %s: %w", h.cfg.Name, name, a, h.exitErr(res))
 	}
 	r, _ = h.serviceReq(m, name, ServiceIsActive, sudo)
 	res, err = h.exec(ctx, r)

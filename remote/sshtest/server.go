@@ -83,7 +83,7 @@ type Server struct {
 	wg     sync.WaitGroup
 
 	mu     sync.Mutex
-	conns  map[*ssh.ServerConn]struct{}
+	conns  map[*ssh.ServerConn]map[int]struct{} // connection -> process groups it started
 	closed bool
 
 	accepted atomic.Int64
@@ -115,7 +115,7 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
-	s := &Server{cfg: cfg, signer: signer, conns: map[*ssh.ServerConn]struct{}{}}
+	s := &Server{cfg: cfg, signer: signer, conns: map[*ssh.ServerConn]map[int]struct{}{}}
 	sc := &ssh.ServerConfig{NoClientAuth: cfg.NoClientAuth}
 	if len(cfg.AuthorizedKeys) > 0 {
 		sc.PublicKeyCallback = func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
@@ -133,6 +133,11 @@ func Start(cfg Config) (*Server, error) {
 				return &ssh.Permissions{}, nil
 			}
 			return nil, errors.New("sshtest: wrong password")
+		}
+	}
+	sc.AuthLogCallback = func(_ ssh.ConnMetadata, method string, err error) {
+		if err == nil { // counted before the client learns it succeeded
+			s.accepted.Add(1)
 		}
 	}
 	sc.AddHostKey(signer)
@@ -176,8 +181,11 @@ func (s *Server) Execs() int { return int(s.execs.Load()) }
 func (s *Server) KillConnections() {
 	s.mu.Lock()
 	conns := make([]*ssh.ServerConn, 0, len(s.conns))
-	for c := range s.conns {
+	for c, pgids := range s.conns {
 		conns = append(conns, c)
+		for pgid := range pgids { // killed before the connection closes
+			syscall.Kill(-pgid, syscall.SIGKILL)
+		}
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
@@ -227,9 +235,8 @@ func (s *Server) serveConn(nc net.Conn) {
 		conn.Close()
 		return
 	}
-	s.conns[conn] = struct{}{}
+	s.conns[conn] = map[int]struct{}{}
 	s.mu.Unlock()
-	s.accepted.Add(1)
 
 	ctx, cancel := context.WithCancel(s.ctx)
 	s.wg.Add(1)
@@ -254,7 +261,7 @@ func (s *Server) serveConn(nc net.Conn) {
 				continue
 			}
 			s.wg.Add(1)
-			go s.session(ctx, conn.User(), ch, creqs)
+			go s.session(ctx, conn, ch, creqs)
 		case "direct-tcpip":
 			s.directTCPIP(ctx, nch)
 		default:
@@ -329,7 +336,7 @@ var signalNames = map[string]syscall.Signal{
 	"USR2": syscall.SIGUSR2,
 }
 
-func (s *Server) session(ctx context.Context, user string, ch ssh.Channel, reqs <-chan *ssh.Request) {
+func (s *Server) session(ctx context.Context, conn *ssh.ServerConn, ch ssh.Channel, reqs <-chan *ssh.Request) {
 	defer s.wg.Done()
 	var env []string
 	sigs := make(chan string, 4)
@@ -376,7 +383,7 @@ func (s *Server) session(ctx context.Context, user string, ch ssh.Channel, reqs 
 			go func() {
 				defer s.wg.Done()
 				defer close(done)
-				s.runExec(ctx, user, p.Command, env, ch, sigs)
+				s.runExec(ctx, conn, p.Command, env, ch, sigs)
 			}()
 		case "signal":
 			var p struct{ Signal string }
@@ -397,7 +404,8 @@ func (s *Server) session(ctx context.Context, user string, ch ssh.Channel, reqs 
 	}
 }
 
-func (s *Server) runExec(ctx context.Context, user, command string, env []string, ch ssh.Channel, sigs chan string) {
+func (s *Server) runExec(ctx context.Context, conn *ssh.ServerConn, command string, env []string, ch ssh.Channel, sigs chan string) {
+	user := conn.User()
 	defer ch.Close()
 	if s.cfg.Exec != nil {
 		ectx, cancel := context.WithCancel(ctx)
@@ -425,6 +433,8 @@ func (s *Server) runExec(ctx context.Context, user, command string, env []string
 		return
 	}
 	pgid := cmd.Process.Pid
+	s.track(conn, pgid, true)
+	defer s.track(conn, pgid, false)
 	s.wg.Add(1)
 	go func() { // ends when the channel or the pipe closes
 		defer s.wg.Done()
@@ -480,4 +490,21 @@ func (s *Server) runExec(ctx context.Context, user, command string, env []string
 
 func sendExitStatus(ch ssh.Channel, code int) {
 	ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
+}
+
+func (s *Server) track(conn *ssh.ServerConn, pgid int, add bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.conns[conn]
+	if !ok {
+		if add { // the connection is already gone
+			syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+		return
+	}
+	if add {
+		m[pgid] = struct{}{}
+	} else {
+		delete(m, pgid)
+	}
 }

@@ -1,0 +1,505 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hawiz/hawiz/remote/sshtest"
+)
+
+const fakeSudo = `#!/bin/sh
+# fake sudo: -n runs the command; -S -p '' -k reads one password line first.
+mode=none k=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -n) mode=n; shift;;
+    -S) mode=S; shift;;
+    -p) shift 2;;
+    -k) k=1; shift;;
+    --) shift; break;;
+    *) break;;
+  esac
+done
+printf '%s %s\n' "$mode" "$*" >> "$HAWIZ_ROOT/sudo.log"
+case "$mode" in
+  n) if [ -n "$FAKE_SUDO_NEEDS_PASSWORD" ]; then echo "sudo: a password is required" >&2; exit 1; fi
+     exec "$@";;
+  S) [ -n "$k" ] || { echo "fake sudo: -k missing" >&2; exit 99; }
+     IFS= read -r pw || pw=
+     if [ "$pw" != "$FAKE_SUDO_PASSWORD" ]; then echo "Sorry, try again." >&2; echo "sudo: 1 incorrect password attempt" >&2; exit 1; fi
+     exec "$@";;
+esac
+echo "fake sudo: neither -n nor -S" >&2
+exit 98
+`
+
+func fakeBinServer(l *lab, bin string, env ...string) *sshtest.Server {
+	return l.server(func(c *sshtest.Config) {
+		c.Env = append([]string{"PATH=" + bin + ":" + os.Getenv("PATH")}, env...)
+	})
+}
+
+func TestSudo(t *testing.T) {
+	l := newLab(t)
+	bin := filepath.Join(l.dir, "bin")
+	writeExec(t, bin, "sudo", fakeSudo)
+	const pw = "pa'ss $(w) \"rd\""
+	withPW := fakeBinServer(l, bin, "FAKE_SUDO_PASSWORD="+pw)
+	noPW := fakeBinServer(l, bin, "FAKE_SUDO_PASSWORD="+pw)
+	needsPW := fakeBinServer(l, bin, "FAKE_SUDO_NEEDS_PASSWORD=1")
+	wrongPW := fakeBinServer(l, bin, "FAKE_SUDO_PASSWORD="+pw)
+	tr := &transcript{}
+	o := l.opts()
+	o.Transcript = tr.add
+	var hcs []HostConfig
+	for i, s := range []*sshtest.Server{withPW, noPW, needsPW, wrongPW} {
+		l.trust(s)
+		hc := l.hostConfig("web"+itoa(i+1), s)
+		switch i {
+		case 0:
+			hc.SudoPassword = pw
+		case 3:
+			hc.SudoPassword = "not it"
+		}
+		hcs = append(hcs, hc)
+	}
+	f, err := Connect(ctxT(t), o, hcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx := ctxT(t)
+
+	err = f.CheckSudo(ctx)
+	if err == nil {
+		t.Fatal("CheckSudo passed with a refused password")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "host web4: sudo: the password was refused") || !errors.Is(err, ErrSudoPassword) {
+		t.Errorf("wrong password: %v", err)
+	}
+	if !strings.Contains(msg, "host web3: sudo: a password is required") {
+		t.Errorf("password required: %v", err)
+	}
+	if strings.Contains(msg, "web1") || strings.Contains(msg, "web2") {
+		t.Errorf("working hosts reported: %v", err)
+	}
+	if err := f.Host("web1").CheckSudo(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// the password goes to sudo, the command's stdin stays the command's
+	res, err := f.Host("web1").Run(ctx, Cmd{Program: "cat", Sudo: true, Stdin: strings.NewReader("payload\n")})
+	if err != nil || string(res.Stdout) != "payload\n" {
+		t.Fatalf("sudo -S: %v %q %q", err, res.Stdout, res.Stderr)
+	}
+	res, err = f.Host("web2").Run(ctx, Cmd{Program: "echo", Args: []string{"hi"}, Sudo: true})
+	if err != nil || string(res.Stdout) != "hi\n" {
+		t.Fatalf("sudo -n: %v %q %q", err, res.Stdout, res.Stderr)
+	}
+	// file primitives through sudo with a password
+	p := filepath.Join(withPW.Root(), "secret.conf")
+	if _, err := f.Host("web1").WriteFile(ctx, p, []byte("k=v\n"), WriteOptions{Sudo: true, Mode: 0o600}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "k=v\n" {
+		t.Fatalf("file %q", b)
+	}
+	if fi, err := f.Host("web1").Stat(ctx, p, true); err != nil || fi.Mode.Perm() != 0o600 {
+		t.Fatalf("stat %+v %v", fi, err)
+	}
+	if _, err := f.Host("web4").WriteFile(ctx, p, []byte("evil\n"), WriteOptions{Sudo: true}); !errors.Is(err, ErrSudoPassword) {
+		t.Fatalf("write with refused password: %v", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "k=v\n" {
+		t.Fatalf("file changed by refused sudo: %q", b)
+	}
+
+	logS, _ := os.ReadFile(filepath.Join(withPW.Root(), "sudo.log"))
+	logN, _ := os.ReadFile(filepath.Join(noPW.Root(), "sudo.log"))
+	if !strings.HasPrefix(string(logS), "S ") || strings.Contains(string(logS), "\nn ") || !strings.HasPrefix(string(logN), "n ") || strings.Contains(string(logN), "\nS ") {
+		t.Errorf("sudo modes: with password %q, without %q", logS, logN)
+	}
+	if strings.Contains(string(logS), "pa'ss") {
+		t.Error("password on a command line")
+	}
+	for _, a := range tr.all() {
+		if strings.Contains(fmt.Sprintf("%+v", a), "pa'ss") {
+			t.Errorf("password in transcript: %+v", a)
+		}
+	}
+}
+
+func TestService(t *testing.T) {
+	l := newLab(t)
+	bin := filepath.Join(l.dir, "bin")
+	writeExec(t, bin, "systemctl", `#!/bin/sh
+printf '%s\n' "$*" >> "$HAWIZ_ROOT/systemctl.log"
+state="$HAWIZ_ROOT/state-$(eval echo \${$#})"
+case "$1" in
+  start|restart) echo active > "$state";;
+  stop) echo inactive > "$state";;
+  is-active) [ "$(cat "$state" 2>/dev/null)" = active ]; exit $?;;
+  *) exit 2;;
+esac
+`)
+	writeExec(t, bin, "svcctl", `#!/bin/sh
+printf '%s\n' "$*" >> "$HAWIZ_ROOT/svcctl.log"
+case "$1" in -is-active) exit 3;; esac
+`)
+	s := fakeBinServer(l, bin)
+	f := l.connect(l.opts(), s)
+	h := f.Host("web1")
+	ctx := ctxT(t)
+	sd := ServiceManager{Kind: "systemctl"}
+	steps := []struct {
+		a    ServiceAction
+		want bool
+	}{{ServiceIsActive, false}, {ServiceStart, true}, {ServiceIsActive, true}, {ServiceStop, false}, {ServiceRestart, true}}
+	for _, st := range steps {
+		got, err := h.Service(ctx, sd, "mongod", st.a, false)
+		if err != nil || got != st.want {
+			t.Fatalf("%s: %v %v, want %v", st.a, got, err, st.want)
+		}
+	}
+	log, _ := os.ReadFile(filepath.Join(s.Root(), "systemctl.log"))
+	want := "is-active --quiet -- mongod\nstart -- mongod\nis-active --quiet -- mongod\nis-active --quiet -- mongod\nstop -- mongod\nis-active --quiet -- mongod\nrestart -- mongod\nis-active --quiet -- mongod\n"
+	if string(log) != want {
+		t.Fatalf("systemctl calls:\n%s\nwant:\n%s", log, want)
+	}
+	if _, err := h.Service(ctx, sd, "x", "reload", false); err == nil {
+		t.Fatal("unknown action accepted")
+	}
+	cm := ServiceManager{Kind: "command", Command: []string{"svcctl", "-{action}", "{service}"}}
+	if active, err := h.Service(ctx, cm, "mmcentral", ServiceStop, false); err != nil || active {
+		t.Fatalf("command stop: %v %v", active, err)
+	}
+	log, _ = os.ReadFile(filepath.Join(s.Root(), "svcctl.log"))
+	if string(log) != "-stop mmcentral\n-is-active mmcentral\n" {
+		t.Fatalf("svcctl calls %q", log)
+	}
+}
+
+func pidGone(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	// a zombie no one reaped yet is gone as far as we care
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return len(f) > 0 && f[0] == "Z"
+}
+
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !pidGone(pid) {
+		if time.Now().After(deadline) {
+			syscall.Kill(-pid, syscall.SIGKILL)
+			t.Fatalf("remote process %d still running", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func readPID(t *testing.T, p string) int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := os.ReadFile(p)
+		if err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return pid
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no pid file %s", p)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestTimeoutKillsRemoteProcess(t *testing.T) {
+	l := newLab(t)
+	// An sshd that ignores "signal" requests: the package must still end
+	// the remote process (and its children).
+	s := l.server(func(c *sshtest.Config) { c.IgnoreSignals = true })
+	f := l.connect(l.opts(), s)
+	h := f.Host("web1")
+	start := time.Now()
+	res, err := h.Run(ctxT(t), Cmd{Program: "sh", Args: []string{"-c", "echo started; echo $$ > pid; sleep 30 & echo $! > child; wait"},
+		Timeout: 300 * time.Millisecond})
+	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "host web1") {
+		t.Fatalf("err = %v", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatalf("timeout took %v", time.Since(start))
+	}
+	if string(res.Stdout) != "started\n" {
+		t.Errorf("partial output %q", res.Stdout)
+	}
+	waitGone(t, readPID(t, filepath.Join(s.Root(), "pid")))
+	waitGone(t, readPID(t, filepath.Join(s.Root(), "child")))
+
+	// context cancellation ends it too
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Run(ctx, Cmd{Program: "sh", Args: []string{"-c", "echo $$ > pid2; exec sleep 30"}})
+		done <- err
+	}()
+	pid := readPID(t, filepath.Join(s.Root(), "pid2"))
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancel: %v", err)
+	}
+	waitGone(t, pid)
+	// the connection is still usable
+	if _, err := h.Run(ctxT(t), Cmd{Program: "true"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStatAndUpload(t *testing.T) {
+	l := newLab(t)
+	s := l.server(nil)
+	f := l.connect(l.opts(), s)
+	h := f.Host("web1")
+	ctx := ctxT(t)
+	p := filepath.Join(s.Root(), "gen.key")
+	content := []byte("0123456789abcdef secret bytes\n")
+	os.WriteFile(p, content, 0o600)
+	fi, err := h.Stat(ctx, p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(content)
+	me, _ := user.Current()
+	st, _ := os.Stat(p)
+	if !fi.Exists || fi.Size != int64(len(content)) || fi.SHA256 != hex.EncodeToString(sum[:]) || fi.Mode != 0o600 ||
+		fi.Owner != me.Username || !fi.ModTime.Equal(st.ModTime().Truncate(time.Second)) {
+		t.Fatalf("stat %+v", fi)
+	}
+	if fi, err := h.Stat(ctx, s.Root(), false); err != nil || !fi.Mode.IsDir() || fi.SHA256 != "" {
+		t.Fatalf("stat dir %+v %v", fi, err)
+	}
+
+	local := filepath.Join(l.dir, "payload.bin")
+	big := bytes.Repeat([]byte("hawiz upload\x00\xff"), 100000)
+	os.WriteFile(local, big, 0o644)
+	var last, calls int64
+	dst := filepath.Join(s.Root(), "opt", "payload.bin")
+	os.MkdirAll(filepath.Dir(dst), 0o755)
+	got, err := h.Upload(ctx, local, dst, WriteOptions{Mode: 0o755}, func(done, total int64) {
+		if total != int64(len(big)) || done < last {
+			t.Errorf("progress %d/%d after %d", done, total, last)
+		}
+		last = done
+		calls++
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsum := sha256.Sum256(big)
+	if got != hex.EncodeToString(bsum[:]) || last != int64(len(big)) || calls < 3 {
+		t.Fatalf("upload sha %s progress %d (%d calls)", got, last, calls)
+	}
+	if b, _ := os.ReadFile(dst); !bytes.Equal(b, big) {
+		t.Fatal("uploaded content differs")
+	}
+	if st, _ := os.Stat(dst); st.Mode().Perm() != 0o755 {
+		t.Fatalf("mode %v", st.Mode())
+	}
+}
+
+func TestRedaction(t *testing.T) {
+	l := newLab(t)
+	s := l.server(nil)
+	tr := &transcript{}
+	o := l.opts()
+	o.Transcript = tr.add
+	o.Redactor = NewRedactor()
+	const secret = "hunter2-Sup3r"
+	o.Redactor.Add(secret)
+	f := l.connect(o, s)
+	h := f.Host("web1")
+	ctx := ctxT(t)
+	b64 := base64.StdEncoding.EncodeToString([]byte(secret))
+	hx := hex.EncodeToString([]byte(secret))
+	var lines []string
+	res, err := h.Run(ctx, Cmd{Program: "sh", Args: []string{"-c", `echo "pw=$1"; echo "b64=$2" >&2; echo "hex=$3"; exit 3`, "sh", secret, b64, hx},
+		OnLine: func(_, l string) { lines = append(lines, l) }})
+	if err != nil || res.ExitStatus != 3 {
+		t.Fatal(err, res.ExitStatus)
+	}
+	if !strings.Contains(string(res.Stdout), secret) {
+		t.Fatal("Result.Stdout is the caller's own data and must not be altered")
+	}
+	for _, l := range lines {
+		if strings.Contains(l, secret) || strings.Contains(l, b64) || strings.Contains(l, hx) || !strings.Contains(l, Redacted) {
+			t.Errorf("streamed line not redacted: %q", l)
+		}
+	}
+	// a secret file: only path, size, sha256 in the transcript
+	p := filepath.Join(s.Root(), "gen.key")
+	if _, err := h.WriteFile(ctx, p, []byte("TOPSECRETKEYBYTES"), WriteOptions{Secret: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.WriteFile(ctx, filepath.Join(s.Root(), "plain.conf"), []byte("visible=1\n"), WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// an error message carrying a secret is redacted, errors.Is still works
+	_, err = h.WriteFile(ctx, p, []byte("x"), WriteOptions{IfSHA256: "absent"})
+	if !errors.Is(err, ErrChanged) {
+		t.Fatal(err)
+	}
+	_, err = h.Run(ctx, Cmd{Program: "sh", Args: []string{"-c", "sleep 5", "sh", secret}, Timeout: 100 * time.Millisecond})
+	if err == nil || !errors.Is(err, ErrTimeout) {
+		t.Fatal(err)
+	}
+	_, err = h.WriteFile(ctx, "/nonexistent-dir-"+secret+"/x", []byte("x"), WriteOptions{})
+	if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), Redacted) {
+		t.Errorf("error not redacted: %v", err)
+	}
+	var sawRun, sawSecretWrite, sawPlain bool
+	for _, a := range tr.all() {
+		all := fmt.Sprintf("%+v", a)
+		if strings.Contains(all, secret) || strings.Contains(all, b64) || strings.Contains(all, hx) || strings.Contains(all, "TOPSECRET") {
+			t.Errorf("secret in transcript: %s", all)
+		}
+		if a.Kind == "run" && strings.Contains(a.Output, "pw="+Redacted) && strings.Contains(a.Detail, Redacted) {
+			sawRun = true
+		}
+		if a.Kind == "write" && strings.Contains(a.Detail, "gen.key (17 bytes, sha256 ") {
+			sawSecretWrite = true
+		}
+		if a.Kind == "write" && strings.Contains(a.Detail, "visible=1") {
+			sawPlain = true
+		}
+	}
+	if !sawRun || !sawSecretWrite || !sawPlain {
+		t.Errorf("transcript incomplete (run %v secret write %v plain write %v): %+v", sawRun, sawSecretWrite, sawPlain, tr.all())
+	}
+}
+
+func TestDroppedConnection(t *testing.T) {
+	l := newLab(t)
+	s := l.server(nil)
+	f := l.connect(l.opts(), s)
+	h := f.Host("web1")
+	ctx := ctxT(t)
+	if _, err := h.Run(ctx, Cmd{Program: "true"}); err != nil {
+		t.Fatal(err)
+	}
+	s.KillConnections()
+	res, err := h.Run(ctx, Cmd{Program: "echo", Args: []string{"again"}})
+	if err != nil || string(res.Stdout) != "again\n" {
+		t.Fatalf("after drop: %v %q", err, res.Stdout)
+	}
+	if s.Accepted() != 2 {
+		t.Fatalf("accepted %d, want 2 (one re-dial)", s.Accepted())
+	}
+
+	// a connection that dies while a command runs: not re-run, outcome unknown
+	execs := s.Execs()
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Run(ctx, Cmd{Program: "sh", Args: []string{"-c", "echo $$ > busy; exec sleep 30"}})
+		done <- err
+	}()
+	readPID(t, filepath.Join(s.Root(), "busy"))
+	s.KillConnections()
+	err = <-done
+	if !errors.Is(err, ErrConnectionLost) || !strings.Contains(err.Error(), "host web1") || !strings.Contains(err.Error(), "outcome is unknown") {
+		t.Fatalf("mid-command drop: %v", err)
+	}
+	if s.Execs() != execs+1 {
+		t.Fatalf("command re-run after the connection died (%d execs)", s.Execs()-execs)
+	}
+
+	// the host is gone for good: one re-dial, then an error naming it
+	s.Close()
+	_, err = h.Run(ctx, Cmd{Program: "true"})
+	if !errors.Is(err, ErrConnectionLost) || !strings.Contains(err.Error(), "host web1") {
+		t.Fatalf("dead host: %v", err)
+	}
+}
+
+func TestInterruptedWriteLeavesFileIntact(t *testing.T) {
+	l := newLab(t)
+	s := l.server(nil)
+	f := l.connect(l.opts(), s)
+	h := f.Host("web1")
+	ctx := ctxT(t)
+	p := filepath.Join(s.Root(), "data.bin")
+	os.WriteFile(p, []byte("original\n"), 0o644)
+	local := filepath.Join(l.dir, "big")
+	os.WriteFile(local, bytes.Repeat([]byte("x"), 8<<20), 0o644)
+	var once sync.Once
+	_, err := h.Upload(ctx, local, p, WriteOptions{Backup: true}, func(done, total int64) {
+		if done > total/4 {
+			once.Do(s.KillConnections)
+		}
+	})
+	if !errors.Is(err, ErrConnectionLost) || !strings.Contains(err.Error(), "host web1") {
+		t.Fatalf("err = %v", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "original\n" {
+		t.Fatalf("target changed: %d bytes", len(b))
+	}
+	if baks, _ := filepath.Glob(p + ".hawiz-*"); len(baks) != 0 {
+		t.Fatalf("backup of an unfinished write: %q", baks)
+	}
+	// the next write succeeds (re-dial) and sweeps the stale temp file
+	if _, err := h.WriteFile(ctx, p, []byte("new\n"), WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := filepath.Glob(filepath.Join(s.Root(), ".data.bin.hawiz-tmp.*"))
+	if b, _ := os.ReadFile(p); string(b) != "new\n" || len(left) != 0 {
+		t.Fatalf("after rewrite: %q, temp files %q", b, left)
+	}
+}
+
+func TestConcurrentCommandsOneConnection(t *testing.T) {
+	l := newLab(t)
+	s := l.server(nil)
+	f := l.connect(l.opts(), s)
+	h := f.Host("web1")
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 30)
+	for i := range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := h.Run(ctx, Cmd{Program: "sh", Args: []string{"-c", "sleep 0.05; echo $1", "sh", itoa(i)}})
+			if err == nil && string(res.Stdout) != itoa(i)+"\n" {
+				err = fmt.Errorf("got %q", res.Stdout)
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if s.Accepted() != 1 {
+		t.Fatalf("%d connections, want 1", s.Accepted())
+	}
+}
