@@ -52,11 +52,23 @@ func readPrefs(ctx context.Context, c *Common, h *remote.Host, m *Member) (p *Pr
 func service(ctx context.Context, c *Common, h *remote.Host, m *Member, a remote.ServiceAction) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.ServiceTimeout)
 	defer cancel()
-	if a == remote.ServiceRestart && m.windows() && len(c.ServiceCommand) == 0 {
-		if _, err := h.Service(ctx, c.serviceManager(m, remote.ServiceStop), c.serviceName(m), remote.ServiceStop, c.sudo(m)); err != nil {
-			return false, err
+	if m.windows() && len(c.ServiceCommand) == 0 && a != remote.ServiceIsActive {
+		// mmcentral.exe -stop / -start (C1, with ASCII hyphens), then
+		// Get-Service for the state: mmcentral.exe has no status switch.
+		acts := []remote.ServiceAction{a}
+		if a == remote.ServiceRestart {
+			acts = []remote.ServiceAction{remote.ServiceStop, remote.ServiceStart}
 		}
-		a = remote.ServiceStart
+		for _, x := range acts {
+			r, err := h.Run(ctx, remote.Cmd{Program: c.WindowsExe, Args: []string{"-" + string(x)}})
+			if err == nil {
+				err = r.ExitError()
+			}
+			if err != nil {
+				return false, fmt.Errorf("%s -%s on %s: %w", c.WindowsExe, x, m.Host.Name, err)
+			}
+		}
+		a = remote.ServiceIsActive
 	}
 	active, err := h.Service(ctx, c.serviceManager(m, a), c.serviceName(m), a, c.sudo(m))
 	if err != nil {
