@@ -4,6 +4,7 @@ package catalog
 import (
 	"github.com/hawiz/hawiz/steps"
 	"github.com/hawiz/hawiz/steps/micetro"
+	"github.com/hawiz/hawiz/steps/opsmanager"
 )
 
 // All returns every procedure, freshly built on each call (no package state),
@@ -11,7 +12,7 @@ import (
 func All() []*steps.Procedure {
 	return []*steps.Procedure{
 		micetro.CentralHA(), micetro.CentralUpgrade(),
-		// opsmanager.HA(),
+		opsmanager.HA(),
 	}
 }
 

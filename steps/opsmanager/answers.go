@@ -21,22 +21,22 @@ const (
 	InstallPackage = "package" // rpm/deb: /opt/mongodb/mms, user mongodb-mms (M9)
 	InstallTar     = "tar"     // archive: <install_dir> (M10)
 
-	PackageInstallDir  = "/opt/mongodb/mms"                        // M9
-	PackageUser        = "mongodb-mms"                             // M9
-	PackageGenKeyPath  = "/etc/mongodb-mms/gen.key"                // M1, M9
-	TarGenKeyRelPath   = ".mongodb-mms/gen.key"                    // ${HOME}/.mongodb-mms/ (M1, M10)
-	ConfRelPath        = "conf/conf-mms.properties"                // M4
-	MMSConfRelPath     = "conf/mms.conf"                           // M11, M12
-	StartupLogRelPath  = "logs/mms0-startup.log"                   // M11, M14
-	AccessLogRelPath   = "logs/mms0-access.log"                    // M14
-	ServiceName        = "mongodb-mms"                             // M8, M9, M11
-	DefaultPort        = 8080                                      // M13
-	HealthPath         = "/monitor/health"                         // M2
-	StartedMarker      = "Started in"                              // M11: "ServerMain:266 - Started in: <n> (ms)"
-	GenKeySize         = 24                                        // M1
-	DefaultIPHeader    = "X-Forwarded-For"                         // M1, M2, M6
+	PackageInstallDir  = "/opt/mongodb/mms"                         // M9
+	PackageUser        = "mongodb-mms"                              // M9
+	PackageGenKeyPath  = "/etc/mongodb-mms/gen.key"                 // M1, M9
+	TarGenKeyRelPath   = ".mongodb-mms/gen.key"                     // ${HOME}/.mongodb-mms/ (M1, M10)
+	ConfRelPath        = "conf/conf-mms.properties"                 // M4
+	MMSConfRelPath     = "conf/mms.conf"                            // M11, M12
+	StartupLogRelPath  = "logs/mms0-startup.log"                    // M11, M14
+	AccessLogRelPath   = "logs/mms0-access.log"                     // M14
+	ServiceName        = "mongodb-mms"                              // M8, M9, M11
+	DefaultPort        = 8080                                       // M13
+	HealthPath         = "/monitor/health"                          // M2
+	StartedMarker      = "Started in"                               // M11: "ServerMain:266 - Started in: <n> (ms)"
+	GenKeySize         = 24                                         // M1
+	DefaultIPHeader    = "X-Forwarded-For"                          // M1, M2, M6
 	DefaultAgentConfig = "/etc/mongodb-mms/automation-agent.config" // M2, M20
-	DefaultAgentSvc    = "mongodb-mms-automation-agent"            // [3rd-party], see A.2 step 4
+	DefaultAgentSvc    = "mongodb-mms-automation-agent"             // [3rd-party], see A.2 step 4
 
 	KeyMongoURI    = "mongo.mongoUri"      // M7
 	KeyCentralURL  = "mms.centralUrl"      // M5

@@ -1,0 +1,86 @@
+package opsmanager
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// LB is a stand-in load balancer for tests and the demo: a round-robin
+// reverse proxy over the servers' addresses that sets X-Forwarded-For. With
+// Cache set it behaves like an LB with caching left on (which the docs
+// forbid, M1): GET responses are kept per URL for CacheFor and replayed with
+// Age and X-Cache: HIT headers and their original Date.
+type LB struct {
+	Backends []string // "host:port"
+	Cache    bool
+	CacheFor time.Duration // default 60s
+
+	next  atomic.Uint64
+	mu    sync.Mutex
+	cache map[string]cached
+}
+
+type cached struct {
+	at     time.Time
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (lb *LB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	key := r.URL.RequestURI()
+	if lb.Cache && r.Method == http.MethodGet {
+		lb.mu.Lock()
+		c, ok := lb.cache[key]
+		lb.mu.Unlock()
+		ttl := lb.CacheFor
+		if ttl == 0 {
+			ttl = 60 * time.Second
+		}
+		if ok && time.Since(c.at) < ttl {
+			for k, v := range c.header {
+				w.Header()[k] = v
+			}
+			w.Header().Set("Age", strconv.Itoa(int(time.Since(c.at).Seconds())))
+			w.Header().Set("X-Cache", "HIT")
+			w.WriteHeader(c.status)
+			_, _ = w.Write(c.body)
+			return
+		}
+	}
+	be := lb.Backends[int(lb.next.Add(1)-1)%len(lb.Backends)]
+	target := &url.URL{Scheme: "http", Host: be}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.Transport = &http.Transport{DisableKeepAlives: true}
+	if !lb.Cache {
+		proxy.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	proxy.ServeHTTP(rec, r)
+	res := rec.Result()
+	var body bytes.Buffer
+	_, _ = body.ReadFrom(res.Body)
+	if res.Header.Get("Date") == "" {
+		res.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	}
+	lb.mu.Lock()
+	if lb.cache == nil {
+		lb.cache = map[string]cached{}
+	}
+	lb.cache[key] = cached{at: time.Now(), status: res.StatusCode, header: res.Header.Clone(), body: body.Bytes()}
+	lb.mu.Unlock()
+	for k, v := range res.Header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("X-Cache", "MISS")
+	w.WriteHeader(res.StatusCode)
+	_, _ = w.Write(body.Bytes())
+}

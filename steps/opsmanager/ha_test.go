@@ -1,0 +1,388 @@
+package opsmanager
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	omstandin "github.com/hawiz/hawiz/lab/standins/opsmanager"
+	"github.com/hawiz/hawiz/remote"
+	"github.com/hawiz/hawiz/remote/sshtest"
+	"github.com/hawiz/hawiz/steps"
+	"golang.org/x/crypto/ssh"
+)
+
+// TestMain lets the test binary act as the stand-in's control program
+// (<install_dir>/bin/mongodb-mms in the test worlds re-execs it).
+func TestMain(m *testing.M) {
+	if os.Getenv("HAWIZ_MMS_STANDIN_MAIN") == "1" {
+		os.Exit(omstandin.Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// world is N in-process SSH hosts, each with a tar-installed stand-in Ops
+// Manager (its own port, gen.key path and logs), one shared App DB record
+// directory, and an LB in front of them.
+type world struct {
+	t       *testing.T
+	dir     string
+	key     string
+	known   string
+	servers []*sshtest.Server
+	roots   []string
+	ports   []int
+	appdb   string
+	lbURL   string
+	user    string
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func newWorld(t *testing.T, n int, cachingLB bool) *world {
+	t.Helper()
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, dir: t.TempDir(), user: u.Username}
+	w.key = filepath.Join(w.dir, "id_ed25519")
+	w.known = filepath.Join(w.dir, "known_hosts")
+	w.appdb = filepath.Join(w.dir, "appdb")
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	blk, _ := ssh.MarshalPrivateKey(priv, "")
+	os.WriteFile(w.key, pem.EncodeToMemory(blk), 0o600)
+	signer, _ := ssh.NewSignerFromKey(priv)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var backends []string
+	for i := range n {
+		root := filepath.Join(w.dir, fmt.Sprintf("om%d", i+1))
+		inst := filepath.Join(root, "mongodb-mms-7.0.0.x86_64")
+		for _, d := range []string{"bin", "conf", "logs", "tmp"} {
+			os.MkdirAll(filepath.Join(inst, d), 0o755)
+		}
+		port := freePort(t)
+		os.WriteFile(filepath.Join(inst, "conf", "conf-mms.properties"), []byte(omstandin.DefaultConf), 0o640)
+		os.WriteFile(filepath.Join(inst, "conf", "mms.conf"), []byte(fmt.Sprintf(
+			"BASE_PORT=%d\nMMS_USER=%s\nENC_KEY_PATH=%s\nHAWIZ_STANDIN_BIND=127.0.0.1\nHAWIZ_STANDIN_APPDB_DIR=%s\n",
+			port, w.user, filepath.Join(root, "keys", "gen.key"), w.appdb)), 0o644)
+		os.WriteFile(filepath.Join(inst, "bin", "mongodb-mms"), []byte(fmt.Sprintf(
+			"#!/bin/sh\nHAWIZ_MMS_STANDIN_MAIN=1 %s=%s exec %s \"$@\"\n", omstandin.EnvInstallDir, inst, exe)), 0o755)
+		s, err := sshtest.Start(sshtest.Config{AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()}, Root: root,
+			HostKeySeed: []byte(fmt.Sprintf("om%d", i+1)), PortMap: map[int]string{8080: fmt.Sprintf("127.0.0.1:%d", port)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			exec.Command(filepath.Join(inst, "bin", "mongodb-mms"), "stop").Run()
+			s.Close()
+		})
+		w.servers = append(w.servers, s)
+		w.roots = append(w.roots, root)
+		w.ports = append(w.ports, port)
+		backends = append(backends, fmt.Sprintf("127.0.0.1:%d", port))
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: &omstandin.LB{Backends: backends, Cache: cachingLB}}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	w.lbURL = "http://" + ln.Addr().String()
+	return w
+}
+
+func (w *world) inst(i int) string { return filepath.Join(w.roots[i], "mongodb-mms-7.0.0.x86_64") }
+func (w *world) keyPath(i int) string {
+	return filepath.Join(w.roots[i], "keys", "gen.key")
+}
+
+func (w *world) answers(uri, genKey string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ssh:\n  sudo: none\n  identity_file: %s\n  known_hosts: %s\n  ssh_config: none\n  user: tester\nservers:\n", w.key, w.known)
+	for i, s := range w.servers {
+		fmt.Fprintf(&b, "  - name: om%d\n    address: 127.0.0.1\n    port: %d\n    install: tar\n    install_dir: %s\n", i+1, s.Port(), w.inst(i))
+	}
+	if uri == "" {
+		uri = "mongodb://db1.test:27017,db2.test:27017,db3.test:27017/?maxPoolSize=100"
+	}
+	fmt.Fprintf(&b, "appdb:\n  uri: %s\n  username: opsmanager\n", uri)
+	fmt.Fprintf(&b, "load_balancer:\n  url: %s\n  cache_probe_gap: 1100ms\n", w.lbURL)
+	fmt.Fprintf(&b, "start_timeout: 30s\ngen_key:\n%s", genKey)
+	return b.String()
+}
+
+const testPassword = "p@ss:w/rd#1"
+
+func (w *world) run(t *testing.T, yaml, state string, resume bool, hook func(string, int)) (steps.Outcome, error, *recorder) {
+	t.Helper()
+	p := HA()
+	a, err := steps.LoadAnswers(p, []byte(yaml))
+	if err != nil {
+		t.Fatalf("answers: %v\n%s", err, yaml)
+	}
+	rec := &recorder{}
+	cfg := steps.RunConfig{
+		Procedure: p, Answers: a, AnswersFile: "test.yaml", StatePath: state, RunName: "t", Resume: resume,
+		Renderer: rec, Operator: steps.NonInteractive{Yes: true}, Yes: true,
+		Remote: remote.Options{AgentSocket: "none", DialTimeout: 5 * time.Second},
+		Getenv: func(k string) string {
+			if k == "HAWIZ_APPDB_PASSWORD" {
+				return testPassword
+			}
+			return ""
+		},
+		Hook: hook,
+	}
+	if resume {
+		cfg.Answers = nil
+	}
+	out, err := steps.Run(context.Background(), cfg)
+	return out, err, rec
+}
+
+type recorder struct {
+	mu     sync.Mutex
+	events []steps.Event
+}
+
+func (r *recorder) Event(ev steps.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, ev)
+	r.mu.Unlock()
+}
+
+func (r *recorder) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	for _, e := range r.events {
+		fmt.Fprintf(&b, "%s %s %s %s %s\n", e.Kind, e.Step, e.Host, e.Message, e.Evidence)
+		for _, o := range e.Output {
+			fmt.Fprintf(&b, "    | %s\n", o)
+		}
+	}
+	return b.String()
+}
+
+func (r *recorder) count(k steps.EventKind) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.events {
+		if e.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+func fileSHA(t *testing.T, p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "absent"
+	}
+	return sha(b)
+}
+
+func (w *world) checkDone(t *testing.T) {
+	t.Helper()
+	k0 := fileSHA(t, w.keyPath(0))
+	for i := range w.servers {
+		if got := fileSHA(t, w.keyPath(i)); got != k0 || got == "absent" {
+			t.Errorf("om%d gen.key %s, om1 %s", i+1, got, k0)
+		}
+		st, err := os.Stat(w.keyPath(i))
+		if err != nil || st.Mode().Perm() != 0o600 || st.Size() != 24 {
+			t.Errorf("om%d gen.key stat %v %v", i+1, st, err)
+		}
+		b, _ := os.ReadFile(filepath.Join(w.inst(i), "conf", "conf-mms.properties"))
+		p := ParseProps(b)
+		if v, _ := p.Get(KeyCentralURL); v != w.lbURL {
+			t.Errorf("om%d centralUrl %q", i+1, v)
+		}
+		if v, _ := p.Get(KeyMongoURI); !strings.Contains(v, "opsmanager:p%40ss%3Aw%2Frd%231@db1.test") {
+			t.Errorf("om%d mongoUri %q", i+1, v)
+		}
+		if !strings.HasPrefix(string(b), omstandin.DefaultConf[:200]) {
+			t.Errorf("om%d conf: comments not kept:\n%s", i+1, b)
+		}
+		if !omstandin.Healthy(mustConfig(t, w.inst(i))) {
+			t.Errorf("om%d not healthy", i+1)
+		}
+	}
+}
+
+func mustConfig(t *testing.T, inst string) omstandin.Config {
+	c, err := omstandin.LoadConfig(inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func noSecrets(t *testing.T, dir string, secrets ...string) {
+	t.Helper()
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() || strings.HasSuffix(p, "gen.key") || strings.Contains(p, "/keys/") ||
+			strings.Contains(p, "conf-mms.properties") || strings.Contains(p, "backup") {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		for _, s := range secrets {
+			if s != "" && strings.Contains(string(b), s) {
+				t.Errorf("secret found in %s", p)
+			}
+		}
+		return nil
+	})
+}
+
+func TestHAFirstServerModeEndToEnd(t *testing.T) {
+	w := newWorld(t, 3, false)
+	state := filepath.Join(w.dir, "state.json")
+	backup := filepath.Join(w.dir, "backup", "gen.key")
+	y := w.answers("", "  mode: first-server\n  backup_to: "+backup+"\n")
+	out, err, rec := w.run(t, y, state, false, nil)
+	if err != nil {
+		t.Fatalf("run: %v (%+v)\n%s", err, out, rec)
+	}
+	w.checkDone(t)
+	t.Logf("events:\n%s", rec)
+	if fileSHA(t, backup) != fileSHA(t, w.keyPath(0)) {
+		t.Fatal("backup differs")
+	}
+	if st, _ := os.Stat(backup); st.Mode().Perm() != 0o600 {
+		t.Fatalf("backup mode %v", st.Mode())
+	}
+	key, _ := os.ReadFile(w.keyPath(0))
+	noSecrets(t, w.dir, testPassword, "p%40ss%3Aw%2Frd%231", string(key), fmt.Sprintf("%x", key))
+	if !strings.Contains(rec.String(), backup) {
+		t.Error("backup location not reported")
+	}
+	// A re-run (new run, fresh state) changes nothing.
+	mt := map[string]time.Time{}
+	for i := range w.servers {
+		st, _ := os.Stat(filepath.Join(w.inst(i), "conf", "conf-mms.properties"))
+		mt[fmt.Sprint(i)] = st.ModTime()
+	}
+	out, err, rec = w.run(t, y, filepath.Join(w.dir, "state2.json"), false, nil)
+	if err != nil {
+		t.Fatalf("re-run: %v\n%s", err, rec)
+	}
+	if n := rec.count(steps.EventApply); n != 0 {
+		t.Fatalf("re-run applied %d times:\n%s", n, rec)
+	}
+	for i := range w.servers {
+		st, _ := os.Stat(filepath.Join(w.inst(i), "conf", "conf-mms.properties"))
+		if !st.ModTime().Equal(mt[fmt.Sprint(i)]) {
+			t.Errorf("om%d conf rewritten by the re-run", i+1)
+		}
+	}
+}
+
+func TestHAGenerateModeAndWrongKeyCaught(t *testing.T) {
+	w := newWorld(t, 3, false)
+	// om3 already holds a different key: refused before anything starts.
+	os.MkdirAll(filepath.Dir(w.keyPath(2)), 0o700)
+	os.WriteFile(w.keyPath(2), []byte("abcdefghijklmnopqrstuvwx"), 0o600)
+	y := w.answers("", "  mode: generate\n")
+	_, err, rec := w.run(t, y, filepath.Join(w.dir, "s.json"), false, nil)
+	if steps.ExitCode(err) != steps.ExitRefused || !strings.Contains(err.Error(), "different gen.key") {
+		t.Fatalf("want refusal, got %v\n%s", err, rec)
+	}
+	for i := range w.servers {
+		if omstandin.Running(mustConfig(t, w.inst(i))) != 0 {
+			t.Fatalf("om%d started despite the wrong key", i+1)
+		}
+	}
+	// Remove the stray key and resume: done, the generated key everywhere.
+	os.Remove(w.keyPath(2))
+	_, err, rec = w.run(t, y, filepath.Join(w.dir, "s.json"), true, nil)
+	if err != nil {
+		t.Fatalf("resume: %v\n%s", err, rec)
+	}
+	w.checkDone(t)
+}
+
+func TestHAResumeAfterInterruption(t *testing.T) {
+	w := newWorld(t, 3, false)
+	y := w.answers("", "  mode: first-server\n")
+	state := filepath.Join(w.dir, "s.json")
+	// Cancel in the middle (after the 14th state save).
+	ctxErr := errors.New("interrupted")
+	_ = ctxErr
+	var stop sync.Once
+	p := HA()
+	a, err := steps.LoadAnswers(p, []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg := steps.RunConfig{Procedure: p, Answers: a, StatePath: state, RunName: "t", Renderer: &recorder{},
+		Operator: steps.NonInteractive{Yes: true}, Yes: true,
+		Remote: remote.Options{AgentSocket: "none", DialTimeout: 5 * time.Second},
+		Getenv: func(k string) string {
+			if k == "HAWIZ_APPDB_PASSWORD" {
+				return testPassword
+			}
+			return ""
+		},
+		Hook: func(point string, n int) {
+			if point == "after-save" && n == 16 {
+				stop.Do(cancel)
+			}
+		}}
+	_, err = steps.Run(ctx, cfg)
+	if steps.ExitCode(err) != steps.ExitStopped {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	_, err, rec := w.run(t, y, state, true, nil)
+	if err != nil {
+		t.Fatalf("resume: %v\n%s", err, rec)
+	}
+	w.checkDone(t)
+}
+
+func TestHACachingLBRefused(t *testing.T) {
+	w := newWorld(t, 2, true)
+	y := w.answers("", "  mode: first-server\n")
+	_, err, rec := w.run(t, y, filepath.Join(w.dir, "s.json"), false, nil)
+	if steps.ExitCode(err) != steps.ExitRefused || !strings.Contains(err.Error(), "cached") {
+		t.Fatalf("want refusal for a caching LB, got %v\n%s", err, rec)
+	}
+}
+
+func TestHATwoHostURIRefused(t *testing.T) {
+	w := newWorld(t, 2, false)
+	y := w.answers("mongodb://db1.test:27017,db2.test:27017/", "  mode: first-server\n")
+	_, err := steps.LoadAnswers(HA(), []byte(y))
+	if err == nil || !strings.Contains(err.Error(), "appdb.uri: lists 2 host(s)") {
+		t.Fatalf("want appdb.uri error, got %v", err)
+	}
+}

@@ -1,0 +1,340 @@
+package opsmanager
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hawiz/hawiz/remote"
+	"github.com/hawiz/hawiz/steps"
+)
+
+// layout is where a server keeps its files and how its service is driven,
+// resolved from the install type, mms.conf and the answers' overrides.
+type layout struct {
+	Name       string
+	Install    string
+	InstallDir string
+	Conf       string
+	MMSConf    string
+	GenKey     string
+	StartupLog string
+	AccessLog  string
+	User       string
+	Service    string
+	Manager    string   // service | systemctl | command
+	Command    []string // for command
+	Sudo       bool
+}
+
+func factKey(host, k string) string { return "server." + host + "." + k }
+
+// resolveLayout works out a server's layout; values read from the server
+// (service user, gen.key path) are cached as facts.
+func resolveLayout(ctx context.Context, e *steps.Env, c *Common, name string) (layout, error) {
+	s := c.server(name)
+	if s == nil {
+		return layout{}, fmt.Errorf("%s is not a server of the answers", name)
+	}
+	h := e.Host(name)
+	l := layout{Name: name, Install: s.Install, InstallDir: s.InstallDir, Sudo: c.SSH.Sudo != steps.SudoNone}
+	p := s.Paths
+	l.Conf = or(p.Conf, path.Join(s.InstallDir, ConfRelPath))
+	l.MMSConf = or(p.MMSConf, path.Join(s.InstallDir, MMSConfRelPath))
+	l.StartupLog = or(p.StartupLog, path.Join(s.InstallDir, StartupLogRelPath))
+	l.AccessLog = or(p.AccessLog, path.Join(s.InstallDir, AccessLogRelPath))
+	l.Service = or(p.Service, ServiceName)
+	l.Manager = p.ServiceManager
+	l.Command = p.ServiceCommand
+	if l.Manager == "" {
+		if s.Install == InstallPackage {
+			l.Manager = "service" // `sudo service mongodb-mms start` (M8, M9, M11)
+		} else {
+			l.Manager = "command" // `<install_dir>/bin/mongodb-mms start` (M10, M11)
+			l.Command = []string{path.Join(s.InstallDir, "bin", "mongodb-mms"), "{action}"}
+		}
+	}
+	l.User = s.ServiceUser
+	l.GenKey = p.GenKey
+	if l.User != "" && l.GenKey != "" {
+		return l, nil
+	}
+	if v, ok := e.Fact(factKey(name, "user")); ok && l.User == "" {
+		l.User = v
+	}
+	if v, ok := e.Fact(factKey(name, "gen_key")); ok && l.GenKey == "" {
+		l.GenKey = v
+	}
+	if l.User != "" && l.GenKey != "" {
+		return l, nil
+	}
+	if h == nil {
+		return l, fmt.Errorf("%s: not connected", name)
+	}
+	mms := map[string]string{}
+	if b, _, err := h.ReadFile(ctx, l.MMSConf, l.Sudo); err == nil {
+		mms = readShellVars(b)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return l, err
+	}
+	if l.User == "" {
+		l.User = mms["MMS_USER"]
+		if l.User == "" {
+			return l, fmt.Errorf("%s: no service_user in the answers and no MMS_USER in %s (M11)", name, l.MMSConf)
+		}
+		e.SetFact(factKey(name, "user"), l.User)
+	}
+	if l.GenKey == "" {
+		home := ""
+		if k := mms["ENC_KEY_PATH"]; k != "" || s.Install == InstallTar {
+			var err error
+			if home, err = userHome(ctx, h, l.User); err != nil {
+				return l, err
+			}
+		}
+		switch {
+		case mms["ENC_KEY_PATH"] != "":
+			// The default mms.conf sets ENC_KEY_PATH=${HOME}/.mongodb-mms/gen.key (M25).
+			l.GenKey = strings.NewReplacer("${HOME}", home, "$HOME", home).Replace(mms["ENC_KEY_PATH"])
+		case s.Install == InstallPackage:
+			l.GenKey = PackageGenKeyPath
+		default:
+			l.GenKey = path.Join(home, TarGenKeyRelPath)
+		}
+		e.SetFact(factKey(name, "gen_key"), l.GenKey)
+	}
+	return l, nil
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// readShellVars reads KEY=value lines of mms.conf.
+func readShellVars(b []byte) map[string]string {
+	out := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "export "))
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		if k, v, ok := strings.Cut(l, "="); ok {
+			out[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"'`)
+		}
+	}
+	return out
+}
+
+func userHome(ctx context.Context, h *remote.Host, user string) (string, error) {
+	res, err := h.Run(ctx, remote.Cmd{Program: "getent", Args: []string{"passwd", user}, Timeout: 30 * time.Second})
+	if err != nil {
+		return "", err
+	}
+	if res.ExitStatus != 0 {
+		return "", fmt.Errorf("%s: service user %q does not exist (getent passwd: exit %d)", h.Name(), user, res.ExitStatus)
+	}
+	f := strings.Split(strings.TrimSpace(string(res.Stdout)), ":")
+	if len(f) < 6 || f[5] == "" {
+		return "", fmt.Errorf("%s: no home directory for %q", h.Name(), user)
+	}
+	return f[5], nil
+}
+
+// serviceArgv renders a service action for l.
+func (l layout) serviceArgv(action string) []string {
+	switch l.Manager {
+	case "systemctl":
+		if action == "status" {
+			return []string{"systemctl", "is-active", "--quiet", l.Service}
+		}
+		return []string{"systemctl", action, l.Service}
+	case "command":
+		out := make([]string, len(l.Command))
+		for i, a := range l.Command {
+			out[i] = strings.ReplaceAll(strings.ReplaceAll(a, "{action}", action), "{service}", l.Service)
+		}
+		return out
+	default:
+		return []string{"service", l.Service, action}
+	}
+}
+
+func (l layout) describe(action string) string { return strings.Join(l.serviceArgv(action), " ") }
+
+// service runs start|stop|status; status reports running (exit 0).
+func service(ctx context.Context, e *steps.Env, h *remote.Host, l layout, action string, timeout time.Duration) (remote.Result, error) {
+	argv := l.serviceArgv(action)
+	c := remote.Cmd{Program: argv[0], Args: argv[1:], Sudo: l.Sudo, Timeout: timeout}
+	if action != "status" {
+		c.OnLine = func(_, line string) { e.Output(h.Name(), line) }
+	}
+	return h.Run(ctx, c)
+}
+
+func running(ctx context.Context, e *steps.Env, h *remote.Host, l layout) (bool, error) {
+	res, err := service(ctx, e, h, l, "status", time.Minute)
+	if err != nil {
+		return false, err
+	}
+	return res.ExitStatus == 0, nil
+}
+
+// health asks /monitor/health on the server itself, through SSH (M2).
+func health(ctx context.Context, h *remote.Host, port int) (int, error) {
+	st, _, _, err := h.HTTPGet(ctx, port, HealthPath)
+	return st, err
+}
+
+// logSince returns the startup log's content after offset (all of it when
+// the log is now shorter: rotated or truncated).
+func logSince(ctx context.Context, h *remote.Host, l layout, offset int64) (string, error) {
+	fi, err := h.Stat(ctx, l.StartupLog, l.Sudo)
+	if err != nil || !fi.Exists {
+		return "", err
+	}
+	if fi.Size < offset {
+		offset = 0
+	}
+	res, err := h.Run(ctx, remote.Cmd{Program: "tail", Args: []string{"-c", "+" + strconv.FormatInt(offset+1, 10), l.StartupLog}, Sudo: l.Sudo, Timeout: time.Minute})
+	if err != nil {
+		return "", err
+	}
+	return string(res.Stdout), nil
+}
+
+func logTail(ctx context.Context, h *remote.Host, l layout, n int) string {
+	res, err := h.Run(ctx, remote.Cmd{Program: "tail", Args: []string{"-n", strconv.Itoa(n), l.StartupLog}, Sudo: l.Sudo, Timeout: time.Minute})
+	if err != nil || res.ExitStatus != 0 {
+		return "(no startup log at " + l.StartupLog + ")"
+	}
+	return strings.TrimRight(string(res.Stdout), "\n")
+}
+
+func logSize(ctx context.Context, h *remote.Host, l layout) int64 {
+	fi, err := h.Stat(ctx, l.StartupLog, l.Sudo)
+	if err != nil || !fi.Exists {
+		return 0
+	}
+	return fi.Size
+}
+
+// startServer starts l's Ops Manager and waits for /monitor/health = 200 and
+// "Started in" in the startup log written by this start (M2 step 5, M11).
+func startServer(ctx context.Context, e *steps.Env, c *Common, h *remote.Host, l layout) (string, error) {
+	off := logSize(ctx, h, l)
+	t0 := time.Now()
+	res, err := service(ctx, e, h, l, "start", c.StartTimeout)
+	if err != nil {
+		return "", err
+	}
+	if res.ExitStatus != 0 {
+		return "", fmt.Errorf("%s failed (exit %d): %s\nlast lines of %s:\n%s", l.describe("start"), res.ExitStatus,
+			strings.TrimSpace(string(res.Stderr)), l.StartupLog, logTail(ctx, h, l, 20))
+	}
+	deadline := time.Now().Add(c.StartTimeout)
+	var last string
+	for {
+		st, herr := health(ctx, h, c.Port)
+		log, lerr := logSince(ctx, h, l, off)
+		if herr == nil && st == 200 && lerr == nil {
+			if line := findLine(log, StartedMarker); line != "" {
+				return fmt.Sprintf("%s: /monitor/health 200 after %s; startup log: %s", h.Name(), time.Since(t0).Round(time.Millisecond), strings.TrimSpace(line)), nil
+			}
+		}
+		last = fmt.Sprintf("health %d %v", st, herr)
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("%s did not come up within %s (%s); last lines of %s:\n%s", h.Name(), c.StartTimeout, last, l.StartupLog, logTail(ctx, h, l, 20))
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func findLine(s, marker string) string {
+	var last string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, marker) {
+			last = l
+		}
+	}
+	return last
+}
+
+// serverUp is the read-only check that a server runs and is healthy.
+func serverUp(ctx context.Context, e *steps.Env, c *Common, h *remote.Host, l layout) (bool, string, error) {
+	up, err := running(ctx, e, h, l)
+	if err != nil {
+		return false, "", err
+	}
+	if !up {
+		return false, fmt.Sprintf("%s: not running (%s)", h.Name(), l.describe("status")), nil
+	}
+	st, err := health(ctx, h, c.Port)
+	if err != nil || st != 200 {
+		return false, fmt.Sprintf("%s: running but /monitor/health = %d %v", h.Name(), st, err), nil
+	}
+	log, _ := logSince(ctx, h, l, 0)
+	line := findLine(log, StartedMarker)
+	if line == "" {
+		return false, fmt.Sprintf("%s: /monitor/health 200 but no %q in %s", h.Name(), StartedMarker, l.StartupLog), nil
+	}
+	return true, fmt.Sprintf("%s: running, /monitor/health 200, %s", h.Name(), strings.TrimSpace(line)), nil
+}
+
+var tarVersionRE = regexp.MustCompile(`mongodb-mms-([0-9][0-9A-Za-z.+~_-]*?)(\.(x86_64|aarch64|ppc64le|s390x|amd64|arm64))?$`)
+
+// installedVersion reads the Ops Manager version: the package database for
+// package installs, the archive's directory name for tar installs [derived].
+func installedVersion(ctx context.Context, h *remote.Host, l layout) (string, error) {
+	if l.Install == InstallPackage {
+		res, err := h.Run(ctx, remote.Cmd{Program: "dpkg-query", Args: []string{"-W", "-f=${Version}", "mongodb-mms"}, Timeout: time.Minute})
+		if err != nil {
+			return "", err
+		}
+		if res.ExitStatus == 0 && len(bytes.TrimSpace(res.Stdout)) > 0 {
+			return strings.TrimSpace(string(res.Stdout)), nil
+		}
+		res2, err := h.Run(ctx, remote.Cmd{Program: "rpm", Args: []string{"-q", "--qf", "%{VERSION}", "mongodb-mms"}, Timeout: time.Minute})
+		if err != nil {
+			return "", err
+		}
+		if res2.ExitStatus == 0 {
+			return strings.TrimSpace(string(res2.Stdout)), nil
+		}
+		return "", fmt.Errorf("%s: install: package, but neither dpkg-query nor rpm knows the mongodb-mms package (M9)", h.Name())
+	}
+	res, err := h.Run(ctx, remote.Cmd{Program: "readlink", Args: []string{"-f", l.InstallDir}, Timeout: time.Minute})
+	if err != nil {
+		return "", err
+	}
+	real := strings.TrimSpace(string(res.Stdout))
+	if m := tarVersionRE.FindStringSubmatch(path.Base(real)); m != nil {
+		return m[1], nil
+	}
+	return "unknown (" + real + ")", nil
+}
+
+// versionMatches: installed "7.0.1-1" or "7.0.1.500.20240101T0000Z" matches target "7.0.1".
+func versionMatches(installed, target string) bool {
+	if installed == target {
+		return true
+	}
+	if strings.HasPrefix(installed, target) {
+		c := installed[len(target)]
+		return c == '-' || c == '.' || c == '+' || c == '~'
+	}
+	return false
+}
