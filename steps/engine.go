@@ -694,6 +694,12 @@ func (r *runner) runHost(ctx context.Context, i int, s *Step, host string, hs *H
 		return Event{Kind: k, Step: s.ID, Index: i + 1, Total: len(r.list), Title: s.Title, Host: host, Message: msg}
 	}
 	redo := slices.Contains(r.cfg.Redo, s.ID)
+	if s.Manual != nil && slices.Contains(r.cfg.Confirm, s.ID) {
+		if err := r.set(func() { hs.Confirmed, hs.Note = now(), "" }); err != nil {
+			return err
+		}
+		r.emit(ev(EventConfirmed, "confirmed with --confirm"))
+	}
 	for {
 		r.mu.Lock()
 		prev := hs.Status
@@ -748,35 +754,28 @@ func (r *runner) runHost(ctx context.Context, i int, s *Step, host string, hs *H
 			r.mu.Lock()
 			confirmed := hs.Confirmed != nil
 			r.mu.Unlock()
-			if !confirmed || redo {
-				if slices.Contains(r.cfg.Confirm, s.ID) {
-					if err := r.set(func() { hs.Confirmed = now() }); err != nil {
-						return err
+			if !confirmed || (redo && !slices.Contains(r.cfg.Confirm, s.ID)) {
+				e := ev(EventManualWait, "waiting for the operator")
+				e.Manual = s.Manual
+				r.emit(e)
+				err := r.op.ConfirmManual(ctx, s, host)
+				if err != nil {
+					if errors.Is(err, ErrWaitingForOperator) {
+						r.mu.Lock()
+						hs.Note = "waiting for the operator's confirmation"
+						r.mu.Unlock()
+						return &StoppedError{Reason: "waiting for manual step " + s.ID + " (" + s.Title + ")",
+							Resume: r.resumeCmd() + " --confirm " + s.ID, Err: ErrWaitingForOperator}
 					}
-					r.emit(ev(EventConfirmed, "confirmed with --confirm"))
-				} else {
-					e := ev(EventManualWait, "waiting for the operator")
-					e.Manual = s.Manual
-					r.emit(e)
-					err := r.op.ConfirmManual(ctx, s, host)
-					if err != nil {
-						if errors.Is(err, ErrWaitingForOperator) {
-							r.mu.Lock()
-							hs.Note = "waiting for the operator's confirmation"
-							r.mu.Unlock()
-							return &StoppedError{Reason: "waiting for manual step " + s.ID + " (" + s.Title + ")",
-								Resume: r.resumeCmd() + " --confirm " + s.ID, Err: ErrWaitingForOperator}
-						}
-						if ctx.Err() != nil {
-							return ctx.Err()
-						}
-						return &StoppedError{Reason: "manual step " + s.ID + ": " + err.Error(), Resume: r.resumeCmd(), Err: err}
+					if ctx.Err() != nil {
+						return ctx.Err()
 					}
-					if err := r.set(func() { hs.Confirmed = now(); hs.Note = "" }); err != nil {
-						return err
-					}
-					r.emit(ev(EventConfirmed, "confirmed by the operator"))
+					return &StoppedError{Reason: "manual step " + s.ID + ": " + err.Error(), Resume: r.resumeCmd(), Err: err}
 				}
+				if err := r.set(func() { hs.Confirmed = now(); hs.Note = "" }); err != nil {
+					return err
+				}
+				r.emit(ev(EventConfirmed, "confirmed by the operator"))
 			}
 		}
 

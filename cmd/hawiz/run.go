@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -219,67 +218,9 @@ func runEngine(c *cobra.Command, d deps, of *outFlags, cfg steps.RunConfig) erro
 	return withCode(steps.ExitCode(err), err)
 }
 
-// runHome is `hawiz` with no arguments: plain prompts until the TUI's home
-// screen exists; without a terminal, help and exit 2.
-func runHome(c *cobra.Command, d deps) error {
-	out, isFile := c.OutOrStdout().(*os.File)
-	if !isFile || !tui.IsTerminal(out) || !tui.IsTerminal(d.stdin) {
-		_ = c.Help()
-		return withCode(exitUsage, fmt.Errorf("no terminal: name a command (hawiz procedures, hawiz run …)"))
-	}
-	procs := d.catalog()
-	if len(procs) == 0 {
-		return fmt.Errorf("this hawiz knows no procedures")
-	}
-	w := c.OutOrStdout()
-	fmt.Fprintln(w, "Procedures:")
-	for i, p := range procs {
-		fmt.Fprintf(w, "  %d) %-28s %s\n", i+1, p.Name, p.Description)
-	}
-	lo := tui.NewLineOperator(d.stdin, w)
-	ctx := c.Context()
-	var p *steps.Procedure
-	for p == nil {
-		ans, err := readLine(ctx, lo, "Which one (number or name)? ")
-		if err != nil {
-			return withCode(exitStopped, err)
-		}
-		for i, q := range procs {
-			if ans == q.Name || ans == fmt.Sprint(i+1) {
-				p = q
-			}
-		}
-	}
-	var a steps.Answers
-	var file string
-	for a == nil {
-		ans, err := readLine(ctx, lo, "Answers file (empty: print a template to fill in): ")
-		if err != nil {
-			return withCode(exitStopped, err)
-		}
-		if ans == "" {
-			fmt.Fprint(w, p.Template)
-			fmt.Fprintf(w, "\nSave it (`hawiz answers %s > %s.yaml`), fill it in, then give its path.\n", p.Name, p.Name)
-			continue
-		}
-		if a, err = d.loadAnswers(p, ans); err != nil {
-			fmt.Fprintln(w, err)
-			continue
-		}
-		file = ans
-	}
-	if err := steps.WritePlan(w, p, a); err != nil {
-		return err
-	}
-	ok, err := lo.Confirm(ctx, "Run this plan now?", false)
-	if err != nil || !ok {
-		return withCode(exitStopped, fmt.Errorf("not started"))
-	}
-	abs, _ := filepath.Abs(file)
-	of := &outFlags{}
-	return runEngine(c, d, of, steps.RunConfig{Procedure: p, Answers: a, AnswersFile: abs, RunName: defaultRunName(file)})
-}
-
-func readLine(ctx context.Context, lo *tui.LineOperator, prompt string) (string, error) {
-	return lo.Ask(ctx, prompt)
+// runHome is `hawiz` with no arguments and no terminal: help, exit 2. (With
+// a terminal, home.go opens the wizard.)
+func runHome(c *cobra.Command, _ deps) error {
+	_ = c.Help()
+	return withCode(exitUsage, fmt.Errorf("no terminal: name a command (hawiz procedures, hawiz run …)"))
 }
