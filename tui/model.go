@@ -104,6 +104,7 @@ type prompt struct {
 	secretR  chan string
 	err      error
 	failureR chan steps.FailureChoice
+	prev     *prompt // the question under a quit confirmation
 }
 
 // Model is the wizard: home, answers, plan, run, finish.
@@ -706,6 +707,11 @@ func (m *Model) updateRun(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.bridge.Close()
 		return m, tea.Quit
 	}
+	if (s == "ctrl+c" || s == "q" && m.pr.kind != pSecret) && m.pr.kind != pNone && m.pr.kind != pQuit && m.pr.kind != pFailure && !m.stopping {
+		prev := m.pr
+		m.pr = prompt{kind: pQuit, prev: &prev}
+		return m, nil
+	}
 	switch m.pr.kind {
 	case pHostKeys:
 		switch {
@@ -793,9 +799,10 @@ func (m *Model) updateRun(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.pr = prompt{}
 			m.stop()
 		default:
-			m.pr = prompt{}
-			if len(m.pending) > 0 {
-				return m, m.answered()
+			if m.pr.prev != nil {
+				m.pr = *m.pr.prev
+			} else {
+				m.pr = prompt{}
 			}
 		}
 		return m, nil

@@ -275,7 +275,7 @@ func (m *Model) viewPrompt() (string, []key.Binding) {
 		if s.DocRef != "" {
 			b.WriteString(m.st.dim.Render("Docs: "+s.DocRef) + "\n")
 		}
-		return b.String(), []key.Binding{kb("enter", "done, continue"), kb("x", "stop here (resume later)")}
+		return b.String(), []key.Binding{kb("enter", "done, continue"), kb("x", "stop here (resume later)"), kb("q", "quit")}
 	case pConfirm:
 		def := "y/N"
 		if m.pr.defYes {

@@ -1,0 +1,217 @@
+package tui
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hawiz/hawiz/steps/steptest"
+)
+
+// tmuxSession is a tmux server of its own (socket, config) with one 80x24 pane.
+type tmuxSession struct {
+	t    *testing.T
+	sock string
+}
+
+func needTmux(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("tmux is not installed (CI must install it: .ci/run)")
+		}
+		t.Skip("tmux is not installed")
+	}
+}
+
+func startTmux(t *testing.T, dir string, env []string, argv ...string) *tmuxSession {
+	t.Helper()
+	conf := filepath.Join(dir, "tmux.conf")
+	if err := os.WriteFile(conf, []byte("set -g status off\nset -g default-size 80x24\nset -g remain-on-exit on\nset -g history-limit 100\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := &tmuxSession{t: t, sock: filepath.Join(dir, "tmux.sock")}
+	cmd := append([]string{"env"}, env...)
+	cmd = append(cmd, argv...)
+	s.run("-f", conf, "new-session", "-d", "-x", "80", "-y", "24", "-s", "e2e", strings.Join(quoteAll(cmd), " "))
+	t.Cleanup(func() { _ = exec.Command("tmux", "-S", s.sock, "kill-server").Run() })
+	return s
+}
+
+func quoteAll(a []string) []string {
+	out := make([]string, len(a))
+	for i, s := range a {
+		out[i] = "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	return out
+}
+
+func (s *tmuxSession) run(args ...string) string {
+	s.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-S", s.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func (s *tmuxSession) screen() string { return s.run("capture-pane", "-p", "-t", "e2e") }
+
+// wait waits until every text is on screen; it fails with the screen.
+func (s *tmuxSession) wait(texts ...string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var scr string
+	for time.Now().Before(deadline) {
+		scr = s.screen()
+		if hasAll(scr, texts) {
+			return scr
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatalf("waiting for %q; the screen is:\n%s", texts, scr)
+	return ""
+}
+
+func (s *tmuxSession) keys(k ...string) { s.run(append([]string{"send-keys", "-t", "e2e"}, k...)...) }
+func (s *tmuxSession) text(x string)    { s.run("send-keys", "-t", "e2e", "-l", x) }
+
+// fill waits for the focused field titled title, types text and goes on.
+func (s *tmuxSession) fill(title, text string) {
+	s.t.Helper()
+	s.wait("┃ " + title)
+	if text != "" {
+		s.text(text)
+	}
+	s.keys("Enter")
+}
+
+// exitStatus waits for the program to end and returns its exit status.
+func (s *tmuxSession) exitStatus() int {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		out := strings.TrimSpace(s.run("display-message", "-p", "-t", "e2e", "#{pane_dead} #{pane_dead_status}"))
+		var dead, status int
+		if _, err := fmt.Sscan(out, &dead, &status); err == nil && dead == 1 {
+			return status
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatalf("the program did not end; the screen is:\n%s", s.screen())
+	return -1
+}
+
+func buildBinary(t *testing.T, dir, pkg string) string {
+	t.Helper()
+	bin := filepath.Join(dir, filepath.Base(pkg))
+	out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
+}
+
+// TestTmuxWizardEndToEnd runs the built wizard in an 80x24 tmux pane
+// against two in-process SSH hosts: answers typed, host keys accepted, plan
+// confirmed, quit at the manual step, started again, resumed to the end.
+func TestTmuxWizardEndToEnd(t *testing.T) {
+	needTmux(t)
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	lab := steptest.NewLab(t)
+	dir := t.TempDir()
+	bin := buildBinary(t, dir, "./testdata/e2ehawiz")
+	home := filepath.Join(dir, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	save := filepath.Join(dir, "answers.yaml")
+	env := []string{"HOME=" + home, "XDG_STATE_HOME=" + filepath.Join(dir, "state"), "TERM=xterm-256color",
+		"NO_COLOR=1", "SSH_AUTH_SOCK=", "PAGER=cat", "USER=tester"}
+
+	s := startTmux(t, dir, env, bin)
+	s.wait("Start a procedure", "Test files", "writes files on two hosts")
+	s.keys("Enter")
+	// General: greeting, manual (y = yes), use secret, fail on.
+	s.fill("Greeting", "hello from tmux")
+	s.wait("┃ Manual")
+	s.keys("y")
+	s.wait("┃ Use secret")
+	s.keys("n")
+	s.fill("Fail on", "")
+	// SSH
+	s.fill("User", "tester")
+	s.fill("Port", "")
+	s.fill("Identity file", lab.KeyPath)
+	s.fill("Proxy jump", "")
+	s.fill("Known hosts", lab.KnownHosts)
+	s.fill("SSH config", "none")
+	s.fill("Sudo", "bogus")
+	s.wait(`"bogus" must be one of nopasswd, password, none`)
+	s.keys("BSpace", "BSpace", "BSpace", "BSpace", "BSpace")
+	s.fill("Sudo", "none")
+	s.wait("┃ Password auth")
+	s.keys("n")
+	s.fill("How many hosts?", "2")
+	for i, srv := range lab.Servers {
+		s.wait(fmt.Sprintf("Host %d", i+1))
+		s.fill("Name", fmt.Sprintf("h%d", i+1))
+		s.fill("Address", "127.0.0.1")
+		s.fill("Port", fmt.Sprint(srv.Port()))
+		s.fill("User", "")
+		s.fill("OS", "")
+	}
+	s.fill("Save these answers", save)
+	s.wait("Plan — confirm to start", "Write conf.txt")
+	s.keys("Enter")
+	// host keys: both new
+	s.wait("New hosts: check these SSH host keys", "h1 (127.0.0.1", "h2 (127.0.0.1", "SHA256:")
+	s.keys("a")
+	// the manual step: quit here (mid-run: three steps done)
+	s.wait("By hand: Create manual.txt by hand", "manual.txt")
+	s.keys("q")
+	s.wait("Quit now?")
+	s.keys("y")
+	scr := s.wait("Stopped", "hawiz resume")
+	if !strings.Contains(scr, "Evidence report:") {
+		t.Errorf("no evidence path on the stopped screen:\n%s", scr)
+	}
+	s.keys("q")
+	if st := s.exitStatus(); st != 3 {
+		t.Fatalf("exit status %d after stopping, want 3", st)
+	}
+	if _, err := os.Stat(save); err != nil {
+		t.Fatalf("answers not saved: %v", err)
+	}
+	for i, root := range lab.Roots {
+		b, err := os.ReadFile(filepath.Join(root, "conf.txt"))
+		if err != nil || string(b) != "greeting=hello from tmux\n" {
+			t.Fatalf("host %d conf.txt = %q, %v", i+1, b, err)
+		}
+	}
+
+	// start again: the run is listed under Resume, at the manual step.
+	s.run("kill-server")
+	s = startTmux(t, dir, env, bin)
+	s.wait("Resume an unfinished run", "test-files", "Create manual.txt by hand")
+	s.keys("Enter")
+	s.wait("By hand: Create manual.txt by hand")
+	if err := os.WriteFile(filepath.Join(lab.Roots[0], "manual.txt"), []byte("done\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.keys("Enter")
+	s.wait("Done: every step verified", "Evidence report:")
+	s.keys("Enter")
+	if st := s.exitStatus(); st != 0 {
+		t.Fatalf("exit status %d after resuming, want 0", st)
+	}
+	if b, err := os.ReadFile(filepath.Join(lab.Roots[0], "marker.txt")); err != nil || string(b) != "h1\n" {
+		t.Fatalf("marker.txt = %q, %v", b, err)
+	}
+}
