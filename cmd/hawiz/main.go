@@ -79,6 +79,8 @@ func newRootCmd() *cobra.Command {
 		newResumeCmd(),
 		newStatusCmd(),
 		newCheckCmd(),
+		newDemoCmd(),
+		newStandinCmd(),
 	// (commands are added here, one line each)
 	)
 	return root

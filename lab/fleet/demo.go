@@ -1,0 +1,311 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hawiz/hawiz/remote"
+	"github.com/hawiz/hawiz/steps"
+	"github.com/hawiz/hawiz/steps/micetro"
+)
+
+// DemoProcedures are the procedures the demo can run, the default first.
+func DemoProcedures() []string { return []string{"micetro-central-ha"} }
+
+// Options is one `hawiz demo`.
+type Options struct {
+	Procedure string        // default micetro-central-ha
+	Members   int           // default 3
+	Seed      uint64        // 0 = random keys and names
+	Speed     time.Duration // pause in every step so a recording can be followed
+	Fail      string        // step ID whose first attempt fails (injected by the demo)
+	Keep      bool          // keep the root and say where it is
+	Exe       string        // binary with `__standin`; "" = os.Executable()
+	TempDir   string        // "" = os.TempDir()
+	Version   string        // hawiz version recorded in the state
+}
+
+// Demo is a started demo: the fleet, the procedure and its answers.
+type Demo struct {
+	Opts      Options
+	Fleet     *Fleet
+	Procedure *steps.Procedure
+	Answers   steps.Answers
+	StatePath string
+	Notes     []string // what differs from a real run, shown before the plan
+}
+
+// Setup starts the fleet and builds the procedure's answers.
+func Setup(o Options) (*Demo, error) {
+	if o.Procedure == "" {
+		o.Procedure = "micetro-central-ha"
+	}
+	if o.Members == 0 {
+		o.Members = 3
+	}
+	d := &Demo{Opts: o}
+	switch o.Procedure {
+	case "micetro-central-ha":
+		if o.Members < 2 || o.Members > 9 {
+			return nil, fmt.Errorf("--members %d: micetro-central-ha needs 2 to 9 members", o.Members)
+		}
+		var names []string
+		for i := 1; i <= o.Members; i++ {
+			names = append(names, fmt.Sprintf("central%d", i))
+		}
+		f, err := Start(Config{Kind: Micetro, Hosts: names, Seed: o.Seed, Exe: o.Exe, TempDir: o.TempDir})
+		if err != nil {
+			return nil, err
+		}
+		d.Fleet = f
+		d.Procedure = micetro.CentralHA()
+		a := &micetro.HAAnswers{}
+		a.SSH = steps.SSHAnswers{User: demoUser(), IdentityFile: f.KeyFile, KnownHosts: f.KnownHosts, SSHConfig: "none", Sudo: steps.SudoNone}
+		for i, h := range f.Hosts {
+			a.Members = append(a.Members, micetro.Member{Name: h.Name,
+				Host:     steps.HostAnswers{Name: h.Name, Address: "127.0.0.1", Port: h.SSH.Port()},
+				Priority: 10 * (i + 1), IP: h.IP})
+		}
+		a.DNS = micetro.DNSAnswers{Name: "central." + Zone, Servers: []string{f.DNS.Addr(), f.DNS2.Addr()}, Resolver: f.DNS.Addr(),
+			TSIGKeyFile: f.TSIGFile, MaxWait: 10 * time.Second}
+		a.StartWait = 15 * time.Second
+		a.ServiceTimeout = 30 * time.Second
+		if err := a.Validate(); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("demo answers: %w", err)
+		}
+		d.Answers = a
+		d.Notes = []string{
+			fmt.Sprintf("%d demo hosts are in-process SSH servers on 127.0.0.1 (ports %s); commands run on this machine as %s (ssh.sudo: none)", len(f.Hosts), sshPorts(f), demoUser()),
+			"each host's /var/mmsuite and /usr/share/mmcentral-standin are its own directory under " + f.Root,
+			"systemctl, ps and mmcentrald on the demo hosts are stand-ins (hawiz __standin) running the lab's Central stand-in",
+			fmt.Sprintf("DNS: zone %s on in-process servers %s (primary, TSIG key %s) and %s", Zone, f.DNS.Addr(), f.TSIGFile, f.DNS2.Addr()),
+		}
+	default:
+		return nil, fmt.Errorf("--procedure %q: the demo runs %s", o.Procedure, strings.Join(DemoProcedures(), ", "))
+	}
+	d.StatePath = d.Fleet.StateDir + "/" + d.Procedure.Name + "-demo.json"
+	if o.Speed > 0 || o.Fail != "" {
+		d.Procedure = d.wrap(d.Procedure)
+	}
+	return d, nil
+}
+
+func sshPorts(f *Fleet) string {
+	var p []string
+	for _, h := range f.Hosts {
+		p = append(p, fmt.Sprint(h.SSH.Port()))
+	}
+	return strings.Join(p, ", ")
+}
+
+func demoUser() string {
+	for _, k := range []string{"USER", "LOGNAME"} {
+		if u := os.Getenv(k); u != "" {
+			return u
+		}
+	}
+	return "demo"
+}
+
+// wrap returns p with the demo's pacing and injected failure: every step
+// pauses Opts.Speed, and the first attempt of Opts.Fail fails.
+func (d *Demo) wrap(p *steps.Procedure) *steps.Procedure {
+	q := *p
+	var mu sync.Mutex
+	failed := false
+	pause := func(ctx context.Context) {
+		if d.Opts.Speed <= 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(d.Opts.Speed):
+		}
+	}
+	inject := func(id string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if id != d.Opts.Fail || failed {
+			return nil
+		}
+		failed = true
+		return fmt.Errorf("failure injected by hawiz demo --fail %s (retry it: the next attempt works)", id)
+	}
+	q.Steps = func(a steps.Answers) ([]*steps.Step, error) {
+		list, err := p.Steps(a)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range list {
+			s := s
+			if check := s.Check; check != nil {
+				s.Check = func(ctx context.Context, e *steps.Env, h string) (bool, string, error) {
+					pause(ctx)
+					if err := inject(s.ID); err != nil {
+						return false, "", err
+					}
+					return check(ctx, e, h)
+				}
+			} else if apply := s.Apply; apply != nil {
+				s.Apply = func(ctx context.Context, e *steps.Env, h string) error {
+					pause(ctx)
+					if err := inject(s.ID); err != nil {
+						return err
+					}
+					return apply(ctx, e, h)
+				}
+			}
+		}
+		return list, nil
+	}
+	return &q
+}
+
+// RunConfig returns the engine configuration of the demo run: state,
+// transcript and evidence in the demo root, the demo's known_hosts, no
+// ~/.ssh/config, no agent.
+func (d *Demo) RunConfig(r steps.Renderer, op steps.Operator) steps.RunConfig {
+	root := d.Fleet.Root
+	return steps.RunConfig{
+		Procedure: d.Procedure, Answers: d.Answers, AnswersFile: "(hawiz demo answers)", RunName: "demo",
+		StatePath: d.StatePath, Renderer: r, Operator: op, Yes: true,
+		Remote:      remote.Options{SSHConfigFile: "none", AgentSocket: "none", KnownHostsFile: d.Fleet.KnownHosts},
+		Getenv:      demoGetenv(root),
+		ToolVersion: d.Opts.Version,
+	}
+}
+
+// demoGetenv keeps the demo's state out of the user's state directory and
+// the user's HAWIZ_* secrets out of the demo.
+func demoGetenv(root string) func(string) string {
+	return func(k string) string {
+		switch {
+		case k == "XDG_STATE_HOME":
+			return root + "/state"
+		case strings.HasPrefix(k, "HAWIZ_"):
+			return ""
+		}
+		return os.Getenv(k)
+	}
+}
+
+// Close stops the fleet and removes the root unless Opts.Keep.
+func (d *Demo) Close() error {
+	if d.Opts.Keep {
+		return d.Fleet.Stop()
+	}
+	return d.Fleet.Close()
+}
+
+// syncRenderer serialises events from the engine and the demo operator.
+type syncRenderer struct {
+	mu sync.Mutex
+	r  steps.Renderer
+}
+
+func (s *syncRenderer) Event(ev steps.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	s.r.Event(ev)
+}
+
+// Operator is the demo's operator for --plain: it accepts the demo hosts'
+// keys, confirms the manual steps and answers yes, saying so each time, and
+// retries an injected failure once.
+type Operator struct {
+	R     steps.Renderer
+	Retry bool // retry a failed step once (--fail)
+
+	mu      sync.Mutex
+	retried bool
+}
+
+func (o *Operator) info(msg string) {
+	o.R.Event(steps.Event{Kind: steps.EventInfo, Message: msg})
+}
+
+func (o *Operator) ConfirmHostKeys(_ context.Context, keys []remote.NewHostKey) (map[string]bool, error) {
+	m := map[string]bool{}
+	for _, k := range keys {
+		o.info(fmt.Sprintf("the demo accepts the host key of its own in-process server %s (%s): %s %s", k.Host, k.Address, k.KeyType, k.Fingerprint))
+		m[k.Host] = true
+	}
+	return m, nil
+}
+
+func (o *Operator) ConfirmManual(_ context.Context, s *steps.Step, host string) error {
+	var vals []string
+	if s.Manual != nil {
+		for _, kv := range s.Manual.Values {
+			vals = append(vals, kv.Label+": "+kv.Value)
+		}
+	}
+	msg := "the demo confirms this manual step itself: " + s.Title
+	if len(vals) > 0 {
+		msg += " (" + strings.Join(vals, ", ") + ")"
+	}
+	o.info(msg)
+	return nil
+}
+
+func (o *Operator) Confirm(_ context.Context, q string, _ bool) (bool, error) {
+	o.info("the demo answers yes: " + q)
+	return true, nil
+}
+
+func (o *Operator) Secret(_ context.Context, name, _ string) (string, error) {
+	return "", fmt.Errorf("the demo has no %s: %w", name, steps.ErrWaitingForOperator)
+}
+
+func (o *Operator) Failure(_ context.Context, s *steps.Step, host string, err error) (steps.FailureChoice, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.Retry && !o.retried {
+		o.retried = true
+		o.info("the demo retries " + s.ID)
+		return steps.Retry, nil
+	}
+	return steps.Quit, nil
+}
+
+func (o *Operator) Wait(ctx context.Context, msg string, poll func(ctx context.Context) (bool, string, error)) error {
+	o.info("the demo waits: " + msg)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ok, _, err := poll(ctx)
+		if err != nil || ok {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return steps.ErrWaitingForOperator
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// RunPlain runs the demo to the end without a terminal, rendering events
+// with r (the plain renderer), and returns the engine's error.
+func (d *Demo) RunPlain(ctx context.Context, w io.Writer, r steps.Renderer) (steps.Outcome, error) {
+	sr := &syncRenderer{r: r}
+	for _, n := range d.Notes {
+		fmt.Fprintln(w, "demo: "+n)
+	}
+	if err := steps.WritePlan(w, d.Procedure, d.Answers); err != nil {
+		return steps.Outcome{}, err
+	}
+	op := &Operator{R: sr, Retry: d.Opts.Fail != ""}
+	return steps.Run(ctx, d.RunConfig(sr, op))
+}

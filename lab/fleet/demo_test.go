@@ -1,0 +1,81 @@
+package fleet
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hawiz/hawiz/tui"
+)
+
+// The stand-in scripts exec this test binary's `__standin`.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "__standin" {
+		os.Exit(Standin(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// runPlain runs the demo like `hawiz demo --plain` and checks that nothing
+// is left behind: root removed, ports closed, stand-in processes gone.
+func runPlain(t *testing.T, o Options) string {
+	t.Helper()
+	o.TempDir = t.TempDir()
+	d, err := Setup(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	t0 := time.Now()
+	oc, runErr := d.RunPlain(ctx, &out, tui.NewPlainRenderer(&out))
+	t.Logf("demo %s: %v", o.Procedure, time.Since(t0))
+	pids := d.Fleet.PIDs()
+	if len(pids) == 0 && runErr == nil {
+		t.Error("no stand-in service was running at the end of the run")
+	}
+	ports := d.Fleet.Ports()
+	root := d.Fleet.Root
+	if err := d.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	if runErr != nil {
+		t.Fatalf("run: %v (status %s at %s)\n%s", runErr, oc.Status, oc.Step, out.String())
+	}
+	if _, err := os.Stat(root); !os.IsNotExist(err) {
+		t.Errorf("demo root %s left behind (%v)", root, err)
+	}
+	for _, p := range pids {
+		if Alive(p) {
+			t.Errorf("stand-in pid %d still running", p)
+		}
+	}
+	for _, a := range ports {
+		if c, err := net.DialTimeout("tcp", a, time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still listening", a)
+		}
+	}
+	return out.String()
+}
+
+func TestDemoPlainMicetro(t *testing.T) {
+	out := runPlain(t, Options{Procedure: "micetro-central-ha", Members: 3, Seed: 1})
+	for _, want := range []string{
+		"the demo accepts the host key",
+		"the demo confirms this manual step itself",
+		"central.demo.hawiz.test",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if testing.Verbose() {
+		t.Log(out)
+	}
+}

@@ -1,0 +1,393 @@
+// Package fleet is `hawiz demo`'s embedded demo fleet: one in-process SSH
+// server per demo host (remote/sshtest: the real protocol, real host keys),
+// each with its own directory under a fresh temporary root standing in for
+// the host's filesystem, and an in-process authoritative DNS server
+// (dnscheck/dnstest) for the zone demo.hawiz.test that accepts TSIG-signed
+// updates.
+//
+// Commands run for real on the operator's machine with the host's directory
+// as its world. Stand-in services (Central, systemctl, ps, the version
+// command) are tiny POSIX sh scripts in the host's bin/ that exec the hawiz
+// binary's hidden `__standin` subcommand (Standin in this package), which
+// reuses the lab's stand-in rules (lab/standins/mmcentral). Services are real
+// detached processes with pid files in the host's run/ directory; Close kills
+// them, closes every port and removes the root.
+//
+// The client side is exactly what a real run uses: the demo only brings the
+// fleet, the answers and an operator.
+package fleet
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/hawiz/hawiz/dnscheck/dnstest"
+	"github.com/hawiz/hawiz/lab/standins/mmcentral"
+	"github.com/hawiz/hawiz/remote/sshtest"
+)
+
+// Zone is the demo's DNS zone.
+const Zone = "demo.hawiz.test"
+
+// TSIGKeyName names the demo's TSIG key.
+const TSIGKeyName = "hawiz-demo"
+
+// Kind is what the demo hosts run.
+type Kind string
+
+const (
+	Micetro    Kind = "micetro"    // Micetro Central members
+	OpsManager Kind = "opsmanager" // Ops Manager application servers
+)
+
+// Config configures a demo fleet.
+type Config struct {
+	Kind  Kind
+	Hosts []string // host names, e.g. central1, central2, central3
+	// Seed makes host keys, the client key and the TSIG secret
+	// deterministic; 0 = random.
+	Seed uint64
+	// Exe is the binary whose `__standin` subcommand runs the stand-ins;
+	// "" = os.Executable().
+	Exe string
+	// TempDir is where the root is created; "" = os.TempDir().
+	TempDir string
+	// Version is the Central version the stand-in reports (default 10.3.5).
+	Version string
+}
+
+// Host is one demo host.
+type Host struct {
+	Name        string
+	Root        string // the host's world
+	SSH         *sshtest.Server
+	ServicePort int // the stand-in service's real port (1231 / 8080 map to it)
+	IP          string
+}
+
+// Fleet is a running demo fleet.
+type Fleet struct {
+	Root       string // the temporary root holding everything
+	Hosts      []*Host
+	DNS        *dnstest.Server // primary, accepts TSIG updates
+	DNS2       *dnstest.Server // secondary, follows the primary
+	KeyFile    string          // the client's private key (no passphrase)
+	KnownHosts string          // a fresh known_hosts file (empty at start)
+	TSIGFile   string          // BIND key file for the demo zone
+	StateDir   string          // where the demo's state files go
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// seeded returns deterministic bytes for label, or random ones when seed is 0.
+func seeded(seed uint64, label string) []byte {
+	if seed == 0 {
+		b := make([]byte, 32)
+		for i := range b {
+			b[i] = byte(rand.Uint32())
+		}
+		return b
+	}
+	s := sha256.Sum256([]byte(fmt.Sprintf("hawiz-demo/%d/%s", seed, label)))
+	return s[:]
+}
+
+// Start builds the root, seeds every host and starts the servers.
+func Start(cfg Config) (f *Fleet, err error) {
+	if cfg.Kind == "" {
+		cfg.Kind = Micetro
+	}
+	if len(cfg.Hosts) == 0 {
+		return nil, errors.New("fleet: no hosts")
+	}
+	if cfg.Exe == "" {
+		if cfg.Exe, err = os.Executable(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Version == "" {
+		cfg.Version = mmcentral.DefaultVersion
+	}
+	root, err := os.MkdirTemp(cfg.TempDir, "hawiz-demo-")
+	if err != nil {
+		return nil, err
+	}
+	if r, err := filepath.EvalSymlinks(root); err == nil {
+		root = r // macOS: /var → /private/var
+	}
+	f = &Fleet{Root: root, KeyFile: filepath.Join(root, "id_ed25519"), KnownHosts: filepath.Join(root, "known_hosts"),
+		TSIGFile: filepath.Join(root, "demo.hawiz.test.key"), StateDir: filepath.Join(root, "state")}
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
+	os.MkdirAll(f.StateDir, 0o700)
+
+	// Client key.
+	priv := ed25519.NewKeyFromSeed(seeded(cfg.Seed, "client-key"))
+	blk, err := ssh.MarshalPrivateKey(priv, "hawiz demo")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(f.KeyFile, pem.EncodeToMemory(blk), 0o600); err != nil {
+		return nil, err
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(f.KnownHosts, nil, 0o600); err != nil {
+		return nil, err
+	}
+
+	// DNS: the zone without the round-robin name; the procedure creates it.
+	secret := base64.StdEncoding.EncodeToString(seeded(cfg.Seed, "tsig"))
+	zone := fmt.Sprintf("$TTL 300\n%[1]s. IN SOA ns1.%[1]s. hostmaster.%[1]s. 2026010101 3600 600 86400 60\n%[1]s. IN NS ns1.%[1]s.\n%[1]s. IN NS ns2.%[1]s.\nns1 IN A 127.0.0.1\nns2 IN A 127.0.0.1\n", Zone)
+	f.DNS, err = dnstest.Start(dnstest.Config{Zones: map[string]string{Zone: zone}, Keys: map[string]string{TSIGKeyName: secret}, AllowUpdate: true})
+	if err != nil {
+		return nil, fmt.Errorf("demo DNS server: %w", err)
+	}
+	f.DNS2, err = dnstest.StartSecondary(f.DNS, dnstest.Config{}, true)
+	if err != nil {
+		return nil, fmt.Errorf("demo DNS secondary: %w", err)
+	}
+	key := fmt.Sprintf("key %q {\n\talgorithm hmac-sha256;\n\tsecret %q;\n};\n", TSIGKeyName, secret)
+	if err := os.WriteFile(f.TSIGFile, []byte(key), 0o600); err != nil {
+		return nil, err
+	}
+
+	for i, name := range cfg.Hosts {
+		h := &Host{Name: name, Root: filepath.Join(root, name), IP: fmt.Sprintf("192.0.2.%d", 11+i)}
+		if err := seedHost(cfg, h); err != nil {
+			return nil, fmt.Errorf("demo host %s: %w", name, err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		h.ServicePort = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		os.WriteFile(filepath.Join(h.Root, "run", "service.port"), []byte(strconv.Itoa(h.ServicePort)+"\n"), 0o644)
+		env := []string{
+			"PATH=" + filepath.Join(h.Root, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
+			"HAWIZ_ROOT=" + h.Root,
+		}
+		servicePort := 1231
+		if cfg.Kind == OpsManager {
+			servicePort = 8080
+		}
+		h.SSH, err = sshtest.Start(sshtest.Config{
+			HostKeySeed:    seeded(cfg.Seed, "host-key/"+name),
+			AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()},
+			Root:           h.Root,
+			PortMap:        map[int]string{servicePort: fmt.Sprintf("127.0.0.1:%d", h.ServicePort)},
+			Exec:           h.exec(env),
+		})
+		if err != nil {
+			return nil, err
+		}
+		f.Hosts = append(f.Hosts, h)
+	}
+	return f, nil
+}
+
+// Paths the procedures use by default, mapped into each host's directory:
+// the answers name one path for every member, and every demo host has its
+// own directory, so the host's world maps these prefixes to Root.
+var rootedPrefixes = []string{"/var/mmsuite/", "/usr/share/mmcentral-standin/", "/opt/mongodb/", "/etc/mongodb-mms/"}
+
+func seedHost(cfg Config, h *Host) error {
+	for _, d := range []string{"bin", "run", "tmp", "var/mmsuite/mmcentral/logs", "usr/share/mmcentral-standin"} {
+		if err := os.MkdirAll(filepath.Join(h.Root, d), 0o755); err != nil {
+			return err
+		}
+	}
+	q := "'" + strings.ReplaceAll(cfg.Exe, "'", `'\''`) + "'"
+	for _, name := range []string{"systemctl", "ps", "mmcentrald"} {
+		script := fmt.Sprintf("#!/bin/sh\n# hawiz demo stand-in: runs the hawiz binary's hidden __standin subcommand\nexec %s __standin %s \"$@\"\n", q, name)
+		if err := os.WriteFile(filepath.Join(h.Root, "bin", name), []byte(script), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(h.Root, "var/mmsuite/mmcentral/preferences.cfg"), []byte(DemoPrefs), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(h.Root, "usr/share/mmcentral-standin/VERSION"), []byte(cfg.Version+"\n"), 0o644)
+}
+
+// DemoPrefs is a freshly installed Central's preferences.cfg naming a
+// PostgreSQL database.
+const DemoPrefs = `<Database value="PostgreSQL" />
+<DatabaseServer value="db.demo.hawiz.test:5432@mmsuite" />
+<DatabaseUsername value="mmsuite" />
+<DatabasePassword value="plaintext:demo" />
+`
+
+// exec runs a command with the local shell, cwd = Root, the host's bin/
+// first in PATH and the documented absolute paths mapped into Root.
+func (h *Host) exec(env []string) func(ctx context.Context, req sshtest.ExecRequest) int {
+	return func(ctx context.Context, req sshtest.ExecRequest) int {
+		cmd := req.Command
+		for _, p := range rootedPrefixes {
+			cmd = strings.ReplaceAll(cmd, p, h.Root+p)
+		}
+		c := exec.Command("/bin/sh", "-c", cmd)
+		c.Dir = h.Root
+		c.Env = append(append(append(os.Environ(), env...), req.Env...), "TMPDIR="+filepath.Join(h.Root, "tmp"))
+		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		c.Stdout, c.Stderr = req.Stdout, req.Stderr
+		stdin, err := c.StdinPipe()
+		if err != nil {
+			return 255
+		}
+		if err := c.Start(); err != nil {
+			fmt.Fprintln(req.Stderr, err)
+			return 127
+		}
+		go func() { io.Copy(stdin, req.Stdin); stdin.Close() }()
+		done := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+					return
+				case sig, ok := <-req.Signals:
+					if !ok {
+						req.Signals = nil
+						continue
+					}
+					if s, ok := signals[sig]; ok {
+						syscall.Kill(-c.Process.Pid, s)
+					}
+				case <-done:
+					return
+				}
+			}
+		}()
+		err = c.Wait()
+		close(done)
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ee.ExitCode() < 0 {
+				return 255
+			}
+			return ee.ExitCode()
+		}
+		if err != nil {
+			return 255
+		}
+		return 0
+	}
+}
+
+var signals = map[string]syscall.Signal{"KILL": syscall.SIGKILL, "TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP}
+
+// Ports returns every port the fleet listens on (SSH, DNS, stand-ins).
+func (f *Fleet) Ports() []string {
+	var out []string
+	for _, h := range f.Hosts {
+		out = append(out, h.SSH.Addr(), fmt.Sprintf("127.0.0.1:%d", h.ServicePort))
+	}
+	if f.DNS != nil {
+		out = append(out, f.DNS.Addr())
+	}
+	if f.DNS2 != nil {
+		out = append(out, f.DNS2.Addr())
+	}
+	return out
+}
+
+// PIDs returns the stand-in service processes now recorded in pid files.
+func (f *Fleet) PIDs() []int {
+	var out []int
+	for _, h := range f.Hosts {
+		files, _ := filepath.Glob(filepath.Join(h.Root, "run", "*.pid"))
+		for _, p := range files {
+			if pid := readPID(p); pid > 0 {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}
+
+// Stop kills the stand-in services and closes every server; the root stays.
+func (f *Fleet) Stop() error {
+	var errs []error
+	for _, pid := range f.PIDs() {
+		syscall.Kill(-pid, syscall.SIGKILL) // its own session and group (setsid)
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for _, h := range f.Hosts {
+		if h.SSH != nil {
+			errs = append(errs, h.SSH.Close())
+		}
+	}
+	if f.DNS2 != nil {
+		errs = append(errs, f.DNS2.Close())
+	}
+	if f.DNS != nil {
+		errs = append(errs, f.DNS.Close())
+	}
+	// Wait (briefly) for the killed services to be gone.
+	deadline := time.Now().Add(3 * time.Second)
+	for _, pid := range f.PIDs() {
+		for Alive(pid) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops everything and removes the root.
+func (f *Fleet) Close() error {
+	f.closeOnce.Do(func() {
+		err := f.Stop()
+		f.closeErr = errors.Join(err, os.RemoveAll(f.Root))
+	})
+	return f.closeErr
+}
+
+func readPID(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// Alive reports whether pid runs (and is not a zombie, where /proc says so).
+func Alive(pid int) bool {
+	if pid <= 0 || syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		s := string(st)
+		if i := strings.LastIndex(s, ") "); i >= 0 && strings.HasPrefix(s[i+2:], "Z") {
+			return false
+		}
+	}
+	return true
+}
