@@ -38,6 +38,14 @@ func TestMain(m *testing.M) {
 		defer stop()
 		var port int
 		fmt.Sscan(os.Getenv("MMC_STANDIN_PORT"), &port)
+		go func() { // never outlive the test's world (its temp dir)
+			for {
+				time.Sleep(200 * time.Millisecond)
+				if _, err := os.Stat(dir); err != nil {
+					os.Exit(0)
+				}
+			}
+		}()
 		err := mmcentral.Serve(ctx, mmcentral.Config{Dir: dir, Port: port, VersionFile: os.Getenv("MMC_STANDIN_VERSION_FILE"),
 			Ready: func(string) { os.WriteFile(os.Getenv("MMC_STANDIN_READY"), nil, 0o644) }})
 		if err != nil {
