@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -17,6 +18,12 @@ import (
 // EnvInstallDir overrides the install directory the control program works
 // on (default: the directory above the program's bin/).
 const EnvInstallDir = "HAWIZ_MMS_INSTALL_DIR"
+
+// EnvReexecArgs, when set, holds the arguments (space-separated) put before
+// "run" when the control program re-executes itself to start the server:
+// `hawiz demo` runs the control program as `hawiz __standin mongodb-mms`,
+// so the server is `hawiz __standin mongodb-mms run`.
+const EnvReexecArgs = "HAWIZ_MMS_REEXEC_ARGS"
 
 func processAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
@@ -117,7 +124,7 @@ func start(c Config, exe string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer out.Close()
-	cmd := exec.Command(exe, "run")
+	cmd := exec.Command(exe, append(strings.Fields(os.Getenv(EnvReexecArgs)), "run")...)
 	cmd.Env = append(os.Environ(), EnvInstallDir+"="+c.InstallDir)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Dir = "/"
