@@ -488,7 +488,7 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 		if err != nil {
 			msg = err.Error()
 		}
-		if out.Resume != "" && status != StatusRefused {
+		if out.Resume != "" && status != StatusRefused && !strings.Contains(msg, "resume with:") {
 			msg += "; resume with: " + out.Resume
 		}
 		r.emit(Event{Kind: EventRunEnd, Status: status, Message: msg, Elapsed: time.Since(start), StatePath: r.path, Step: step, Host: host})

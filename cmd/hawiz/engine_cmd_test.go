@@ -69,6 +69,7 @@ func (c *engineCLI) run(args ...string) (int, string) {
 func (c *engineCLI) want(code int, contains []string, args ...string) string {
 	c.t.Helper()
 	got, out := c.run(args...)
+	c.t.Logf("hawiz %s → %d\n%s", strings.Join(args, " "), got, out)
 	if got != code {
 		c.t.Fatalf("hawiz %s: exit %d, want %d\n%s", strings.Join(args, " "), got, code, out)
 	}
