@@ -12,10 +12,11 @@ import (
 	"github.com/hawiz/hawiz/remote"
 	"github.com/hawiz/hawiz/steps"
 	"github.com/hawiz/hawiz/steps/micetro"
+	"github.com/hawiz/hawiz/steps/opsmanager"
 )
 
 // DemoProcedures are the procedures the demo can run, the default first.
-func DemoProcedures() []string { return []string{"micetro-central-ha"} }
+func DemoProcedures() []string { return []string{"micetro-central-ha", "opsmanager-ha"} }
 
 // Options is one `hawiz demo`.
 type Options struct {
@@ -85,6 +86,42 @@ func Setup(o Options) (*Demo, error) {
 			"each host's /var/mmsuite and /usr/share/mmcentral-standin are its own directory under " + f.Root,
 			"systemctl, ps and mmcentrald on the demo hosts are stand-ins (hawiz __standin) running the lab's Central stand-in",
 			fmt.Sprintf("DNS: zone %s on in-process servers %s (primary, TSIG key %s) and %s", Zone, f.DNS.Addr(), f.TSIGFile, f.DNS2.Addr()),
+		}
+	case "opsmanager-ha":
+		if o.Members < 2 || o.Members > 9 {
+			return nil, fmt.Errorf("--members %d: opsmanager-ha needs 2 to 9 servers", o.Members)
+		}
+		var names []string
+		for i := 1; i <= o.Members; i++ {
+			names = append(names, fmt.Sprintf("om%d", i))
+		}
+		f, err := Start(Config{Kind: OpsManager, Hosts: names, Seed: o.Seed, Exe: o.Exe, TempDir: o.TempDir})
+		if err != nil {
+			return nil, err
+		}
+		d.Fleet = f
+		d.Procedure = opsmanager.HA()
+		a := &opsmanager.Answers{}
+		a.SSH = steps.SSHAnswers{User: demoUser(), IdentityFile: f.KeyFile, KnownHosts: f.KnownHosts, SSHConfig: "none", Sudo: steps.SudoNone}
+		for _, h := range f.Hosts {
+			a.Servers = append(a.Servers, opsmanager.Server{
+				HostAnswers: steps.HostAnswers{Name: h.Name, Address: "127.0.0.1", Port: h.SSH.Port()},
+				Install:     opsmanager.InstallTar, InstallDir: h.InstallDir})
+		}
+		a.AppDB = opsmanager.AppDB{URI: "mongodb://appdb1." + Zone + ":27017,appdb2." + Zone + ":27017,appdb3." + Zone + ":27017/?maxPoolSize=100", Username: "opsmanager"}
+		a.LoadBalancer = opsmanager.LoadBalancer{URL: f.LBURL, CacheProbeGap: 1100 * time.Millisecond}
+		a.GenKey = opsmanager.GenKey{Mode: opsmanager.GenKeyFirst, BackupTo: f.Root + "/gen.key.backup"}
+		a.StartTimeout = 60 * time.Second
+		if err := a.Validate(); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("demo answers: %w", err)
+		}
+		d.Answers = a
+		d.Notes = []string{
+			fmt.Sprintf("%d demo hosts are in-process SSH servers on 127.0.0.1 (ports %s); commands run on this machine as %s (ssh.sudo: none)", len(f.Hosts), sshPorts(f), demoUser()),
+			"each host is a tar install of the lab's stand-in Ops Manager under " + f.Root + " (install_dir in the answers); its control program is hawiz __standin mongodb-mms",
+			"the load balancer " + f.LBURL + " is an in-process stand-in in front of the servers' port 8080",
+			"the App DB password is the demo's own (HAWIZ_APPDB_PASSWORD is not read)",
 		}
 	default:
 		return nil, fmt.Errorf("--procedure %q: the demo runs %s", o.Procedure, strings.Join(DemoProcedures(), ", "))
@@ -188,12 +225,18 @@ func demoGetenv(root string) func(string) string {
 		switch {
 		case k == "XDG_STATE_HOME":
 			return root + "/state"
+		case k == steps.SecretEnvVar(steps.SecretAppDBPassword):
+			return DemoAppDBPassword
 		case strings.HasPrefix(k, "HAWIZ_"):
 			return ""
 		}
 		return os.Getenv(k)
 	}
 }
+
+// DemoAppDBPassword is the demo App DB's password (a demo secret: it is
+// redacted like a real one).
+const DemoAppDBPassword = "demo-appdb-secret"
 
 // Close stops the fleet and removes the root unless Opts.Keep.
 func (d *Demo) Close() error {

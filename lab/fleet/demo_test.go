@@ -79,3 +79,13 @@ func TestDemoPlainMicetro(t *testing.T) {
 		t.Log(out)
 	}
 }
+
+func TestDemoPlainOpsManager(t *testing.T) {
+	out := runPlain(t, Options{Procedure: "opsmanager-ha", Members: 3, Seed: 1})
+	if strings.Contains(out, DemoAppDBPassword) {
+		t.Errorf("the App DB password is in the output")
+	}
+	if testing.Verbose() {
+		t.Log(out)
+	}
+}

@@ -28,8 +28,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -41,6 +43,7 @@ import (
 
 	"github.com/hawiz/hawiz/dnscheck/dnstest"
 	"github.com/hawiz/hawiz/lab/standins/mmcentral"
+	omstandin "github.com/hawiz/hawiz/lab/standins/opsmanager"
 	"github.com/hawiz/hawiz/remote/sshtest"
 )
 
@@ -81,6 +84,9 @@ type Host struct {
 	SSH         *sshtest.Server
 	ServicePort int // the stand-in service's real port (1231 / 8080 map to it)
 	IP          string
+	InstallDir  string // Ops Manager: the tar install directory
+
+	prefixes []string // documented absolute paths mapped into Root
 }
 
 // Fleet is a running demo fleet.
@@ -93,6 +99,10 @@ type Fleet struct {
 	KnownHosts string          // a fresh known_hosts file (empty at start)
 	TSIGFile   string          // BIND key file for the demo zone
 	StateDir   string          // where the demo's state files go
+	LBURL      string          // Ops Manager: the stand-in load balancer in front of the servers
+
+	lb     *http.Server
+	lbAddr string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -178,15 +188,21 @@ func Start(cfg Config) (f *Fleet, err error) {
 
 	for i, name := range cfg.Hosts {
 		h := &Host{Name: name, Root: filepath.Join(root, name), IP: fmt.Sprintf("192.0.2.%d", 11+i)}
-		if err := seedHost(cfg, h); err != nil {
-			return nil, fmt.Errorf("demo host %s: %w", name, err)
-		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
 		h.ServicePort = ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
+		if cfg.Kind == OpsManager {
+			err = seedOpsManager(cfg, h, filepath.Join(root, "appdb"))
+		} else {
+			h.prefixes = micetroPrefixes
+			err = seedHost(cfg, h)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("demo host %s: %w", name, err)
+		}
 		os.WriteFile(filepath.Join(h.Root, "run", "service.port"), []byte(strconv.Itoa(h.ServicePort)+"\n"), 0o644)
 		env := []string{
 			"PATH=" + filepath.Join(h.Root, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
@@ -208,13 +224,75 @@ func Start(cfg Config) (f *Fleet, err error) {
 		}
 		f.Hosts = append(f.Hosts, h)
 	}
+	if cfg.Kind == OpsManager {
+		var backends []string
+		for _, h := range f.Hosts {
+			backends = append(backends, fmt.Sprintf("127.0.0.1:%d", h.ServicePort))
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		f.lbAddr = ln.Addr().String()
+		f.LBURL = "http://" + f.lbAddr
+		f.lb = &http.Server{Handler: &omstandin.LB{Backends: backends}, ReadHeaderTimeout: 10 * time.Second}
+		go f.lb.Serve(ln)
+	}
 	return f, nil
+}
+
+// OpsManagerVersion is the version of the demo's tar-installed Ops Manager.
+const OpsManagerVersion = "7.0.0"
+
+// seedOpsManager lays out a tar install of the stand-in Ops Manager
+// (conf-mms.properties as shipped, mms.conf, bin/mongodb-mms) under h.Root.
+func seedOpsManager(cfg Config, h *Host, appdb string) error {
+	h.InstallDir = filepath.Join(h.Root, "mongodb-mms-"+OpsManagerVersion+".x86_64")
+	for _, d := range []string{"bin", "conf", "logs", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(h.InstallDir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	for _, d := range []string{filepath.Join(h.Root, "run"), filepath.Join(h.Root, "tmp"), filepath.Join(h.Root, "keys"), appdb} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(h.InstallDir, "conf", "conf-mms.properties"), []byte(omstandin.DefaultConf), 0o640); err != nil {
+		return err
+	}
+	mms := fmt.Sprintf("BASE_PORT=%d\nMMS_USER=%s\nENC_KEY_PATH=%s\nHAWIZ_STANDIN_BIND=127.0.0.1\nHAWIZ_STANDIN_APPDB_DIR=%s\n",
+		h.ServicePort, currentUser(), filepath.Join(h.Root, "keys", "gen.key"), appdb)
+	if err := os.WriteFile(filepath.Join(h.InstallDir, "conf", "mms.conf"), []byte(mms), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(h.InstallDir, "VERSION"), []byte(OpsManagerVersion+"\n"), 0o644); err != nil {
+		return err
+	}
+	script := fmt.Sprintf("#!/bin/sh\n# hawiz demo stand-in Ops Manager control program\n%s=%s %s='__standin mongodb-mms' exec %s __standin mongodb-mms \"$@\"\n",
+		omstandin.EnvInstallDir, shq(h.InstallDir), omstandin.EnvReexecArgs, shq(cfg.Exe))
+	return os.WriteFile(filepath.Join(h.InstallDir, "bin", "mongodb-mms"), []byte(script), 0o755)
+}
+
+func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// currentUser is the user the demo's commands run as.
+func currentUser() string {
+	for _, k := range []string{"USER", "LOGNAME"} {
+		if u := os.Getenv(k); u != "" {
+			return u
+		}
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "demo"
 }
 
 // Paths the procedures use by default, mapped into each host's directory:
 // the answers name one path for every member, and every demo host has its
 // own directory, so the host's world maps these prefixes to Root.
-var rootedPrefixes = []string{"/var/mmsuite/", "/usr/share/mmcentral-standin/", "/opt/mongodb/", "/etc/mongodb-mms/"}
+var micetroPrefixes = []string{"/var/mmsuite/", "/usr/share/mmcentral-standin/"}
 
 func seedHost(cfg Config, h *Host) error {
 	for _, d := range []string{"bin", "run", "tmp", "var/mmsuite/mmcentral/logs", "usr/share/mmcentral-standin"} {
@@ -222,7 +300,7 @@ func seedHost(cfg Config, h *Host) error {
 			return err
 		}
 	}
-	q := "'" + strings.ReplaceAll(cfg.Exe, "'", `'\''`) + "'"
+	q := shq(cfg.Exe)
 	for _, name := range []string{"systemctl", "ps", "mmcentrald"} {
 		script := fmt.Sprintf("#!/bin/sh\n# hawiz demo stand-in: runs the hawiz binary's hidden __standin subcommand\nexec %s __standin %s \"$@\"\n", q, name)
 		if err := os.WriteFile(filepath.Join(h.Root, "bin", name), []byte(script), 0o755); err != nil {
@@ -248,7 +326,7 @@ const DemoPrefs = `<Database value="PostgreSQL" />
 func (h *Host) exec(env []string) func(ctx context.Context, req sshtest.ExecRequest) int {
 	return func(ctx context.Context, req sshtest.ExecRequest) int {
 		cmd := req.Command
-		for _, p := range rootedPrefixes {
+		for _, p := range h.prefixes {
 			cmd = strings.ReplaceAll(cmd, p, h.Root+p)
 		}
 		c := exec.Command("/bin/sh", "-c", cmd)
@@ -309,6 +387,9 @@ func (f *Fleet) Ports() []string {
 	for _, h := range f.Hosts {
 		out = append(out, h.SSH.Addr(), fmt.Sprintf("127.0.0.1:%d", h.ServicePort))
 	}
+	if f.lbAddr != "" {
+		out = append(out, f.lbAddr)
+	}
 	if f.DNS != nil {
 		out = append(out, f.DNS.Addr())
 	}
@@ -323,6 +404,10 @@ func (f *Fleet) PIDs() []int {
 	var out []int
 	for _, h := range f.Hosts {
 		files, _ := filepath.Glob(filepath.Join(h.Root, "run", "*.pid"))
+		if h.InstallDir != "" {
+			more, _ := filepath.Glob(filepath.Join(h.InstallDir, "tmp", "*.pid"))
+			files = append(files, more...)
+		}
 		for _, p := range files {
 			if pid := readPID(p); pid > 0 {
 				out = append(out, pid)
@@ -349,6 +434,9 @@ func (f *Fleet) Stop() error {
 	}
 	if f.DNS != nil {
 		errs = append(errs, f.DNS.Close())
+	}
+	if f.lb != nil {
+		errs = append(errs, f.lb.Close())
 	}
 	// Wait (briefly) for the killed services to be gone.
 	deadline := time.Now().Add(3 * time.Second)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hawiz/hawiz/lab/standins/mmcentral"
+	omstandin "github.com/hawiz/hawiz/lab/standins/opsmanager"
 )
 
 // Standin runs one stand-in program of a demo host (`hawiz __standin NAME
@@ -22,6 +23,7 @@ import (
 //	systemctl ACTION SERVICE   start|stop|restart|is-active, services run detached
 //	ps -o etimes= -C PROCESS   elapsed seconds of the running service
 //	mmcentrald -v              the Central version
+//	mongodb-mms ACTION          the Ops Manager control program (lab/standins/opsmanager)
 //	service-mmcentral          the Central daemon itself (lab/standins/mmcentral rules)
 func Standin(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -50,6 +52,8 @@ func Standin(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "Micetro Central (mmcentrald) version %s (hawiz demo stand-in)\n", v)
 		return 0
+	case "mongodb-mms":
+		return omstandin.Main(args[1:], stdout, stderr)
 	case "service-mmcentral":
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
