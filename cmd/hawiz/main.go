@@ -7,10 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"syscall"
 
 	"charm.land/fang/v2"
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 )
 
@@ -86,6 +88,20 @@ func newRootCmd() *cobra.Command {
 	return root
 }
 
+// printError shows an error without changing a letter of it: messages name
+// fields, flags and hosts exactly ("members[1].priority: …", "--expect: …"),
+// so fang's default (which capitalises and appends a period) is not used.
+// Without a terminal on stderr it prints one plain line.
+func printError(w io.Writer, styles fang.Styles, err error) {
+	if !term.IsTerminal(os.Stderr.Fd()) {
+		_, _ = fmt.Fprintln(w, "hawiz: "+err.Error())
+		return
+	}
+	_, _ = fmt.Fprintln(w, styles.ErrorHeader.String())
+	_, _ = fmt.Fprintln(w, styles.ErrorText.UnsetTransform().UnsetWidth().Render(err.Error()))
+	_, _ = fmt.Fprintln(w)
+}
+
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:]))
 }
@@ -93,7 +109,10 @@ func main() {
 func run(ctx context.Context, args []string) int {
 	root := newRootCmd()
 	root.SetArgs(args)
-	opts := []fang.Option{fang.WithNotifySignal(os.Interrupt, syscall.SIGTERM)}
+	opts := []fang.Option{
+		fang.WithNotifySignal(os.Interrupt, syscall.SIGTERM),
+		fang.WithErrorHandler(printError),
+	}
 	if version != "" {
 		opts = append(opts, fang.WithVersion(version))
 	}
