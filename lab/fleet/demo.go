@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/hawiz/hawiz/lab/standins/mmcentral"
 	"github.com/hawiz/hawiz/remote"
 	"github.com/hawiz/hawiz/steps"
 	"github.com/hawiz/hawiz/steps/micetro"
@@ -16,7 +18,24 @@ import (
 )
 
 // DemoProcedures are the procedures the demo can run, the default first.
-func DemoProcedures() []string { return []string{"micetro-central-ha", "opsmanager-ha"} }
+func DemoProcedures() []string {
+	return []string{"micetro-central-ha", "opsmanager-ha", "micetro-central-upgrade"}
+}
+
+// DemoUpgradeVersion is the version the demo's Central installer installs.
+const DemoUpgradeVersion = "10.3.6"
+
+func writeInstaller(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := mmcentral.WriteInstaller(f, DemoUpgradeVersion); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
 
 // Options is one `hawiz demo`.
 type Options struct {
@@ -86,6 +105,46 @@ func Setup(o Options) (*Demo, error) {
 			"each host's /var/mmsuite and /usr/share/mmcentral-standin are its own directory under " + f.Root,
 			"systemctl, ps and mmcentrald on the demo hosts are stand-ins (hawiz __standin) running the lab's Central stand-in",
 			fmt.Sprintf("DNS: zone %s on in-process servers %s (primary, TSIG key %s) and %s", Zone, f.DNS.Addr(), f.TSIGFile, f.DNS2.Addr()),
+		}
+	case "micetro-central-upgrade":
+		if o.Members < 2 || o.Members > 9 {
+			return nil, fmt.Errorf("--members %d: micetro-central-upgrade needs 2 to 9 members", o.Members)
+		}
+		var names []string
+		for i := 1; i <= o.Members; i++ {
+			names = append(names, fmt.Sprintf("central%d", i))
+		}
+		f, err := Start(Config{Kind: Micetro, Hosts: names, Seed: o.Seed, Exe: o.Exe, TempDir: o.TempDir, Cluster: true})
+		if err != nil {
+			return nil, err
+		}
+		d.Fleet = f
+		pkg := filepath.Join(f.Root, mmcentral.InstallerName(DemoUpgradeVersion))
+		if err := writeInstaller(pkg); err != nil {
+			f.Close()
+			return nil, err
+		}
+		d.Procedure = micetro.CentralUpgrade()
+		a := &micetro.UpgradeAnswers{}
+		a.SSH = steps.SSHAnswers{User: demoUser(), IdentityFile: f.KeyFile, KnownHosts: f.KnownHosts, SSHConfig: "none", Sudo: steps.SudoNone}
+		for _, h := range f.Hosts {
+			a.Members = append(a.Members, micetro.Member{Name: h.Name,
+				Host: steps.HostAnswers{Name: h.Name, Address: "127.0.0.1", Port: h.SSH.Port()}, IP: h.IP})
+		}
+		a.Installer = micetro.Installer{Local: pkg, ExpectedVersion: DemoUpgradeVersion}
+		a.UploadDir = "/var/tmp"
+		a.StartWait = 15 * time.Second
+		a.ServiceTimeout = 30 * time.Second
+		a.InstallTimeout = time.Minute
+		if err := a.Validate(); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("demo answers: %w", err)
+		}
+		d.Answers = a
+		d.Notes = []string{
+			fmt.Sprintf("%d demo hosts are in-process SSH servers on 127.0.0.1 (ports %s); commands run on this machine as %s (ssh.sudo: none)", len(f.Hosts), sshPorts(f), demoUser()),
+			"the members already form an HA cluster running Central " + mmcentral.DefaultVersion + "; the installer is the lab's stand-in for " + DemoUpgradeVersion,
+			"each host's /var/mmsuite, /var/tmp and /usr/share/mmcentral-standin are its own directory under " + f.Root,
 		}
 	case "opsmanager-ha":
 		if o.Members < 2 || o.Members > 9 {

@@ -89,3 +89,13 @@ func TestDemoPlainOpsManager(t *testing.T) {
 		t.Log(out)
 	}
 }
+
+func TestDemoPlainMicetroUpgrade(t *testing.T) {
+	out := runPlain(t, Options{Procedure: "micetro-central-upgrade", Members: 3, Seed: 1})
+	if !strings.Contains(out, DemoUpgradeVersion) {
+		t.Errorf("output never names %s:\n%s", DemoUpgradeVersion, out)
+	}
+	if testing.Verbose() {
+		t.Log(out)
+	}
+}

@@ -75,6 +75,9 @@ type Config struct {
 	TempDir string
 	// Version is the Central version the stand-in reports (default 10.3.5).
 	Version string
+	// Cluster: the Micetro hosts are already an HA cluster (ClusterMemberName
+	// set, Central running), as before an update.
+	Cluster bool
 }
 
 // Host is one demo host.
@@ -208,6 +211,10 @@ func Start(cfg Config) (f *Fleet, err error) {
 			"PATH=" + filepath.Join(h.Root, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
 			"HAWIZ_ROOT=" + h.Root,
 		}
+		if cfg.Kind == Micetro { // the stand-in installer's paths (lab/standins/mmcentral/install.sh)
+			env = append(env, "MMCENTRAL_STANDIN_SHARE="+filepath.Join(h.Root, "usr/share/mmcentral-standin"),
+				"MMCENTRAL_STANDIN_DATA="+filepath.Join(h.Root, "var/mmsuite/mmcentral"), "MMCENTRAL_STANDIN_NO_ROOT_CHECK=1")
+		}
 		servicePort := 1231
 		if cfg.Kind == OpsManager {
 			servicePort = 8080
@@ -223,6 +230,15 @@ func Start(cfg Config) (f *Fleet, err error) {
 			return nil, err
 		}
 		f.Hosts = append(f.Hosts, h)
+	}
+	if cfg.Kind == Micetro && cfg.Cluster {
+		for _, h := range f.Hosts {
+			c := exec.Command(cfg.Exe, "__standin", "systemctl", "start", "mmcentral")
+			c.Env = append(os.Environ(), "HAWIZ_ROOT="+h.Root)
+			if out, err := c.CombinedOutput(); err != nil {
+				return nil, fmt.Errorf("demo host %s: starting Central: %v: %s", h.Name, err, out)
+			}
+		}
 	}
 	if cfg.Kind == OpsManager {
 		var backends []string
@@ -292,10 +308,10 @@ func currentUser() string {
 // Paths the procedures use by default, mapped into each host's directory:
 // the answers name one path for every member, and every demo host has its
 // own directory, so the host's world maps these prefixes to Root.
-var micetroPrefixes = []string{"/var/mmsuite/", "/usr/share/mmcentral-standin/"}
+var micetroPrefixes = []string{"/var/mmsuite/", "/usr/share/mmcentral-standin/", "/var/tmp/"}
 
 func seedHost(cfg Config, h *Host) error {
-	for _, d := range []string{"bin", "run", "tmp", "var/mmsuite/mmcentral/logs", "usr/share/mmcentral-standin"} {
+	for _, d := range []string{"bin", "run", "tmp", "var/mmsuite/mmcentral/logs", "usr/share/mmcentral-standin", "var/tmp"} {
 		if err := os.MkdirAll(filepath.Join(h.Root, d), 0o755); err != nil {
 			return err
 		}
@@ -307,7 +323,11 @@ func seedHost(cfg Config, h *Host) error {
 			return err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(h.Root, "var/mmsuite/mmcentral/preferences.cfg"), []byte(DemoPrefs), 0o644); err != nil {
+	prefs := DemoPrefs
+	if cfg.Cluster {
+		prefs += fmt.Sprintf("<ClusterMemberName value=%q/>\n", h.Name)
+	}
+	if err := os.WriteFile(filepath.Join(h.Root, "var/mmsuite/mmcentral/preferences.cfg"), []byte(prefs), 0o644); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(h.Root, "usr/share/mmcentral-standin/VERSION"), []byte(cfg.Version+"\n"), 0o644)
