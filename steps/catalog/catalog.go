@@ -12,7 +12,7 @@ import (
 func All() []*steps.Procedure {
 	return []*steps.Procedure{
 		micetro.CentralHA(), micetro.CentralUpgrade(),
-		opsmanager.HA(),
+		opsmanager.HA(), opsmanager.UpgradeProcedure(),
 	}
 }
 

@@ -90,8 +90,8 @@ func newWorld(t *testing.T, n int, cachingLB bool) *world {
 		os.WriteFile(filepath.Join(inst, "conf", "mms.conf"), []byte(fmt.Sprintf(
 			"BASE_PORT=%d\nMMS_USER=%s\nENC_KEY_PATH=%s\nHAWIZ_STANDIN_BIND=127.0.0.1\nHAWIZ_STANDIN_APPDB_DIR=%s\n",
 			port, w.user, filepath.Join(root, "keys", "gen.key"), w.appdb)), 0o644)
-		os.WriteFile(filepath.Join(inst, "bin", "mongodb-mms"), []byte(fmt.Sprintf(
-			"#!/bin/sh\nHAWIZ_MMS_STANDIN_MAIN=1 %s=%s exec %s \"$@\"\n", omstandin.EnvInstallDir, inst, exe)), 0o755)
+		os.WriteFile(filepath.Join(inst, "bin", "mongodb-mms"), standinWrapper(exe), 0o755)
+		os.Symlink(inst, filepath.Join(root, "mms"))
 		s, err := sshtest.Start(sshtest.Config{AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()}, Root: root,
 			HostKeySeed: []byte(fmt.Sprintf("om%d", i+1)), PortMap: map[int]string{8080: fmt.Sprintf("127.0.0.1:%d", port)}})
 		if err != nil {
@@ -115,6 +115,12 @@ func newWorld(t *testing.T, n int, cachingLB bool) *world {
 	t.Cleanup(func() { srv.Close() })
 	w.lbURL = "http://" + ln.Addr().String()
 	return w
+}
+
+// standinWrapper is bin/mongodb-mms of the test worlds: it runs the test
+// binary as the stand-in for the install directory it sits in.
+func standinWrapper(exe string) []byte {
+	return []byte(fmt.Sprintf("#!/bin/sh\nd=$(cd \"$(dirname \"$0\")/..\" && pwd -P)\nHAWIZ_MMS_STANDIN_MAIN=1 %s=\"$d\" exec %s \"$@\"\n", omstandin.EnvInstallDir, exe))
 }
 
 func (w *world) inst(i int) string { return filepath.Join(w.roots[i], "mongodb-mms-7.0.0.x86_64") }
