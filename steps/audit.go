@@ -10,13 +10,31 @@ import (
 // Audit is `hawiz check`: it connects, runs every step's Check and, when
 // Check says done (or there is no Check), its Verify — never Apply, never a
 // manual wait — and reports what does not hold as a *DriftError (exit 1).
-// cfg's state, flag and Hook fields are ignored; nothing is written locally
-// except accepted host keys.
+// With cfg.StatePath, the facts recorded by that run are available to the
+// checks (and its answers are used when cfg.Answers is nil); the state file
+// is only read. cfg's flag and Hook fields are ignored; nothing is written
+// locally except accepted host keys.
 func Audit(ctx context.Context, cfg RunConfig) (Outcome, error) {
 	cfg.Resume = false
 	r, err := newRunner(cfg)
 	if err != nil {
 		return Outcome{Status: StatusRefused}, err
+	}
+	facts := map[string]string{}
+	if cfg.StatePath != "" {
+		st, err := ReadState(cfg.StatePath)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if st.Procedure != r.p.Name {
+			return Outcome{}, &UsageError{Err: fmt.Errorf("state file %s is a run of %s, not %s", cfg.StatePath, st.Procedure, r.p.Name)}
+		}
+		if r.answers == nil {
+			if r.answers, err = LoadAnswers(r.p, []byte(st.Answers)); err != nil {
+				return Outcome{}, &RefusedError{Reason: "the answers in " + cfg.StatePath + " are not valid for this hawiz", Err: err}
+			}
+		}
+		facts = st.Facts
 	}
 	if r.answers == nil {
 		return Outcome{}, &UsageError{Err: errors.New("no answers")}
@@ -25,7 +43,7 @@ func Audit(ctx context.Context, cfg RunConfig) (Outcome, error) {
 		return Outcome{}, err
 	}
 	r.env = &Env{ctx: ctx, answers: r.answers, operator: r.op, redactor: r.redactor, logger: r.logger,
-		getenv: r.getenv, emit: r.emit, facts: map[string]string{}, secrets: map[string]string{},
+		getenv: r.getenv, emit: r.emit, facts: facts, secrets: map[string]string{},
 		step: func() string { return r.curStep.Load().(string) }}
 	start := time.Now()
 	r.emit(Event{Kind: EventRunStart, Message: "check " + r.p.Title + " (read-only)", Total: len(r.list)})

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -43,14 +44,26 @@ func childMain() int {
 	}
 	point, nStr, _ := strings.Cut(os.Getenv("HAWIZ_TEST_KILL"), ":")
 	n, _ := strconv.Atoi(nStr)
-	_, err = steps.Run(context.Background(), steps.RunConfig{
+	sig := syscall.SIGKILL
+	ctx := context.Background()
+	if os.Getenv("HAWIZ_TEST_SIGNAL") == "TERM" {
+		// As in cmd/hawiz: SIGTERM/SIGINT cancel the run's context.
+		sig = syscall.SIGTERM
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+		defer stop()
+	}
+	_, err = steps.Run(ctx, steps.RunConfig{
 		Procedure: p, Answers: a, StatePath: os.Getenv("HAWIZ_TEST_STATE"), RunName: "t",
 		Operator: steps.NonInteractive{Yes: true}, Yes: true,
 		Remote: remote.Options{AgentSocket: "none"},
 		Getenv: steptest.Getenv(map[string]string{"HAWIZ_APPDB_PASSWORD": steptest.Secret}),
 		Hook: func(p string, i int) {
 			if p == point && i == n {
-				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				syscall.Kill(os.Getpid(), sig)
+				if sig == syscall.SIGTERM {
+					<-ctx.Done()
+				}
 			}
 		},
 	})
@@ -170,6 +183,11 @@ func TestSIGKILLAtEveryTransition(t *testing.T) {
 			st, err := steps.ReadState(state)
 			if err != nil || st.Status != steps.StatusDone {
 				t.Fatalf("%s %d: state %v %v", point, n, st, err)
+			}
+			for _, p := range []string{state, steps.TranscriptPath(state), steps.EvidencePath(state)} {
+				if b, _ := os.ReadFile(p); bytes.Contains(b, []byte(steptest.Secret)) {
+					t.Fatalf("%s %d: %s holds the secret", point, n, filepath.Base(p))
+				}
 			}
 		}
 	}
@@ -480,4 +498,39 @@ func TestAudit(t *testing.T) {
 func lastReplaced(b []byte, old, new string) []byte {
 	i := bytes.LastIndex(b, []byte(old))
 	return append(append(append([]byte{}, b[:i]...), new...), b[i+len(old):]...)
+}
+
+// TestSIGTERMStopsResumably sends SIGTERM to a child run at several points:
+// it must exit 3 with the state saved as stopped, and resume to the end.
+func TestSIGTERMStopsResumably(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	l := steptest.NewLab(t)
+	dir := t.TempDir()
+	answers := filepath.Join(dir, "answers.yaml")
+	if err := os.WriteFile(answers, l.AnswersYAML(""), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{2, 5, 9} {
+		l.ResetRoots(t)
+		state := filepath.Join(dir, "term"+strconv.Itoa(n)+".json")
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "HAWIZ_TEST_CHILD=1", "HAWIZ_TEST_ANSWERS="+answers,
+			"HAWIZ_TEST_STATE="+state, "HAWIZ_TEST_KILL=after-save:"+strconv.Itoa(n), "HAWIZ_TEST_SIGNAL=TERM")
+		err := cmd.Run()
+		var xe *exec.ExitError
+		if !errors.As(err, &xe) || xe.ExitCode() != steps.ExitStopped {
+			t.Fatalf("at %d: child exit %v, want %d", n, err, steps.ExitStopped)
+		}
+		st, err := steps.ReadState(state)
+		if err != nil || st.Status != steps.StatusStopped || !strings.Contains(st.Message, "interrupted") {
+			t.Fatalf("at %d: state %+v %v", n, st, err)
+		}
+		c := l.Config(t, state, "")
+		c.Answers, c.Resume = nil, true
+		if _, err := steps.Run(context.Background(), c); err != nil {
+			t.Fatalf("at %d: resume: %v", n, err)
+		}
+	}
 }

@@ -119,6 +119,10 @@ func TestCLIRunManualResumeStatus(t *testing.T) {
 	}
 	// Audit: everything but the fact-based counter check holds.
 	c.want(1, []string{"bump-counter h1: DRIFT: not done", "1 check(s) do not hold"}, "check", "test-files", "-a", a)
+	// With the run's state, its facts are known: everything holds.
+	c.want(0, []string{"every check holds"}, "check", "--state", state, "--plain")
+	c.want(0, []string{"every check holds"}, "check", "test-files", "-a", a, "--state", state)
+	c.want(2, []string{"name a procedure"}, "check")
 	os.WriteFile(state, []byte("{"), 0o600)
 	c.want(4, []string{"is corrupt", "kept"}, "resume", "--state", state)
 	c.want(4, []string{"is corrupt"}, "status", "--state", state)
@@ -128,7 +132,13 @@ func TestCLIJSONEvents(t *testing.T) {
 	c := newEngineCLI(t)
 	a := c.answers("j.yaml", "use_secret: true\n")
 	state := filepath.Join(c.dir, "j.json")
-	out := c.want(0, nil, "run", "test-files", "-a", a, "--json", "--yes", "--state", state)
+	logFile := filepath.Join(c.dir, "debug.log")
+	out := c.want(0, nil, "run", "test-files", "-a", a, "--json", "--yes", "--state", state, "--log", logFile)
+	lg, err := os.ReadFile(logFile)
+	if err != nil || !bytes.Contains(lg, []byte(`"msg":"event"`)) || bytes.Contains(lg, []byte(steptest.Secret)) ||
+		!bytes.Contains(lg, []byte(remote.Redacted)) {
+		t.Fatalf("debug log: %v\n%s", err, lg)
+	}
 	kinds := map[string]int{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		var ev steps.Event
