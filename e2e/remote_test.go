@@ -24,6 +24,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/hawiz/hawiz/remote"
 )
@@ -327,7 +328,7 @@ func TestUnknownHostsBatchAcceptThenMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	f2 := strings.Fields(string(pub2))
-	if err := os.WriteFile(kh3, []byte(l.Addrs[0]+" "+f2[0]+" "+f2[1]+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(kh3, []byte(knownhosts.Normalize(net.JoinHostPort(l.Addrs[0], fmt.Sprint(l.Port)))+" "+f2[0]+" "+f2[1]+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	opts.KnownHostsFile = kh3
