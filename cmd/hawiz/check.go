@@ -62,8 +62,8 @@ func newCheckCmdWith(d deps) *cobra.Command {
 			return withCode(steps.ExitCode(err), err)
 		},
 	}
-	c.Flags().StringVarP(&answers, "answers", "a", "", "answers `FILE` (YAML)")
-	c.Flags().StringVar(&statePath, "state", "", "use the facts (and, without PROCEDURE, the procedure and answers) of the run in state `FILE`; read only")
+	c.Flags().StringVarP(&answers, "answers", "a", "", "answers FILE (YAML)")
+	c.Flags().StringVar(&statePath, "state", "", "use the facts (and, without PROCEDURE, the procedure and answers) of the run in state FILE; read only")
 	of.add(c)
 	return c
 }

@@ -29,6 +29,6 @@ func newPlanCmdWith(d deps) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVarP(&answers, "answers", "a", "", "answers `FILE` (YAML)")
+	c.Flags().StringVarP(&answers, "answers", "a", "", "answers FILE (YAML)")
 	return c
 }

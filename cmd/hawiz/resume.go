@@ -54,7 +54,7 @@ func newResumeCmdWith(d deps) *cobra.Command {
 			})
 		},
 	}
-	c.Flags().StringSliceVar(&confirm, "confirm", nil, "record that manual `STEP` was done by hand (repeatable)")
+	c.Flags().StringSliceVar(&confirm, "confirm", nil, "record that manual STEP was done by hand (repeatable)")
 	of.add(c)
 	rf.add(c)
 	return c

@@ -82,7 +82,7 @@ func (f *outFlags) add(c *cobra.Command) {
 	c.Flags().BoolVarP(&f.yes, "yes", "y", false, "answer yes to confirmations and accept unknown host keys (never a changed one); manual steps still stop the run (exit 3)")
 	c.Flags().BoolVar(&f.plain, "plain", false, "one line per event, no colour or cursor movement, no prompts (default when stdout is not a terminal)")
 	c.Flags().BoolVar(&f.json, "json", false, "one JSON object per event on stdout, no prompts")
-	c.Flags().StringVar(&f.logFile, "log", "", "write a debug log (JSON lines, secrets redacted) to `FILE`")
+	c.Flags().StringVar(&f.logFile, "log", "", "write a debug log (JSON lines, secrets redacted) to FILE")
 }
 
 // session is the renderer, operator, redactor and logger of one command.
@@ -140,11 +140,11 @@ type runFlags struct {
 }
 
 func (f *runFlags) add(c *cobra.Command) {
-	c.Flags().StringVar(&f.statePath, "state", "", "state `FILE` (default $XDG_STATE_HOME/hawiz/PROCEDURE-NAME.json)")
-	c.Flags().StringVar(&f.from, "from", "", "start at `STEP` (earlier steps are left as they are; warns when that breaks the documented order)")
-	c.Flags().StringVar(&f.only, "only", "", "run just `STEP` (warns when its prerequisites are not done)")
-	c.Flags().StringSliceVar(&f.redo, "redo", nil, "apply `STEP` again even when its check says done (repeatable)")
-	c.Flags().StringSliceVar(&f.skip, "skip", nil, "mark `STEP` skipped without running it (repeatable; warns about steps that depend on it)")
+	c.Flags().StringVar(&f.statePath, "state", "", "state FILE (default $XDG_STATE_HOME/hawiz/PROCEDURE-NAME.json)")
+	c.Flags().StringVar(&f.from, "from", "", "start at STEP (earlier steps are left as they are; warns when that breaks the documented order)")
+	c.Flags().StringVar(&f.only, "only", "", "run just STEP (warns when its prerequisites are not done)")
+	c.Flags().StringSliceVar(&f.redo, "redo", nil, "apply STEP again even when its check says done (repeatable)")
+	c.Flags().StringSliceVar(&f.skip, "skip", nil, "mark STEP skipped without running it (repeatable; warns about steps that depend on it)")
 }
 
 var runNameRE = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -197,8 +197,8 @@ func newRunCmdWith(d deps) *cobra.Command {
 			})
 		},
 	}
-	c.Flags().StringVarP(&answers, "answers", "a", "", "answers `FILE` (YAML; `hawiz answers PROCEDURE` prints a template)")
-	c.Flags().StringVar(&name, "name", "", "run `NAME`, part of the default state file name (default: the answers file's base name)")
+	c.Flags().StringVarP(&answers, "answers", "a", "", "answers FILE (YAML; hawiz answers PROCEDURE prints a template)")
+	c.Flags().StringVar(&name, "name", "", "run NAME, part of the default state file name (default: the answers file's base name)")
 	of.add(c)
 	rf.add(c)
 	return c

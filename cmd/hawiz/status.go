@@ -92,7 +92,7 @@ func newStatusCmdWith(d deps) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&path, "state", "", "state `FILE` (default: the most recently updated in $XDG_STATE_HOME/hawiz)")
+	c.Flags().StringVar(&path, "state", "", "state FILE (default: the most recently updated in $XDG_STATE_HOME/hawiz)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the state file's JSON")
 	return c
 }
