@@ -57,6 +57,7 @@ type answersForm struct {
 	lists    []*list
 	savePath *string
 	sshDef   map[string]string // defaults from ~/.ssh/config, by ssh field key
+	initial  steps.Answers     // fills the form in when it is first built (prefill.go)
 }
 
 func newAnswersForm(p *steps.Procedure) *answersForm {
@@ -517,6 +518,10 @@ func (af *answersForm) Form(accessible ...bool) *huh.Form {
 		if b.flag != nil {
 			*b.flag = flags[b.path]
 		}
+	}
+	if af.initial != nil {
+		af.fill(af.initial)
+		af.initial = nil
 	}
 	var groups []*huh.Group
 	for _, s := range secs {

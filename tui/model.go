@@ -34,6 +34,9 @@ type Config struct {
 	Now         func() time.Time // nil = time.Now
 	OutputLines int              // output ring size; default 5000
 	NoSpinner   bool             // a static marker instead (stable test output)
+	// Answers, by procedure name, fill the answers form in (`hawiz demo`);
+	// the operator can still change every field.
+	Answers map[string]steps.Answers
 }
 
 type screen int
@@ -327,6 +330,7 @@ func (m *Model) updateHome(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.proc = it.proc
 		m.af = newAnswersForm(it.proc)
+		m.af.initial = m.cfg.Answers[it.proc.Name]
 		m.startForm(true)
 		return m, m.form.Init()
 	}

@@ -1,0 +1,59 @@
+package tui
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/hawiz/hawiz/steps"
+)
+
+// fill sets the form's texts, flags and list counts from a (copy of) a.
+func (af *answersForm) fill(a steps.Answers) {
+	data, err := yaml.Marshal(a)
+	if err != nil {
+		return
+	}
+	c := af.proc.NewAnswers()
+	if yaml.Unmarshal(data, c) != nil {
+		return
+	}
+	root := reflect.ValueOf(c).Elem()
+	for _, l := range af.lists {
+		if v, err := walkPath(root, l.path, true); err == nil && v.Kind() == reflect.Slice {
+			*l.count = fmt.Sprint(min(v.Len(), maxListItems))
+		}
+	}
+	for _, b := range af.bindings {
+		if b.list != nil && b.index >= b.list.n() {
+			continue
+		}
+		v, err := walkPath(root, b.path, true)
+		if err != nil || v.IsZero() {
+			continue
+		}
+		if b.flag != nil {
+			*b.flag = v.Kind() == reflect.Bool && v.Bool()
+			continue
+		}
+		*b.text = formatValue(v)
+	}
+}
+
+// formatValue is parseValue's inverse.
+func formatValue(v reflect.Value) string {
+	if v.Type() == reflect.TypeOf(time.Duration(0)) {
+		return time.Duration(v.Int()).String()
+	}
+	if v.Kind() == reflect.Slice {
+		var parts []string
+		for i := 0; i < v.Len(); i++ {
+			parts = append(parts, fmt.Sprint(v.Index(i).Interface()))
+		}
+		return strings.Join(parts, ", ")
+	}
+	return fmt.Sprint(v.Interface())
+}
