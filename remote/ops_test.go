@@ -245,7 +245,7 @@ func TestTimeoutKillsRemoteProcess(t *testing.T) {
 	start := time.Now()
 	res, err := h.Run(ctxT(t), Cmd{Program: "sh", Args: []string{"-c", "echo started; echo $$ > pid; sleep 30 & echo $! > child; wait"},
 		Timeout: 300 * time.Millisecond})
-	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "host web1") {
+	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "host web1") || !strings.Contains(err.Error(), "remote process killed") {
 		t.Fatalf("err = %v", err)
 	}
 	if time.Since(start) > 5*time.Second {

@@ -8,14 +8,14 @@
 //
 // Remote process termination: on Linux every command runs as
 //
-//	echo "hawiz-pid:$$" >&2; exec PROGRAM ARGS...
+//	echo "hawiz-pid:$$" >&2; 'PROGRAM' 'ARG'...
 //
 // in the login shell. The first stderr line (consumed by the package) tells
 // the process-group id, since sshd starts each session in its own session and
 // process group. When a command's Timeout or its context ends, the package
 // sends the SSH "signal" request (KILL), closes the session, and — because
 // not every sshd delivers signals, and a signal to sudo does not reach its
-// child — runs `kill -KILL -- -PGID` (through sudo when the command used
+// child — runs `kill -s KILL -- -PGID` (through sudo when the command used
 // sudo) on a fresh session.
 package remote
 

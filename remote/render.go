@@ -69,9 +69,12 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// RenderPOSIX renders argv (with env) as the command line sent to a POSIX
+// renderPOSIX renders argv (with env) as the command line sent to a POSIX
 // host's login shell. The first line the shell writes to stderr reports its
-// PID (= the session's process group); exec keeps that PID for the program.
+// PID, which is the session's process group (sshd starts every session in a
+// new session/process group), so the whole command can be killed. There is
+// deliberately no `exec`: a shell builtin such as `true` stays a builtin,
+// as it is for a bare `ssh host true`, instead of costing an execve.
 func renderPOSIX(argv []string, env map[string]string, sudo sudoMode) (string, error) {
 	if len(argv) == 0 || argv[0] == "" {
 		return "", fmt.Errorf("empty program")
@@ -88,12 +91,11 @@ func renderPOSIX(argv []string, env map[string]string, sudo sudoMode) (string, e
 		for _, k := range keys {
 			b.WriteString("export " + k + "=" + ShQuote(env[k]) + "; ")
 		}
-		b.WriteString("exec ")
 	} else {
 		if sudo == sudoNoPass {
-			b.WriteString("exec sudo -n -- ")
+			b.WriteString("sudo -n -- ")
 		} else {
-			b.WriteString("exec sudo -S -p '' -k -- ")
+			b.WriteString("sudo -S -p '' -k -- ")
 		}
 		if len(keys) > 0 {
 			b.WriteString("env")

@@ -206,19 +206,19 @@ func (h *Host) execRaw(ctx context.Context, r *execReq) (Result, error) {
 		select {
 		case err = <-wait:
 		case <-ctx.Done():
-			h.kill(sess, stderr.pid(2*time.Second), r.sudo)
+			how := h.kill(sess, stderr.pid(2*time.Second), r.sudo)
 			<-wait
 			stdout.flush()
 			stderr.flush()
 			res.Stdout, res.Stderr = outBuf.Bytes(), errBuf.Bytes()
-			return res, fmt.Errorf("host %s: %w (remote process killed)", h.cfg.Name, ctx.Err())
+			return res, fmt.Errorf("host %s: %w (%s)", h.cfg.Name, ctx.Err(), how)
 		case <-tc:
-			h.kill(sess, stderr.pid(2*time.Second), r.sudo)
+			how := h.kill(sess, stderr.pid(2*time.Second), r.sudo)
 			<-wait
 			stdout.flush()
 			stderr.flush()
 			res.Stdout, res.Stderr = outBuf.Bytes(), errBuf.Bytes()
-			return res, fmt.Errorf("host %s: %w after %s (remote process killed)", h.cfg.Name, ErrTimeout, timeout)
+			return res, fmt.Errorf("host %s: %w after %s (%s)", h.cfg.Name, ErrTimeout, timeout, how)
 		}
 	}
 	stdout.flush()
@@ -245,18 +245,27 @@ func (h *Host) lostErr(err error, when string) error {
 // kill ends a remote command: SSH "signal" KILL, close the session, and —
 // on POSIX hosts, where sshd may not deliver signals and a signal to sudo
 // does not reach its child — kill the process group on a fresh session.
-func (h *Host) kill(sess *ssh.Session, pgid int, sudo bool) {
+func (h *Host) kill(sess *ssh.Session, pgid int, sudo bool) string {
 	sess.Signal(ssh.SIGKILL)
 	sess.Close()
-	if h.cfg.OS == Windows || pgid <= 1 {
-		return
+	if h.cfg.OS == Windows {
+		return "session closed"
+	}
+	if pgid <= 1 {
+		return "session closed; the remote process group was not reported, only signalled"
 	}
 	kctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	r := execReq{kind: "kill", argv: []string{"kill", "-KILL", "--", "-" + strconv.Itoa(pgid)}, sudo: sudo, noSem: true}
-	if _, err := h.execRaw(kctx, &r); err != nil {
-		h.f.debug("kill remote process group", "host", h.cfg.Name, "pgid", pgid, "err", err)
+	r := execReq{kind: "kill", argv: []string{"kill", "-s", "KILL", "--", "-" + strconv.Itoa(pgid)}, sudo: sudo, noSem: true}
+	res, err := h.execRaw(kctx, &r)
+	if err == nil && res.ExitStatus != 0 && !bytes.Contains(res.Stderr, []byte("No such process")) {
+		err = res.ExitError()
 	}
+	if err != nil {
+		h.f.debug("kill remote process group", "host", h.cfg.Name, "pgid", pgid, "err", err)
+		return "killing remote process group " + strconv.Itoa(pgid) + " failed: " + err.Error()
+	}
+	return "remote process killed"
 }
 
 // newSession opens a session, re-dialling once when the connection is dead.

@@ -221,11 +221,11 @@ func TestQuoting(t *testing.T) {
 		}
 	}
 	line, err := renderPOSIX([]string{"true"}, nil, sudoPassword)
-	if err != nil || line != `echo "hawiz-pid:$$" >&2; exec sudo -S -p '' -k -- 'true'` {
+	if err != nil || line != `echo "hawiz-pid:$$" >&2; sudo -S -p '' -k -- 'true'` {
 		t.Errorf("%q %v", line, err)
 	}
 	line, _ = renderPOSIX([]string{"id"}, map[string]string{"A": "1"}, sudoNoPass)
-	if line != `echo "hawiz-pid:$$" >&2; exec sudo -n -- env 'A=1' 'id'` {
+	if line != `echo "hawiz-pid:$$" >&2; sudo -n -- env 'A=1' 'id'` {
 		t.Errorf("%q", line)
 	}
 }
