@@ -471,6 +471,8 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 		r.st.Message = ""
 		if err != nil {
 			r.st.Message = r.redactor.Redact(err.Error())
+		} else if status == StatusStopped {
+			r.st.Message = "the selected steps are done; the run is not complete"
 		}
 		serr := r.saveLocked()
 		r.mu.Unlock()
@@ -487,6 +489,8 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 		msg := string(status)
 		if err != nil {
 			msg = err.Error()
+		} else if status == StatusStopped {
+			msg = "the selected steps are done; the run is not complete"
 		}
 		if out.Resume != "" && status != StatusRefused && !strings.Contains(msg, "resume with:") {
 			msg += "; resume with: " + out.Resume
@@ -904,8 +908,7 @@ func (l *lockedOperator) Failure(ctx context.Context, s *Step, host string, err 
 	defer l.mu.Unlock()
 	return l.op.Failure(ctx, s, host, err)
 }
+// Wait is not serialised: poll may itself ask the operator (a secret).
 func (l *lockedOperator) Wait(ctx context.Context, msg string, poll func(ctx context.Context) (bool, string, error)) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	return l.op.Wait(ctx, msg, poll)
 }
