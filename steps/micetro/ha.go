@@ -225,6 +225,17 @@ func preflight(ctx context.Context, e *steps.Env, a *HAAnswers) (string, error) 
 	if len(problems) > 0 {
 		return "", errors.New(strings.Join(problems, "\n"))
 	}
+	if _, ok := e.Fact(factCompleteBefore); !ok {
+		done, ev, err := clusterComplete(ctx, e, a)
+		if err != nil {
+			return "", err
+		}
+		if done {
+			e.SetFact(factCompleteBefore, "yes: "+ev)
+		} else {
+			e.SetFact(factCompleteBefore, "no: "+ev)
+		}
+	}
 	return fmt.Sprintf("%d members; database %s %s; Central %s everywhere; clock skew ≤ %v",
 		len(a.Members), facts[0].backend, facts[0].prefs.DatabaseLines()["databaseserver"], facts[0].version, skew), nil
 }
@@ -353,6 +364,7 @@ func setPrefs(ctx context.Context, e *steps.Env, c *Common, m *Member, elem, val
 	if !changed {
 		return nil
 	}
+	markChanged(e, m.Host.Name)
 	res, err := h.WriteFile(ctx, path, out, remote.WriteOptions{IfSHA256: info.SHA256, Backup: true, Sudo: c.sudo(m)})
 	if err != nil {
 		return fmt.Errorf("writing %s on %s: %w", path, m.Host.Name, err)
@@ -477,11 +489,15 @@ func restartStep(a *HAAnswers, id, title, doc, registeredFact string) *steps.Ste
 		if registeredFact != "" {
 			v, ok := e.Fact(registeredFact)
 			if !ok {
-				return false, "the member's registration time is unknown", nil
+				// Registered in an earlier run (inferred): any restart
+				// since the last edit is after it.
+				if done, _, err := inferredDone(ctx, e, a); err != nil || !done {
+					return false, "the member's registration time is unknown", err
+				}
 			}
 			fmt.Sscan(v, &notBefore)
 		}
-		return loadedCurrentPrefs(ctx, e, &a.Common, h, p, factKey, notBefore)
+		return loadedCurrentPrefs(ctx, e, &a.Common, h, p, factKey, notBefore, false)
 	}
 	notBefore := func(e *steps.Env) int64 {
 		var n int64
@@ -505,6 +521,7 @@ func restartStep(a *HAAnswers, id, title, doc, registeredFact string) *steps.Ste
 			if err != nil {
 				return err
 			}
+			markChanged(e, hn)
 			if err := startAndVerify(ctx, &a.Common, h, p, remote.ServiceRestart); err != nil {
 				return err
 			}
@@ -567,7 +584,7 @@ func registerStep(a *HAAnswers, i int, id, doc string) *steps.Step {
 			Instructions: registerInstructions(a, m),
 			Values:       []steps.KV{{Label: "Name", Value: m.Name}, {Label: "Priority", Value: fmt.Sprint(m.Priority)}},
 		},
-		Check: factCheck(id),
+		Check: manualCheck(id, a),
 		Apply: func(ctx context.Context, e *steps.Env, hn string) error {
 			if i == 0 {
 				// The restart after this must come later than now (primary's clock).
@@ -596,6 +613,68 @@ func factCheck(id string) func(context.Context, *steps.Env, string) (bool, strin
 		}
 		return false, "not confirmed yet", nil
 	}
+}
+
+// manualCheck: confirmed in this run's state, or inferred: the cluster was
+// already complete before this run changed anything (every member named,
+// holding the primary's copy and running), which hawiz only reaches after
+// every UI step was confirmed. So a second run of a finished procedure asks
+// nothing.
+func manualCheck(id string, a *HAAnswers) func(context.Context, *steps.Env, string) (bool, string, error) {
+	fc := factCheck(id)
+	return func(ctx context.Context, e *steps.Env, h string) (bool, string, error) {
+		if done, ev, err := fc(ctx, e, h); done || err != nil {
+			return done, ev, err
+		}
+		return inferredDone(ctx, e, a)
+	}
+}
+
+// factCompleteBefore records, once per run (in preflight, before anything
+// changes), whether the cluster was already complete.
+const factCompleteBefore = "cluster-complete-before-run"
+
+func inferredDone(ctx context.Context, e *steps.Env, a *HAAnswers) (bool, string, error) {
+	if v, _ := e.Fact(factCompleteBefore); strings.HasPrefix(v, "yes") {
+		return true, "inferred: " + strings.TrimPrefix(v, "yes: ") + " before this run, and hawiz gets there only after every UI step", nil
+	}
+	return false, "not confirmed yet", nil
+}
+
+// clusterComplete: the primary names itself, every failover holds the
+// primary's file with its own name, and Central runs on every member.
+func clusterComplete(ctx context.Context, e *steps.Env, a *HAAnswers) (bool, string, error) {
+	p := &a.Members[0]
+	ph, err := host(e, p.Host.Name)
+	if err != nil {
+		return false, "", err
+	}
+	pr, _, err := readPrefs(ctx, &a.Common, ph, p)
+	if err != nil {
+		return false, "", err
+	}
+	if pr == nil {
+		return false, p.Host.Name + " has no preferences.cfg", nil
+	}
+	if v, _ := pr.Get(ElemClusterMemberName); v != p.Name {
+		return false, p.Host.Name + " is not named yet", nil
+	}
+	for i := range a.Members {
+		m := &a.Members[i]
+		if i > 0 {
+			if ok, ev, err := copyDone(ctx, e, a, i); err != nil || !ok {
+				return false, ev, err
+			}
+		}
+		h, err := host(e, m.Host.Name)
+		if err != nil {
+			return false, "", err
+		}
+		if ok, ev, err := running(ctx, &a.Common, h, m); err != nil || !ok {
+			return false, m.Host.Name + ": " + ev, err
+		}
+	}
+	return true, fmt.Sprintf("all %d members were configured and running", len(a.Members)), nil
 }
 
 func stateInstructions(a *HAAnswers, upto int) []string {
@@ -636,7 +715,7 @@ func stateStep(a *HAAnswers, i int, id, title, doc string) *steps.Step {
 		Hosts:  []string{m.Host.Name},
 		Mode:   steps.Once,
 		Manual: &steps.Manual{Instructions: stateInstructions(a, i), Values: vals},
-		Check:  factCheck(id),
+		Check:  manualCheck(id, a),
 		Apply: func(ctx context.Context, e *steps.Env, hn string) error {
 			e.SetFact(factConfirmed(id), time.Now().UTC().Format(time.RFC3339))
 			return nil
@@ -703,6 +782,7 @@ func stopStep(a *HAAnswers, i int, id string) *steps.Step {
 			if err != nil {
 				return err
 			}
+			markChanged(e, hn)
 			_, err = service(ctx, &a.Common, h, m, remote.ServiceStop)
 			return err
 		},
@@ -817,6 +897,7 @@ func copyStep(a *HAAnswers, i int, id string) *steps.Step {
 			if !info.Exists {
 				cas = "absent"
 			}
+			markChanged(e, hn)
 			res, err := h.WriteFile(ctx, a.prefsPath(m), want, remote.WriteOptions{IfSHA256: cas, Backup: true, Sudo: a.sudo(m)})
 			if err != nil {
 				return fmt.Errorf("writing %s on %s: %w", a.prefsPath(m), hn, err)
@@ -882,7 +963,7 @@ func startStep(a *HAAnswers, i int, id string) *steps.Step {
 			if err != nil {
 				return false, "", err
 			}
-			return loadedCurrentPrefs(ctx, e, &a.Common, h, m, factKey, 0)
+			return loadedCurrentPrefs(ctx, e, &a.Common, h, m, factKey, 0, true)
 		},
 		Apply: func(ctx context.Context, e *steps.Env, hn string) error {
 			h, err := host(e, hn)
@@ -894,6 +975,7 @@ func startStep(a *HAAnswers, i int, id string) *steps.Step {
 			if active, err := isActive(ctx, &a.Common, h, m); err == nil && active {
 				act = remote.ServiceRestart
 			}
+			markChanged(e, hn)
 			if err := startAndVerify(ctx, &a.Common, h, m, act); err != nil {
 				return err
 			}
@@ -1105,7 +1187,7 @@ func loginStep(a *HAAnswers) *steps.Step {
 			},
 			Values: []steps.KV{{Label: "Server", Value: strings.TrimSuffix(a.DNS.Name, ".")}},
 		},
-		Check: factCheck(id),
+		Check: manualCheck(id, a),
 		Apply: func(ctx context.Context, e *steps.Env, _ string) error {
 			e.SetFact(factConfirmed(id), time.Now().UTC().Format(time.RFC3339))
 			return nil

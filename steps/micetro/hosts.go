@@ -214,7 +214,12 @@ func centralVersion(ctx context.Context, c *Common, h *remote.Host, m *Member) (
 // file was last written and after notBefore (Unix seconds, host clock; 0 =
 // none). Times have one-second resolution, so "after" is strict: a start in
 // the same second as the edit counts as not restarted (a harmless restart).
-func loadedCurrentPrefs(ctx context.Context, e *steps.Env, c *Common, h *remote.Host, m *Member, factKey string, notBefore int64) (bool, string, error) {
+//
+// sameSecondOK accepts a start in the same second as the last write: right
+// for a failover, whose file is only written while Central is stopped (so a
+// start in that second came after it); wrong for the primary, whose file is
+// edited while Central runs.
+func loadedCurrentPrefs(ctx context.Context, e *steps.Env, c *Common, h *remote.Host, m *Member, factKey string, notBefore int64, sameSecondOK bool) (bool, string, error) {
 	ok, ev, err := running(ctx, c, h, m)
 	if err != nil || !ok {
 		return false, ev, err
@@ -237,7 +242,7 @@ func loadedCurrentPrefs(ctx context.Context, e *steps.Env, c *Common, h *remote.
 	if since == 0 {
 		return false, ev + fmt.Sprintf("; no %s process found to date its start", c.daemonProcess(m)), nil
 	}
-	if since > need {
+	if since > need || (sameSecondOK && since == need) {
 		return true, ev + fmt.Sprintf("; running since %s, after %s", unix(since), unix(need)), nil
 	}
 	return false, ev + fmt.Sprintf("; running since %s, not after %s: not restarted yet", unix(since), unix(need)), nil
@@ -248,3 +253,13 @@ func loadedCurrentPrefs(ctx context.Context, e *steps.Env, c *Common, h *remote.
 func restartStamp(sha string, notBefore int64) string { return fmt.Sprintf("%s@%d", sha, notBefore) }
 
 func unix(s int64) string { return time.Unix(s, 0).UTC().Format(time.RFC3339) }
+
+// factChanged lists the hosts this run changed (a file or a service), for
+// the evidence.
+const factChanged = "changed-by-this-run"
+
+func markChanged(e *steps.Env, host string) {
+	if v, _ := e.Fact(factChanged); !strings.Contains(" "+v+" ", " "+host+" ") {
+		e.SetFact(factChanged, strings.TrimSpace(v+" "+host))
+	}
+}

@@ -131,6 +131,10 @@ func upgradeSteps(a *UpgradeAnswers) ([]*steps.Step, error) {
 
 func factVersionBefore(h string) string { return "version-before." + h }
 
+// factUpgradedBefore: every member already ran the expected version when
+// this run started (set once, in preflight).
+const factUpgradedBefore = "all-upgraded-before-run"
+
 func upgradePreflightStep(a *UpgradeAnswers) *steps.Step {
 	run := func(ctx context.Context, e *steps.Env, _ string) (bool, string, error) {
 		if f := e.Fleet(); f != nil && a.SSH.Sudo != steps.SudoNone {
@@ -158,11 +162,18 @@ func upgradePreflightStep(a *UpgradeAnswers) *steps.Step {
 			return false, "", err
 		}
 		var ev []string
+		all := "yes"
 		for i, m := range a.Members {
+			if vers[i] != a.Installer.ExpectedVersion {
+				all = "no"
+			}
 			if _, ok := e.Fact(factVersionBefore(m.Host.Name)); !ok {
 				e.SetFact(factVersionBefore(m.Host.Name), vers[i])
 			}
 			ev = append(ev, fmt.Sprintf("%s %s", m.Host.Name, vers[i]))
+		}
+		if _, ok := e.Fact(factUpgradedBefore); !ok {
+			e.SetFact(factUpgradedBefore, all)
 		}
 		return true, "Central versions: " + strings.Join(ev, ", ") + "; target " + a.Installer.ExpectedVersion, nil
 	}
@@ -356,6 +367,7 @@ func stopSecondariesStep(a *UpgradeAnswers) *steps.Step {
 				return err
 			}
 			_, m := a.memberByHost(hn)
+			markChanged(e, hn)
 			_, err = service(ctx, &a.Common, h, m, remote.ServiceStop)
 			return err
 		},
@@ -424,6 +436,7 @@ func upgradeHostStep(a *UpgradeAnswers, i int, id string) *steps.Step {
 			}
 			e.Output(hn, "The installer asks whether to install Central, where the configuration files go, the user and group, and the binary location (B.7); hawiz answers with install_input.")
 			argv := a.installArgv(m)
+			markChanged(e, hn)
 			r, err := h.Run(ctx, remote.Cmd{
 				Program: argv[0], Args: argv[1:], Sudo: a.sudo(m),
 				Stdin:   strings.NewReader(a.installInput()),
@@ -494,7 +507,15 @@ func haStatesStep(a *UpgradeAnswers) *steps.Step {
 			},
 			Values: vals,
 		},
-		Check: factCheck(id),
+		Check: func(ctx context.Context, e *steps.Env, h string) (bool, string, error) {
+			if done, ev, err := factCheck(id)(ctx, e, h); done || err != nil {
+				return done, ev, err
+			}
+			if v, _ := e.Fact(factUpgradedBefore); v != "yes" {
+				return false, "not confirmed yet", nil
+			}
+			return true, "inferred: every member already ran " + a.Installer.ExpectedVersion + " before this run", nil
+		},
 		Apply: func(ctx context.Context, e *steps.Env, _ string) error {
 			e.SetFact(factConfirmed(id), time.Now().UTC().Format(time.RFC3339))
 			return nil
