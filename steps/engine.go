@@ -908,6 +908,7 @@ func (l *lockedOperator) Failure(ctx context.Context, s *Step, host string, err 
 	defer l.mu.Unlock()
 	return l.op.Failure(ctx, s, host, err)
 }
+
 // Wait is not serialised: poll may itself ask the operator (a secret).
 func (l *lockedOperator) Wait(ctx context.Context, msg string, poll func(ctx context.Context) (bool, string, error)) error {
 	return l.op.Wait(ctx, msg, poll)
