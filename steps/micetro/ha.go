@@ -289,7 +289,7 @@ func namePrimaryStep(a *HAAnswers) *steps.Step {
 	return &steps.Step{
 		ID:      "name-primary",
 		Title:   "Edit the preferences file on the primary, adding " + line + " to the end of the file",
-		Why:     "somename is the unique name that will identify the Central instance in the high availability cluster",
+		Why:     "the name is unique and identifies this Central instance in the high availability cluster",
 		DocRef:  docStep(p, "1"),
 		Hosts:   []string{p.Host.Name},
 		Mode:    steps.Once,

@@ -167,3 +167,18 @@ func TestUpgradeAnswersValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestUpgradeTemplateLoads(t *testing.T) {
+	p := CentralUpgrade()
+	pkg := filepath.Join(t.TempDir(), "micetro-central-10.3.6.linux.x64.tgz")
+	os.WriteFile(pkg, []byte("x"), 0o644)
+	tmpl := strings.NewReplacer("<ssh user>", "admin", "<primary address>", "10.0.0.1", "<failover address>", "10.0.0.2",
+		"<./micetro-central-10.3.6.linux.x64.tgz>", pkg, "<10.3.6>", "10.3.6").Replace(p.Template)
+	a, err := steps.LoadAnswers(p, []byte(tmpl))
+	if err != nil {
+		t.Fatalf("template does not load: %v\n%s", err, tmpl)
+	}
+	if _, err := p.Steps(a); err != nil {
+		t.Fatal(err)
+	}
+}
