@@ -132,6 +132,26 @@ func lockState(path string) (func(), error) {
 	}, nil
 }
 
+// LockedBy reports whether a hawiz run holds the state's lock now, and the
+// pid it recorded ("" when unknown).
+func LockedBy(statePath string) (pid string, locked bool) {
+	lp := LockPath(statePath)
+	if _, err := os.Stat(lp); err != nil {
+		return "", false
+	}
+	fl := flock.New(lp)
+	ok, err := fl.TryRLock()
+	if err != nil {
+		return "", false
+	}
+	if ok {
+		_ = fl.Unlock()
+		return "", false
+	}
+	b, _ := os.ReadFile(lp)
+	return strings.TrimSpace(string(b)), true
+}
+
 // prepare loads or creates the state, builds the steps and checks flags.
 // Nothing is written or connected when it fails.
 func (r *runner) prepare() error {

@@ -238,6 +238,9 @@ func TestLockHeldIsRefused(t *testing.T) {
 		t.Fatal(ok, err)
 	}
 	os.WriteFile(steps.LockPath(state), []byte("4242\n"), 0o600)
+	if pid, locked := steps.LockedBy(state); !locked || pid != "4242" {
+		t.Fatalf("LockedBy = %q, %t", pid, locked)
+	}
 	_, err := steps.Run(context.Background(), l.Config(t, state, ""))
 	if steps.ExitCode(err) != steps.ExitRefused || !strings.Contains(err.Error(), "another hawiz run holds") || !strings.Contains(err.Error(), "pid 4242") {
 		t.Fatalf("err %v", err)
@@ -246,6 +249,9 @@ func TestLockHeldIsRefused(t *testing.T) {
 		t.Fatal("state written while the lock was held")
 	}
 	fl.Unlock()
+	if _, locked := steps.LockedBy(state); locked {
+		t.Fatal("LockedBy after unlock")
+	}
 	if _, err := steps.Run(context.Background(), l.Config(t, state, "")); err != nil {
 		t.Fatalf("after unlock: %v", err)
 	}

@@ -93,12 +93,15 @@ type Step struct {
 
 // Manual is operator work in a vendor's UI.
 type Manual struct {
-	Instructions []string // exact instructions, one line each, in order
-	Values       []KV     // the values to enter, shown as "Label: Value"
+	Instructions []string `json:"instructions"`     // exact instructions, one line each, in order
+	Values       []KV     `json:"values,omitempty"` // the values to enter, shown as "Label: Value"
 }
 
 // KV is one labelled value to show the operator.
-type KV struct{ Label, Value string }
+type KV struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
+}
 
 // Procedure is one vendor procedure hawiz can run.
 type Procedure struct {

@@ -47,6 +47,9 @@ func newStatusCmdWith(d deps) *cobra.Command {
 			}
 			fmt.Fprintf(w, "%s, run %q: %s (updated %s)\n", st.Procedure, st.RunName, st.Status, st.Updated.Local().Format(time.DateTime))
 			fmt.Fprintf(w, "state: %s\n", path)
+			if pid, locked := steps.LockedBy(path); locked {
+				fmt.Fprintf(w, "in progress: a hawiz run (pid %s) holds it now\n", pid)
+			}
 			if st.Message != "" {
 				fmt.Fprintf(w, "last: %s\n", st.Message)
 			}
