@@ -34,7 +34,8 @@ func startTmux(t *testing.T, dir string, env []string, argv ...string) *tmuxSess
 	if err := os.WriteFile(conf, []byte("set -g status off\nset -g default-size 80x24\nset -g remain-on-exit on\nset -g history-limit 100\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := &tmuxSession{t: t, sock: filepath.Join(dir, "tmux.sock")}
+	socks, _ := filepath.Glob(filepath.Join(dir, "tmux-*.sock"))
+	s := &tmuxSession{t: t, sock: filepath.Join(dir, fmt.Sprintf("tmux-%d.sock", len(socks)+1))}
 	cmd := append([]string{"env"}, env...)
 	cmd = append(cmd, argv...)
 	s.run("-f", conf, "new-session", "-d", "-x", "80", "-y", "24", "-s", "e2e", strings.Join(quoteAll(cmd), " "))
@@ -94,15 +95,16 @@ func (s *tmuxSession) fill(title, text string) {
 func (s *tmuxSession) exitStatus() int {
 	s.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
+	var out string
 	for time.Now().Before(deadline) {
-		out := strings.TrimSpace(s.run("display-message", "-p", "-t", "e2e", "#{pane_dead} #{pane_dead_status}"))
+		out = strings.TrimSpace(s.run("display-message", "-p", "-t", "e2e", "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"))
 		var dead, status int
 		if _, err := fmt.Sscan(out, &dead, &status); err == nil && dead == 1 {
 			return status
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	s.t.Fatalf("the program did not end; the screen is:\n%s", s.screen())
+	s.t.Fatalf("the program did not end (pane dead, status: %q); the screen is:\n%s", out, s.screen())
 	return -1
 }
 
