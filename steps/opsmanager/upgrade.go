@@ -115,17 +115,23 @@ func upgradeSteps(a *UpgradeAnswers) ([]*steps.Step, error) {
 		Actions: []string{
 			"cp -p conf-mms.properties and gen.key to *.hawiz-pre-upgrade on each server; record their SHA-256",
 		},
-		Check:  func(ctx context.Context, e *steps.Env, host string) (bool, string, error) { return upBackupCheck(ctx, e, c, host) },
-		Apply:  func(ctx context.Context, e *steps.Env, host string) error { return upBackupApply(ctx, e, c, host) },
-		Verify: func(ctx context.Context, e *steps.Env, host string) (string, error) { return upBackupVerify(ctx, e, c, host) },
+		Check: func(ctx context.Context, e *steps.Env, host string) (bool, string, error) {
+			return upBackupCheck(ctx, e, c, host)
+		},
+		Apply: func(ctx context.Context, e *steps.Env, host string) error { return upBackupApply(ctx, e, c, host) },
+		Verify: func(ctx context.Context, e *steps.Env, host string) (string, error) {
+			return upBackupVerify(ctx, e, c, host)
+		},
 	})
 	add(&steps.Step{
 		ID:     StepUpLocalKey,
 		Title:  "Back up the gen.key file to a secure location",
 		Why:    "a copy off the servers, in case the upgrade loses the key",
 		DocRef: "M17; M1 gen.key",
-		Check:  func(ctx context.Context, e *steps.Env, _ string) (bool, string, error) { return backupCheck(ctx, e, c, a.GenKeyBackup) },
-		Apply:  func(ctx context.Context, e *steps.Env, _ string) error { return backupApply(ctx, e, c, a.GenKeyBackup) },
+		Check: func(ctx context.Context, e *steps.Env, _ string) (bool, string, error) {
+			return backupCheck(ctx, e, c, a.GenKeyBackup)
+		},
+		Apply: func(ctx context.Context, e *steps.Env, _ string) error { return backupApply(ctx, e, c, a.GenKeyBackup) },
 	})
 	add(&steps.Step{
 		ID:     StepUpEach,
@@ -137,7 +143,9 @@ func upgradeSteps(a *UpgradeAnswers) ([]*steps.Step, error) {
 		Actions: []string{
 			"stop Ops Manager; upload " + path.Base(u.Package) + " (SHA-256 checked); " + installDescription(u.Package) + "; start; /monitor/health 200; conf-mms.properties and gen.key unchanged",
 		},
-		Check:  func(ctx context.Context, e *steps.Env, host string) (bool, string, error) { return upCheck(ctx, e, a, host) },
+		Check: func(ctx context.Context, e *steps.Env, host string) (bool, string, error) {
+			return upCheck(ctx, e, a, host)
+		},
 		Apply:  func(ctx context.Context, e *steps.Env, host string) error { return upApply(ctx, e, a, host) },
 		Verify: func(ctx context.Context, e *steps.Env, host string) (string, error) { return upVerify(ctx, e, a, host) },
 	})
