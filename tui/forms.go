@@ -58,6 +58,7 @@ type answersForm struct {
 	savePath *string
 	sshDef   map[string]string // defaults from ~/.ssh/config, by ssh field key
 	initial  steps.Answers     // fills the form in when it is first built (prefill.go)
+	pre      map[string]string // prefill texts by path while the form is built
 }
 
 func newAnswersForm(p *steps.Procedure) *answersForm {
@@ -223,6 +224,9 @@ func singular(s string) string {
 }
 
 func (af *answersForm) countField(l *list, name string, f reflect.StructField) huh.Field {
+	if af.pre != nil {
+		*l.count = af.pre[l.path]
+	}
 	return huh.NewInput().
 		Title("How many " + strings.ReplaceAll(name, "_", " ") + "?").
 		Description(cmpOr(f.Tag.Get(tagHelp), fmt.Sprintf("1 to %d; one page each follows", maxListItems))).
@@ -249,6 +253,9 @@ func cmpOr(a, b string) string {
 func (af *answersForm) field(f reflect.StructField, t reflect.Type, path, label string, l *list, idx int) huh.Field {
 	b := &binding{path: path, kind: t, text: new(string), list: l, index: idx}
 	af.bindings = append(af.bindings, b)
+	if af.pre != nil {
+		*b.text = af.pre[path]
+	}
 	key := path[strings.LastIndex(path, ".")+1:]
 	title := cmpOr(f.Tag.Get(tagTitle), humanize(key))
 	if label != "" && f.Tag.Get(tagTitle) == "" {
@@ -261,6 +268,9 @@ func (af *answersForm) field(f reflect.StructField, t reflect.Type, path, label 
 	help := f.Tag.Get(tagHelp)
 	if t.Kind() == reflect.Bool {
 		b.flag = new(bool)
+		if af.pre != nil {
+			*b.flag = af.pre[path] == "true"
+		}
 		return huh.NewConfirm().Title(title).Description(help).Value(b.flag).Affirmative("Yes").Negative("No")
 	}
 	if opts := f.Tag.Get(tagOptions); opts != "" {
@@ -500,6 +510,10 @@ func (af *answersForm) Form(accessible ...bool) *huh.Form {
 	for _, l := range af.lists {
 		counts[l.path] = *l.count
 	}
+	if af.initial != nil {
+		af.prepare(af.initial) // fields read their values when built
+		af.initial = nil
+	}
 	old := map[string]string{}
 	flags := map[string]bool{}
 	for _, b := range af.bindings {
@@ -511,18 +525,19 @@ func (af *answersForm) Form(accessible ...bool) *huh.Form {
 	af.bindings, af.lists = nil, nil
 	secs := af.build()
 	for _, l := range af.lists {
-		*l.count = counts[l.path]
-	}
-	for _, b := range af.bindings {
-		*b.text = old[b.path]
-		if b.flag != nil {
-			*b.flag = flags[b.path]
+		if v, ok := counts[l.path]; ok {
+			*l.count = v
 		}
 	}
-	if af.initial != nil {
-		af.fill(af.initial)
-		af.initial = nil
+	for _, b := range af.bindings {
+		if v, ok := old[b.path]; ok {
+			*b.text = v
+		}
+		if v, ok := flags[b.path]; ok && b.flag != nil {
+			*b.flag = v
+		}
 	}
+	af.pre = nil
 	var groups []*huh.Group
 	for _, s := range secs {
 		if len(s.fields) == 0 {

@@ -11,6 +11,26 @@ import (
 	"github.com/hawiz/hawiz/steps"
 )
 
+// prepare sets af.pre, the texts (by field path; list counts by list path;
+// flags as "true") that the fields are built with, from a copy of a.
+func (af *answersForm) prepare(a steps.Answers) {
+	af.bindings, af.lists = nil, nil
+	af.build()
+	af.pre = map[string]string{}
+	af.fill(a)
+	for _, l := range af.lists {
+		af.pre[l.path] = *l.count
+	}
+	for _, b := range af.bindings {
+		if b.flag != nil {
+			af.pre[b.path] = fmt.Sprint(*b.flag)
+		} else {
+			af.pre[b.path] = *b.text
+		}
+	}
+	af.bindings, af.lists = nil, nil
+}
+
 // fill sets the form's texts, flags and list counts from a (copy of) a.
 func (af *answersForm) fill(a steps.Answers) {
 	data, err := yaml.Marshal(a)
