@@ -3,10 +3,13 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hawiz/hawiz/lab/fleet"
+	"github.com/hawiz/hawiz/remote"
 	"github.com/hawiz/hawiz/steps"
 	"github.com/hawiz/hawiz/tui"
 )
@@ -16,6 +19,7 @@ func newDemoCmd() *cobra.Command {
 		o     fleet.Options
 		plain bool
 		seed  uint64
+		fresh bool
 	)
 	c := &cobra.Command{
 		Use:   "demo",
@@ -28,7 +32,16 @@ func newDemoCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			o.Seed = seed
+			o.Fresh = fresh
 			o.Version = versionString()
+			out := c.OutOrStdout()
+			interactive := false
+			if fo, ok := out.(*os.File); ok {
+				interactive = !plain && tui.IsTerminal(fo) && tui.IsTerminal(os.Stdin)
+			}
+			if interactive {
+				return runDemoTUI(c, o)
+			}
 			d, err := fleet.Setup(o)
 			if err != nil {
 				return usageErrorf("demo: %v", err)
@@ -41,14 +54,6 @@ func newDemoCmd() *cobra.Command {
 					fmt.Fprintf(c.ErrOrStderr(), "demo: kept the demo root %s (its services are stopped)\n", d.Fleet.Root)
 				}
 			}()
-			out := c.OutOrStdout()
-			interactive := false
-			if fo, ok := out.(*os.File); ok {
-				interactive = !plain && tui.IsTerminal(fo) && tui.IsTerminal(os.Stdin)
-			}
-			if interactive {
-				fmt.Fprintln(c.ErrOrStderr(), "demo: the full-screen wizard is not wired into the demo yet; running it plainly")
-			}
 			_, err = d.RunPlain(c.Context(), out, tui.NewPlainRenderer(out))
 			return withCode(steps.ExitCode(err), err)
 		},
@@ -60,6 +65,89 @@ func newDemoCmd() *cobra.Command {
 	f.Uint64Var(&seed, "seed", 0, "deterministic host keys, client key and TSIG secret (0 = random)")
 	f.StringVar(&o.Fail, "fail", "", "inject a failure into the first attempt of `STEP` (shows the failure and the retry)")
 	f.BoolVar(&o.Keep, "keep", false, "keep the demo root (state, transcript, evidence, the hosts' files) and print where it is")
+	f.BoolVar(&fresh, "fresh", false, "forget a kept demo (an unfinished run) and start a new one")
 	f.BoolVar(&plain, "plain", false, "run non-interactively to the end: the demo accepts the host keys and confirms the manual steps itself, saying so")
 	return c
+}
+
+// demoBase is where the wizard's demo lives while a run is unfinished, so
+// that `hawiz demo` again offers to resume it.
+func demoBase() string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("hawiz-demo-%d", os.Getuid()))
+}
+
+// runDemoTUI opens the wizard on the demo fleets (one per demo procedure,
+// --procedure first), with the demo answers filled in.
+func runDemoTUI(c *cobra.Command, o fleet.Options) error {
+	base := demoBase()
+	if o.Fresh {
+		stopKept(base)
+		os.RemoveAll(base)
+	}
+	o.StateHome = filepath.Join(base, "state")
+	names := []string{o.Procedure}
+	for _, p := range fleet.DemoProcedures() {
+		if p != o.Procedure {
+			names = append(names, p)
+		}
+	}
+	var demos []*fleet.Demo
+	closeAll := func() {
+		for _, d := range demos {
+			d.Fleet.Stop()
+		}
+	}
+	cfg := tui.Config{ToolVersion: versionString(), Answers: map[string]steps.Answers{},
+		Remote: remote.Options{SSHConfigFile: "none", AgentSocket: "none"}}
+	for _, p := range names {
+		q := o
+		q.Procedure, q.Root = p, filepath.Join(base, p)
+		d, err := fleet.Setup(q)
+		if err != nil {
+			closeAll()
+			return withCode(exitUsage, fmt.Errorf("demo: %v (a kept demo may be stale: try hawiz demo --fresh)", err))
+		}
+		demos = append(demos, d)
+		cfg.Procedures = append(cfg.Procedures, d.Procedure)
+		cfg.Answers[d.Procedure.Name] = d.Answers
+		cfg.Getenv = d.Getenv()
+	}
+	dir, err := steps.DefaultStateDir(cfg.Getenv)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	cfg.StateDir = dir
+	code, err := tui.Run(c.Context(), cfg)
+	closeAll()
+	unfinished := len(tui.ListResumable(dir)) > 0
+	switch {
+	case o.Keep:
+		fmt.Fprintf(c.ErrOrStderr(), "demo: kept the demo root %s (its services are stopped)\n", base)
+	case unfinished:
+		fmt.Fprintf(c.ErrOrStderr(), "demo: an unfinished run is kept in %s: run `hawiz demo` again to resume it (`hawiz demo --fresh` forgets it)\n", base)
+	default:
+		os.RemoveAll(base)
+	}
+	if err != nil {
+		return withCode(exitFailed, err)
+	}
+	if code != exitOK {
+		return withCode(code, fmt.Errorf("demo: the run did not finish (exit %d)", code))
+	}
+	return nil
+}
+
+// stopKept kills the services a kept demo recorded (normally none run).
+func stopKept(base string) {
+	files, _ := filepath.Glob(filepath.Join(base, "*", "*", "run", "*.pid"))
+	more, _ := filepath.Glob(filepath.Join(base, "*", "*", "*", "tmp", "*.pid"))
+	for _, p := range append(files, more...) {
+		b, _ := os.ReadFile(p)
+		var pid int
+		fmt.Sscan(string(b), &pid)
+		if fleet.Alive(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }

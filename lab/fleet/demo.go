@@ -48,6 +48,13 @@ type Options struct {
 	Exe       string        // binary with `__standin`; "" = os.Executable()
 	TempDir   string        // "" = os.TempDir()
 	Version   string        // hawiz version recorded in the state
+	// Root is a fixed fleet root (fleet.Config.Root): a kept demo comes back
+	// as it was, for the wizard's resume. "" = a fresh temporary root.
+	Root string
+	// Fresh: forget a kept demo at Root (the caller removes it).
+	Fresh bool
+	// StateHome is XDG_STATE_HOME for the run; "" = ROOT/state.
+	StateHome string
 }
 
 // Demo is a started demo: the fleet, the procedure and its answers.
@@ -78,7 +85,7 @@ func Setup(o Options) (*Demo, error) {
 		for i := 1; i <= o.Members; i++ {
 			names = append(names, fmt.Sprintf("central%d", i))
 		}
-		f, err := Start(Config{Kind: Micetro, Hosts: names, Seed: o.Seed, Exe: o.Exe, TempDir: o.TempDir})
+		f, err := Start(Config{Kind: Micetro, Hosts: names, Seed: o.Seed, Exe: o.Exe, TempDir: o.TempDir, Root: o.Root})
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +121,7 @@ func Setup(o Options) (*Demo, error) {
 		for i := 1; i <= o.Members; i++ {
 			names = append(names, fmt.Sprintf("central%d", i))
 		}
-		f, err := Start(Config{Kind: Micetro, Hosts: names, Seed: o.Seed, Exe: o.Exe, TempDir: o.TempDir, Cluster: true})
+		f, err := Start(Config{Kind: Micetro, Hosts: names, Seed: o.Seed, Exe: o.Exe, TempDir: o.TempDir, Root: o.Root, Cluster: true})
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +161,7 @@ func Setup(o Options) (*Demo, error) {
 		for i := 1; i <= o.Members; i++ {
 			names = append(names, fmt.Sprintf("om%d", i))
 		}
-		f, err := Start(Config{Kind: OpsManager, Hosts: names, Seed: o.Seed, Exe: o.Exe, TempDir: o.TempDir})
+		f, err := Start(Config{Kind: OpsManager, Hosts: names, Seed: o.Seed, Exe: o.Exe, TempDir: o.TempDir, Root: o.Root})
 		if err != nil {
 			return nil, err
 		}
@@ -186,6 +193,9 @@ func Setup(o Options) (*Demo, error) {
 		return nil, fmt.Errorf("--procedure %q: the demo runs %s", o.Procedure, strings.Join(DemoProcedures(), ", "))
 	}
 	d.StatePath = d.Fleet.StateDir + "/" + d.Procedure.Name + "-demo.json"
+	if o.Root != "" {
+		d.Notes = append(d.Notes, "the demo root is kept while a run is unfinished: run `hawiz demo` again to resume it")
+	}
 	if o.Speed > 0 || o.Fail != "" {
 		d.Procedure = d.wrap(d.Procedure)
 	}
@@ -267,23 +277,30 @@ func (d *Demo) wrap(p *steps.Procedure) *steps.Procedure {
 // transcript and evidence in the demo root, the demo's known_hosts, no
 // ~/.ssh/config, no agent.
 func (d *Demo) RunConfig(r steps.Renderer, op steps.Operator) steps.RunConfig {
-	root := d.Fleet.Root
 	return steps.RunConfig{
 		Procedure: d.Procedure, Answers: d.Answers, AnswersFile: "(hawiz demo answers)", RunName: "demo",
 		StatePath: d.StatePath, Renderer: r, Operator: op, Yes: true,
 		Remote:      remote.Options{SSHConfigFile: "none", AgentSocket: "none", KnownHostsFile: d.Fleet.KnownHosts},
-		Getenv:      demoGetenv(root),
+		Getenv:      d.Getenv(),
 		ToolVersion: d.Opts.Version,
 	}
 }
 
+// Getenv is the run's environment: see demoGetenv.
+func (d *Demo) Getenv() func(string) string {
+	if d.Opts.StateHome != "" {
+		return demoGetenv(d.Opts.StateHome)
+	}
+	return demoGetenv(d.Fleet.Root + "/state")
+}
+
 // demoGetenv keeps the demo's state out of the user's state directory and
 // the user's HAWIZ_* secrets out of the demo.
-func demoGetenv(root string) func(string) string {
+func demoGetenv(stateHome string) func(string) string {
 	return func(k string) string {
 		switch {
 		case k == "XDG_STATE_HOME":
-			return root + "/state"
+			return stateHome
 		case k == steps.SecretEnvVar(steps.SecretAppDBPassword):
 			return DemoAppDBPassword
 		case strings.HasPrefix(k, "HAWIZ_"):

@@ -3,8 +3,10 @@ package fleet
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +99,40 @@ func TestDemoPlainMicetroUpgrade(t *testing.T) {
 	}
 	if testing.Verbose() {
 		t.Log(out)
+	}
+}
+
+// A fleet with a fixed root comes back as it was: same ports, host keys
+// and files, and the services that ran are started again.
+func TestFleetRestoredFromFixedRoot(t *testing.T) {
+	root := t.TempDir() + "/demo"
+	cfg := Config{Kind: Micetro, Hosts: []string{"central1", "central2"}, Root: root, Cluster: true}
+	f, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports, key := f.Ports(), f.Hosts[0].SSH.HostKey().Marshal()
+	os.WriteFile(f.Hosts[1].Root+"/var/mmsuite/mmcentral/marker", []byte("x"), 0o644)
+	stop := exec.Command(os.Args[0], "__standin", "systemctl", "stop", "mmcentral")
+	stop.Env = append(os.Environ(), "HAWIZ_ROOT="+f.Hosts[1].Root)
+	if out, err := stop.CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	if err := f.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	g, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if fmt.Sprint(g.Ports()) != fmt.Sprint(ports) || !bytes.Equal(g.Hosts[0].SSH.HostKey().Marshal(), key) {
+		t.Fatalf("ports %v, want %v (or the host key changed)", g.Ports(), ports)
+	}
+	if _, err := os.Stat(g.Hosts[1].Root + "/var/mmsuite/mmcentral/marker"); err != nil {
+		t.Fatal("the host's files were not kept")
+	}
+	if pids := g.PIDs(); len(pids) != 1 || !Alive(pids[0]) {
+		t.Fatalf("running services after restore: %v, want central1's only", pids)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -75,6 +76,11 @@ type Config struct {
 	TempDir string
 	// Version is the Central version the stand-in reports (default 10.3.5).
 	Version string
+	// Root, when set, is a fixed root (created when missing) instead of a
+	// fresh temporary one. When it holds the fleet.json of an earlier demo
+	// (stopped mid-run), the fleet comes back as it was: the same ports, host
+	// keys and files, and the services that were running are started again.
+	Root string
 	// Cluster: the Micetro hosts are already an HA cluster (ClusterMemberName
 	// set, Central running), as before an update.
 	Cluster bool
@@ -89,7 +95,8 @@ type Host struct {
 	IP          string
 	InstallDir  string // Ops Manager: the tar install directory
 
-	prefixes []string // documented absolute paths mapped into Root
+	prefixes   []string // documented absolute paths mapped into Root
+	wasRunning bool     // restored: its service ran when the fleet was stopped
 }
 
 // Fleet is a running demo fleet.
@@ -106,6 +113,8 @@ type Fleet struct {
 
 	lb     *http.Server
 	lbAddr string
+	seed   uint64
+	saveTo string // fleet.json for a fixed root
 
 	closeOnce sync.Once
 	closeErr  error
@@ -140,8 +149,20 @@ func Start(cfg Config) (f *Fleet, err error) {
 	if cfg.Version == "" {
 		cfg.Version = mmcentral.DefaultVersion
 	}
-	root, err := os.MkdirTemp(cfg.TempDir, "hawiz-demo-")
-	if err != nil {
+	var root string
+	var prev *saved
+	if cfg.Root != "" {
+		root = cfg.Root
+		if err := os.MkdirAll(root, 0o700); err != nil {
+			return nil, err
+		}
+		prev = loadSaved(filepath.Join(root, "fleet.json"))
+		if prev != nil {
+			cfg.Seed = prev.Seed
+		} else if cfg.Seed == 0 {
+			cfg.Seed = rand.Uint64() | 1
+		}
+	} else if root, err = os.MkdirTemp(cfg.TempDir, "hawiz-demo-"); err != nil {
 		return nil, err
 	}
 	if r, err := filepath.EvalSymlinks(root); err == nil {
@@ -169,18 +190,30 @@ func Start(cfg Config) (f *Fleet, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(f.KnownHosts, nil, 0o600); err != nil {
-		return nil, err
+	if prev == nil {
+		if err := os.WriteFile(f.KnownHosts, nil, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	f.seed, f.saveTo = cfg.Seed, ""
+	if cfg.Root != "" {
+		f.saveTo = filepath.Join(root, "fleet.json")
+	}
+	addr := func(get func(*saved) string) string {
+		if prev == nil {
+			return ""
+		}
+		return get(prev)
 	}
 
 	// DNS: the zone without the round-robin name; the procedure creates it.
 	secret := base64.StdEncoding.EncodeToString(seeded(cfg.Seed, "tsig"))
 	zone := fmt.Sprintf("$TTL 300\n%[1]s. IN SOA ns1.%[1]s. hostmaster.%[1]s. 2026010101 3600 600 86400 60\n%[1]s. IN NS ns1.%[1]s.\n%[1]s. IN NS ns2.%[1]s.\nns1 IN A 127.0.0.1\nns2 IN A 127.0.0.1\n", Zone)
-	f.DNS, err = dnstest.Start(dnstest.Config{Zones: map[string]string{Zone: zone}, Keys: map[string]string{TSIGKeyName: secret}, AllowUpdate: true})
+	f.DNS, err = dnstest.Start(dnstest.Config{Addr: addr(func(s *saved) string { return s.DNS }), Zones: map[string]string{Zone: zone}, Keys: map[string]string{TSIGKeyName: secret}, AllowUpdate: true})
 	if err != nil {
 		return nil, fmt.Errorf("demo DNS server: %w", err)
 	}
-	f.DNS2, err = dnstest.StartSecondary(f.DNS, dnstest.Config{}, true)
+	f.DNS2, err = dnstest.StartSecondary(f.DNS, dnstest.Config{Addr: addr(func(s *saved) string { return s.DNS2 })}, true)
 	if err != nil {
 		return nil, fmt.Errorf("demo DNS secondary: %w", err)
 	}
@@ -191,17 +224,27 @@ func Start(cfg Config) (f *Fleet, err error) {
 
 	for i, name := range cfg.Hosts {
 		h := &Host{Name: name, Root: filepath.Join(root, name), IP: fmt.Sprintf("192.0.2.%d", 11+i)}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+		var sshAddr string
+		if ph := prev.host(name); ph != nil {
+			h.ServicePort, sshAddr, h.wasRunning = ph.ServicePort, ph.SSH, ph.Running
+		} else {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return nil, err
+			}
+			h.ServicePort = ln.Addr().(*net.TCPAddr).Port
+			ln.Close()
 		}
-		h.ServicePort = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
 		if cfg.Kind == OpsManager {
-			err = seedOpsManager(cfg, h, filepath.Join(root, "appdb"))
+			h.InstallDir = filepath.Join(h.Root, "mongodb-mms-"+OpsManagerVersion+".x86_64")
+			if prev == nil {
+				err = seedOpsManager(cfg, h, filepath.Join(root, "appdb"))
+			}
 		} else {
 			h.prefixes = micetroPrefixes
-			err = seedHost(cfg, h)
+			if prev == nil {
+				err = seedHost(cfg, h)
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("demo host %s: %w", name, err)
@@ -210,6 +253,7 @@ func Start(cfg Config) (f *Fleet, err error) {
 		env := []string{
 			"PATH=" + filepath.Join(h.Root, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
 			"HAWIZ_ROOT=" + h.Root,
+			fmt.Sprintf("%s=%d", EnvOwner, os.Getpid()),
 		}
 		if cfg.Kind == Micetro { // the stand-in installer's paths (lab/standins/mmcentral/install.sh)
 			env = append(env, "MMCENTRAL_STANDIN_SHARE="+filepath.Join(h.Root, "usr/share/mmcentral-standin"),
@@ -225,19 +269,25 @@ func Start(cfg Config) (f *Fleet, err error) {
 			Root:           h.Root,
 			PortMap:        map[int]string{servicePort: fmt.Sprintf("127.0.0.1:%d", h.ServicePort)},
 			Exec:           h.exec(env),
+			Addr:           sshAddr,
 		})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("demo host %s: %w", name, err)
 		}
 		f.Hosts = append(f.Hosts, h)
 	}
-	if cfg.Kind == Micetro && cfg.Cluster {
-		for _, h := range f.Hosts {
-			c := exec.Command(cfg.Exe, "__standin", "systemctl", "start", "mmcentral")
-			c.Env = append(os.Environ(), "HAWIZ_ROOT="+h.Root)
-			if out, err := c.CombinedOutput(); err != nil {
-				return nil, fmt.Errorf("demo host %s: starting Central: %v: %s", h.Name, err, out)
-			}
+	for _, h := range f.Hosts {
+		// A fresh cluster runs Central; a restored host starts what ran before.
+		if !(prev == nil && cfg.Kind == Micetro && cfg.Cluster) && !h.wasRunning {
+			continue
+		}
+		c := exec.Command(cfg.Exe, "__standin", "systemctl", "start", "mmcentral")
+		if cfg.Kind == OpsManager {
+			c = exec.Command(filepath.Join(h.InstallDir, "bin", "mongodb-mms"), "start")
+		}
+		c.Env = append(os.Environ(), "HAWIZ_ROOT="+h.Root, fmt.Sprintf("%s=%d", EnvOwner, os.Getpid()))
+		if out, err := c.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("demo host %s: starting its service: %v: %s", h.Name, err, out)
 		}
 	}
 	if cfg.Kind == OpsManager {
@@ -245,16 +295,91 @@ func Start(cfg Config) (f *Fleet, err error) {
 		for _, h := range f.Hosts {
 			backends = append(backends, fmt.Sprintf("127.0.0.1:%d", h.ServicePort))
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := net.Listen("tcp", cmpOr(addr(func(s *saved) string { return s.LB }), "127.0.0.1:0"))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("demo load balancer: %w", err)
 		}
 		f.lbAddr = ln.Addr().String()
 		f.LBURL = "http://" + f.lbAddr
 		f.lb = &http.Server{Handler: &omstandin.LB{Backends: backends}, ReadHeaderTimeout: 10 * time.Second}
 		go f.lb.Serve(ln)
 	}
-	return f, nil
+	return f, f.save()
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// saved is fleet.json: what brings a kept fleet back as it was.
+type saved struct {
+	Seed  uint64      `json:"seed"`
+	Hosts []savedHost `json:"hosts"`
+	DNS   string      `json:"dns"`
+	DNS2  string      `json:"dns2"`
+	LB    string      `json:"lb,omitempty"`
+}
+
+type savedHost struct {
+	Name        string `json:"name"`
+	SSH         string `json:"ssh"`
+	ServicePort int    `json:"service_port"`
+	Running     bool   `json:"running"`
+}
+
+func (s *saved) host(name string) *savedHost {
+	if s == nil {
+		return nil
+	}
+	for i := range s.Hosts {
+		if s.Hosts[i].Name == name {
+			return &s.Hosts[i]
+		}
+	}
+	return nil
+}
+
+func loadSaved(path string) *saved {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var s saved
+	if json.Unmarshal(b, &s) != nil || s.Seed == 0 {
+		return nil
+	}
+	return &s
+}
+
+// save writes fleet.json (fixed roots only), recording which services run.
+func (f *Fleet) save() error {
+	if f.saveTo == "" {
+		return nil
+	}
+	s := saved{Seed: f.seed, LB: f.lbAddr}
+	if f.DNS != nil {
+		s.DNS = f.DNS.Addr()
+	}
+	if f.DNS2 != nil {
+		s.DNS2 = f.DNS2.Addr()
+	}
+	for _, h := range f.Hosts {
+		run := false
+		for _, p := range h.pidFiles() {
+			if Alive(readPID(p)) {
+				run = true
+			}
+		}
+		s.Hosts = append(s.Hosts, savedHost{Name: h.Name, SSH: h.SSH.Addr(), ServicePort: h.ServicePort, Running: run})
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(f.saveTo, b, 0o600)
 }
 
 // OpsManagerVersion is the version of the demo's tar-installed Ops Manager.
@@ -423,12 +548,7 @@ func (f *Fleet) Ports() []string {
 func (f *Fleet) PIDs() []int {
 	var out []int
 	for _, h := range f.Hosts {
-		files, _ := filepath.Glob(filepath.Join(h.Root, "run", "*.pid"))
-		if h.InstallDir != "" {
-			more, _ := filepath.Glob(filepath.Join(h.InstallDir, "tmp", "*.pid"))
-			files = append(files, more...)
-		}
-		for _, p := range files {
+		for _, p := range h.pidFiles() {
 			if pid := readPID(p); pid > 0 {
 				out = append(out, pid)
 			}
@@ -437,9 +557,22 @@ func (f *Fleet) PIDs() []int {
 	return out
 }
 
-// Stop kills the stand-in services and closes every server; the root stays.
+func (h *Host) pidFiles() []string {
+	files, _ := filepath.Glob(filepath.Join(h.Root, "run", "*.pid"))
+	if h.InstallDir != "" {
+		more, _ := filepath.Glob(filepath.Join(h.InstallDir, "tmp", "*.pid"))
+		files = append(files, more...)
+	}
+	return files
+}
+
+// Stop kills the stand-in services and closes every server; the root stays
+// (with a fixed root, fleet.json records what ran, for the next Start).
 func (f *Fleet) Stop() error {
 	var errs []error
+	if len(f.Hosts) > 0 {
+		errs = append(errs, f.save())
+	}
 	for _, pid := range f.PIDs() {
 		syscall.Kill(-pid, syscall.SIGKILL) // its own session and group (setsid)
 		syscall.Kill(pid, syscall.SIGKILL)

@@ -35,6 +35,9 @@ func Standin(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "__standin: HAWIZ_ROOT is not set (this runs only inside a hawiz demo host)")
 		return 2
 	}
+	if args[0] == "service-mmcentral" || args[0] == "mongodb-mms" && len(args) > 1 && args[1] == "run" {
+		go watchOwner()
+	}
 	switch args[0] {
 	case "systemctl":
 		return systemctl(root, args[1:], stdout, stderr)
@@ -70,6 +73,23 @@ func Standin(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "__standin: unknown stand-in %q\n", args[0])
 	return 2
+}
+
+// EnvOwner names the process (the hawiz demo) whose end ends the stand-in
+// services, so that nothing outlives the demo even when it is killed.
+const EnvOwner = "HAWIZ_DEMO_OWNER"
+
+func watchOwner() {
+	pid, _ := strconv.Atoi(os.Getenv(EnvOwner))
+	if pid <= 0 {
+		return
+	}
+	for {
+		time.Sleep(300 * time.Millisecond)
+		if syscall.Kill(pid, 0) != nil {
+			os.Exit(0)
+		}
+	}
 }
 
 func readString(path string) string {
