@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hawiz/hawiz/dnscheck"
 	"github.com/hawiz/hawiz/dnscheck/dnstest"
 	"github.com/hawiz/hawiz/lab/standins/mmcentral"
 )
@@ -416,5 +418,35 @@ func TestMicetroUpgradeInterruptedAfterPrimaryResumes(t *testing.T) {
 			t.Errorf("%s: version %s", m.Names[i], v)
 		}
 		m.checkRunning(i)
+	}
+}
+
+// TestMicetroHADNSByRFC2136: with tsig_key_file the round-robin records are
+// created by a signed UPDATE to the lab's BIND primary (--yes confirms it)
+// and checked on the primary and its secondary.
+func TestMicetroHADNSByRFC2136(t *testing.T) {
+	b := needBind(t)
+	m := setupMicetro(t, 2)
+	name := fmt.Sprintf("central-%d.%s", os.Getpid(), b.Zone)
+	a := m.answers("rfc2136.yaml", []int{10, 20}, fmt.Sprintf("dns:\n  name: %s\n  servers: [%q, %q]\n  resolver: 127.0.0.1:1\n  tsig_key_file: %s\n",
+		name, b.Primary, b.Secondary, b.KeyFile))
+	expect, _ := dnscheck.ParseAddrs("", m.Addrs[:2])
+	q := dnscheck.Query{Name: name, Expect: expect, Servers: []string{b.Primary, b.Secondary}, Resolver: "127.0.0.1:1"}
+	t.Cleanup(func() { // leave the zone as it was
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if r, err := dnscheck.Verify(ctx, q); err == nil && len(r.Servers) > 0 && len(r.Servers[0].Got) > 0 {
+			c := dnscheck.Change{Zone: b.Zone, Name: name, Remove: r.Servers[0].Got, Primary: b.Primary, Have: r.Servers[0].Got}
+			dnscheck.Apply(ctx, b.Primary, c, b.Key, c.Have)
+		}
+	})
+	if r, err := dnscheck.Verify(context.Background(), q); err != nil || r.OK {
+		t.Fatalf("records before the run: %v %+v", err, r)
+	}
+	code, evs, stderr := m.hawiz(nil, "run", "micetro-central-ha", "-a", a, "--yes", "--state", m.state)
+	m.drive(code, evs, stderr)
+	r, err := dnscheck.Verify(context.Background(), q)
+	if err != nil || !r.OK {
+		t.Fatalf("after the run: %v %v", err, r.Problems)
 	}
 }
