@@ -152,5 +152,3 @@ func BenchmarkRunTrue(b *testing.B)             { benchHawiz(b, false) }
 func BenchmarkBareSessionTrue(b *testing.B)     { benchBare(b, "true") }
 func BenchmarkRunSudoTrue(b *testing.B)         { benchHawiz(b, true) }
 func BenchmarkBareSessionSudoTrue(b *testing.B) { benchBare(b, "sudo -n true") }
-
-

@@ -22,13 +22,14 @@ import (
 )
 
 const fakeSudo = `#!/bin/sh
-# fake sudo: -n runs the command; -S -p '' -k reads one password line first.
-mode=none k=
+# fake sudo: -n runs the command or fails; -S prints the -p prompt on stderr
+# and reads the password from stdin (3 tries), unless FAKE_SUDO_NOPASSWD.
+mode=none k= prompt="Password: "
 while [ $# -gt 0 ]; do
   case "$1" in
     -n) mode=n; shift;;
     -S) mode=S; shift;;
-    -p) shift 2;;
+    -p) prompt=$2; shift 2;;
     -k) k=1; shift;;
     --) shift; break;;
     *) break;;
@@ -39,9 +40,14 @@ case "$mode" in
   n) if [ -n "$FAKE_SUDO_NEEDS_PASSWORD" ]; then echo "sudo: a password is required" >&2; exit 1; fi
      exec "$@";;
   S) [ -n "$k" ] || { echo "fake sudo: -k missing" >&2; exit 99; }
-     IFS= read -r pw || pw=
-     if [ "$pw" != "$FAKE_SUDO_PASSWORD" ]; then echo "Sorry, try again." >&2; echo "sudo: 1 incorrect password attempt" >&2; exit 1; fi
-     exec "$@";;
+     [ -n "$FAKE_SUDO_NOPASSWD" ] && exec "$@"
+     for try in 1 2 3; do
+       printf '%s' "$prompt" >&2
+       if ! IFS= read -r pw; then echo "sudo: no password was provided" >&2; echo "sudo: $((try-1)) incorrect password attempts" >&2; exit 1; fi
+       [ "$pw" = "$FAKE_SUDO_PASSWORD" ] && exec "$@"
+       echo "Sorry, try again." >&2
+     done
+     echo "sudo: 3 incorrect password attempts" >&2; exit 1;;
 esac
 echo "fake sudo: neither -n nor -S" >&2
 exit 98
@@ -62,11 +68,12 @@ func TestSudo(t *testing.T) {
 	noPW := fakeBinServer(l, bin, "FAKE_SUDO_PASSWORD="+pw)
 	needsPW := fakeBinServer(l, bin, "FAKE_SUDO_NEEDS_PASSWORD=1")
 	wrongPW := fakeBinServer(l, bin, "FAKE_SUDO_PASSWORD="+pw)
+	nopasswd := fakeBinServer(l, bin, "FAKE_SUDO_NOPASSWD=1")
 	tr := &transcript{}
 	o := l.opts()
 	o.Transcript = tr.add
 	var hcs []HostConfig
-	for i, s := range []*sshtest.Server{withPW, noPW, needsPW, wrongPW} {
+	for i, s := range []*sshtest.Server{withPW, noPW, needsPW, wrongPW, nopasswd} {
 		l.trust(s)
 		hc := l.hostConfig("web"+itoa(i+1), s)
 		switch i {
@@ -74,6 +81,8 @@ func TestSudo(t *testing.T) {
 			hc.SudoPassword = pw
 		case 3:
 			hc.SudoPassword = "not it"
+		case 4:
+			hc.SudoPassword = pw // a NOPASSWD rule: sudo never asks
 		}
 		hcs = append(hcs, hc)
 	}
@@ -106,6 +115,16 @@ func TestSudo(t *testing.T) {
 	res, err := f.Host("web1").Run(ctx, Cmd{Program: "cat", Sudo: true, Stdin: strings.NewReader("payload\n")})
 	if err != nil || string(res.Stdout) != "payload\n" {
 		t.Fatalf("sudo -S: %v %q %q", err, res.Stdout, res.Stderr)
+	}
+	// no prompt (NOPASSWD or cached): the password must not reach the command
+	res, err = f.Host("web5").Run(ctx, Cmd{Program: "cat", Sudo: true, Stdin: strings.NewReader("only this\n")})
+	if err != nil || string(res.Stdout) != "only this\n" {
+		t.Fatalf("NOPASSWD: %v %q %q", err, res.Stdout, res.Stderr)
+	}
+	// a refused password: the command's stdin is never tried as a password
+	res, err = f.Host("web4").Run(ctx, Cmd{Program: "cat", Sudo: true, Stdin: strings.NewReader(pw + "\n")})
+	if !errors.Is(err, ErrSudoPassword) || len(res.Stdout) != 0 {
+		t.Fatalf("refused: %v %q %q", err, res.Stdout, res.Stderr)
 	}
 	res, err = f.Host("web2").Run(ctx, Cmd{Program: "echo", Args: []string{"hi"}, Sudo: true})
 	if err != nil || string(res.Stdout) != "hi\n" {

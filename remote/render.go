@@ -18,7 +18,18 @@ type sudoMode int
 const (
 	sudoNone     sudoMode = iota
 	sudoNoPass            // sudo -n --
-	sudoPassword          // sudo -S -p '' -k -- (password on stdin)
+	sudoPassword          // sudo -S -p PROMPT -k -- sh -c 'echo OK >&2; exec "$@"' (password on stdin, gated)
+)
+
+// Markers of the gated sudo password exchange. sudo prints sudoPrompt (on
+// stderr, -S) when it wants the password; the password is written only
+// then, and the command's own stdin only after sudoOK shows that sudo
+// accepted it and started the command. So the password never reaches the
+// command (a NOPASSWD rule or a cached timestamp means no prompt), and the
+// command's stdin is never tried as a password.
+const (
+	sudoPrompt = "hawiz-sudo-prompt:"
+	sudoOK     = "hawiz-sudo-ok"
 )
 
 // pidMarker prefixes the stderr line that reports the remote process group.
@@ -95,7 +106,8 @@ func renderPOSIX(argv []string, env map[string]string, sudo sudoMode) (string, e
 		if sudo == sudoNoPass {
 			b.WriteString("sudo -n -- ")
 		} else {
-			b.WriteString("sudo -S -p '' -k -- ")
+			b.WriteString("sudo -S -p " + ShQuote(sudoPrompt+"\n") + " -k -- sh -c " +
+				ShQuote(`echo `+sudoOK+` >&2; exec "$@"`) + " sh ")
 		}
 		if len(keys) > 0 {
 			b.WriteString("env")

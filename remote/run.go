@@ -145,14 +145,9 @@ func (h *Host) execRaw(ctx context.Context, r *execReq) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("host %s: %w", h.cfg.Name, err)
 	}
-	stdin := r.stdin
-	if r.sudo && h.cfg.OS != Windows && h.cfg.SudoPassword != "" {
-		pw := strings.NewReader(h.cfg.SudoPassword + "\n")
-		if stdin != nil {
-			stdin = io.MultiReader(pw, stdin)
-		} else {
-			stdin = pw
-		}
+	var gate *sudoGate
+	if h.cfg.OS != Windows && h.sudoMode(r.sudo) == sudoPassword {
+		gate = &sudoGate{pw: h.cfg.SudoPassword, stdin: r.stdin, events: make(chan string, 8), done: make(chan struct{})}
 	}
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("host %s: %w", h.cfg.Name, err)
@@ -184,11 +179,20 @@ func (h *Host) execRaw(ctx context.Context, r *execReq) (Result, error) {
 	}
 	sess.Stdout = stdout
 	sess.Stderr = stderr
-	if stdin != nil {
-		sess.Stdin = stdin
+	if gate != nil {
+		stderr.gate = gate
+		if gate.pipe, err = sess.StdinPipe(); err != nil {
+			return res, fmt.Errorf("host %s: %w", h.cfg.Name, err)
+		}
+		defer close(gate.done)
+	} else if r.stdin != nil {
+		sess.Stdin = r.stdin
 	}
 	if err := sess.Start(cmdline); err != nil {
 		return res, h.lostErr(err, "starting the command")
+	}
+	if gate != nil {
+		go gate.feed()
 	}
 
 	timeout := r.timeout
@@ -356,6 +360,48 @@ func (l *lineSink) emit(stream string, line []byte) {
 	l.mu.Unlock()
 }
 
+// sudoGate writes the sudo password when sudo prompts for it, and the
+// command's stdin once sudo has started the command.
+type sudoGate struct {
+	pw     string
+	stdin  io.Reader
+	pipe   io.WriteCloser
+	events chan string // "prompt" / "ok", from the stderr filter
+	done   chan struct{}
+}
+
+func (g *sudoGate) event(e string) {
+	select {
+	case g.events <- e:
+	default:
+	}
+}
+
+func (g *sudoGate) feed() {
+	defer g.pipe.Close()
+	prompts := 0
+	for {
+		select {
+		case <-g.done:
+			return
+		case e := <-g.events:
+			switch e {
+			case "prompt":
+				prompts++
+				if prompts > 1 { // refused: end stdin so sudo gives up now
+					return
+				}
+				io.WriteString(g.pipe, g.pw+"\n")
+			case "ok":
+				if g.stdin != nil {
+					io.Copy(g.pipe, g.stdin)
+				}
+				return
+			}
+		}
+	}
+}
+
 // streamWriter collects a stream, splits it into lines for the sink, and on
 // stderr consumes the shell's "hawiz-pid:N" line.
 type streamWriter struct {
@@ -364,40 +410,51 @@ type streamWriter struct {
 	stream  string
 	partial []byte
 
+	gate     *sudoGate // sudo password exchange markers (stderr), until sudoOK
+	gateDone bool
 	wantPID  bool
-	pre      []byte // stderr bytes held until the pid line is seen
+	pre      []byte // stderr bytes held while markers are expected
 	mu       sync.Mutex
 	pgid     int
 	pidReady chan struct{} // closed once the pid line was seen (wantPID only)
 }
 
+func (w *streamWriter) filtering() bool { return w.wantPID || (w.gate != nil && !w.gateDone) }
+
 func (w *streamWriter) Write(p []byte) (int, error) {
 	n := len(p)
-	if w.wantPID {
-		w.pre = append(w.pre, p...)
-		for {
-			i := bytes.IndexByte(w.pre, '\n')
-			if i < 0 {
-				return n, nil
-			}
-			line := w.pre[:i]
-			if bytes.HasPrefix(line, []byte(pidMarker)) {
-				pid, _ := strconv.Atoi(string(line[len(pidMarker):]))
-				w.mu.Lock()
-				w.pgid = pid
-				w.mu.Unlock()
-				close(w.pidReady)
-				rest := w.pre[i+1:]
-				w.wantPID = false
-				w.pre = nil
-				w.write(rest)
-				return n, nil
-			}
-			w.write(w.pre[:i+1]) // noise before the marker (e.g. from a shell rc file)
-			w.pre = w.pre[i+1:]
-		}
+	if !w.filtering() {
+		w.write(p)
+		return n, nil
 	}
-	w.write(p)
+	w.pre = append(w.pre, p...)
+	for w.filtering() {
+		i := bytes.IndexByte(w.pre, '\n')
+		if i < 0 {
+			return n, nil
+		}
+		line := w.pre[:i]
+		switch {
+		case w.wantPID && bytes.HasPrefix(line, []byte(pidMarker)):
+			pid, _ := strconv.Atoi(string(line[len(pidMarker):]))
+			w.mu.Lock()
+			w.pgid = pid
+			w.mu.Unlock()
+			w.wantPID = false
+			close(w.pidReady)
+		case w.gate != nil && !w.gateDone && string(line) == sudoPrompt:
+			w.gate.event("prompt")
+		case w.gate != nil && !w.gateDone && string(line) == sudoOK:
+			w.gateDone = true
+			w.gate.event("ok")
+		default:
+			w.write(w.pre[:i+1]) // e.g. "Sorry, try again.", or noise from a shell rc file
+		}
+		w.pre = w.pre[i+1:]
+	}
+	rest := w.pre
+	w.pre = nil
+	w.write(rest)
 	return n, nil
 }
 

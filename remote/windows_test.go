@@ -221,7 +221,7 @@ func TestQuoting(t *testing.T) {
 		}
 	}
 	line, err := renderPOSIX([]string{"true"}, nil, sudoPassword)
-	if err != nil || line != `echo "hawiz-pid:$$" >&2; sudo -S -p '' -k -- 'true'` {
+	if err != nil || line != "echo \"hawiz-pid:$$\" >&2; sudo -S -p 'hawiz-sudo-prompt:\n' -k -- sh -c 'echo hawiz-sudo-ok >&2; exec \"$@\"' sh 'true'" {
 		t.Errorf("%q %v", line, err)
 	}
 	line, _ = renderPOSIX([]string{"id"}, map[string]string{"A": "1"}, sudoNoPass)
