@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -340,9 +339,7 @@ func TestHAResumeAfterInterruption(t *testing.T) {
 	w := newWorld(t, 3, false)
 	y := w.answers("", "  mode: first-server\n")
 	state := filepath.Join(w.dir, "s.json")
-	// Cancel in the middle (after the 14th state save).
-	ctxErr := errors.New("interrupted")
-	_ = ctxErr
+	// Cancel in the middle (after the 16th state save).
 	var stop sync.Once
 	p := HA()
 	a, err := steps.LoadAnswers(p, []byte(y))
@@ -390,5 +387,63 @@ func TestHATwoHostURIRefused(t *testing.T) {
 	_, err := steps.LoadAnswers(HA(), []byte(y))
 	if err == nil || !strings.Contains(err.Error(), "appdb.uri: lists 2 host(s)") {
 		t.Fatalf("want appdb.uri error, got %v", err)
+	}
+}
+
+func TestHAOwnKeyFileAndAgents(t *testing.T) {
+	w := newWorld(t, 2, false)
+	// An agent host: its config file and a systemctl that records calls.
+	agentRoot := filepath.Join(w.dir, "agent")
+	os.MkdirAll(filepath.Join(agentRoot, "bin"), 0o755)
+	cfgPath := filepath.Join(agentRoot, "automation-agent.config")
+	os.WriteFile(cfgPath, []byte("# agent\nmmsGroupId=abc\nmmsBaseUrl=http://om1.example.net:8080\nlogFile=/var/log/agent.log\n"), 0o600)
+	os.WriteFile(filepath.Join(agentRoot, "bin", "systemctl"), []byte("#!/bin/sh\necho \"$@\" >>"+filepath.Join(agentRoot, "systemctl.log")+"\nexit 0\n"), 0o755)
+	keyBytes, _ := os.ReadFile(w.key)
+	signer, err := ssh.ParsePrivateKey(keyBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sshtest.Start(sshtest.Config{AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()}, Root: agentRoot,
+		HostKeySeed: []byte("agent"), Env: []string{"PATH=" + filepath.Join(agentRoot, "bin") + ":" + os.Getenv("PATH")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+
+	keyFile := filepath.Join(w.dir, "my.gen.key")
+	os.WriteFile(keyFile, []byte("only-23-bytes-long-key!"), 0o600)
+	y := w.answers("", "  mode: file\n  file: "+keyFile+"\n") + fmt.Sprintf(
+		"agents:\n  - name: agent1\n    address: 127.0.0.1\n    port: %d\n    config_path: %s\n", s.Port(), cfgPath)
+	state := filepath.Join(w.dir, "s.json")
+	_, err, rec := w.run(t, y, state, false, nil)
+	if err == nil || !strings.Contains(err.Error(), "holds 23 bytes") {
+		t.Fatalf("want the 23-byte key refused, got %v\n%s", err, rec)
+	}
+	for i := range w.servers {
+		if omstandin.Running(mustConfig(t, w.inst(i))) != 0 {
+			t.Fatalf("om%d started", i+1)
+		}
+	}
+	key := []byte("exactly-24-bytes-key-!!!")
+	os.WriteFile(keyFile, key, 0o600)
+	_, err, rec = w.run(t, y, state, true, nil)
+	if err != nil {
+		t.Fatalf("resume: %v\n%s", err, rec)
+	}
+	for i := range w.servers {
+		if fileSHA(t, w.keyPath(i)) != sha(key) {
+			t.Errorf("om%d does not hold the operator's key", i+1)
+		}
+	}
+	b, _ := os.ReadFile(cfgPath)
+	if want := "# agent\nmmsGroupId=abc\nmmsBaseUrl=" + w.lbURL + "\nlogFile=/var/log/agent.log\n"; string(b) != want {
+		t.Errorf("agent config:\n%s\nwant\n%s", b, want)
+	}
+	calls, _ := os.ReadFile(filepath.Join(agentRoot, "systemctl.log"))
+	if !strings.Contains(string(calls), "restart mongodb-mms-automation-agent") {
+		t.Errorf("agent not restarted: %s", calls)
+	}
+	if strings.Contains(rec.String(), string(key)) {
+		t.Error("the key's bytes reached the events")
 	}
 }
