@@ -403,3 +403,61 @@ func TestHALoadAnswersStrict(t *testing.T) {
 }
 
 var dbgHosts []*fakeHost
+
+// TestHAThroughEngine runs the procedure with the real engine (steps.Run):
+// manual steps stop the run (exit 3) and are confirmed on resume; the run is
+// interrupted right after central2's preferences.cfg is written and resumed;
+// the files end as in an uninterrupted run.
+func TestHAThroughEngine(t *testing.T) {
+	w, a, _, _, _ := setup(t, 3, nil)
+	a.SSH.KnownHosts = filepath.Join(w.dir, "known_hosts")
+	state := filepath.Join(w.dir, "state.json")
+	base := steps.RunConfig{
+		Procedure: CentralHA(), AnswersFile: "ha.yaml", StatePath: state,
+		Operator: steps.NonInteractive{Yes: true}, Yes: true,
+		Remote: remote.Options{AgentSocket: "none", DialTimeout: 5 * time.Second},
+		Getenv: func(string) string { return "" },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	interrupted := false
+	cfg := base
+	cfg.Answers = a
+	cfg.Hook = func(point string, _ int) {
+		if !interrupted && point == "after-save" && strings.Contains(w.hosts[1].prefs(), `"central2"`) {
+			interrupted = true
+			cancel()
+		}
+	}
+	for round := 0; ; round++ {
+		if round > 20 {
+			t.Fatal("does not finish")
+		}
+		out, err := steps.Run(ctx, cfg)
+		if err == nil {
+			break
+		}
+		if steps.ExitCode(err) != steps.ExitStopped {
+			t.Fatalf("round %d: exit %d: %v", round, steps.ExitCode(err), err)
+		}
+		next := base
+		next.Resume = true
+		if ctx.Err() != nil { // interrupted: resume without confirming anything
+			ctx, cancel = context.WithCancel(context.Background())
+			defer cancel()
+		} else {
+			next.Confirm = []string{out.Step}
+		}
+		next.Hook = cfg.Hook
+		cfg = next
+	}
+	if !interrupted {
+		t.Fatal("never interrupted")
+	}
+	for i, h := range w.hosts {
+		want := mmcentral.SamplePrefs + fmt.Sprintf(`<ClusterMemberName value="central%d"/>`, i+1) + "\n"
+		if got := h.prefs(); got != want {
+			t.Errorf("%s: %q", h.name, got)
+		}
+	}
+}
