@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hawiz/hawiz/lab/fleet/tape"
+)
+
+// TestDemoTapeReplay replays demo.tape's keystrokes into the built binary
+// in a tmux pane of the tape's size and checks that the run finishes, then
+// that the demo leaves nothing behind.
+func TestDemoTapeReplay(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("tmux is not installed")
+		}
+		t.Skip("tmux is not installed")
+	}
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	f, err := os.Open("../../demo.tape")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := tape.Parse(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "hawiz"), ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	tmp := filepath.Join(dir, "tmp")
+	os.Mkdir(tmp, 0o700)
+	sock := filepath.Join(dir, "tmux.sock")
+	conf := filepath.Join(dir, "tmux.conf")
+	os.WriteFile(conf, []byte("set -g status off\nset -g remain-on-exit on\n"), 0o644)
+	shell := fmt.Sprintf("cd %s && env -i HOME=%s TMPDIR=%s TERM=xterm-256color NO_COLOR=1 USER=demo PATH=%s bash --norc --noprofile",
+		dir, dir, tmp, os.Getenv("PATH"))
+	if out, err := exec.Command("tmux", "-S", sock, "-f", conf, "new-session", "-d", "-s", "demo",
+		"-x", fmt.Sprint(tp.Cols), "-y", fmt.Sprint(tp.Rows), shell).CombinedOutput(); err != nil {
+		t.Fatalf("tmux: %v %s", err, out)
+	}
+	defer exec.Command("tmux", "-S", sock, "kill-server").Run()
+	pane := tape.Tmux{Socket: sock, Target: "demo"}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	t0 := time.Now()
+	if err := tp.Play(ctx, pane, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("tape replayed in %v", time.Since(t0))
+	scr, _ := pane.Screen()
+	if !strings.Contains(scr, "Done: every step verified") {
+		t.Fatalf("the final screen is not the finished run:\n%s", scr)
+	}
+	pane.Keys("Enter")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		scr, _ = pane.Screen()
+		if strings.HasSuffix(strings.TrimRight(scr, "\n "), "$") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hawiz demo did not exit:\n%s", scr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "hawiz-demo-*")); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
