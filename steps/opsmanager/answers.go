@@ -31,6 +31,7 @@ const (
 	AccessLogRelPath   = "logs/mms0-access.log"                     // M14
 	ServiceName        = "mongodb-mms"                              // M8, M9, M11
 	DefaultPort        = 8080                                       // M13
+	DefaultHTTPSPort   = 8443                                       // M13
 	HealthPath         = "/monitor/health"                          // M2
 	StartedMarker      = "Started in"                               // M11: "ServerMain:266 - Started in: <n> (ms)"
 	GenKeySize         = 24                                         // M1
@@ -134,7 +135,8 @@ type Common struct {
 	SSH     steps.SSHAnswers `yaml:"ssh,omitempty"`
 	Servers []Server         `yaml:"servers"`
 	Paths   Paths            `yaml:"paths,omitempty"`
-	Port    int              `yaml:"port,omitempty"` // Ops Manager HTTP port; default 8080
+	Port    int              `yaml:"port,omitempty"`  // Ops Manager port; default 8080 (8443 with https)
+	HTTPS   bool             `yaml:"https,omitempty"` // the servers serve HTTPS (M13: 8443)
 	// StartTimeout bounds a server's start (M11: startup can take minutes); default 10m.
 	StartTimeout time.Duration `yaml:"start_timeout,omitempty"`
 	// AllowVersionMismatch lets the HA procedure run with different
@@ -217,6 +219,9 @@ func (c *Common) validate(es *steps.FieldErrors) {
 	validatePaths(es, "paths", c.Paths)
 	if c.Port == 0 {
 		c.Port = DefaultPort
+		if c.HTTPS {
+			c.Port = DefaultHTTPSPort
+		}
 	}
 	if c.Port < 0 || c.Port > 65535 {
 		es.Add("port", "%d is not a TCP port", c.Port)

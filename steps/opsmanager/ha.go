@@ -102,7 +102,7 @@ func haSteps(a *Answers) ([]*steps.Step, error) {
 		Why:    "every server needs the same Ops Manager version, its conf-mms.properties, and a known gen.key location (install type decides it)",
 		DocRef: "procedures.md A-0 [derived]; M1 (gen.key paths), M9, M10, M11",
 		Actions: []string{
-			"sudo check; install type (dpkg-query/rpm -q mongodb-mms, or <install_dir>/bin/mongodb-mms); version",
+			"on every server: install type (dpkg-query/rpm -q mongodb-mms, or <install_dir>/bin/mongodb-mms); version; running or not",
 			"stat conf-mms.properties; read mms.conf (MMS_USER, ENC_KEY_PATH); stat gen.key",
 		},
 		Verify: func(ctx context.Context, e *steps.Env, _ string) (string, error) { return preflight(ctx, e, c) },

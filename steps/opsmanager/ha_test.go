@@ -47,6 +47,7 @@ type world struct {
 	appdb   string
 	lbURL   string
 	user    string
+	https   bool
 }
 
 func freePort(t *testing.T) int {
@@ -59,13 +60,13 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func newWorld(t *testing.T, n int, cachingLB bool) *world {
+func newWorld(t *testing.T, n int, cachingLB bool, https ...bool) *world {
 	t.Helper()
 	u, err := user.Current()
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, dir: t.TempDir(), user: u.Username}
+	w := &world{t: t, dir: t.TempDir(), user: u.Username, https: len(https) > 0 && https[0]}
 	w.key = filepath.Join(w.dir, "id_ed25519")
 	w.known = filepath.Join(w.dir, "known_hosts")
 	w.appdb = filepath.Join(w.dir, "appdb")
@@ -87,12 +88,12 @@ func newWorld(t *testing.T, n int, cachingLB bool) *world {
 		port := freePort(t)
 		os.WriteFile(filepath.Join(inst, "conf", "conf-mms.properties"), []byte(omstandin.DefaultConf), 0o640)
 		os.WriteFile(filepath.Join(inst, "conf", "mms.conf"), []byte(fmt.Sprintf(
-			"BASE_PORT=%d\nMMS_USER=%s\nENC_KEY_PATH=%s\nHAWIZ_STANDIN_BIND=127.0.0.1\nHAWIZ_STANDIN_APPDB_DIR=%s\n",
-			port, w.user, filepath.Join(root, "keys", "gen.key"), w.appdb)), 0o644)
+			"BASE_PORT=%d\nMMS_USER=%s\nENC_KEY_PATH=%s\nHAWIZ_STANDIN_BIND=127.0.0.1\nHAWIZ_STANDIN_APPDB_DIR=%s\nHAWIZ_STANDIN_TLS=%s\n",
+			port, w.user, filepath.Join(root, "keys", "gen.key"), w.appdb, map[bool]string{true: "1"}[w.https])), 0o644)
 		os.WriteFile(filepath.Join(inst, "bin", "mongodb-mms"), standinWrapper(exe), 0o755)
 		os.Symlink(inst, filepath.Join(root, "mms"))
 		s, err := sshtest.Start(sshtest.Config{AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()}, Root: root,
-			HostKeySeed: []byte(fmt.Sprintf("om%d", i+1)), PortMap: map[int]string{8080: fmt.Sprintf("127.0.0.1:%d", port)}})
+			HostKeySeed: []byte(fmt.Sprintf("om%d", i+1)), PortMap: map[int]string{8080: fmt.Sprintf("127.0.0.1:%d", port), 8443: fmt.Sprintf("127.0.0.1:%d", port)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +110,7 @@ func newWorld(t *testing.T, n int, cachingLB bool) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: &omstandin.LB{Backends: backends, Cache: cachingLB}}
+	srv := &http.Server{Handler: &omstandin.LB{Backends: backends, Cache: cachingLB, TLS: w.https}}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	w.lbURL = "http://" + ln.Addr().String()
@@ -138,6 +139,9 @@ func (w *world) answers(uri, genKey string) string {
 	}
 	fmt.Fprintf(&b, "appdb:\n  uri: %s\n  username: opsmanager\n", uri)
 	fmt.Fprintf(&b, "load_balancer:\n  url: %s\n  cache_probe_gap: 1100ms\n", w.lbURL)
+	if w.https {
+		b.WriteString("https: true\n")
+	}
 	fmt.Fprintf(&b, "start_timeout: 30s\ngen_key:\n%s", genKey)
 	return b.String()
 }
@@ -445,5 +449,34 @@ func TestHAOwnKeyFileAndAgents(t *testing.T) {
 	}
 	if strings.Contains(rec.String(), string(key)) {
 		t.Error("the key's bytes reached the events")
+	}
+}
+
+func TestHAFailedStartShowsLogTail(t *testing.T) {
+	w := newWorld(t, 2, false)
+	// om1's Ops Manager cannot read its configuration: its pre-flight
+	// check fails and says why in the startup log.
+	mc := filepath.Join(w.inst(0), "conf", "mms.conf")
+	b, _ := os.ReadFile(mc)
+	os.WriteFile(mc, append(b, []byte("HAWIZ_STANDIN_CONF=/nonexistent/conf-mms.properties\n")...), 0o644)
+	_, err, rec := w.run(t, w.answers("", "  mode: first-server\n"), filepath.Join(w.dir, "s.json"), false, nil)
+	if err == nil || steps.ExitCode(err) != steps.ExitFailed {
+		t.Fatalf("want a failed step, got %v\n%s", err, rec)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "start-first-server") || !strings.Contains(msg, "mms0-startup.log") || !strings.Contains(msg, "ERROR PreFlightCheck - cannot read /nonexistent") {
+		t.Fatalf("the failure does not show the startup log's tail:\n%s", msg)
+	}
+}
+
+func TestHAHTTPSServers(t *testing.T) {
+	w := newWorld(t, 2, false, true)
+	_, err, rec := w.run(t, w.answers("", "  mode: generate\n"), filepath.Join(w.dir, "s.json"), false, nil)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, rec)
+	}
+	w.checkDone(t)
+	if !strings.Contains(rec.String(), "/monitor/health 200") {
+		t.Fatalf("no health evidence:\n%s", rec)
 	}
 }

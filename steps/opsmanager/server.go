@@ -3,9 +3,12 @@ package opsmanager
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/http"
 	"path"
 	"regexp"
 	"strconv"
@@ -189,10 +192,36 @@ func running(ctx context.Context, e *steps.Env, h *remote.Host, l layout) (bool,
 	return res.ExitStatus == 0, nil
 }
 
-// health asks /monitor/health on the server itself, through SSH (M2).
-func health(ctx context.Context, h *remote.Host, port int) (int, error) {
-	st, _, _, err := h.HTTPGet(ctx, port, HealthPath)
-	return st, err
+// health asks /monitor/health on the server itself, through SSH (M2): plain
+// HTTP, or with https: true TLS without certificate verification (the
+// request goes to the server's own address through the SSH connection and
+// carries no credentials; only the status code is used).
+func health(ctx context.Context, h *remote.Host, c *Common) (int, error) {
+	if !c.HTTPS {
+		st, _, _, err := h.HTTPGet(ctx, c.Port, HealthPath)
+		return st, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	tr := &http.Transport{
+		DialContext:       func(ctx context.Context, _, _ string) (net.Conn, error) { return h.DialTCP(ctx, c.Port) },
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // status code only, see above
+		DisableKeepAlives: true,
+	}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+net.JoinHostPort(h.Address(), strconv.Itoa(c.Port))+HealthPath, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("host %s: GET https://…:%d%s: %w", h.Name(), c.Port, HealthPath, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 // logSince returns the startup log's content after offset (all of it when
@@ -244,7 +273,7 @@ func startServer(ctx context.Context, e *steps.Env, c *Common, h *remote.Host, l
 	deadline := time.Now().Add(c.StartTimeout)
 	var last string
 	for {
-		st, herr := health(ctx, h, c.Port)
+		st, herr := health(ctx, h, c)
 		log, lerr := logSince(ctx, h, l, off)
 		if herr == nil && st == 200 && lerr == nil {
 			if line := findLine(log, StartedMarker); line != "" {
@@ -282,7 +311,7 @@ func serverUp(ctx context.Context, e *steps.Env, c *Common, h *remote.Host, l la
 	if !up {
 		return false, fmt.Sprintf("%s: not running (%s)", h.Name(), l.describe("status")), nil
 	}
-	st, err := health(ctx, h, c.Port)
+	st, err := health(ctx, h, c)
 	if err != nil || st != 200 {
 		return false, fmt.Sprintf("%s: running but /monitor/health = %d %v", h.Name(), st, err), nil
 	}

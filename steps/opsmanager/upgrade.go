@@ -434,7 +434,7 @@ func upApply(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string) 
 		return err
 	}
 	if up {
-		if st, err := health(ctx, h, c.Port); err == nil && st == 200 {
+		if st, err := health(ctx, h, c); err == nil && st == 200 {
 			return nil
 		}
 	}

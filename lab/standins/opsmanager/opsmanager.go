@@ -33,12 +33,18 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -72,6 +78,7 @@ type Config struct {
 	Port       int    // BASE_PORT (default 8080)
 	AppDBDir   string // shared "Application Database" records
 	Hostname   string // for the lab header (default os.Hostname)
+	TLS        bool   // serve HTTPS with a self-signed certificate (mms.conf HAWIZ_STANDIN_TLS=1)
 }
 
 // LoadConfig reads InstallDir/conf/mms.conf (BASE_PORT, MMS_USER,
@@ -123,6 +130,7 @@ func LoadConfig(installDir string) (Config, error) {
 		c.GenKeyPath = strings.NewReplacer("${HOME}", home, "$HOME", home).Replace(k)
 	}
 	c.Hostname, _ = os.Hostname()
+	c.TLS = env["HAWIZ_STANDIN_TLS"] == "1"
 	return c, nil
 }
 
@@ -135,13 +143,18 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-func (c Config) logsDir() string      { return filepath.Join(c.InstallDir, "logs") }
-func (c Config) StartupLog() string   { return filepath.Join(c.logsDir(), "mms0-startup.log") }
-func (c Config) AccessLog() string    { return filepath.Join(c.logsDir(), "mms0-access.log") }
-func (c Config) pidFile() string      { return filepath.Join(c.InstallDir, "tmp", "mms0.pid") }
-func (c Config) VersionFile() string  { return filepath.Join(c.InstallDir, "VERSION") }
-func (c Config) listenAddr() string   { return net.JoinHostPort(c.Addr, strconv.Itoa(c.Port)) }
-func (c Config) healthURL() string    { return "http://" + c.listenAddr() + "/monitor/health" }
+func (c Config) logsDir() string     { return filepath.Join(c.InstallDir, "logs") }
+func (c Config) StartupLog() string  { return filepath.Join(c.logsDir(), "mms0-startup.log") }
+func (c Config) AccessLog() string   { return filepath.Join(c.logsDir(), "mms0-access.log") }
+func (c Config) pidFile() string     { return filepath.Join(c.InstallDir, "tmp", "mms0.pid") }
+func (c Config) VersionFile() string { return filepath.Join(c.InstallDir, "VERSION") }
+func (c Config) listenAddr() string  { return net.JoinHostPort(c.Addr, strconv.Itoa(c.Port)) }
+func (c Config) healthURL() string {
+	if c.TLS {
+		return "https://" + c.listenAddr() + "/monitor/health"
+	}
+	return "http://" + c.listenAddr() + "/monitor/health"
+}
 func (c Config) startupLogf() logFunc { return appendLog(c.StartupLog()) }
 
 type logFunc func(format string, args ...any)
@@ -363,6 +376,14 @@ func Serve(ctx context.Context, c Config, ready func(addr string)) error {
 	}
 	defer access.Close()
 	srv := &http.Server{Handler: Handler(c, access), ReadHeaderTimeout: 10 * time.Second}
+	if c.TLS {
+		cert, err := selfSigned(c.Hostname)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}})
+	}
 	logf("INFO ServerMain:266 - Started in: %d (ms)", max(1, time.Since(t0).Milliseconds()))
 	if ready != nil {
 		ready(ln.Addr().String())
@@ -399,7 +420,8 @@ func Running(c Config) int {
 
 // Healthy reports whether /monitor/health answers 200 on the server's address.
 func Healthy(c Config) bool {
-	cl := http.Client{Timeout: 2 * time.Second}
+	cl := http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableKeepAlives: true}} //nolint:gosec // own self-signed cert
 	resp, err := cl.Get(c.healthURL())
 	if err != nil {
 		return false
@@ -432,4 +454,19 @@ func lastStartupError(c Config) string {
 		}
 	}
 	return last
+}
+
+// selfSigned makes a throw-away certificate for the stand-in's HTTPS.
+func selfSigned(name string) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), DNSNames: []string{name}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
