@@ -31,14 +31,15 @@ func needTmux(t *testing.T) {
 func startTmux(t *testing.T, dir string, env []string, argv ...string) *tmuxSession {
 	t.Helper()
 	conf := filepath.Join(dir, "tmux.conf")
-	if err := os.WriteFile(conf, []byte("set -g status off\nset -g default-size 80x24\nset -g remain-on-exit on\nset -g history-limit 100\n"), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte("set -g status off\nset -g default-size 80x24\nset -g remain-on-exit on\nset -g history-limit 5000\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	socks, _ := filepath.Glob(filepath.Join(dir, "tmux-*.sock"))
 	s := &tmuxSession{t: t, sock: filepath.Join(dir, fmt.Sprintf("tmux-%d.sock", len(socks)+1))}
 	cmd := append([]string{"env"}, env...)
 	cmd = append(cmd, argv...)
-	s.run("-f", conf, "new-session", "-d", "-x", "80", "-y", "24", "-s", "e2e", strings.Join(quoteAll(cmd), " "))
+	// the shell reports the exit status (128+N for signal N) on the pane
+	s.run("-f", conf, "new-session", "-d", "-x", "80", "-y", "24", "-s", "e2e", strings.Join(quoteAll(cmd), " ")+`; echo "wizard-exit=$?"`)
 	t.Cleanup(func() { _ = exec.Command("tmux", "-S", s.sock, "kill-server").Run() })
 	return s
 }
@@ -95,16 +96,17 @@ func (s *tmuxSession) fill(title, text string) {
 func (s *tmuxSession) exitStatus() int {
 	s.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	var out string
 	for time.Now().Before(deadline) {
-		out = strings.TrimSpace(s.run("display-message", "-p", "-t", "e2e", "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"))
-		var dead, status int
-		if _, err := fmt.Sscan(out, &dead, &status); err == nil && dead == 1 {
-			return status
+		out := s.run("capture-pane", "-p", "-J", "-S", "-", "-t", "e2e")
+		if i := strings.LastIndex(out, "wizard-exit="); i >= 0 {
+			var status int
+			if _, err := fmt.Sscan(out[i+len("wizard-exit="):], &status); err == nil {
+				return status
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	s.t.Fatalf("the program did not end (pane dead, status: %q); the screen is:\n%s", out, s.screen())
+	s.t.Fatalf("the program did not end; the screen is:\n%s", s.screen())
 	return -1
 }
 
@@ -215,5 +217,80 @@ func TestTmuxWizardEndToEnd(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(lab.Roots[0], "marker.txt")); err != nil || string(b) != "h1\n" {
 		t.Fatalf("marker.txt = %q, %v", b, err)
+	}
+}
+
+// lastLine is the last non-empty line of the pane (history included).
+func (s *tmuxSession) lastLine() string {
+	lines := strings.Split(strings.TrimRight(s.run("capture-pane", "-p", "-J", "-S", "-", "-t", "e2e"), "\n "), "\n")
+	return lines[len(lines)-1]
+}
+
+// answer waits until the prompt on the last line contains prompt, then
+// types line and Enter.
+func (s *tmuxSession) answer(prompt, line string) {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.Contains(s.lastLine(), prompt) {
+			if line != "" {
+				s.text(line)
+			}
+			s.keys("Enter")
+			// wait for the answer to be taken (the last line changes)
+			for time.Now().Before(deadline) && strings.Contains(s.lastLine(), prompt) && strings.HasSuffix(strings.TrimSpace(s.lastLine()), strings.TrimSpace(prompt+" "+line)) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("waiting for the prompt %q; the pane ends:\n%s", prompt, s.run("capture-pane", "-p", "-J", "-S", "-40", "-t", "e2e"))
+}
+
+// TestTmuxAccessible runs the same flow with TERM=dumb: huh's accessible
+// prompts for the answers (validated the same way), the plan, then the
+// plain renderer and line prompts, to the end.
+func TestTmuxAccessible(t *testing.T) {
+	needTmux(t)
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	lab := steptest.NewLab(t)
+	dir := t.TempDir()
+	bin := buildBinary(t, dir, "./testdata/e2ehawiz")
+	env := []string{"HOME=" + dir, "XDG_STATE_HOME=" + filepath.Join(dir, "state"), "TERM=dumb", "SSH_AUTH_SOCK=", "USER=tester"}
+	s := startTmux(t, dir, env, bin)
+	s.answer("enter the number 1", "1")
+	s.answer("How many hosts?", "2")
+	s.answer("Greeting", "hello")
+	s.answer("Manual", "n")
+	s.answer("Use secret", "n")
+	s.answer("Fail on", "")
+	s.answer("User", "tester")
+	s.answer("Port", "99999")
+	s.wait("99999 is not a TCP port")
+	s.answer("Port", "")
+	s.answer("Identity file", lab.KeyPath)
+	s.answer("Proxy jump", "")
+	s.answer("Known hosts", lab.KnownHosts)
+	s.answer("SSH config", "none")
+	s.answer("Sudo", "none")
+	s.answer("Password auth", "n")
+	for i, srv := range lab.Servers {
+		s.answer("Name", fmt.Sprintf("h%d", i+1))
+		s.answer("Address", "127.0.0.1")
+		s.answer("Port", fmt.Sprint(srv.Port()))
+		s.answer("User", "")
+		s.answer("OS", "")
+	}
+	s.answer("Save these answers", "")
+	s.answer("Run this plan now?", "y")
+	s.answer("Accept and record them all?", "y")
+	if st := s.exitStatus(); st != 0 {
+		t.Fatalf("exit status %d, want 0; the pane ends:\n%s", st, s.run("capture-pane", "-p", "-J", "-S", "-40", "-t", "e2e"))
+	}
+	if b, err := os.ReadFile(filepath.Join(lab.Roots[1], "conf.txt")); err != nil || string(b) != "greeting=hello\n" {
+		t.Fatalf("conf.txt = %q, %v", b, err)
 	}
 }
