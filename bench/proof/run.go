@@ -1,0 +1,299 @@
+//go:build e2e
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// proc is one measured process: wall and CPU time (user+sys of it and its children).
+type proc struct {
+	code      int
+	wall, cpu time.Duration
+	stdout    string
+	stderr    string
+	maxFDs    int
+	goroutine int
+}
+
+type runOpts struct {
+	env      []string
+	sampleFD bool
+	// quitOn: send SIGQUIT when a --json line contains this string (goroutine dump).
+	quitOn string
+}
+
+func run(o runOpts, name string, args ...string) proc {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), o.env...)
+	var out, errb bytes.Buffer
+	cmd.Stderr = &errb
+	var pipe *bufio.Scanner
+	if o.quitOn != "" {
+		r, err := cmd.StdoutPipe()
+		if err != nil {
+			die("%v", err)
+		}
+		pipe = bufio.NewScanner(r)
+		pipe.Buffer(make([]byte, 1<<20), 1<<20)
+	} else {
+		cmd.Stdout = &out
+	}
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		die("%s: %v", name, err)
+	}
+	var p proc
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	if o.sampleFD {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", cmd.Process.Pid)); err == nil && len(ents) > p.maxFDs {
+					p.maxFDs = len(ents)
+				}
+				select {
+				case <-stop:
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+		}()
+	}
+	if pipe != nil {
+		quit := false
+		for pipe.Scan() {
+			out.Write(pipe.Bytes())
+			out.WriteByte('\n')
+			if !quit && strings.Contains(pipe.Text(), o.quitOn) {
+				cmd.Process.Signal(syscall.SIGQUIT)
+				quit = true
+			}
+		}
+	}
+	err := cmd.Wait()
+	p.wall = time.Since(t0)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			p.code = ee.ExitCode()
+		} else {
+			die("%s: %v", name, err)
+		}
+	}
+	p.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	p.stdout, p.stderr = out.String(), errb.String()
+	p.goroutine = strings.Count(p.stderr, "\ngoroutine ")
+	return p
+}
+
+func (p proc) must(want int, what string) proc {
+	if p.code != want {
+		die("%s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", what, p.code, want, tail(p.stdout, 3000), tail(p.stderr, 3000))
+	}
+	return p
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+var stepIDRE = regexp.MustCompile(`\[([a-z0-9-]+)\]\s*$`)
+
+// planSteps lists a procedure's step IDs and the manual ones (hawiz plan).
+func planSteps(hawiz, proc, answers string) (ids, manual []string) {
+	p := run(runOpts{}, hawiz, "plan", proc, "-a", answers).must(0, "hawiz plan")
+	cur := ""
+	for _, l := range strings.Split(p.stdout, "\n") {
+		if m := stepIDRE.FindStringSubmatch(l); m != nil && strings.Contains(l, ". ") {
+			cur = m[1]
+			ids = append(ids, cur)
+			continue
+		}
+		if cur != "" && strings.Contains(l, "manual (operator confirms)") && !slices.Contains(manual, cur) {
+			manual = append(manual, cur)
+		}
+	}
+	return ids, manual
+}
+
+// ---- the floor of P3: replay hawiz's remote actions over bare x/crypto/ssh ----
+
+type action struct {
+	Time     time.Time `json:"time"`
+	Host     string    `json:"host"`
+	Action   string    `json:"action"`
+	Detail   string    `json:"detail"`
+	Duration float64   `json:"duration_ms"`
+	start    time.Time
+	end      time.Time
+	cmd      string
+	stdin    []byte
+}
+
+var writeRE = regexp.MustCompile(`^write (\S+) \((\d+) bytes`)
+
+// floorCommand is the shell command a bare client runs for one of hawiz's
+// actions: the same kind of work (sudo, stat+cat, stat+sha256, an atomic
+// write of the same size to a scratch file, systemctl/service).
+func floorCommand(a *action) (string, []byte) {
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+	switch a.Action {
+	case "run", "service":
+		c := a.Detail
+		if rest, ok := strings.CutPrefix(c, "sudo "); ok {
+			c = "sudo -n " + rest
+		}
+		return c, nil
+	case "read":
+		p := strings.TrimPrefix(a.Detail, "read ")
+		return "sudo -n sh -c 'stat -L -c \"%s %f %Y %U %G\" -- \"$1\" >&2 && cat -- \"$1\"' floor " + q(p), nil
+	case "stat":
+		p := strings.TrimPrefix(a.Detail, "stat ")
+		return "sudo -n sh -c '[ -e \"$1\" ] || exit 0; stat -L -c \"%s %f %Y %U %G\" -- \"$1\"; sha256sum < \"$1\"' floor " + q(p), nil
+	case "write":
+		n := 0
+		if m := writeRE.FindStringSubmatch(a.Detail); m != nil {
+			fmt.Sscan(m[2], &n)
+		}
+		return "sudo -n sh -c 'umask 077; t=$(mktemp /tmp/.proof-floor.XXXXXX) && dd of=\"$t\" bs=65536 conv=fsync 2>/dev/null && sha256sum < \"$t\" >/dev/null && mv -f \"$t\" /tmp/proof-floor-write'", bytes.Repeat([]byte("x"), n)
+	}
+	return "", nil
+}
+
+func loadTranscript(file string) []*action {
+	f, err := os.Open(file)
+	if err != nil {
+		die("%v", err)
+	}
+	defer f.Close()
+	var out []*action
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var a action
+		if json.Unmarshal(sc.Bytes(), &a) != nil || a.Host == "" {
+			continue
+		}
+		if a.Action != "run" && a.Action != "read" && a.Action != "stat" && a.Action != "write" && a.Action != "service" {
+			continue
+		}
+		a.start = a.Time
+		a.end = a.Time.Add(time.Duration(a.Duration * float64(time.Millisecond)))
+		a.cmd, a.stdin = floorCommand(&a)
+		out = append(out, &a)
+	}
+	return out
+}
+
+// replay runs the actions over one bare x/crypto/ssh connection per host
+// (dialled in parallel, counted), keeping hawiz's ordering: an action starts
+// once every action that had ended before it started in hawiz's run is done.
+func replay(l *lab, acts []*action) time.Duration {
+	idx := map[string]int{}
+	for i, n := range l.names {
+		idx[n] = i
+	}
+	byEnd := make([]*action, len(acts))
+	copy(byEnd, acts)
+	sort.Slice(byEnd, func(i, j int) bool { return byEnd[i].end.Before(byEnd[j].end) })
+	pos := map[*action]int{}
+	for i, a := range byEnd {
+		pos[a] = i
+	}
+	need := make([]int, len(acts)) // prefix of byEnd that must be done first
+	for i, a := range acts {
+		need[i] = sort.Search(len(byEnd), func(k int) bool { return byEnd[k].end.After(a.start) })
+	}
+	var mu sync.Mutex
+	cond := sync.NewCond(&mu)
+	done := make([]bool, len(byEnd))
+	prefix := 0
+	hosts := map[string]bool{}
+	for _, a := range acts {
+		hosts[a.Host] = true
+	}
+	t0 := time.Now()
+	clients := map[string]*ssh.Client{}
+	var cmu sync.Mutex
+	var wg sync.WaitGroup
+	for h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := l.dial(idx[h])
+			if err != nil {
+				die("floor dial %s: %v", h, err)
+			}
+			cmu.Lock()
+			clients[h] = c
+			cmu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for i, a := range acts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mu.Lock()
+			for prefix < need[i] {
+				cond.Wait()
+			}
+			mu.Unlock()
+			s, err := clients[a.Host].NewSession()
+			if err != nil {
+				die("floor session %s: %v", a.Host, err)
+			}
+			if a.stdin != nil {
+				s.Stdin = bytes.NewReader(a.stdin)
+			}
+			var o, e bytes.Buffer
+			s.Stdout, s.Stderr = &o, &e
+			_ = s.Run(a.cmd) // exit status is the command's business, as in hawiz
+			s.Close()
+			mu.Lock()
+			done[pos[a]] = true
+			for prefix < len(done) && done[prefix] {
+				prefix++
+			}
+			cond.Broadcast()
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	d := time.Since(t0)
+	for _, c := range clients {
+		c.Close()
+	}
+	return d
+}
+
+func scratch(dir, name string) string {
+	p := filepath.Join(dir, name)
+	os.RemoveAll(p)
+	if err := os.MkdirAll(p, 0o700); err != nil {
+		die("%v", err)
+	}
+	return p
+}
