@@ -228,3 +228,5 @@ func TestRingBounded(t *testing.T) {
 		t.Fatalf("oldest %q", got)
 	}
 }
+
+func goldenEqual(t *testing.T, s string) { t.Helper(); golden.RequireEqual(t, s) }

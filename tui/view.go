@@ -359,7 +359,8 @@ func (m *Model) viewFinish() string {
 	if len(m.warnings) > 0 {
 		fmt.Fprintf(&b, "%d warning(s), in the evidence report.\n", len(m.warnings))
 	}
-	if m.statePath != "" {
+	refused := m.runErr != nil && steps.ExitCode(m.runErr) == steps.ExitRefused
+	if m.statePath != "" && !refused {
 		fmt.Fprintf(&b, "\nEvidence report: %s\nTranscript:      %s\nState:           %s\n",
 			steps.EvidencePath(m.statePath), steps.TranscriptPath(m.statePath), m.statePath)
 	}
@@ -372,6 +373,8 @@ func (m *Model) viewFinish() string {
 		}
 	case resumeCmd(m.outcome, m.runErr) != "":
 		b.WriteString("Continue where it stopped: " + m.st.key.Render(resumeCmd(m.outcome, m.runErr)) + "\n(or run hawiz again and pick the run under Resume)\n")
+	case refused:
+		b.WriteString("Nothing was changed by this refusal. Settle the cause above, then run hawiz again.\n")
 	default:
 		b.WriteString("Fix the cause above, then run hawiz again and pick the run under Resume.\n")
 	}
