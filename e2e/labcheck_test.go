@@ -40,7 +40,7 @@ func TestLabHostsArePrivateNamespaces(t *testing.T) {
 	c1 := l.rawClient(t, 0, l.User)
 	for _, dir := range []string{"/var/mmsuite", "/etc/mongodb-mms", "/opt/mongodb/mms", "/root"} {
 		f := dir + "/" + marker
-		if _, errs, code := rawRun(t, c1, "sudo -n sh -c 'echo x > "+f+"'", nil); code != 0 {
+		if _, errs, code := rawRun(t, c1, "sudo -n sh -c 'mkdir -p "+dir+" && echo x > "+f+"'", nil); code != 0 {
 			t.Fatalf("lab1: write %s: %s", f, errs)
 		}
 		if _, err := os.Stat(f); err == nil || !os.IsNotExist(err) {

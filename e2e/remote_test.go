@@ -476,7 +476,9 @@ func TestSudo(t *testing.T) {
 			t.Fatalf("sudo cat: stdout %q stderr %q", res.Stdout, res.Stderr)
 		}
 		// and a file written through password sudo is root's
-		p := "/etc/mongodb-mms/e2e-sudo-" + time.Now().Format("150405.000")
+		dir := "/etc/hawiz-e2e-sudo"
+		run(t, h, remote.Cmd{Program: "mkdir", Args: []string{"-p", dir}, Sudo: true})
+		p := dir + "/e2e-sudo-" + time.Now().Format("150405.000")
 		if _, err := h.WriteFile(ctx, p, []byte("x=1\n"), remote.WriteOptions{Sudo: true, Mode: 0o600}); err != nil {
 			t.Fatal(err)
 		}
@@ -484,7 +486,7 @@ func TestSudo(t *testing.T) {
 		if err != nil || fi.Owner != "root" || fi.Mode.Perm() != 0o600 || fi.SHA256 != sum([]byte("x=1\n")) {
 			t.Fatalf("stat %s: %+v %v", p, fi, err)
 		}
-		run(t, h, remote.Cmd{Program: "rm", Args: []string{"-f", p}, Sudo: true})
+		run(t, h, remote.Cmd{Program: "rm", Args: []string{"-rf", dir}, Sudo: true})
 	})
 	t.Run("wrong password", func(t *testing.T) {
 		hc := l.host(0, l.PWUser)
@@ -868,7 +870,9 @@ func TestUploadVerified(t *testing.T) {
 	if err := os.WriteFile(local, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := "/opt/mongodb/mms/e2e-upload-" + time.Now().Format("150405.000") + ".tgz"
+	dir := "/opt/hawiz-e2e-upload"
+	run(t, h, remote.Cmd{Program: "mkdir", Args: []string{"-p", dir}, Sudo: true})
+	p := dir + "/pkg-" + time.Now().Format("150405.000") + ".tgz"
 	var last, total int64
 	got, err := h.Upload(ctx, local, p, remote.WriteOptions{Sudo: true, Mode: 0o644}, func(d, tot int64) { last, total = d, tot })
 	if err != nil || got != sum(data) || last != int64(len(data)) || total != int64(len(data)) {
@@ -877,5 +881,5 @@ func TestUploadVerified(t *testing.T) {
 	if b, err := os.ReadFile(l.hostPath(t, 0, p)); err != nil || !bytes.Equal(b, data) {
 		t.Fatalf("uploaded file differs (%v)", err)
 	}
-	run(t, h, remote.Cmd{Program: "rm", Args: []string{"-f", p}, Sudo: true})
+	run(t, h, remote.Cmd{Program: "rm", Args: []string{"-rf", dir}, Sudo: true})
 }
