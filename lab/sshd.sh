@@ -1,7 +1,7 @@
 #!/bin/bash
 # hawiz lab: N OpenSSH hosts, each in its own mount/UTS/IPC/PID namespace.
 #
-#   lab/sshd.sh start [N]   start N hosts (default 3, at most 30): labI on 127.0.0.(10+I):22
+#   lab/sshd.sh start [N]   start N hosts (default 3, at most 30): labI on $NET.(10+I):$PORT
 #   lab/sshd.sh stop        stop them (by saved PID + start time) and remove every trace
 #   lab/sshd.sh status      print the hosts and whether they run
 #
@@ -16,11 +16,15 @@
 # When the namespace's PID 1 (lab/ns-init.sh) exits, the kernel kills everything in the
 # namespace and the mounts go with it: nothing is ever mounted in the real mount table.
 #
-# Environment: HAWIZ_LAB_DIR (state dir), HAWIZ_LAB_PORT (sshd port, default 22).
+# Environment: HAWIZ_LAB_DIR (state dir), HAWIZ_LAB_PORT (sshd port, default 22),
+# HAWIZ_LAB_NET (first three octets of the hosts' addresses, default 127.0.0: another
+# 127.x.y lets two labs run side by side without sharing service ports).
 set -euo pipefail
 
 LAB=${HAWIZ_LAB_DIR:-/tmp/hawiz-lab}
 PORT=${HAWIZ_LAB_PORT:-22}
+NET=${HAWIZ_LAB_NET:-127.0.0}
+[[ $NET =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || { echo "lab/sshd.sh: HAWIZ_LAB_NET must be 127.X.Y" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MAXHOSTS=30
 MARK=hawiz-lab # every mount source in the namespaces carries this name
@@ -153,8 +157,8 @@ cmd_start() {
 	fi
 	grep -q "$MARK" /proc/self/mountinfo && die "lab mounts already in the mount table"
 	for ((i = 1; i <= n; i++)); do
-		if (exec 3<>"/dev/tcp/127.0.0.$((10 + i))/$PORT") 2>/dev/null; then
-			die "127.0.0.$((10 + i)):$PORT is already in use"
+		if (exec 3<>"/dev/tcp/$NET.$((10 + i))/$PORT") 2>/dev/null; then
+			die "$NET.$((10 + i)):$PORT is already in use"
 		fi
 	done
 	local t0
@@ -222,7 +226,7 @@ cmd_start() {
 	{
 		echo "127.0.0.1 localhost"
 		echo "::1 localhost ip6-localhost ip6-loopback"
-		for ((i = 1; i <= n; i++)); do echo "127.0.0.$((10 + i)) lab$i lab$i.lab.hawiz.test"; done
+		for ((i = 1; i <= n; i++)); do echo "$NET.$((10 + i)) lab$i lab$i.lab.hawiz.test"; done
 	} >"$c/etc/hosts"
 	chmod 0755 "$c/etc/mongodb-mms" "$c/var/mmsuite" "$c/opt/mongodb" "$c/opt/mongodb/mms"
 	chmod 0755 "$c/var/log/hawiz-lab"
@@ -248,7 +252,7 @@ cmd_start() {
 	: >"$known"
 	for ((i = 1; i <= n; i++)); do
 		name=lab$i
-		addr=127.0.0.$((10 + i))
+		addr=$NET.$((10 + i))
 		h=$LAB/hosts/$name
 		mkdir -p "$h"/upper/etc/{ssh,hawiz-lab} "$h/work"
 		for d in etc var opt home root srv usr; do
@@ -315,7 +319,7 @@ cmd_start() {
 	local names="" addrs=""
 	for ((i = 1; i <= n; i++)); do
 		names+="${names:+ }lab$i"
-		addrs+="${addrs:+ }127.0.0.$((10 + i))"
+		addrs+="${addrs:+ }$NET.$((10 + i))"
 	done
 	(
 		umask 077
@@ -326,6 +330,7 @@ cmd_start() {
 			HAWIZ_LAB_NAMES="$names"
 			HAWIZ_LAB_ADDRS="$addrs"
 			HAWIZ_LAB_PORT=$PORT
+			HAWIZ_LAB_NET=$NET
 			HAWIZ_LAB_USER=hawiz
 			HAWIZ_LAB_PW_USER=hawizpw
 			HAWIZ_LAB_PASSWORD=$pw
@@ -341,7 +346,7 @@ cmd_start() {
 	# An ssh_config for people and for the bench: `ssh -F $LAB/ssh_config lab1`.
 	{
 		for ((i = 1; i <= n; i++)); do
-			printf 'Host lab%s\n  HostName 127.0.0.%s\n' "$i" $((10 + i))
+			printf 'Host lab%s\n  HostName %s.%s\n' "$i" "$NET" $((10 + i))
 		done
 		printf 'Host *\n  User hawiz\n  Port %s\n  IdentityFile %s\n  IdentitiesOnly yes\n' "$PORT" "$LAB/keys/id_ed25519"
 		printf '  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  BatchMode yes\n' "$known"
