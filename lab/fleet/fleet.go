@@ -170,9 +170,14 @@ func Start(cfg Config) (f *Fleet, err error) {
 	}
 	f = &Fleet{Root: root, KeyFile: filepath.Join(root, "id_ed25519"), KnownHosts: filepath.Join(root, "known_hosts"),
 		TSIGFile: filepath.Join(root, "demo.hawiz.test.key"), StateDir: filepath.Join(root, "state")}
+	started := f
 	defer func() {
 		if err != nil {
-			f.Close()
+			if cfg.Root != "" {
+				started.Stop() // a kept demo stays for --fresh to remove
+			} else {
+				started.Close()
+			}
 		}
 	}()
 	os.MkdirAll(f.StateDir, 0o700)

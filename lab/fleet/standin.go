@@ -173,7 +173,7 @@ func systemctl(root string, args []string, stdout, stderr io.Writer) int {
 		os.WriteFile(filepath.Join(run, svc+".started"), []byte(strconv.FormatInt(time.Now().Unix(), 10)+"\n"), 0o644)
 		exited := make(chan struct{})
 		go func() { c.Wait(); close(exited) }()
-		deadline := time.After(10 * time.Second)
+		deadline := time.After(60 * time.Second)
 		for {
 			if _, err := os.Stat(ready); err == nil {
 				return 0
