@@ -149,7 +149,9 @@ func (o *omLab) answers(name, genKey, extra string) string {
 	for i := 0; i < o.n; i++ {
 		fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    install: package\n", o.Names[i], o.Addrs[i], o.Port)
 	}
-	fmt.Fprintf(&b, "appdb:\n  uri: %s\n  username: opsmanager\n", o.uri)
+	// No mongod in the lab: the live replSetGetConfig check is covered by the
+	// unit tests against an in-process wire-protocol App DB.
+	fmt.Fprintf(&b, "appdb:\n  uri: %s\n  username: opsmanager\n  live_check: off\n", o.uri)
 	fmt.Fprintf(&b, "load_balancer:\n  url: %s\nstart_timeout: 60s\ngen_key:\n%s%s", o.lbURL, genKey, extra)
 	p := filepath.Join(o.dir, name)
 	if err := os.WriteFile(p, []byte(b.String()), 0o600); err != nil {

@@ -95,6 +95,13 @@ type AppDB struct {
 	// prompt); the password is never stored.
 	Username string   `yaml:"username,omitempty"`
 	Members  []Member `yaml:"members,omitempty"`
+	// LiveCheck, with a username: read the live configuration
+	// (replSetGetConfig) from this machine and compare it with the answers.
+	// try (default): an unreachable App DB is a warning; required: it stops
+	// the run; off: don't connect.
+	LiveCheck string `yaml:"live_check,omitempty"`
+	// LiveTimeout bounds each connection attempt; default 5s.
+	LiveTimeout time.Duration `yaml:"live_timeout,omitempty"`
 }
 
 // LoadBalancer is the LB in front of the servers (M2 step 1).
@@ -497,6 +504,19 @@ func WithCredentials(uri, user, password string) string {
 }
 
 func (d *AppDB) validate(es *steps.FieldErrors) {
+	switch d.LiveCheck {
+	case "":
+		d.LiveCheck = "try"
+	case "try", "required", "off":
+	default:
+		es.Add("appdb.live_check", "%q must be try, required or off", d.LiveCheck)
+	}
+	if d.LiveCheck == "required" && d.Username == "" {
+		es.Add("appdb.live_check", "required needs appdb.username (the live check authenticates)")
+	}
+	if d.LiveTimeout == 0 {
+		d.LiveTimeout = 5 * time.Second
+	}
 	if d.URI == "" {
 		es.Add("appdb.uri", "is required: mongodb://h0:27017,h1:27017,h2:27017/?maxPoolSize=100 (M2 step 3)")
 		return

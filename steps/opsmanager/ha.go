@@ -435,7 +435,34 @@ func checkAppDB(ctx context.Context, e *steps.Env, a *Answers) (string, error) {
 		sort.Strings(fs)
 		out = append(out, "placement holds (M1): "+strings.Join(fs, ", ")+"; every priority>0 member in the majority facility")
 	}
-	out = append(out, "live replSetGetConfig not read: hawiz compares the answers only (see report)")
+	switch {
+	case a.AppDB.Username == "":
+		out = append(out, "live configuration not read: no appdb.username (hawiz checked the answers only)")
+	case a.AppDB.LiveCheck == "off":
+		out = append(out, "live configuration not read: appdb.live_check is off")
+	default:
+		pw, err := e.Secret(steps.SecretAppDBPassword)
+		if err != nil {
+			return "", err
+		}
+		live, err := ReadLiveConfig(ctx, a.AppDB.URI, a.AppDB.Username, pw, a.AppDB.LiveTimeout)
+		if err != nil {
+			if errors.Is(err, ErrAppDBUnreachable) && a.AppDB.LiveCheck == "try" {
+				e.Warn("", "could not read the live replica-set configuration (replSetGetConfig) from this machine: %v; set appdb.live_check: off to skip, required to insist", err)
+				out = append(out, "live configuration not read: App DB not reachable from this machine")
+				break
+			}
+			return "", fmt.Errorf("reading the live replica-set configuration: %w", err)
+		}
+		problems, warnings := CompareLive(&a.AppDB, live)
+		for _, w := range warnings {
+			e.Warn("", "%s", w)
+		}
+		if len(problems) > 0 {
+			return "", fmt.Errorf("the live App DB does not match the answers:\n  %s\n(%s)", strings.Join(problems, "\n  "), live.summary())
+		}
+		out = append(out, "live "+live.summary()+": matches the answers")
+	}
 	return strings.Join(out, "\n"), nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/hawiz/hawiz/remote"
 	"github.com/hawiz/hawiz/remote/sshtest"
 	"github.com/hawiz/hawiz/steps"
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -48,6 +49,8 @@ type world struct {
 	lbURL   string
 	user    string
 	https   bool
+	// appdbExtra is appended to the appdb block (default: live_check: off).
+	appdbExtra string
 }
 
 func freePort(t *testing.T) int {
@@ -137,7 +140,10 @@ func (w *world) answers(uri, genKey string) string {
 	if uri == "" {
 		uri = "mongodb://db1.test:27017,db2.test:27017,db3.test:27017/?maxPoolSize=100"
 	}
-	fmt.Fprintf(&b, "appdb:\n  uri: %s\n  username: opsmanager\n", uri)
+	fmt.Fprintf(&b, "appdb:\n  uri: %s\n  username: opsmanager\n%s", uri, w.appdbExtra)
+	if w.appdbExtra == "" {
+		b.WriteString("  live_check: off\n")
+	}
 	fmt.Fprintf(&b, "load_balancer:\n  url: %s\n  cache_probe_gap: 1100ms\n", w.lbURL)
 	if w.https {
 		b.WriteString("https: true\n")
@@ -235,7 +241,7 @@ func (w *world) checkDone(t *testing.T) {
 		if v, _ := p.Get(KeyCentralURL); v != w.lbURL {
 			t.Errorf("om%d centralUrl %q", i+1, v)
 		}
-		if v, _ := p.Get(KeyMongoURI); !strings.Contains(v, "opsmanager:p%40ss%3Aw%2Frd%231@db1.test") {
+		if v, _ := p.Get(KeyMongoURI); !strings.Contains(v, "opsmanager:p%40ss%3Aw%2Frd%231@") {
 			t.Errorf("om%d mongoUri %q", i+1, v)
 		}
 		if !strings.HasPrefix(string(b), omstandin.DefaultConf[:200]) {
@@ -469,9 +475,38 @@ func TestHAFailedStartShowsLogTail(t *testing.T) {
 	}
 }
 
+// TestHAHTTPSServers also reads the live App DB configuration (three fake
+// App DB members speaking the wire protocol, SCRAM-SHA-256).
 func TestHAHTTPSServers(t *testing.T) {
 	w := newWorld(t, 2, false, true)
-	_, err, rec := w.run(t, w.answers("", "  mode: generate\n"), filepath.Join(w.dir, "s.json"), false, nil)
+	var fakes []*fakeAppDB
+	var addrs []string
+	var members []bson.D
+	for i := range 3 {
+		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		addrs = append(addrs, l.Addr().String())
+		l.Close()
+		members = append(members, member(i, addrs[i], 1, float64(1-i/2), false))
+	}
+	for i := range 3 {
+		f := &fakeAppDB{user: "opsmanager", password: testPassword, config: liveConfigDoc(members...)}
+		var err error
+		if f.ln, err = net.Listen("tcp", addrs[i]); err != nil {
+			t.Skipf("port reuse: %v", err)
+		}
+		go f.serve()
+		t.Cleanup(func() { f.ln.Close() })
+		fakes = append(fakes, f)
+	}
+	w.appdbExtra = fmt.Sprintf("  members:\n    - {host: %q}\n    - {host: %q}\n    - {host: %q, priority: 0}\n", addrs[0], addrs[1], addrs[2])
+	uri := "mongodb://" + strings.Join(addrs, ",") + "/?maxPoolSize=100"
+	_, err, rec := w.run(t, w.answers(uri, "  mode: generate\n"), filepath.Join(w.dir, "s.json"), false, nil)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, rec)
+	}
+	if !strings.Contains(rec.String(), `live replica set "appdb" version 7`) || !strings.Contains(rec.String(), "matches the answers") {
+		t.Fatalf("live configuration not compared:\n%s", rec)
+	}
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, rec)
 	}
