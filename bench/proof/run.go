@@ -34,8 +34,8 @@ type proc struct {
 type runOpts struct {
 	env      []string
 	sampleFD bool
-	// quitOn: send SIGQUIT when a --json line contains this string (goroutine dump).
-	quitOn string
+	// quitOn: send SIGQUIT when a --json line contains all these strings (goroutine dump).
+	quitOn []string
 }
 
 func run(o runOpts, name string, args ...string) proc {
@@ -44,7 +44,7 @@ func run(o runOpts, name string, args ...string) proc {
 	var out, errb bytes.Buffer
 	cmd.Stderr = &errb
 	var pipe *bufio.Scanner
-	if o.quitOn != "" {
+	if len(o.quitOn) > 0 {
 		r, err := cmd.StdoutPipe()
 		if err != nil {
 			die("%v", err)
@@ -82,7 +82,11 @@ func run(o runOpts, name string, args ...string) proc {
 		for pipe.Scan() {
 			out.Write(pipe.Bytes())
 			out.WriteByte('\n')
-			if !quit && strings.Contains(pipe.Text(), o.quitOn) {
+			all := true
+			for _, q := range o.quitOn {
+				all = all && strings.Contains(pipe.Text(), q)
+			}
+			if !quit && all {
 				cmd.Process.Signal(syscall.SIGQUIT)
 				quit = true
 			}
