@@ -609,7 +609,12 @@ func (m *Model) event(ev steps.Event) {
 		m.line(fmt.Sprintf("[%s] check: not done yet%s", hostTag(ev.Host), suffix(ev.Evidence)))
 	case steps.EventSkip:
 		if r := m.row(ev); r != nil {
-			r.status, r.note = stSkipped, ev.Message
+			// "already done", "done (re-checked)"…: its check holds; only
+			// "skipped by --skip" / by the operator is a real skip.
+			r.status, r.note = stDone, ev.Message
+			if strings.Contains(ev.Message, "skip") {
+				r.status = stSkipped
+			}
 			if ev.Host != "" {
 				r.host = ev.Host
 			}
@@ -628,6 +633,9 @@ func (m *Model) event(ev steps.Event) {
 		if r := m.row(ev); r != nil {
 			if r.status != stSkipped {
 				r.status = stDone
+			}
+			if r.note == "" && r.status == stDone {
+				r.note = "verified"
 			}
 			r.elapsed = ev.Elapsed
 			if r.elapsed == 0 && !r.started.IsZero() {
