@@ -300,6 +300,14 @@ func TestHAFirstServerModeEndToEnd(t *testing.T) {
 	if !strings.Contains(rec.String(), backup) {
 		t.Error("backup location not reported")
 	}
+	// `hawiz check` (Audit: Check and Verify only) finds no drift.
+	p := HA()
+	a, _ := steps.LoadAnswers(p, []byte(y))
+	if _, err := steps.Audit(context.Background(), steps.RunConfig{Procedure: p, Answers: a, StatePath: state, Renderer: &recorder{},
+		Operator: steps.NonInteractive{Yes: true}, Yes: true, Remote: remote.Options{AgentSocket: "none", DialTimeout: 5 * time.Second},
+		Getenv: func(k string) string { return map[string]string{"HAWIZ_APPDB_PASSWORD": testPassword}[k] }}); err != nil {
+		t.Fatalf("audit after the run: %v", err)
+	}
 	// A re-run (new run, fresh state) changes nothing.
 	mt := map[string]time.Time{}
 	for i := range w.servers {
