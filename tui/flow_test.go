@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"github.com/hawiz/hawiz/steps"
@@ -94,7 +95,7 @@ func TestFlowAnswersPlanRun(t *testing.T) {
 		mu.Lock()
 		got = rc
 		mu.Unlock()
-		rc.Renderer.Event(steps.Event{Kind: steps.EventRunStart, Total: 5, StatePath: filepath.Join(dir, "fake-ha-default.json")})
+		rc.Renderer.Event(steps.Event{Kind: steps.EventRunStart, Total: 5, StatePath: "/home/op/.local/state/hawiz/fake-ha-default.json"})
 		list, _ := steps.BuildSteps(rc.Procedure, rc.Answers)
 		for i, s := range list {
 			rc.Renderer.Event(steps.Event{Kind: steps.EventStepStart, Index: i + 1, Total: len(list), Step: s.ID, Title: s.Title})
@@ -105,9 +106,9 @@ func TestFlowAnswersPlanRun(t *testing.T) {
 			}
 			rc.Renderer.Event(steps.Event{Kind: steps.EventStepDone, Index: i + 1, Step: s.ID, Elapsed: time.Second})
 		}
-		return steps.Outcome{Status: steps.StatusDone, StatePath: filepath.Join(dir, "fake-ha-default.json")}, nil
+		return steps.Outcome{Status: steps.StatusDone, StatePath: "/home/op/.local/state/hawiz/fake-ha-default.json"}, nil
 	}
-	m := New(Config{Procedures: []*steps.Procedure{fakeProc()}, StateDir: dir, Run: run, NoSpinner: true,
+	m := New(Config{Procedures: []*steps.Procedure{fakeProc()}, StateDir: dir, Run: run, NoSpinner: true, Now: func() time.Time { return t0 },
 		Getenv: func(string) string { return "" }})
 	sm := &snap{Model: m}
 	curSnap = sm
@@ -160,6 +161,7 @@ func TestFlowAnswersPlanRun(t *testing.T) {
 	waitText(t, tm, "By hand: Enable high availability")
 	typeKeys(tm, "enter")
 	waitText(t, tm, "Done: every step verified")
+	golden.RequireEqual(t, sm.frame())
 	typeKeys(tm, "q")
 	fm := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*snap)
 	if fm.ExitCode() != 0 {

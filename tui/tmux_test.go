@@ -5,12 +5,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hawiz/hawiz/steps/steptest"
 )
+
+// colourSGR matches an SGR sequence that sets a colour (not 39/49, the defaults).
+var colourSGR = regexp.MustCompile(`\x1b\[(?:[0-9;]*;)?(?:3[0-7]|4[0-7]|9[0-7]|10[0-7]|[34]8;[0-9;]+)m`)
 
 // tmuxSession is a tmux server of its own (socket, config) with one 80x24 pane.
 type tmuxSession struct {
@@ -141,6 +145,10 @@ func TestTmuxWizardEndToEnd(t *testing.T) {
 
 	s := startTmux(t, dir, env, bin)
 	s.wait("Start a procedure", "Test files", "writes files on two hosts")
+	// NO_COLOR: attributes (bold) only, no foreground/background colours
+	if c := colourSGR.FindString(s.run("capture-pane", "-e", "-p", "-t", "e2e")); c != "" {
+		t.Errorf("NO_COLOR=1 but the screen has a colour: %q", c)
+	}
 	s.keys("Enter")
 	// General: greeting, manual (y = yes), use secret, fail on.
 	s.fill("Greeting", "hello from tmux")
