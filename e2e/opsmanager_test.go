@@ -123,6 +123,7 @@ func setupOM(t *testing.T, n int, cachingLB bool) *omLab {
 		for i := 0; i < n; i++ {
 			o.reset(i)
 		}
+		os.RemoveAll(omstandin.DefaultAppDBDir) // the stand-ins' shared "App DB" records
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -168,6 +168,9 @@ type Upgrade struct {
 	// Version is the version the package installs, as rpm -q / dpkg-query
 	// (or the archive's directory name) reports it.
 	Version string `yaml:"version"`
+	// RemoteDir is where the package is uploaded on each server (default
+	// /tmp; Ops Manager packages are large: pick a disk with room).
+	RemoteDir string `yaml:"remote_dir,omitempty"`
 }
 
 // UpgradeAnswers are the answers of opsmanager-upgrade.
@@ -364,6 +367,12 @@ func (a *UpgradeAnswers) Validate() error {
 		if len(u.SHA256) != 64 || strings.Trim(u.SHA256, "0123456789abcdef") != "" {
 			es.Add("upgrade.sha256", "must be 64 hex digits")
 		}
+	}
+	if u.RemoteDir == "" {
+		u.RemoteDir = "/tmp"
+	}
+	if !path.IsAbs(u.RemoteDir) {
+		es.Add("upgrade.remote_dir", "%q must be an absolute path", u.RemoteDir)
 	}
 	if u.Version == "" {
 		es.Add("upgrade.version", "is required: the version the package installs (as rpm -q / dpkg-query report it)")

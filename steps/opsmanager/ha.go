@@ -73,10 +73,19 @@ servers:                    # every Ops Manager Application server; the first st
     install: package        # package (rpm/deb: /opt/mongodb/mms, user mongodb-mms) or tar
   - name: om2
     install: package
+  # - name: om3
+  #   install: tar
+  #   install_dir: /opt/mongodb/mms-current   # tar: required (a symlink, for upgrades)
+  #   service_user: opsmgr                    # tar default: MMS_USER in conf/mms.conf
+# paths:                    # overrides for every server (or per server under servers[].paths)
+#   gen_key: /etc/mongodb-mms/gen.key
+#   service_manager: systemctl               # service (package default) | systemctl | command
+# https: true               # the servers serve HTTPS (port 8443)
 appdb:
   # every replica-set member, no credentials here (M7)
   uri: mongodb://db1.example.net:27017,db2.example.net:27017,db3.example.net:27017/?maxPoolSize=100
-  # username: opsmanager    # password: HAWIZ_APPDB_PASSWORD or the prompt
+  # username: opsmanager    # password: HAWIZ_APPDB_PASSWORD or the prompt; enables the live check
+  # live_check: try         # try | required | off: compare replSetGetConfig with these answers
   members:                  # optional: placement check (M1)
     - {host: db1.example.net:27017, facility: dc1}
     - {host: db2.example.net:27017, facility: dc1}
@@ -84,9 +93,13 @@ appdb:
 load_balancer:
   url: http://opsmanager.example.net:8080
   remote_ip_header: X-Forwarded-For
+  # expect: [192.0.2.10]    # the LB name's addresses, checked on every authoritative server
 gen_key:
   mode: first-server        # first-server | file | generate
   backup_to: ./gen.key.backup
+# agents:                   # optional: point MongoDB Agents at the LB (M2 step 4)
+#   - name: db1
+#     config_path: /etc/mongodb-mms/automation-agent.config
 `
 
 func haSteps(a *Answers) ([]*steps.Step, error) {

@@ -66,7 +66,10 @@ upgrade:
   package: ./mongodb-mms-8.0.1.500.20241029T1739Z.amd64.deb   # .deb, .rpm or .tar.gz
   version: 8.0.1.500.20241029T1739Z                          # as dpkg-query / rpm -q report it
   # sha256: <64 hex digits>
+  # remote_dir: /var/tmp    # where the package is uploaded (default /tmp)
 gen_key_backup_to: ./gen.key.before-upgrade
+# load_balancer: {url: http://opsmanager.example.net:8080}   # health through the LB at the end
+# start_timeout: 10m
 `
 
 func upFact(host, k string) string { return "upgrade." + host + "." + k }
@@ -481,7 +484,7 @@ func install(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string, 
 	h := e.Host(host)
 	want, _ := e.Fact("upgrade.package.sha256")
 	kind := packageKind(a.Upgrade.Package)
-	remotePath := "/tmp/hawiz-upgrade-" + want[:12] + "-" + path.Base(a.Upgrade.Package)
+	remotePath := path.Join(a.Upgrade.RemoteDir, "hawiz-upgrade-"+want[:12]+"-"+path.Base(a.Upgrade.Package))
 	sum, err := h.Upload(ctx, a.Upgrade.Package, remotePath, remote.WriteOptions{Mode: 0o644}, nil)
 	if err != nil {
 		return err
