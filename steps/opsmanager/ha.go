@@ -383,7 +383,7 @@ func preflight(ctx context.Context, e *steps.Env, c *Common) (string, error) {
 		if kfi.Exists {
 			key = fmt.Sprintf("gen.key %d bytes, %s, %s, sha256 %s…", kfi.Size, kfi.Owner, kfi.Mode.Perm(), kfi.SHA256[:min(12, len(kfi.SHA256))])
 		}
-		up, _ := running(ctx, e, h, l)
+		up, _ := running(ctx, e, h, l, c)
 		state := "stopped"
 		if up {
 			state = "running"
@@ -579,7 +579,7 @@ func confSet(ctx context.Context, e *steps.Env, c *Common, host string, want []k
 	if bytes.Equal(out, b) {
 		return nil
 	}
-	wasRunning, _ := running(ctx, e, h, l)
+	wasRunning, _ := running(ctx, e, h, l, c)
 	res, err := h.WriteFile(ctx, l.Conf, out, remote.WriteOptions{IfSHA256: fi.SHA256, Backup: true, Sudo: l.Sudo, Secret: true})
 	if err != nil {
 		return err
@@ -957,7 +957,7 @@ func startApply(ctx context.Context, e *steps.Env, c *Common, host string, requi
 	if err := refuseWrongKey(ctx, e, c, host, requireKey); err != nil {
 		return err
 	}
-	up, err := running(ctx, e, h, l)
+	up, err := running(ctx, e, h, l, c)
 	if err != nil {
 		return err
 	}

@@ -95,21 +95,25 @@ func resolveLayout(ctx context.Context, e *steps.Env, c *Common, name string) (l
 		e.SetFact(factKey(name, "user"), l.User)
 	}
 	if l.GenKey == "" {
-		home := ""
-		if k := mms["ENC_KEY_PATH"]; k != "" || s.Install == InstallTar {
-			var err error
-			if home, err = userHome(ctx, h, l.User); err != nil {
+		enc := mms["ENC_KEY_PATH"]
+		usesHome := strings.Contains(enc, "$HOME") || strings.Contains(enc, "${HOME}")
+		switch {
+		case s.Install == InstallPackage && (enc == "" || usesHome):
+			// The docs put a package install's key in /etc/mongodb-mms/ (M1,
+			// M9); a ${HOME}-relative ENC_KEY_PATH (the default mms.conf, M25)
+			// is not trusted over them. paths.gen_key overrides.
+			l.GenKey = PackageGenKeyPath
+		case enc != "" && !usesHome:
+			l.GenKey = enc
+		default:
+			home, err := userHome(ctx, h, l.User)
+			if err != nil {
 				return l, err
 			}
-		}
-		switch {
-		case mms["ENC_KEY_PATH"] != "":
-			// The default mms.conf sets ENC_KEY_PATH=${HOME}/.mongodb-mms/gen.key (M25).
-			l.GenKey = strings.NewReplacer("${HOME}", home, "$HOME", home).Replace(mms["ENC_KEY_PATH"])
-		case s.Install == InstallPackage:
-			l.GenKey = PackageGenKeyPath
-		default:
-			l.GenKey = path.Join(home, TarGenKeyRelPath)
+			if enc == "" {
+				enc = "${HOME}/" + TarGenKeyRelPath // M1, M10
+			}
+			l.GenKey = strings.NewReplacer("${HOME}", home, "$HOME", home).Replace(enc)
 		}
 		e.SetFact(factKey(name, "gen_key"), l.GenKey)
 	}
@@ -184,12 +188,22 @@ func service(ctx context.Context, e *steps.Env, h *remote.Host, l layout, action
 	return h.Run(ctx, c)
 }
 
-func running(ctx context.Context, e *steps.Env, h *remote.Host, l layout) (bool, error) {
+// running asks the service manager (LSB: status 0 running, 3 not running).
+// Any other answer (a control script without "status") falls back to
+// whether /monitor/health answers at all.
+func running(ctx context.Context, e *steps.Env, h *remote.Host, l layout, c *Common) (bool, error) {
 	res, err := service(ctx, e, h, l, "status", time.Minute)
 	if err != nil {
 		return false, err
 	}
-	return res.ExitStatus == 0, nil
+	switch res.ExitStatus {
+	case 0:
+		return true, nil
+	case 3:
+		return false, nil
+	}
+	st, herr := health(ctx, h, c)
+	return herr == nil && st != 0, nil
 }
 
 // health asks /monitor/health on the server itself, through SSH (M2): plain
@@ -304,7 +318,7 @@ func findLine(s, marker string) string {
 
 // serverUp is the read-only check that a server runs and is healthy.
 func serverUp(ctx context.Context, e *steps.Env, c *Common, h *remote.Host, l layout) (bool, string, error) {
-	up, err := running(ctx, e, h, l)
+	up, err := running(ctx, e, h, l, c)
 	if err != nil {
 		return false, "", err
 	}

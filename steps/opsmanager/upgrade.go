@@ -432,7 +432,7 @@ func upApply(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string) 
 		return err
 	}
 	// M16 step 3: start the upgraded instance.
-	up, err := running(ctx, e, h, l)
+	up, err := running(ctx, e, h, l, c)
 	if err != nil {
 		return err
 	}
