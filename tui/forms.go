@@ -239,7 +239,7 @@ func (af *answersForm) countField(l *list, name string, f reflect.StructField) h
 			old := *l.count
 			*l.count = s
 			defer func() { *l.count = old }()
-			return af.fieldErr(l.path, true)
+			return af.fieldErr(l.path)
 		})
 }
 
@@ -309,12 +309,12 @@ func (af *answersForm) check(b *binding, s string) error {
 	old := *b.text
 	*b.text = s
 	defer func() { *b.text = old }()
-	return af.fieldErr(b.path, false)
+	return af.fieldErr(b.path)
 }
 
 // fieldErr validates the answers as the form holds them and returns the
-// first error for path (and, when prefix, for anything under it directly).
-func (af *answersForm) fieldErr(path string, exact bool) error {
+// first error whose field path is exactly path (the same rules as a file).
+func (af *answersForm) fieldErr(path string) error {
 	a, err := af.answers()
 	if err != nil {
 		return nil // a parse problem elsewhere; that field says so

@@ -288,7 +288,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			if key.Matches(k, m.keys.Quit) && k.String() == "ctrl+c" {
 				return m, tea.Quit
 			}
-			m.startForm(false)
+			m.startForm()
 			return m, m.form.Init()
 		}
 	case scrPlan:
@@ -331,13 +331,13 @@ func (m *Model) updateHome(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.proc = it.proc
 		m.af = newAnswersForm(it.proc)
 		m.af.initial = m.cfg.Answers[it.proc.Name]
-		m.startForm(true)
+		m.startForm()
 		return m, m.form.Init()
 	}
 	return m, nil
 }
 
-func (m *Model) startForm(fresh bool) {
+func (m *Model) startForm() {
 	m.form = m.af.Form(false).WithWidth(m.w).WithHeight(m.h - 2).WithShowHelp(true)
 	m.scr = scrForm
 }
@@ -395,7 +395,7 @@ func (m *Model) updatePlan(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case k.String() == "ctrl+c", k.String() == "q":
 		return m, tea.Quit
 	case k.String() == "esc":
-		m.startForm(false)
+		m.startForm()
 		return m, m.form.Init()
 	case k.String() == "enter", k.String() == "y":
 		return m, m.startRun(steps.RunConfig{Procedure: m.proc, Answers: m.answers, AnswersFile: m.saved})
