@@ -414,3 +414,27 @@ func TestProxyJumpUnknownKeys(t *testing.T) {
 		t.Fatalf("batches %+v", batches)
 	}
 }
+
+func TestKnownHostsDevNull(t *testing.T) {
+	l := newLab(t)
+	s := l.server(nil)
+	o := l.opts()
+	o.KnownHostsFile = os.DevNull
+	calls := 0
+	o.ConfirmHostKeys = func(_ context.Context, keys []NewHostKey) (map[string]bool, error) {
+		calls++
+		return map[string]bool{keys[0].Host: true}, nil
+	}
+	f, err := Connect(ctxT(t), o, []HostConfig{l.hostConfig("web1", s)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if calls != 1 {
+		t.Fatalf("asked %d times", calls)
+	}
+	s.KillConnections() // the re-dial trusts the key accepted in this run
+	if _, err := f.Host("web1").Run(ctxT(t), Cmd{Program: "true"}); err != nil {
+		t.Fatal(err)
+	}
+}

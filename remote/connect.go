@@ -27,6 +27,9 @@ type Fleet struct {
 	keys   *keyCache
 	hosts  []*Host
 	byName map[string]*Host
+
+	acceptedMu sync.Mutex
+	accepted   map[string]bool // host keys the operator accepted during this run
 }
 
 // Host is one connected host. Its methods are safe for concurrent use.
@@ -168,6 +171,7 @@ func (f *Fleet) connectAll(ctx context.Context) error {
 		for _, k := range rec.keys {
 			if accepted[k.Host] {
 				toWrite = append(toWrite, k)
+				f.acceptForRun(k.Address, k.key)
 			}
 		}
 		sort.Slice(toWrite, func(i, j int) bool {

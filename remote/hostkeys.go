@@ -104,6 +104,9 @@ func (f *Fleet) hostKeyCallback(owner string, t *target, rec *recorder) ssh.Host
 		return func(string, net.Addr, ssh.PublicKey) error { return nil }
 	}
 	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		if f.acceptedThisRun(hostname, key) {
+			return nil // accepted by the operator in this Connect (even if known_hosts is /dev/null)
+		}
 		err := checkKnown(t.knownHosts, hostname, remote, key)
 		var ke *knownhosts.KeyError
 		if !errors.As(err, &ke) {
@@ -197,6 +200,9 @@ func appendKnownHosts(keys []*unknownKey) error {
 }
 
 func appendToFile(file string, ks []*unknownKey) error {
+	if file == os.DevNull { // "do not record": accepted for this run only
+		return nil
+	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return fmt.Errorf("known_hosts: %w", err)
 	}
@@ -251,4 +257,19 @@ func appendToFile(file string, ks []*unknownKey) error {
 		return fmt.Errorf("known_hosts %s: %w", file, err)
 	}
 	return fh.Close()
+}
+
+func (f *Fleet) acceptedThisRun(hostname string, key ssh.PublicKey) bool {
+	f.acceptedMu.Lock()
+	defer f.acceptedMu.Unlock()
+	return f.accepted[hostname+" "+string(key.Marshal())]
+}
+
+func (f *Fleet) acceptForRun(hostname string, key ssh.PublicKey) {
+	f.acceptedMu.Lock()
+	defer f.acceptedMu.Unlock()
+	if f.accepted == nil {
+		f.accepted = map[string]bool{}
+	}
+	f.accepted[hostname+" "+string(key.Marshal())] = true
 }
