@@ -149,8 +149,11 @@ func (l *lazySigner) SignWithAlgorithm(r io.Reader, data []byte, alg string) (*s
 // against the agent), then password and keyboard-interactive when a password
 // is set. The returned closer releases the agent connection.
 func (f *Fleet) authMethods(t *target) ([]ssh.AuthMethod, func(), error) {
-	var signers []ssh.Signer
-	seen := map[string]bool{}
+	// Order as OpenSSH: the identity files first (signed by the agent when
+	// it holds that key, so an encrypted file needs no passphrase), then
+	// the agent's other keys unless IdentitiesOnly.
+	var agentSigners []ssh.Signer
+	byKey := map[string]ssh.Signer{}
 	closer := func() {}
 	if sock := f.agentSocket(); sock != "" {
 		if c, err := net.Dial("unix", sock); err == nil {
@@ -158,9 +161,9 @@ func (f *Fleet) authMethods(t *target) ([]ssh.AuthMethod, func(), error) {
 			if ss, err := agent.NewClient(c).Signers(); err == nil {
 				for _, s := range ss {
 					k := string(s.PublicKey().Marshal())
-					if !seen[k] {
-						seen[k] = true
-						signers = append(signers, s)
+					if _, dup := byKey[k]; !dup {
+						byKey[k] = s
+						agentSigners = append(agentSigners, s)
 					}
 				}
 			}
@@ -168,23 +171,38 @@ func (f *Fleet) authMethods(t *target) ([]ssh.AuthMethod, func(), error) {
 			f.debug("ssh agent unavailable", "socket", sock, "err", err)
 		}
 	}
+	var signers []ssh.Signer
+	seen := map[string]bool{}
 	for _, p := range t.idFiles {
 		e := f.keys.get(p)
 		if e.loadErr != nil {
-			if e.missing && !t.idExplicit {
-				continue
-			}
 			if e.missing {
-				f.debug("identity file missing", "host", t.display, "file", p)
+				if t.idExplicit {
+					f.debug("identity file missing", "host", t.display, "file", p)
+				}
 				continue
 			}
 			closer()
 			return nil, func() {}, e.loadErr
 		}
 		k := string(e.signer.PublicKey().Marshal())
-		if !seen[k] {
-			seen[k] = true
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if as, ok := byKey[k]; ok {
+			signers = append(signers, as)
+		} else {
 			signers = append(signers, e.signer)
+		}
+	}
+	if !t.identitiesOnly {
+		for _, s := range agentSigners {
+			k := string(s.PublicKey().Marshal())
+			if !seen[k] {
+				seen[k] = true
+				signers = append(signers, s)
+			}
 		}
 	}
 	var methods []ssh.AuthMethod

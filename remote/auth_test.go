@@ -438,3 +438,23 @@ func TestKnownHostsDevNull(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestAgentHoldsEncryptedIdentity(t *testing.T) {
+	l := newLab(t)
+	enc := newTestKey(t, l.dir, "id_enc", []byte("pp"))
+	s := l.server(func(c *sshtest.Config) { c.AuthorizedKeys = []ssh.PublicKey{enc.signer.PublicKey()} })
+	l.trust(s)
+	o := l.opts()
+	o.AgentSocket = serveAgent(t, l.dir, enc.priv)
+	o.Passphrase = func(string) ([]byte, error) {
+		t.Error("passphrase asked although the agent holds the key")
+		return nil, errors.New("no")
+	}
+	hc := l.hostConfig("web1", s)
+	hc.IdentityFiles = []string{enc.path}
+	f, err := Connect(ctxT(t), o, []HostConfig{hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}

@@ -22,9 +22,12 @@ type target struct {
 	user       string
 	idFiles    []string
 	idExplicit bool // identity files configured (not OpenSSH's defaults)
-	knownHosts []string
-	password   string
-	jumps      []*target
+	// identitiesOnly: ssh_config IdentitiesOnly yes — offer only the
+	// identity files' keys, not every key in the agent.
+	identitiesOnly bool
+	knownHosts     []string
+	password       string
+	jumps          []*target
 }
 
 func (t *target) hostport() string { return net.JoinHostPort(t.addr, strconv.Itoa(t.port)) }
@@ -163,6 +166,7 @@ func (f *Fleet) resolve(alias, display string, o HostConfig, withJumps bool) (*t
 	if t.user == "" {
 		t.user = localUser()
 	}
+	t.identitiesOnly = strings.EqualFold(sc.get(alias, "IdentitiesOnly"), "yes")
 	ids := o.IdentityFiles
 	if len(ids) == 0 {
 		ids = sc.getAll(alias, "IdentityFile")
