@@ -452,9 +452,22 @@ func TestOpsManagerUpgradeInterruptedResumes(t *testing.T) {
 	if code != -9 {
 		t.Fatalf("not killed mid-upgrade: exit %d\n%s\n%s", code, stderr, evString(evs))
 	}
+	// Meanwhile an install on lab3 was interrupted after dpkg unpacked the
+	// new files (version 7.0.1, status "install ok unpacked", postinst not
+	// run): hawiz must finish it, not take it for done.
+	data, _ := os.ReadFile(deb)
+	if err := os.WriteFile(o.hostPath(t, 2, "/tmp/new.deb"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := o.sh(2, "sudo dpkg --unpack /tmp/new.deb >/dev/null 2>&1; dpkg-query -W -f='${Status} ${Version}' mongodb-mms"); out != "install ok unpacked 7.0.1" {
+		t.Fatalf("half-installed package: %q %d", out, code)
+	}
 	code, evs, stderr = o.hawiz(nil, "resume", "--state", us, "--yes")
 	if code != 0 {
 		t.Fatalf("resume: exit %d:\n%s\n%s", code, stderr, evString(evs))
+	}
+	if !strings.Contains(evString(evs), "install was interrupted") {
+		t.Errorf("the half-installed package on %s was not noticed:\n%s", o.Names[2], evString(evs))
 	}
 	if !strings.Contains(evString(evs), "Upgrade Mode") && !strings.Contains(stderr, "Upgrade Mode") {
 		// The Upgrade Mode notice is an output/evidence line; look there too.

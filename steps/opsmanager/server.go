@@ -381,3 +381,22 @@ func versionMatches(installed, target string) bool {
 	}
 	return false
 }
+
+// packageComplete reports, for a package install on a dpkg system, whether
+// mongodb-mms is fully installed ("install ok installed"); an install
+// interrupted mid-way leaves it half-installed or half-configured. Other
+// systems and tar installs report true.
+func packageComplete(ctx context.Context, h *remote.Host, l layout) (bool, string, error) {
+	if l.Install != InstallPackage {
+		return true, "", nil
+	}
+	res, err := h.Run(ctx, remote.Cmd{Program: "dpkg-query", Args: []string{"-W", "-f=${Status}", "mongodb-mms"}, Timeout: time.Minute})
+	if err != nil {
+		return false, "", err
+	}
+	if res.ExitStatus != 0 {
+		return true, "", nil // not a dpkg system (rpm)
+	}
+	st := strings.TrimSpace(string(res.Stdout))
+	return st == "install ok installed", st, nil
+}

@@ -360,6 +360,9 @@ func upCheck(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string) 
 	if !versionMatches(v, a.Upgrade.Version) {
 		return false, fmt.Sprintf("%s: Ops Manager %s, not %s yet", host, v, a.Upgrade.Version), nil
 	}
+	if ok, st, err := packageComplete(ctx, h, l); err != nil || !ok {
+		return false, fmt.Sprintf("%s: mongodb-mms %s is %q (an interrupted install)", host, v, st), err
+	}
 	up, ev, err := serverUp(ctx, e, c, h, l)
 	if err != nil || !up {
 		return false, fmt.Sprintf("%s: Ops Manager %s installed; %s", host, v, ev), err
@@ -408,7 +411,14 @@ func upApply(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string) 
 	if err != nil {
 		return err
 	}
-	if !versionMatches(v, a.Upgrade.Version) {
+	complete, st, err := packageComplete(ctx, h, l)
+	if err != nil {
+		return err
+	}
+	if !complete {
+		e.Warn(host, "mongodb-mms %s is %q: an install was interrupted; installing the package again to finish it", v, st)
+	}
+	if !versionMatches(v, a.Upgrade.Version) || !complete {
 		// M16 step 1: stop the instance.
 		if res, err := service(ctx, e, h, l, "stop", c.StartTimeout); err != nil {
 			return err
