@@ -1,11 +1,13 @@
 package opsmanager
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hawiz/hawiz/dnscheck/dnstest"
 	"github.com/hawiz/hawiz/steps"
 )
 
@@ -146,5 +148,29 @@ func TestCacheSigns(t *testing.T) {
 		if len(s) == 0 || !strings.Contains(strings.Join(s, ";"), c.want) {
 			t.Errorf("want %q, got %v", c.want, s)
 		}
+	}
+}
+
+func TestCheckLBNameWithDNS(t *testing.T) {
+	zone := "$TTL 300\nlab.hawiz.test. IN SOA ns1.lab.hawiz.test. h.lab.hawiz.test. 2026112301 3600 600 86400 60\n" +
+		"lab.hawiz.test. IN NS ns1.lab.hawiz.test.\nns1 IN A 127.0.0.1\nom 300 IN A 192.0.2.10\nom 300 IN A 192.0.2.11\n"
+	srv, err := dnstest.Start(dnstest.Config{Zones: map[string]string{"lab.hawiz.test": zone}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	e := steps.NewEnv(context.Background(), nil, nil, nil)
+	lb := LoadBalancer{URL: "http://om.lab.hawiz.test:8080", Expect: []string{"192.0.2.10", "192.0.2.11"}, DNSServers: []string{srv.Addr()}, DNSResolver: "127.0.0.1:1"}
+	ev, err := checkLBName(context.Background(), e, &lb)
+	if err != nil || !strings.Contains(ev, "on every authoritative server of lab.hawiz.test") {
+		t.Fatalf("%v\n%s", err, ev)
+	}
+	lb.Expect = []string{"192.0.2.10"}
+	if _, err := checkLBName(context.Background(), e, &lb); err == nil || !strings.Contains(err.Error(), "does not hold") {
+		t.Fatalf("an extra address must fail: %v", err)
+	}
+	lb.URL = "http://127.0.0.1:8080"
+	if ev, err := checkLBName(context.Background(), e, &lb); err != nil || !strings.Contains(ev, "names an IP address") {
+		t.Fatalf("%v %s", err, ev)
 	}
 }

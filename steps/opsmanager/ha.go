@@ -491,27 +491,34 @@ func checkLBName(ctx context.Context, e *steps.Env, lb *LoadBalancer) (string, e
 	if _, err := netip.ParseAddr(host); err == nil {
 		return info + "\nLB URL names an IP address: no DNS name to verify", nil
 	}
-	if len(lb.Expect) > 0 {
-		var exp []netip.Addr
-		for _, s := range lb.Expect {
-			exp = append(exp, netip.MustParseAddr(s))
-		}
-		r, err := dnscheck.Verify(ctx, dnscheck.Query{Name: host, Expect: exp, Servers: lb.DNSServers, Resolver: lb.DNSResolver})
+	var exp []netip.Addr
+	source := "load_balancer.expect"
+	for _, a := range lb.Expect {
+		exp = append(exp, netip.MustParseAddr(a))
+	}
+	if len(exp) == 0 {
+		// No expected addresses given: take what this machine resolves and
+		// check that every authoritative server says the same.
+		var res net.Resolver
+		addrs, err := res.LookupHost(ctx, host)
 		if err != nil {
-			return "", fmt.Errorf("load_balancer: %w", err)
+			return "", fmt.Errorf("the LB name %s does not resolve from this machine: %w (give load_balancer.expect and dns_servers to check the authoritative servers)", host, err)
 		}
-		if !r.OK {
-			return "", fmt.Errorf("DNS for the LB name %s does not hold %v on every authoritative server: %s", host, lb.Expect, strings.Join(r.Problems, "; "))
+		for _, a := range addrs {
+			if ip, err := netip.ParseAddr(a); err == nil {
+				exp = append(exp, ip)
+			}
 		}
-		return fmt.Sprintf("%s\nDNS: %s = %v on every authoritative server of %s (%d servers)", info, host, lb.Expect, r.Zone, len(r.Servers)), nil
+		source = "this machine's resolver"
 	}
-	var res net.Resolver
-	addrs, err := res.LookupHost(ctx, host)
+	r, err := dnscheck.Verify(ctx, dnscheck.Query{Name: host, Expect: exp, Servers: lb.DNSServers, Resolver: lb.DNSResolver})
 	if err != nil {
-		return "", fmt.Errorf("the LB name %s does not resolve from this machine: %w (give load_balancer.expect to check the authoritative servers)", host, err)
+		return "", fmt.Errorf("load_balancer: %w", err)
 	}
-	e.Warn("", "load_balancer.expect not given: only checked that %s resolves (%s)", host, strings.Join(addrs, ", "))
-	return fmt.Sprintf("%s\nDNS: %s resolves to %s (local resolver)", info, host, strings.Join(addrs, ", ")), nil
+	if !r.OK {
+		return "", fmt.Errorf("DNS for the LB name %s does not hold %v (from %s) on every authoritative server: %s", host, exp, source, strings.Join(r.Problems, "; "))
+	}
+	return fmt.Sprintf("%s\nDNS: %s = %v (from %s) on every authoritative server of %s (%d servers)", info, host, exp, source, r.Zone, len(r.Servers)), nil
 }
 
 // ---- conf-mms.properties ----
