@@ -33,7 +33,7 @@ rm -f "$cast"
 
 printf 'set -g status off\n' >"$work/tmux.conf"
 tmux -S "$sock" -f "$work/tmux.conf" new-session -d -s rec -x "$cols" -y "$rows" \
-	"cd '$work' && env -i HOME='$work' TMPDIR='$work/tmp' TERM=xterm-256color LANG=C.UTF-8 USER=demo PATH='$PATH' \
+	"cd '$work' && env -i HOME='$work' TMPDIR='$work/tmp' TERM=xterm-256color LANG=C.UTF-8 USER=demo HISTFILE=/dev/null PATH='$PATH' \
 	asciinema rec --quiet --overwrite --idle-time-limit 3 --cols $cols --rows $rows -c 'bash --norc --noprofile' '$cast'"
 sleep 1
 "$work/replay" -S "$sock" -t rec demo.tape

@@ -44,13 +44,16 @@ func TestDemoTapeReplay(t *testing.T) {
 	sock := filepath.Join(dir, "tmux.sock")
 	conf := filepath.Join(dir, "tmux.conf")
 	os.WriteFile(conf, []byte("set -g status off\nset -g remain-on-exit on\n"), 0o644)
-	shell := fmt.Sprintf("cd %s && env -i HOME=%s TMPDIR=%s TERM=xterm-256color NO_COLOR=1 USER=demo PATH=%s bash --norc --noprofile",
+	shell := fmt.Sprintf("cd %s && env -i HOME=%s TMPDIR=%s TERM=xterm-256color NO_COLOR=1 USER=demo HISTFILE=/dev/null PATH=%s bash --norc --noprofile",
 		dir, dir, tmp, os.Getenv("PATH"))
 	if out, err := exec.Command("tmux", "-S", sock, "-f", conf, "new-session", "-d", "-s", "demo",
 		"-x", fmt.Sprint(tp.Cols), "-y", fmt.Sprint(tp.Rows), shell).CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v %s", err, out)
 	}
-	defer exec.Command("tmux", "-S", sock, "kill-server").Run()
+	t.Cleanup(func() {
+		exec.Command("tmux", "-S", sock, "kill-server").Run()
+		time.Sleep(200 * time.Millisecond) // the shell's exit
+	})
 	pane := tape.Tmux{Socket: sock, Target: "demo"}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
