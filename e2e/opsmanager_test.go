@@ -20,6 +20,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	omstandin "github.com/hawiz/hawiz/lab/standins/opsmanager"
 )
@@ -310,7 +311,9 @@ func TestOpsManagerHAFullRunFirstServerKeyNoOpSecondRun(t *testing.T) {
 	o := setupOM(t, 3, false)
 	backup := filepath.Join(o.dir, "backup", "gen.key")
 	a := o.answers("ha.yaml", "  mode: first-server\n  backup_to: "+backup+"\n", "")
+	t0 := time.Now()
 	code, evs, stderr := o.hawiz(nil, "run", "opsmanager-ha", "-a", a, "--yes", "--state", o.state)
+	first := time.Since(t0)
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s\n%s", code, stderr, evString(evs))
 	}
@@ -332,10 +335,12 @@ func TestOpsManagerHAFullRunFirstServerKeyNoOpSecondRun(t *testing.T) {
 	}
 	o.noSecrets(all.String(), stderr)
 	// Second run (new state): every step's check says done; nothing applied.
+	t0 = time.Now()
 	code, evs, stderr = o.hawiz(nil, "run", "opsmanager-ha", "-a", a, "--yes", "--state", filepath.Join(o.dir, "second.json"))
 	if code != 0 || count(evs, "apply") != 0 {
 		t.Fatalf("second run: exit %d, %d applies:\n%s\n%s", code, count(evs, "apply"), stderr, evString(evs))
 	}
+	t.Logf("opsmanager-ha on %d lab hosts: first run %s, no-op re-run %s (LB cache probe gap 1.2 s included)", o.n, first.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
 }
 
 func TestOpsManagerHAGeneratedKey(t *testing.T) {
