@@ -99,7 +99,11 @@ func Connect(ctx context.Context, opts Options, hosts []HostConfig) (*Fleet, err
 		if err != nil {
 			return nil, fmt.Errorf("host %s: %w", hc.Name, err)
 		}
-		h := &Host{f: f, cfg: hc, t: t, sem: make(chan struct{}, maxSessions)}
+		n := opts.MaxSessions
+		if n <= 0 {
+			n = maxSessions
+		}
+		h := &Host{f: f, cfg: hc, t: t, sem: make(chan struct{}, n)}
 		f.hosts = append(f.hosts, h)
 		f.byName[hc.Name] = h
 	}

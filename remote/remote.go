@@ -76,6 +76,9 @@ type Options struct {
 	Redactor        *Redactor    // nil: a new one; host passwords are always added
 	DialTimeout     time.Duration
 	Logger          *slog.Logger // may be nil
+	// MaxSessions bounds the sessions open at once on one host's connection
+	// (more callers wait). Default 10, OpenSSH's MaxSessions default.
+	MaxSessions int
 	// InsecureIgnoreHostKeysForTests disables host-key checking. Tests only;
 	// hawiz itself never sets it.
 	InsecureIgnoreHostKeysForTests bool

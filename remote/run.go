@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,7 +92,7 @@ func (h *Host) exec(ctx context.Context, r *execReq) (Result, error) {
 		}
 		h.f.record(a)
 	}
-	if h.f.log != nil && h.f.log.Enabled(ctx, -4) {
+	if h.f.log != nil && h.f.log.Enabled(ctx, slog.LevelDebug) {
 		h.f.log.Debug("remote", "host", h.cfg.Name, "kind", r.kind, "detail", h.f.red.Redact(r.detail),
 			"exit", res.ExitStatus, "duration", res.Duration, "err", h.f.red.Redact(h.f.errString(err)))
 	}

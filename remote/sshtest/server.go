@@ -181,15 +181,22 @@ func (s *Server) Execs() int { return int(s.execs.Load()) }
 func (s *Server) KillConnections() {
 	s.mu.Lock()
 	conns := make([]*ssh.ServerConn, 0, len(s.conns))
-	for c, pgids := range s.conns {
+	var pgids []int
+	for c, m := range s.conns {
 		conns = append(conns, c)
-		for pgid := range pgids { // killed before the connection closes
-			syscall.Kill(-pgid, syscall.SIGKILL)
+		for pgid := range m {
+			pgids = append(pgids, pgid)
 		}
+		delete(s.conns, c) // a process starting from now on is killed at once (track)
 	}
 	s.mu.Unlock()
+	// Connections first, so no exit status reaches a client, as when sshd
+	// dies; then the processes, before KillConnections returns.
 	for _, c := range conns {
 		c.Close()
+	}
+	for _, pgid := range pgids {
+		syscall.Kill(-pgid, syscall.SIGKILL)
 	}
 }
 
