@@ -96,7 +96,8 @@ func benchHawiz(b *testing.B, sudo bool) {
 	}
 	defer f.Close()
 	h := f.Host("bench")
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background()) // as the engine calls it: cancellable
+	defer cancel()
 	c := Cmd{Program: "true", Sudo: sudo}
 	if _, err := h.Run(ctx, c); err != nil { // warm up
 		b.Fatal(err)

@@ -281,9 +281,12 @@ func (h *Host) newSession(ctx context.Context) (*ssh.Session, error) {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		s, err := c.client.NewSession()
+		s, err := openSession(ctx, c.client)
 		if err == nil {
 			return s, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("host %s: %w (opening a session)", h.cfg.Name, ctx.Err())
 		}
 		var oce *ssh.OpenChannelError
 		if errors.As(err, &oce) && !c.isDead() {
@@ -581,4 +584,32 @@ func (h *Host) exitErr(res Result) error {
 		ee.Stderr = h.f.red.Redact(ee.Stderr)
 	}
 	return err
+}
+
+// openSession is NewSession that gives up when ctx ends (a server that
+// stopped answering would otherwise block it forever).
+func openSession(ctx context.Context, cl *ssh.Client) (*ssh.Session, error) {
+	if ctx.Done() == nil {
+		return cl.NewSession()
+	}
+	type opened struct {
+		s   *ssh.Session
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		s, err := cl.NewSession()
+		ch <- opened{s, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.s, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-ch; o.s != nil {
+				o.s.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
 }
