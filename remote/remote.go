@@ -17,6 +17,12 @@
 // not every sshd delivers signals, and a signal to sudo does not reach its
 // child — runs `kill -s KILL -- -PGID` (through sudo when the command used
 // sudo) on a fresh session.
+//
+// Assumptions and limits: the remote login shell is POSIX (sh, bash, dash,
+// ksh, zsh) on Linux hosts; Windows hosts run Windows PowerShell
+// (`powershell`) under the OpenSSH server. There are no SSH keepalives: a
+// peer that vanishes without a TCP reset is noticed by the command Timeout
+// or the caller's context.
 package remote
 
 import (
@@ -72,7 +78,7 @@ type Options struct {
 	// host whose own key was unknown can only be reached after that key is
 	// accepted: they come in a second call.)
 	ConfirmHostKeys func(ctx context.Context, keys []NewHostKey) (map[string]bool, error)
-	Transcript      func(Action) // every action and its result, secrets already redacted
+	Transcript      func(Action) // every action and its result, secrets already redacted; called from many goroutines
 	Redactor        *Redactor    // nil: a new one; host passwords are always added
 	DialTimeout     time.Duration
 	Logger          *slog.Logger // may be nil

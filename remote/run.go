@@ -162,8 +162,17 @@ func (h *Host) execRaw(ctx context.Context, r *execReq) (Result, error) {
 		defer func() { <-h.sem }()
 	}
 
-	sess, err := h.newSession(ctx)
+	octx := ctx
+	if r.timeout > 0 { // the Timeout also bounds opening the session
+		var cancel context.CancelFunc
+		octx, cancel = context.WithTimeout(ctx, r.timeout)
+		defer cancel()
+	}
+	sess, err := h.newSession(octx)
 	if err != nil {
+		if ctx.Err() == nil && octx.Err() != nil {
+			return res, fmt.Errorf("host %s: %w after %s (opening a session)", h.cfg.Name, ErrTimeout, r.timeout)
+		}
 		return res, err
 	}
 	defer sess.Close()
