@@ -258,7 +258,10 @@ func micetroSnapshot(l *lab, n int) string {
 
 // ---- P3: opsmanager-ha preflight + config steps on 3 and 30 hosts vs the floor ----
 
-var p3Steps = []string{"preflight-servers", "check-appdb-replica-set", "configure-load-balancer",
+// The remote steps before the first start. check-appdb-replica-set is skipped:
+// its work is local (it dials the App DB from the operator's machine, which the
+// lab has none of: it waits out a 15 s timeout), nothing the floor could replay.
+var p3Steps = []string{"preflight-servers", "configure-load-balancer",
 	"configure-ops-manager-to-use-load-balancer", "update-hosts-with-replication-hosts"}
 
 func p3(l *lab, hawiz, dir string, ns []int, reps int) {
@@ -316,7 +319,7 @@ func p3(l *lab, hawiz, dir string, ns []int, reps int) {
 		if n == ns[len(ns)-1] && len(ns) > 1 {
 			goal, ok = "≤ 1.3× floor", yes(h.Seconds()/f.Seconds() <= 1.3)
 		}
-		add(row{"P3", fmt.Sprintf("opsmanager-ha preflight + config steps, %d hosts, wall", n), sec(h), sec(f) + " floor", fmt.Sprintf("%.2f×", h.Seconds()/f.Seconds()), goal, ok})
+		add(row{"P3", fmt.Sprintf("opsmanager-ha preflight + config steps (no App DB check), %d hosts, wall", n), sec(h), sec(f) + " floor", fmt.Sprintf("%.2f×", h.Seconds()/f.Seconds()), goal, ok})
 		if n == ns[len(ns)-1] && len(ns) > 1 {
 			c0, c1 := cpuPerHost[ns[0]], cpuPerHost[n]
 			add(row{"P3", fmt.Sprintf("  hawiz CPU per host, %d vs %d hosts", n, ns[0]), ms(c1), ms(c0), fmt.Sprintf("%.2f×", c1.Seconds()/c0.Seconds()), "≤ 1.2×", yes(c1.Seconds()/c0.Seconds() <= 1.2)})
