@@ -37,6 +37,9 @@ type Config struct {
 	// Answers, by procedure name, fill the answers form in (`hawiz demo`);
 	// the operator can still change every field.
 	Answers map[string]steps.Answers
+	// PlanNotes, by procedure name, are shown above the plan (`hawiz demo`
+	// says where its paths differ from the documented defaults).
+	PlanNotes map[string][]string
 }
 
 type screen int
@@ -374,6 +377,12 @@ func (m *Model) updateForm(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (m *Model) showPlan() tea.Cmd {
 	var b strings.Builder
+	for _, n := range m.cfg.PlanNotes[m.proc.Name] {
+		b.WriteString("Note: " + n + "\n")
+	}
+	if len(m.cfg.PlanNotes[m.proc.Name]) > 0 {
+		b.WriteString("\n")
+	}
 	if err := steps.WritePlan(&b, m.proc, m.answers); err != nil {
 		m.formErr = err
 		m.scr = scrFormErr
