@@ -99,7 +99,7 @@ func runDemoTUI(c *cobra.Command, o fleet.Options) error {
 			d.Fleet.Stop()
 		}
 	}
-	cfg := tui.Config{ToolVersion: versionString(), Answers: map[string]steps.Answers{},
+	cfg := tui.Config{ToolVersion: versionString(), Answers: map[string]steps.Answers{}, PlanNotes: map[string][]string{},
 		Remote: remote.Options{SSHConfigFile: "none", AgentSocket: "none"}}
 	for _, p := range names {
 		q := o
@@ -112,6 +112,7 @@ func runDemoTUI(c *cobra.Command, o fleet.Options) error {
 		demos = append(demos, d)
 		cfg.Procedures = append(cfg.Procedures, d.Procedure)
 		cfg.Answers[d.Procedure.Name] = d.Answers
+		cfg.PlanNotes[d.Procedure.Name] = append([]string{"hawiz demo filled these answers in; where the demo differs from a real run:"}, d.Notes...)
 		cfg.Getenv = d.Getenv()
 	}
 	dir, err := steps.DefaultStateDir(cfg.Getenv)
