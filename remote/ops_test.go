@@ -211,6 +211,22 @@ case "$1" in -is-active) exit 3;; esac
 	if string(log) != "-stop mmcentral\n-is-active mmcentral\n" {
 		t.Fatalf("svcctl calls %q", log)
 	}
+	// IsActive asks the state its own way; StopStart restarts as stop + start.
+	cm.IsActive = []string{"svcctl", "status={service}"}
+	cm.StopStart = true
+	if active, err := h.Service(ctx, cm, "mmcentral", ServiceRestart, false); err != nil || !active {
+		t.Fatalf("command restart: %v %v", active, err)
+	}
+	if active, err := h.Service(ctx, cm, "mmcentral", ServiceIsActive, false); err != nil || !active {
+		t.Fatalf("command is-active: %v %v", active, err)
+	}
+	log, _ = os.ReadFile(filepath.Join(s.Root(), "svcctl.log"))
+	if want := "-stop mmcentral\n-is-active mmcentral\n-stop mmcentral\n-start mmcentral\nstatus=mmcentral\nstatus=mmcentral\n"; string(log) != want {
+		t.Fatalf("svcctl calls %q, want %q", log, want)
+	}
+	if _, err := h.Service(ctx, ServiceManager{Kind: "systemctl", IsActive: []string{"x"}}, "x", ServiceIsActive, false); err == nil {
+		t.Fatal("IsActive accepted for kind systemctl")
+	}
 }
 
 func pidGone(pid int) bool {

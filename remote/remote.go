@@ -223,8 +223,19 @@ const (
 type ServiceManager struct {
 	Kind string // "systemctl" | "service" | "command" (Windows: "" or "windows" = Start-Service etc.)
 	// Command, for Kind "command": argv template; "{action}" and "{service}"
-	// are substituted in each argument. For is-active, exit 0 = active.
+	// are substituted in each argument.
 	Command []string
+	// IsActive, for Kind "command": the argv template that tells whether
+	// the service is active (exit 0 = active; "{service}" substituted), used
+	// for is-active and for the check after start, stop and restart. When
+	// empty: on Linux, Command with {action} = "is-active"; on Windows,
+	// Get-Service -Name SERVICE (Running = active), since a Windows program's
+	// command line has no such convention (mmcentral.exe has no status
+	// switch).
+	IsActive []string
+	// StopStart, for Kind "command": the program has no restart action, so
+	// restart runs Command with {action} = "stop", then with "start".
+	StopStart bool
 }
 
 // Action is one transcript record. Detail and Output are redacted.

@@ -419,8 +419,15 @@ func serviceArgv(m ServiceManager, name string, a ServiceAction) ([]string, erro
 		if len(m.Command) == 0 {
 			return nil, fmt.Errorf("service manager kind \"command\" needs Command")
 		}
-		out := make([]string, len(m.Command))
-		for i, t := range m.Command {
+		tmpl := m.Command
+		if a == ServiceIsActive && len(m.IsActive) > 0 {
+			tmpl = m.IsActive
+		}
+		if tmpl[0] == "" {
+			return nil, fmt.Errorf("service manager: empty program")
+		}
+		out := make([]string, len(tmpl))
+		for i, t := range tmpl {
 			t = strings.ReplaceAll(t, "{action}", string(a))
 			out[i] = strings.ReplaceAll(t, "{service}", name)
 		}
@@ -428,4 +435,12 @@ func serviceArgv(m ServiceManager, name string, a ServiceAction) ([]string, erro
 	default:
 		return nil, fmt.Errorf("unknown service manager kind %q", m.Kind)
 	}
+}
+
+// checkServiceManager refuses the command-only fields on other kinds.
+func checkServiceManager(m ServiceManager) error {
+	if m.Kind != "command" && (len(m.IsActive) > 0 || m.StopStart) {
+		return fmt.Errorf("service manager kind %q: IsActive and StopStart are for kind \"command\"", m.Kind)
+	}
+	return nil
 }

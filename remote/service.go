@@ -14,37 +14,56 @@ import (
 // restart a second call (is-active) checks it. is-active reports false with
 // no error when the service is not active.
 //
+// A "command" manager asks for the state with its IsActive template when
+// set; otherwise with Command and {action} = "is-active" on Linux, and with
+// Get-Service on Windows. With StopStart, restart is stop then start.
+//
 // On Windows, Kind "" / "windows" uses Start-Service, Stop-Service,
 // Restart-Service and Get-Service; Kind "command" runs the template.
 func (h *Host) Service(ctx context.Context, m ServiceManager, name string, a ServiceAction, sudo bool) (_ bool, err error) {
 	defer func() { err = h.f.redactErr(err) }()
-	r, err := h.serviceReq(m, name, a, sudo)
-	if err != nil {
-		return false, fmt.Errorf("host %s: service %s: %w", h.cfg.Name, name, err)
+	acts := []ServiceAction{a}
+	if a == ServiceRestart && m.Kind == "command" && m.StopStart {
+		acts = []ServiceAction{ServiceStop, ServiceStart}
 	}
-	res, err := h.exec(ctx, r)
-	if err != nil {
-		return false, err
+	if a != ServiceIsActive {
+		acts = append(acts, ServiceIsActive)
 	}
-	if a == ServiceIsActive {
-		return res.ExitStatus == 0, nil
+	reqs := make([]*execReq, len(acts))
+	for i, x := range acts { // every command renders before any runs
+		if reqs[i], err = h.serviceReq(m, name, x, sudo); err != nil {
+			return false, fmt.Errorf("host %s: service %s: %w", h.cfg.Name, name, err)
+		}
 	}
-	if res.ExitStatus != 0 {
-		return false, fmt.Errorf("host %s: service %s %s: %w", h.cfg.Name, name, a, h.exitErr(res))
+	for i, r := range reqs {
+		res, err := h.exec(ctx, r)
+		if err != nil {
+			return false, err
+		}
+		if acts[i] == ServiceIsActive {
+			return res.ExitStatus == 0, nil
+		}
+		if res.ExitStatus != 0 {
+			return false, fmt.Errorf("host %s: service %s %s: %w", h.cfg.Name, name, acts[i], h.exitErr(res))
+		}
 	}
-	r, _ = h.serviceReq(m, name, ServiceIsActive, sudo)
-	res, err = h.exec(ctx, r)
-	if err != nil {
-		return false, err
-	}
-	return res.ExitStatus == 0, nil
+	panic("unreachable: the last action is is-active")
 }
 
 func (h *Host) serviceReq(m ServiceManager, name string, a ServiceAction, sudo bool) (*execReq, error) {
+	if err := checkServiceManager(m); err != nil {
+		return nil, err
+	}
 	r := &execReq{kind: "service", sudo: sudo}
-	if h.cfg.OS == Windows && m.Kind != "command" {
-		if m.Kind != "" && m.Kind != "windows" {
+	if h.cfg.OS == Windows && (m.Kind != "command" || a == ServiceIsActive && len(m.IsActive) == 0) {
+		if m.Kind != "" && m.Kind != "windows" && m.Kind != "command" {
 			return nil, fmt.Errorf("service manager kind %q is not available on Windows", m.Kind)
+		}
+		if m.Kind == "command" && len(m.Command) == 0 {
+			return nil, fmt.Errorf("service manager kind \"command\" needs Command")
+		}
+		if name == "" {
+			return nil, fmt.Errorf("empty service name")
 		}
 		s, err := psServiceScript(name, a)
 		if err != nil {

@@ -186,7 +186,35 @@ func TestWindowsFlavour(t *testing.T) {
 	}
 	cmds = w.last(t, 2)
 	golden(t, "service-command-start", cmds[0])
+	// A command manager without IsActive asks Get-Service: mmcentral.exe
+	// has no status switch.
 	golden(t, "service-command-is-active", cmds[1])
+	// StopStart: restart is -stop, then -start, then the state.
+	w.reply(winReply{}, winReply{}, winReply{code: 0})
+	mm := ServiceManager{Kind: "command", Command: []string{`C:\Program Files\Men and Mice\Central\mmcentral.exe`, "-{action}"}, StopStart: true}
+	if active, err := h.Service(ctx, mm, "Micetro Central", ServiceRestart, false); err != nil || !active {
+		t.Fatalf("%v %v", active, err)
+	}
+	cmds = w.last(t, 3)
+	golden(t, "service-command-restart-stop", cmds[0])
+	golden(t, "service-command-restart-start", cmds[1])
+	golden(t, "service-command-restart-is-active", cmds[2])
+	// A failing stop runs nothing after it.
+	w.reply(winReply{stderr: "access denied\r\n", code: 5})
+	if _, err := h.Service(ctx, mm, "Micetro Central", ServiceRestart, false); err == nil || !strings.Contains(err.Error(), "service Micetro Central stop: exit status 5: access denied") {
+		t.Fatalf("failed stop: %v", err)
+	}
+	w.last(t, 1)
+	// An explicit IsActive template replaces Get-Service.
+	w.reply(winReply{code: 0})
+	mm.IsActive = []string{"mmstatus.exe", "-q", "{service}"}
+	if active, err := h.Service(ctx, mm, "Micetro Central", ServiceIsActive, false); err != nil || !active {
+		t.Fatalf("%v %v", active, err)
+	}
+	golden(t, "service-command-is-active-template", w.last(t, 1)[0])
+	if _, err := h.Service(ctx, ServiceManager{Kind: "windows", StopStart: true}, "x", ServiceRestart, false); err == nil {
+		t.Fatal("StopStart accepted for kind windows")
+	}
 	if _, err := h.Service(ctx, ServiceManager{Kind: "systemctl"}, "x", ServiceStart, false); err == nil {
 		t.Fatal("systemctl accepted on Windows")
 	}
