@@ -79,7 +79,8 @@ type Common struct {
 	Service string `yaml:"service,omitempty"`
 	// ServiceCommand, when set, drives the service instead of systemctl
 	// (Linux) or mmcentral.exe (Windows): argv with "{action}" (start, stop,
-	// restart, is-active) and "{service}" substituted.
+	// restart, is-active) and "{service}" substituted. On Windows members
+	// the state comes from Get-Service -Name SERVICE instead of is-active.
 	ServiceCommand []string `yaml:"service_command,omitempty"`
 	// WindowsExe is mmcentral.exe's path on Windows members.
 	WindowsExe string `yaml:"windows_exe,omitempty"`
@@ -396,21 +397,20 @@ func (c *Common) serviceName(m *Member) string {
 	return LinuxService
 }
 
-// serviceManager returns how to run action on m: systemctl on Linux; on
-// Windows `mmcentral.exe -stop` / `-start` with ASCII hyphens (the docs print
-// an en-dash, which is no switch: procedures.md C.11) and Get-Service for
-// is-active; service_command when the answers set it.
-func (c *Common) serviceManager(m *Member, a remote.ServiceAction) remote.ServiceManager {
+// serviceManager returns how services are driven on m: systemctl on Linux;
+// on Windows `mmcentral.exe -stop` / `-start` with ASCII hyphens (the docs
+// print an en-dash, which is no switch: procedures.md C.11), restart as stop
+// then start (mmcentral.exe has no restart switch, C1) and Get-Service for
+// the state (nor a status switch); service_command when the answers set it
+// (on Windows its state also comes from Get-Service).
+func (c *Common) serviceManager(m *Member) remote.ServiceManager {
 	if len(c.ServiceCommand) > 0 {
 		return remote.ServiceManager{Kind: "command", Command: c.ServiceCommand}
 	}
 	if !m.windows() {
 		return remote.ServiceManager{Kind: "systemctl"}
 	}
-	if a == remote.ServiceIsActive {
-		return remote.ServiceManager{Kind: "windows"}
-	}
-	return remote.ServiceManager{Kind: "command", Command: []string{c.WindowsExe, "-{action}"}}
+	return remote.ServiceManager{Kind: "command", Command: []string{c.WindowsExe, "-{action}"}, StopStart: true}
 }
 
 func (c *Common) versionCommand(m *Member) []string {

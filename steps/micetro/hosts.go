@@ -47,30 +47,13 @@ func readPrefs(ctx context.Context, c *Common, h *remote.Host, m *Member) (p *Pr
 	return ParsePrefs(b, c.eol(m)), info, nil
 }
 
-// service runs a service action on m (Windows restart = -stop then -start:
-// mmcentral.exe has no restart switch, C1).
+// service runs a service action on m through remote.Service with the
+// manager serviceManager names (on Windows: mmcentral.exe -stop / -start,
+// restart as stop then start, the state from Get-Service).
 func service(ctx context.Context, c *Common, h *remote.Host, m *Member, a remote.ServiceAction) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.ServiceTimeout)
 	defer cancel()
-	if m.windows() && len(c.ServiceCommand) == 0 && a != remote.ServiceIsActive {
-		// mmcentral.exe -stop / -start (C1, with ASCII hyphens), then
-		// Get-Service for the state: mmcentral.exe has no status switch.
-		acts := []remote.ServiceAction{a}
-		if a == remote.ServiceRestart {
-			acts = []remote.ServiceAction{remote.ServiceStop, remote.ServiceStart}
-		}
-		for _, x := range acts {
-			r, err := h.Run(ctx, remote.Cmd{Program: c.WindowsExe, Args: []string{"-" + string(x)}})
-			if err == nil {
-				err = r.ExitError()
-			}
-			if err != nil {
-				return false, fmt.Errorf("%s -%s on %s: %w", c.WindowsExe, x, m.Host.Name, err)
-			}
-		}
-		a = remote.ServiceIsActive
-	}
-	active, err := h.Service(ctx, c.serviceManager(m, a), c.serviceName(m), a, c.sudo(m))
+	active, err := h.Service(ctx, c.serviceManager(m), c.serviceName(m), a, c.sudo(m))
 	if err != nil {
 		return active, fmt.Errorf("%s %s on %s: %w", a, c.serviceName(m), m.Host.Name, err)
 	}

@@ -65,6 +65,11 @@ func TestWindowsGolden(t *testing.T) {
 		{"start", func() { service(ctx, &a.Common, h, m, remote.ServiceStart) }},
 		{"restart", func() { service(ctx, &a.Common, h, m, remote.ServiceRestart) }},
 		{"is-active", func() { isActive(ctx, &a.Common, h, m) }},
+		{"service-command-start", func() { // the state from Get-Service, not "{action}" = is-active
+			c := a.Common
+			c.ServiceCommand = []string{`C:\Tools\svc.exe`, "/{action}", "{service}"}
+			service(ctx, &c, h, m, remote.ServiceStart)
+		}},
 		{"version", func() { centralVersion(ctx, &a.Common, h, m) }},
 		{"clock", func() { remoteNow(ctx, h, m) }},
 		{"started-at", func() { startedAt(ctx, &a.Common, h, m) }},
