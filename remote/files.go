@@ -34,11 +34,11 @@ func parseStat(line string) (FileInfo, error) {
 	}
 	size, err1 := strconv.ParseInt(fields[2], 10, 64)
 	mode, err2 := strconv.ParseUint(fields[3], 16, 32)
-	mtime, err3 := strconv.ParseInt(fields[4], 10, 64)
+	mtime, prec, err3 := parseUnixTime(fields[4])
 	if err1 != nil || err2 != nil || err3 != nil {
 		return FileInfo{}, fmt.Errorf("unexpected stat output %q", line)
 	}
-	fi := FileInfo{Exists: true, Size: size, Mode: unixMode(uint32(mode)), ModTime: time.Unix(mtime, 0).UTC(),
+	fi := FileInfo{Exists: true, Size: size, Mode: unixMode(uint32(mode)), ModTime: mtime, ModTimePrecision: prec,
 		Owner: fields[5], Group: fields[6]}
 	if fields[1] != "-" {
 		fi.SHA256 = fields[1]
@@ -46,8 +46,39 @@ func parseStat(line string) (FileInfo, error) {
 	return fi, nil
 }
 
+// parseUnixTime parses Unix seconds with an optional fraction ("SECS" or
+// "SECS.DIGITS", up to 9 digits) and tells its precision: 1s for whole
+// seconds and for an all-zero fraction (a file system that keeps whole
+// seconds prints .000000000), else 10^-digits s.
+func parseUnixTime(s string) (time.Time, time.Duration, error) {
+	secs, frac, _ := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil || len(frac) > 9 || strings.HasPrefix(secs, "+") {
+		return time.Time{}, 0, fmt.Errorf("%q is not a Unix time", s)
+	}
+	if strings.Trim(frac, "0") == "" {
+		if strings.Contains(s, ".") && frac == "" {
+			return time.Time{}, 0, fmt.Errorf("%q is not a Unix time", s)
+		}
+		return time.Unix(n, 0).UTC(), time.Second, nil
+	}
+	ns, err := strconv.ParseUint(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("%q is not a Unix time", s)
+	}
+	prec := time.Duration(1)
+	for range 9 - len(frac) {
+		prec *= 10
+	}
+	if n < 0 || strings.HasPrefix(secs, "-") { // -1.25 is 1.25 s before the epoch
+		return time.Unix(n, -int64(ns)).UTC(), prec, nil
+	}
+	return time.Unix(n, int64(ns)).UTC(), prec, nil
+}
+
 // Stat describes path. A missing file is FileInfo{Exists: false} and no
-// error. The SHA-256 is computed on the server (regular files only), so a
+// error. ModTime has sub-second precision when the host tells it
+// (FileInfo.ModTimePrecision). The SHA-256 is computed on the server (regular files only), so a
 // secret can be compared without being read back. Symlinks are followed.
 func (h *Host) Stat(ctx context.Context, path string, sudo bool) (_ FileInfo, err error) {
 	defer func() { err = h.f.redactErr(err) }()

@@ -328,8 +328,23 @@ func TestStatAndUpload(t *testing.T) {
 	me, _ := user.Current()
 	st, _ := os.Stat(p)
 	if !fi.Exists || fi.Size != int64(len(content)) || fi.SHA256 != hex.EncodeToString(sum[:]) || fi.Mode != 0o600 ||
-		fi.Owner != me.Username || !fi.ModTime.Equal(st.ModTime().Truncate(time.Second)) {
-		t.Fatalf("stat %+v", fi)
+		fi.Owner != me.Username || !fi.ModTime.Equal(st.ModTime()) || fi.ModTimePrecision != time.Nanosecond {
+		t.Fatalf("stat %+v, local mtime %v", fi, st.ModTime())
+	}
+	// Sub-second: a modification time set to .25 s is told as such.
+	mt := time.Date(2026, 1, 2, 3, 4, 5, 250_000_000, time.UTC)
+	os.Chtimes(p, mt, mt)
+	if fi, err := h.Stat(ctx, p, false); err != nil || !fi.ModTime.Equal(mt) || fi.ModTimePrecision != time.Nanosecond {
+		t.Fatalf("stat %+v %v", fi, err)
+	}
+	if _, fi, err := h.ReadFile(ctx, p, false); err != nil || !fi.ModTime.Equal(mt) || fi.ModTimePrecision != time.Nanosecond {
+		t.Fatalf("read %+v %v", fi, err)
+	}
+	// Whole seconds (a file system that keeps no fraction) are not taken
+	// for a precise time.
+	os.Chtimes(p, mt.Truncate(time.Second), mt.Truncate(time.Second))
+	if fi, err := h.Stat(ctx, p, false); err != nil || !fi.ModTime.Equal(mt.Truncate(time.Second)) || fi.ModTimePrecision != time.Second {
+		t.Fatalf("stat %+v %v", fi, err)
 	}
 	if fi, err := h.Stat(ctx, s.Root(), false); err != nil || !fi.Mode.IsDir() || fi.SHA256 != "" {
 		t.Fatalf("stat dir %+v %v", fi, err)
@@ -536,5 +551,60 @@ func TestConcurrentCommandsOneConnection(t *testing.T) {
 	}
 	if s.Accepted() != 1 {
 		t.Fatalf("%d connections, want 1", s.Accepted())
+	}
+}
+
+// TestStatWithoutSubSecond: a remote stat without %.9Y (refused, ignored as
+// an integer precision, or printed back as garbage) falls back to %Y: whole
+// seconds, precision 1s, everything else as usual.
+func TestStatWithoutSubSecond(t *testing.T) {
+	l := newLab(t)
+	mt := time.Date(2026, 1, 2, 3, 4, 5, 750_000_000, time.UTC)
+	for name, body := range map[string]string{
+		"refuses": `case "$*" in *%.9Y*) echo "stat: '%.9Y': invalid directive" >&2; exit 1;; esac; exec /usr/bin/stat "$@"`,
+		"integer": `case "$*" in *%.9Y*) set -- "$1" "$2" "$(echo "$3" | sed 's/%.9Y/%Y/')" "$4" "$5";; esac; exec /usr/bin/stat "$@"`,
+		"garbage": `case "$*" in *%.9Y*) set -- "$1" "$2" "$(echo "$3" | sed 's/%.9Y/?/')" "$4" "$5";; esac; exec /usr/bin/stat "$@"`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			bin := filepath.Join(l.dir, "bin-"+name)
+			writeExec(t, bin, "stat", "#!/bin/sh\n"+body+"\n")
+			s := fakeBinServer(l, bin)
+			f := l.connect(l.opts(), s)
+			h := f.Host("web1")
+			p := filepath.Join(s.Root(), "prefs.cfg")
+			os.WriteFile(p, []byte("x\n"), 0o640)
+			os.Chtimes(p, mt, mt)
+			fi, err := h.Stat(ctxT(t), p, false)
+			if err != nil || !fi.Exists || fi.Size != 2 || fi.Mode != 0o640 || !fi.ModTime.Equal(mt.Truncate(time.Second)) || fi.ModTimePrecision != time.Second {
+				t.Fatalf("stat %+v %v", fi, err)
+			}
+			if _, fi, err := h.ReadFile(ctxT(t), p, false); err != nil || !fi.ModTime.Equal(mt.Truncate(time.Second)) || fi.ModTimePrecision != time.Second {
+				t.Fatalf("read %+v %v", fi, err)
+			}
+		})
+	}
+}
+
+func TestParseUnixTime(t *testing.T) {
+	for in, want := range map[string]struct {
+		t    time.Time
+		prec time.Duration
+	}{
+		"1700000000":           {time.Unix(1700000000, 0), time.Second},
+		"1700000000.000000000": {time.Unix(1700000000, 0), time.Second},
+		"1700000000.123456789": {time.Unix(1700000000, 123456789), time.Nanosecond},
+		"1700000000.1234567":   {time.Unix(1700000000, 123456700), 100 * time.Nanosecond},
+		"1700000000.5":         {time.Unix(1700000000, 500000000), 100 * time.Millisecond},
+		"-1.25":                {time.Unix(-1, -250000000), 10 * time.Millisecond},
+	} {
+		got, prec, err := parseUnixTime(in)
+		if err != nil || !got.Equal(want.t) || prec != want.prec {
+			t.Errorf("%s: %v %v %v, want %v %v", in, got, prec, err, want.t, want.prec)
+		}
+	}
+	for _, in := range []string{"", ".5", "1.", "1.2.3", "1.1234567890", "+1", "1.-5", "1.5e3", "?", "1.%N", "1.N"} {
+		if _, _, err := parseUnixTime(in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
 	}
 }

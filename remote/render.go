@@ -250,20 +250,27 @@ func unixMode(raw uint32) fs.FileMode {
 
 // ---- POSIX scripts (constants; data comes as "$1", "$2", ...) ----
 
+// statLine sets st to "SIZE RAWMODEHEX MTIME OWNER GROUP" for "$p", MTIME
+// with nanoseconds (%.9Y) when the remote stat has them (GNU coreutils
+// 8.32+), else whole seconds: a stat that refuses %.9Y or prints anything
+// but digits there is asked again with %Y.
+const statLine = `st=$(stat -L -c '%s %f %.9Y %U %G' -- "$p" 2>/dev/null) || st=
+t=${st#* * }; t=${t%% *}
+case $t in ''|.*|*.|*.*.*|*[!0-9.]*) st=$(stat -L -c '%s %f %Y %U %G' -- "$p") || exit 1 ;; esac
+`
+
 // statScript prints "absent", or "exists SHA SIZE RAWMODEHEX MTIME OWNER GROUP"
 // (SHA "-" for non-regular files). Follows symlinks.
 const statScript = `p=$1
 if [ ! -e "$p" ]; then echo absent; exit 0; fi
-st=$(stat -L -c '%s %f %Y %U %G' -- "$p") || exit 1
-h=-
+` + statLine + `h=-
 if [ -f "$p" ]; then h=$(sha256sum < "$p") || exit 1; h=${h%% *}; fi
 echo "exists $h $st"`
 
 // readScript reports the stat line on stderr, then the content on stdout.
 const readScript = `p=$1
 if [ ! -e "$p" ]; then echo hawiz-absent >&2; exit 2; fi
-st=$(stat -L -c '%s %f %Y %U %G' -- "$p") || exit 1
-echo "hawiz-stat:exists - $st" >&2
+` + statLine + `echo "hawiz-stat:exists - $st" >&2
 exec cat -- "$p"`
 
 // writeScript: $1 path, $2 CAS hash ("" none, "absent"), $3 new hash,
@@ -326,7 +333,7 @@ $i = Get-Item -LiteralPath $p -Force
 $h = '-'; $m = 16877; $n = 0
 if (-not $i.PSIsContainer) { $h = (Get-FileHash -LiteralPath $p -Algorithm SHA256).Hash.ToLower(); $m = 33188; $n = $i.Length }
 $o = (Get-Acl -LiteralPath $p).Owner
-$t = ([DateTimeOffset]$i.LastWriteTimeUtc).ToUnixTimeSeconds()
+$w = $i.LastWriteTimeUtc; $t = '{0}.{1:D7}' -f ([DateTimeOffset]$w).ToUnixTimeSeconds(), ($w.Ticks % 10000000)
 [Console]::Out.Write(("exists` + "`t{0}`t{1}`t{2:x}`t{3}`t{4}`t{4}`n" + `" -f $h, $n, $m, $t, $o))
 `
 }
@@ -336,7 +343,7 @@ func psReadScript(path string) string {
 if (-not (Test-Path -LiteralPath $p -PathType Leaf)) { [Console]::Error.WriteLine('hawiz-absent'); exit 2 }
 $i = Get-Item -LiteralPath $p -Force
 $o = (Get-Acl -LiteralPath $p).Owner
-$t = ([DateTimeOffset]$i.LastWriteTimeUtc).ToUnixTimeSeconds()
+$w = $i.LastWriteTimeUtc; $t = '{0}.{1:D7}' -f ([DateTimeOffset]$w).ToUnixTimeSeconds(), ($w.Ticks % 10000000)
 [Console]::Error.WriteLine(("hawiz-stat:exists` + "`t-`t{0}`t81a4`t{1}`t{2}`t{2}" + `" -f $i.Length, $t, $o))
 $b = [IO.File]::ReadAllBytes($p)
 $s = [Console]::OpenStandardOutput()

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hawiz/hawiz/remote/sshtest"
 )
@@ -134,9 +135,10 @@ func TestWindowsFlavour(t *testing.T) {
 
 	// Stat: owner with a space; hash from the server
 	const sum = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-	w.reply(winReply{stdout: "exists\t" + sum + "\t4\t81a4\t1700000000\tNT AUTHORITY\\SYSTEM\tNT AUTHORITY\\SYSTEM\r\n"})
+	w.reply(winReply{stdout: "exists\t" + sum + "\t4\t81a4\t1700000000.1234567\tNT AUTHORITY\\SYSTEM\tNT AUTHORITY\\SYSTEM\r\n"})
 	fi, err := h.Stat(ctx, `C:\ProgramData\Men and Mice\Central\preferences.cfg`, false)
-	if err != nil || !fi.Exists || fi.SHA256 != sum || fi.Size != 4 || fi.Owner != `NT AUTHORITY\SYSTEM` {
+	if err != nil || !fi.Exists || fi.SHA256 != sum || fi.Size != 4 || fi.Owner != `NT AUTHORITY\SYSTEM` ||
+		!fi.ModTime.Equal(time.Unix(1700000000, 123456700)) || fi.ModTimePrecision != 100*time.Nanosecond {
 		t.Fatalf("%v %+v", err, fi)
 	}
 	golden(t, "stat", w.last(t, 1)[0])
@@ -147,9 +149,10 @@ func TestWindowsFlavour(t *testing.T) {
 	w.last(t, 1)
 
 	// ReadFile: stat line on stderr, bytes on stdout
-	w.reply(winReply{stdout: "test", stderr: "hawiz-stat:exists\t-\t4\t81a4\t1700000000\tBUILTIN\\Administrators\tBUILTIN\\Administrators\r\n"})
+	w.reply(winReply{stdout: "test", stderr: "hawiz-stat:exists\t-\t4\t81a4\t1700000000.0000001\tBUILTIN\\Administrators\tBUILTIN\\Administrators\r\n"})
 	data, fi, err := h.ReadFile(ctx, `C:\ProgramData\Men and Mice\Central\preferences.cfg`, false)
-	if err != nil || string(data) != "test" || fi.SHA256 != sum || fi.Owner != `BUILTIN\Administrators` {
+	if err != nil || string(data) != "test" || fi.SHA256 != sum || fi.Owner != `BUILTIN\Administrators` ||
+		!fi.ModTime.Equal(time.Unix(1700000000, 100)) || fi.ModTimePrecision != 100*time.Nanosecond {
 		t.Fatalf("%v %q %+v", err, data, fi)
 	}
 	golden(t, "read", w.last(t, 1)[0])
