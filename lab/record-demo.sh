@@ -33,7 +33,7 @@ rm -f "$cast"
 
 printf 'set -g status off\n' >"$work/tmux.conf"
 tmux -S "$sock" -f "$work/tmux.conf" new-session -d -s rec -x "$cols" -y "$rows" \
-	"cd '$work' && env -i HOME='$work' TMPDIR='$work/tmp' TERM=xterm-256color LANG=C.UTF-8 USER=demo HISTFILE=/dev/null PATH='$PATH' \
+	"cd '$work' && env -i HOME='$work' TMPDIR='$work/tmp' TERM=xterm-256color LANG=C.UTF-8 USER=demo HISTFILE=/dev/null PS1='\$ ' PATH='$PATH' \
 	asciinema rec --quiet --overwrite --idle-time-limit 3 --cols $cols --rows $rows -c 'bash --norc --noprofile' '$cast'"
 sleep 1
 "$work/replay" -S "$sock" -t rec demo.tape
@@ -65,6 +65,10 @@ header, events = lines[0], [json.loads(l) for l in lines[1:]]
 kbd = re.compile(r"\x1b\[[<>=][0-9;]*[mu]")
 for e in events:
     e[2] = kbd.sub("", e[2])
+# Start at the tape's first clear (its Hide'n setup is not shown).
+first = next((i for i, e in enumerate(events) if "\x1b[2J" in e[2] or "\x1b[3J" in e[2]), 0)
+t0 = events[first][0]
+events = [[e[0] - t0, e[1], e[2]] for e in events[first:]]
 done = max((i for i, e in enumerate(events) if "every step verified" in e[2]), default=None)
 if done is None:
     sys.exit("record-demo: the cast never shows the finished run")
