@@ -101,7 +101,9 @@ func benchmark(n int, quick bool, maxRatio float64) error {
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
+	// A cancellable context, as the engine's (it takes remote's kill-on-cancel path).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	hostport := net.JoinHostPort(l.addr, strconv.Itoa(l.port))
 
 	// bare x/crypto/ssh
@@ -180,8 +182,9 @@ func benchmark(n int, quick bool, maxRatio float64) error {
 		sudoFloor,
 		{name: "hawiz remote Run(true, Sudo), reused conn", every: 1, floor: sudoFloor, run: func() error { return hawizRun(true) }},
 		// Diagnostic: the floor's session running a line shaped like hawiz's wrapper
-		// (a line on stderr, then exec): the server-side share of hawiz's overhead.
-		{name: "x/crypto/ssh session: echo >&2; exec true", every: 1, floor: floor, run: func() error { return rawRun(`echo "hawiz-pid:$$" >&2; exec true`) }},
+		// (remote/render.go: a PID line on stderr, then the program): the server-side
+		// share of hawiz's overhead.
+		{name: "x/crypto/ssh session: echo >&2; true", every: 1, floor: floor, run: func() error { return rawRun(`echo "hawiz-pid:$$" >&2; 'true'`) }},
 		{name: "dial+auth: x/crypto/ssh ssh.Dial", every: 10, run: func() error {
 			c, err := ssh.Dial("tcp", hostport, ccfg)
 			if err == nil {
