@@ -120,7 +120,7 @@ func factConfirmed(id string) string    { return "confirmed." + id }
 type memberFacts struct {
 	prefs   *Prefs
 	backend Backend
-	clock   int64 // host clock minus local midpoint (seconds)
+	clock   time.Duration // host clock minus local midpoint
 	version string
 	err     error
 }
@@ -210,7 +210,7 @@ func preflight(ctx context.Context, e *steps.Env, a *HAAnswers) (string, error) 
 		}
 		versions[f.version] = append(versions[f.version], n)
 	}
-	skew := time.Duration(hi.clock-lo.clock) * time.Second
+	skew := (hi.clock - lo.clock).Round(time.Millisecond)
 	if skew > a.MaxClockSkew {
 		problems = append(problems, fmt.Sprintf("clocks differ by %v (%s ahead of %s), more than max_clock_skew %v: Central's failover compares heartbeat times written with each member's clock (C3); synchronise the clocks (NTP) first", skew, hiName, loName, a.MaxClockSkew))
 	}
@@ -269,13 +269,12 @@ func gatherMember(ctx context.Context, e *steps.Env, c *Common, m *Member) membe
 		f.backend = ""
 	}
 	t0 := time.Now()
-	now, err := remoteNow(ctx, h, m)
+	now, _, err := remoteNow(ctx, h, m)
 	if err != nil {
 		f.err = err
 		return f
 	}
-	mid := t0.Add(time.Since(t0) / 2).Unix()
-	f.clock = now - mid
+	f.clock = now.Sub(t0.Add(time.Since(t0) / 2))
 	f.version, f.err = centralVersion(ctx, c, h, m)
 	return f
 }
@@ -485,7 +484,7 @@ func restartStep(a *HAAnswers, id, title, doc, registeredFact string) *steps.Ste
 		if err != nil {
 			return false, "", err
 		}
-		var notBefore int64
+		var notBefore string
 		if registeredFact != "" {
 			v, ok := e.Fact(registeredFact)
 			if !ok {
@@ -495,17 +494,16 @@ func restartStep(a *HAAnswers, id, title, doc, registeredFact string) *steps.Ste
 					return false, "the member's registration time is unknown", err
 				}
 			}
-			fmt.Sscan(v, &notBefore)
+			notBefore = v
 		}
 		return loadedCurrentPrefs(ctx, e, &a.Common, h, p, factKey, notBefore, false)
 	}
-	notBefore := func(e *steps.Env) int64 {
-		var n int64
-		if registeredFact != "" {
-			v, _ := e.Fact(registeredFact)
-			fmt.Sscan(v, &n)
+	notBefore := func(e *steps.Env) string {
+		if registeredFact == "" {
+			return ""
 		}
-		return n
+		v, _ := e.Fact(registeredFact)
+		return v
 	}
 	return &steps.Step{
 		ID:      id,
@@ -592,11 +590,11 @@ func registerStep(a *HAAnswers, i int, id, doc string) *steps.Step {
 				if err != nil {
 					return err
 				}
-				now, err := remoteNow(ctx, h, p)
+				now, prec, err := remoteNow(ctx, h, p)
 				if err != nil {
 					return err
 				}
-				e.SetFact(factRegisteredAt(p), fmt.Sprint(now))
+				e.SetFact(factRegisteredAt(p), formatHostTime(now, prec))
 			}
 			e.SetFact(factConfirmed(id), time.Now().UTC().Format(time.RFC3339))
 			return nil
@@ -963,7 +961,7 @@ func startStep(a *HAAnswers, i int, id string) *steps.Step {
 			if err != nil {
 				return false, "", err
 			}
-			return loadedCurrentPrefs(ctx, e, &a.Common, h, m, factKey, 0, true)
+			return loadedCurrentPrefs(ctx, e, &a.Common, h, m, factKey, "", true)
 		},
 		Apply: func(ctx context.Context, e *steps.Env, hn string) error {
 			h, err := host(e, hn)
@@ -980,7 +978,7 @@ func startStep(a *HAAnswers, i int, id string) *steps.Step {
 				return err
 			}
 			if info, err := h.Stat(ctx, a.prefsPath(m), a.sudo(m)); err == nil {
-				e.SetFact(factKey, restartStamp(info.SHA256, 0))
+				e.SetFact(factKey, restartStamp(info.SHA256, ""))
 			}
 			return nil
 		},

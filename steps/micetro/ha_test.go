@@ -211,21 +211,137 @@ func TestHAFreshStateRerunOnlyAsksManualSteps(t *testing.T) {
 	if len(op2.confirmed) != 0 {
 		t.Errorf("a re-run of a complete cluster asked for manual steps %v", op2.confirmed)
 	}
-	for _, k := range lg.applied {
-		id := strings.Split(k, "@")[0]
-		var s *steps.Step
-		for _, x := range list {
-			if x.ID == id {
-				s = x
-			}
+	// Everything ran within a second or so here: the primary's restarts are
+	// dated after its edit with sub-second times, so nothing restarts again.
+	if len(lg.applied) != 0 {
+		t.Errorf("fresh re-run applied %v; evidence %v", lg.applied, lg.evid)
+	}
+	if log := w.hosts[0].systemctlLog(); strings.Count(log, "restart") != 2 {
+		t.Errorf("primary systemctl calls:\n%s", log)
+	}
+}
+
+// restartInOneSecond restarts Central on member 0 until the restart and
+// 100 ms either side of it fall within one wall-clock second; it returns
+// the instants before and after the restart.
+func restartInOneSecond(t *testing.T, e *steps.Env, a *HAAnswers) (time.Time, time.Time) {
+	t.Helper()
+	m := &a.Members[0]
+	for range 20 {
+		t0 := time.Now()
+		if _, err := service(context.Background(), &a.Common, e.Host(m.Host.Name), m, remote.ServiceRestart); err != nil {
+			t.Fatal(err)
 		}
-		// Everything ran within one second here, so the primary's restarts
-		// cannot be dated after its edit: restarting again is the safe side.
-		if !strings.HasPrefix(s.ID, "restart-primary") {
-			t.Errorf("fresh re-run applied the automated step %s", k)
+		t1 := time.Now()
+		if t0.Add(-100 * time.Millisecond).Truncate(time.Second).Equal(t1.Add(100 * time.Millisecond).Truncate(time.Second)) {
+			return t0, t1
 		}
 	}
-	_ = w
+	t.Fatal("no restart fitted within one second in 20 tries")
+	return time.Time{}, time.Time{}
+}
+
+// TestRestartCheckSameSecond: the restart checks tell an edit 100 ms before
+// a restart from one 100 ms after it, in the same second (the start dated
+// from /proc, the file's time from stat %.9Y). With whole seconds the first
+// counted as not restarted, and a failover accepted the second.
+func TestRestartCheckSameSecond(t *testing.T) {
+	w, a, _, e, _ := setup(t, 2, nil)
+	ctx := context.Background()
+	m := &a.Members[0]
+	h := e.Host(m.Host.Name)
+	prefs := filepath.Join(w.hosts[0].root, "var/mmsuite/mmcentral/preferences.cfg")
+	t0, t1 := restartInOneSecond(t, e, a)
+	check := func(mtime time.Time, notBefore string, overlapOK bool) (bool, string) {
+		t.Helper()
+		if err := os.Chtimes(prefs, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+		ok, ev, err := loadedCurrentPrefs(ctx, e, &a.Common, h, m, "no-such-fact", notBefore, overlapOK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok, ev
+	}
+	before, after := t0.Add(-100*time.Millisecond), t1.Add(100*time.Millisecond)
+	if ok, ev := check(before, "", false); !ok || !strings.Contains(ev, "after the last write") {
+		t.Errorf("edited 100 ms before the restart, same second: %v %s", ok, ev)
+	}
+	for _, overlapOK := range []bool{false, true} {
+		if ok, ev := check(after, "", overlapOK); ok || !strings.Contains(ev, "not restarted yet") {
+			t.Errorf("edited 100 ms after the restart, same second (overlapOK %v): %v %s", overlapOK, ok, ev)
+		}
+	}
+	// The registration time counts the same way.
+	if ok, ev := check(before, formatHostTime(after, time.Nanosecond), false); ok || !strings.Contains(ev, "not surely after the registration") {
+		t.Errorf("registered 100 ms after the restart: %v %s", ok, ev)
+	}
+	if ok, ev := check(before, formatHostTime(before, time.Nanosecond), false); !ok {
+		t.Errorf("registered 100 ms before the restart: %v %s", ok, ev)
+	}
+	// A registration recorded in whole seconds (an older state file, or a
+	// date without %N) covers its whole second: unclear, so not restarted.
+	if ok, ev := check(before, fmt.Sprint(before.Unix()), false); ok {
+		t.Errorf("registered in the restart's second (whole seconds): %v %s", ok, ev)
+	}
+}
+
+// TestRestartCheckWithoutProcStart: where the start cannot be dated from
+// /proc (no pgrep match: ps's elapsed seconds only) the start is known
+// within about a second: an edit in the same second is unclear (not
+// restarted yet), one 3 s before the restart is not.
+func TestRestartCheckWithoutProcStart(t *testing.T) {
+	w, a, _, e, _ := setup(t, 2, nil)
+	w.hosts[0].writeFile("bin/pgrep", "#!/bin/sh\nexit 1\n") // no match (the real one may see other tests' stand-ins)
+	ctx := context.Background()
+	m := &a.Members[0]
+	h := e.Host(m.Host.Name)
+	prefs := filepath.Join(w.hosts[0].root, "var/mmsuite/mmcentral/preferences.cfg")
+	t0, _ := restartInOneSecond(t, e, a)
+	for _, c := range []struct {
+		mtime time.Time
+		want  bool
+	}{{t0.Add(-100 * time.Millisecond), false}, {t0.Add(-3 * time.Second), true}} {
+		os.Chtimes(prefs, c.mtime, c.mtime)
+		ok, ev, err := loadedCurrentPrefs(ctx, e, &a.Common, h, m, "no-such-fact", "", false)
+		if err != nil || ok != c.want || !strings.Contains(ev, "(±1s)") {
+			t.Errorf("edited %v before the restart: %v %v %s", t0.Sub(c.mtime), ok, err, ev)
+		}
+	}
+}
+
+func TestParseStarted(t *testing.T) {
+	at := func(s string) time.Time { t, _, _ := parseHostTime(s); return t }
+	cases := []struct {
+		out    string
+		lo, hi string
+		found  bool
+	}{
+		// boot at 1000.000 (±10 ms uptime truncation, 2 ms between the
+		// clock readings); started 5.00 s after boot, within one 10 ms tick.
+		{"clock 100 1100.000000000 100.00 1100.002000000\nticks 600\nticks 500\n", "1004.990000000", "1005.012000001", true},
+		{"clock 100 1100.0 100.00 1100.0\n", "", "", false}, // gone meanwhile
+		{"now 1100.500000000\n     7\n    12\n", "1087.450000000", "1089.550000001", true},
+		{"now 1100.N\n12\n", "1086.95", "1090.05", true}, // date without %N
+		{"now 1100.5\n", "", "", false},
+		// pgrep and ps agree: the precise span
+		{"now 1100.500000000\n 95\nclock 100 1100.500000000 100.50 1100.500000000\nticks 550\n", "1005.49", "1005.510000001", true},
+		// they do not (a stand-in ps, other processes named so): ps's
+		{"now 1100.500000000\n 5\nclock 100 1100.500000000 100.50 1100.500000000\nticks 550\n", "1094.45", "1096.550000001", true},
+		{"start 1700000000.1234567\r\nstart 1700000001.0000000\r\n", "1700000000.1234567", "1700000000.1234568", true},
+		{"", "", "", false},
+	}
+	for _, c := range cases {
+		s, found, err := parseStarted(c.out)
+		if err != nil || found != c.found || c.found && (!s.lo.Equal(at(c.lo)) || !s.hi.Equal(at(c.hi))) {
+			t.Errorf("%q: %v %v %v, want [%s, %s] %v", c.out, s.lo, s.hi, err, c.lo, c.hi, c.found)
+		}
+	}
+	for _, bad := range []string{"clock 0 1 1 1\nticks 1\n", "ticks x\n", "now 5\nseven\n", "start x\n", "what is this\n"} {
+		if _, _, err := parseStarted(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
 }
 
 func TestHASQLiteRefusedInPreflight(t *testing.T) {

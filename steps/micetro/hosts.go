@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -122,55 +121,6 @@ func powershell(expr string) remote.Cmd {
 	return remote.Cmd{Program: "powershell.exe", Args: []string{"-NoProfile", "-NonInteractive", "-Command", expr}}
 }
 
-// remoteNow returns the host's clock (Unix seconds).
-func remoteNow(ctx context.Context, h *remote.Host, m *Member) (int64, error) {
-	cmd := remote.Cmd{Program: "date", Args: []string{"+%s"}}
-	if m.windows() {
-		cmd = powershell("[DateTimeOffset]::UtcNow.ToUnixTimeSeconds()")
-	}
-	cmd.Timeout = 20 * time.Second
-	r, err := h.Run(ctx, cmd)
-	if err == nil {
-		err = r.ExitError()
-	}
-	if err != nil {
-		return 0, fmt.Errorf("reading the clock on %s: %w", m.Host.Name, err)
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(string(r.Stdout)), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("reading the clock on %s: %q is not a time", m.Host.Name, strings.TrimSpace(string(r.Stdout)))
-	}
-	return n, nil
-}
-
-// startedAt returns when Central's oldest running process started on m (Unix
-// seconds, host clock), or 0 when none runs [derived: ps / Get-Process].
-func startedAt(ctx context.Context, c *Common, h *remote.Host, m *Member) (int64, error) {
-	now, err := remoteNow(ctx, h, m)
-	if err != nil {
-		return 0, err
-	}
-	proc := c.daemonProcess(m)
-	cmd := remote.Cmd{Program: "ps", Args: []string{"-o", "etimes=", "-C", proc}, Timeout: 20 * time.Second}
-	if m.windows() {
-		cmd = powershell("Get-Process -Name " + psQuote(proc) + " -ErrorAction SilentlyContinue | ForEach-Object { [int64]((Get-Date) - $_.StartTime).TotalSeconds }")
-	}
-	r, err := h.Run(ctx, cmd)
-	if err != nil {
-		return 0, fmt.Errorf("listing %s processes on %s: %w", proc, m.Host.Name, err)
-	}
-	var oldest int64 = -1
-	for _, f := range strings.Fields(string(r.Stdout)) {
-		if n, err := strconv.ParseInt(f, 10, 64); err == nil && n > oldest {
-			oldest = n
-		}
-	}
-	if oldest < 0 {
-		return 0, nil
-	}
-	return now - oldest, nil
-}
-
 // psQuote quotes s as a PowerShell single-quoted literal.
 func psQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
@@ -194,15 +144,18 @@ func centralVersion(ctx context.Context, c *Common, h *remote.Host, m *Member) (
 // loadedCurrentPrefs reports whether Central runs on m with the
 // preferences.cfg now on disk: active, listening, and either restarted by
 // this run with this very content (fact restartedFact) or started after the
-// file was last written and after notBefore (Unix seconds, host clock; 0 =
-// none). Times have one-second resolution, so "after" is strict: a start in
-// the same second as the edit counts as not restarted (a harmless restart).
+// file was last written and after notBefore (a fact written by
+// formatHostTime on the host's clock; "" = none). The times are compared as
+// spans (clock.go): with sub-second times a start a moment after the edit,
+// in the same second, counts; when the order is unclear (the host tells
+// whole seconds only, or both fall within the same few milliseconds) it is
+// "not restarted yet" (a harmless restart).
 //
-// sameSecondOK accepts a start in the same second as the last write: right
-// for a failover, whose file is only written while Central is stopped (so a
-// start in that second came after it); wrong for the primary, whose file is
-// edited while Central runs.
-func loadedCurrentPrefs(ctx context.Context, e *steps.Env, c *Common, h *remote.Host, m *Member, factKey string, notBefore int64, sameSecondOK bool) (bool, string, error) {
+// overlapOK accepts a start whose order with the last write is unclear:
+// right for a failover, whose file is only written while Central is stopped
+// (so a start near that instant came after it); wrong for the primary, whose
+// file is edited while Central runs.
+func loadedCurrentPrefs(ctx context.Context, e *steps.Env, c *Common, h *remote.Host, m *Member, factKey string, notBefore string, overlapOK bool) (bool, string, error) {
 	ok, ev, err := running(ctx, c, h, m)
 	if err != nil || !ok {
 		return false, ev, err
@@ -214,28 +167,44 @@ func loadedCurrentPrefs(ctx context.Context, e *steps.Env, c *Common, h *remote.
 	if v, _ := e.Fact(factKey); v != "" && v == restartStamp(info.SHA256, notBefore) {
 		return true, ev + "; restarted by this run with the current preferences.cfg", nil
 	}
-	since, err := startedAt(ctx, c, h, m)
+	since, found, err := startedAt(ctx, c, h, m)
 	if err != nil {
 		return false, "", err
 	}
-	need := info.ModTime.Unix()
-	if notBefore > need {
-		need = notBefore
-	}
-	if since == 0 {
+	if !found {
 		return false, ev + fmt.Sprintf("; no %s process found to date its start", c.daemonProcess(m)), nil
 	}
-	if since > need || (sameSecondOK && since == need) {
-		return true, ev + fmt.Sprintf("; running since %s, after %s", unix(since), unix(need)), nil
+	prec := info.ModTimePrecision
+	if prec <= 0 {
+		prec = time.Second
 	}
-	return false, ev + fmt.Sprintf("; running since %s, not after %s: not restarted yet", unix(since), unix(need)), nil
+	need, what := exactly(info.ModTime, prec), "the last write of "+c.prefsPath(m)
+	if notBefore != "" {
+		t, p, err := parseHostTime(notBefore)
+		if err != nil {
+			return false, "", fmt.Errorf("the recorded registration time %q: %w", notBefore, err)
+		}
+		if nb := exactly(t, p); nb.hi.After(need.hi) {
+			need, what = later(need, nb), "the registration"
+		}
+	}
+	if since.surelyAfter(need) {
+		return true, ev + fmt.Sprintf("; running since %s, after %s (%s)", since, what, need), nil
+	}
+	if overlapOK && since.maybeAfter(need) {
+		return true, ev + fmt.Sprintf("; running since %s, no earlier than %s (%s), which is only written while Central is stopped", since, what, need), nil
+	}
+	return false, ev + fmt.Sprintf("; running since %s, not surely after %s (%s): not restarted yet", since, what, need), nil
 }
 
 // restartStamp is the fact a restart records: the file content it loaded
-// and the registration it follows.
-func restartStamp(sha string, notBefore int64) string { return fmt.Sprintf("%s@%d", sha, notBefore) }
-
-func unix(s int64) string { return time.Unix(s, 0).UTC().Format(time.RFC3339) }
+// and the registration it follows ("" = none).
+func restartStamp(sha string, notBefore string) string {
+	if notBefore == "" {
+		notBefore = "0"
+	}
+	return sha + "@" + notBefore
+}
 
 // factChanged lists the hosts this run changed (a file or a service), for
 // the evidence.

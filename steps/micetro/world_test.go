@@ -26,7 +26,7 @@ import (
 )
 
 // The unit-test world: one sshtest server per member, each with its own root
-// directory standing in for /, fake sudo/systemctl/ps/mmcentrald first in
+// directory standing in for /, fake sudo/systemctl/ps/pgrep/mmcentrald first in
 // PATH, and the stand-in Central (lab/standins/mmcentral) run by re-executing
 // this test binary. Absolute paths under /var/mmsuite/ and /usr/share/ in
 // commands are rewritten to the host's root, so the procedure runs with its
@@ -129,6 +129,18 @@ if true; then
 fi
 `
 
+// fakePgrep answers `pgrep -x -- mmcentrald` with the stand-in's PID (a
+// real process: its /proc/PID/stat dates its start).
+const fakePgrep = `#!/bin/sh
+for a in "$@"; do name=$a; done
+[ "$name" = mmcentrald ] || exit 1
+pid=$(cat "$HAWIZ_ROOT/run/mmcentral.pid" 2>/dev/null) || exit 1
+st=$(cat "/proc/$pid/stat" 2>/dev/null) || exit 1
+st=${st##*) }
+[ "${st%% *}" != Z ] || exit 1
+echo "$pid"
+`
+
 const fakeMmcentrald = `#!/bin/sh
 [ "$1" = -v ] || { echo "fake mmcentrald: only -v" >&2; exit 2; }
 echo "Micetro Central (mmcentrald) version $(cat "$HAWIZ_ROOT/usr/share/mmcentral-standin/VERSION" 2>/dev/null || echo 10.3.5) (hawiz stand-in)"
@@ -172,7 +184,7 @@ func newWorld(t *testing.T, names ...string) *world {
 		for _, d := range []string{"bin", "run", "var/mmsuite/mmcentral/logs", "usr/share/mmcentral-standin"} {
 			os.MkdirAll(filepath.Join(h.root, d), 0o755)
 		}
-		for name, body := range map[string]string{"sudo": fakeSudo, "systemctl": fakeSystemctl, "ps": fakePs, "mmcentrald": fakeMmcentrald} {
+		for name, body := range map[string]string{"sudo": fakeSudo, "systemctl": fakeSystemctl, "ps": fakePs, "pgrep": fakePgrep, "mmcentrald": fakeMmcentrald} {
 			os.WriteFile(filepath.Join(h.root, "bin", name), []byte(body), 0o755)
 		}
 		h.writeFile("var/mmsuite/mmcentral/preferences.cfg", mmcentral.SamplePrefs)
