@@ -42,7 +42,7 @@ func (s span) maybeAfter(t span) bool { return !s.hi.Before(t.lo) }
 
 func (s span) String() string {
 	if w := s.hi.Sub(s.lo); w >= time.Second {
-		return stamp(s.lo.Add(w/2)) + fmt.Sprintf(" (±%v)", (w / 2).Round(time.Second))
+		return stamp(s.lo.Add(w/2)) + fmt.Sprintf(" (±%v)", (w/2).Round(time.Second))
 	}
 	return stamp(s.lo)
 }
