@@ -219,8 +219,8 @@ func p2(l *lab, hawiz, ansibleDir, dir string, n, reps int) {
 		hwFresh = append(hwFresh, a.wall+c.wall)
 		hwSnap = micetroSnapshot(l, n)
 		// Re-run on the finished cluster: a fresh run with the same answers.
-		d := run(runOpts{env: hwEnv}, hawiz, "run", "micetro-central-ha", "-a", answers, "--yes", "--plain", "--state", state).must(0, "hawiz re-run")
-		if strings.Contains(d.stdout, "apply") && strings.Contains(d.stdout, ": apply") {
+		d := run(runOpts{env: hwEnv}, hawiz, "run", "micetro-central-ha", "-a", answers, "--yes", "--json", "--state", state).must(0, "hawiz re-run")
+		if strings.Contains(d.stdout, `"kind":"apply"`) || strings.Contains(d.stdout, `"kind":"manual-wait"`) {
 			die("hawiz re-run applied something:\n%s", d.stdout)
 		}
 		hwRerun = append(hwRerun, d.wall)
