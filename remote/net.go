@@ -11,14 +11,30 @@ import (
 )
 
 // DialTCP opens a TCP connection from the host to its own address
-// (Address()) and port, tunnelled through the SSH connection (direct-tcpip).
-func (h *Host) DialTCP(ctx context.Context, port int) (_ net.Conn, err error) {
+// (Address()) and port, tunnelled through the SSH connection (direct-tcpip):
+// DialTCPAddr(ctx, Address():port).
+func (h *Host) DialTCP(ctx context.Context, port int) (net.Conn, error) {
+	return h.DialTCPAddr(ctx, net.JoinHostPort(h.t.addr, strconv.Itoa(port)))
+}
+
+// DialTCPAddr opens a TCP connection to addr ("host:port") as the host
+// reaches it, tunnelled through the SSH connection (OpenSSH's direct-tcpip:
+// the server resolves host and connects; sshd's AllowTcpForwarding must
+// allow it). For a service only the host can reach, e.g. a database on a
+// private network. A dead connection is re-dialled once, as for commands.
+func (h *Host) DialTCPAddr(ctx context.Context, addr string) (_ net.Conn, err error) {
 	defer func() { err = h.f.redactErr(err) }()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: dial %q through SSH: %w", h.cfg.Name, addr, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || host == "" {
+		return nil, fmt.Errorf("host %s: dial %q through SSH: want host:port with a port 1-65535", h.cfg.Name, addr)
+	}
 	c, err := h.current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	addr := net.JoinHostPort(h.t.addr, strconv.Itoa(port))
 	nc, err := c.client.DialContext(ctx, "tcp", addr)
 	if err != nil && c.isDead() {
 		if c, err = h.redial(ctx, c); err != nil {

@@ -2,9 +2,12 @@ package remote
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +65,80 @@ func TestDialTCPAndHTTPGet(t *testing.T) {
 	defer cancel()
 	if _, _, _, err := h.HTTPGet(cctx, port, "/"); err == nil {
 		t.Fatal("GET on a closed port succeeded")
+	}
+}
+
+// TestDialTCPAddr: a connection to an address the host reaches (a name
+// only it resolves, through sshtest's AddrMap; or any address it can dial),
+// tunnelled through the SSH connection; bad addresses are refused before
+// anything is sent; a dropped connection is re-dialled once.
+func TestDialTCPAddr(t *testing.T) {
+	l := newLab(t)
+	echo := func() (net.Listener, string) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() { io.Copy(c, c); c.Close() }()
+			}
+		}()
+		return ln, ln.Addr().String()
+	}
+	_, db := echo()
+	s := l.server(func(c *sshtest.Config) { c.AddrMap = map[string]string{"db1.private.test:27017": db} })
+	f := l.connect(l.opts(), s)
+	h := f.Host("web1")
+	ctx := ctxT(t)
+	roundTrip := func(addr string) error {
+		c, err := h.DialTCPAddr(ctx, addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write([]byte("ping")); err != nil {
+			return err
+		}
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+			return fmt.Errorf("echo %q %v", buf, err)
+		}
+		return nil
+	}
+	if err := roundTrip("db1.private.test:27017"); err != nil {
+		t.Fatalf("through the host to a name only it knows: %v", err)
+	}
+	_, other := echo()
+	if err := roundTrip(other); err != nil {
+		t.Fatalf("through the host to %s: %v", other, err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := ln.Addr().String()
+	ln.Close()
+	if err := roundTrip(closed); err == nil || !strings.Contains(err.Error(), "host web1: dial "+closed+" through SSH") {
+		t.Fatalf("closed port: %v", err)
+	}
+	execs := s.Execs()
+	for _, bad := range []string{"db1.private.test", ":27017", "db1:0", "db1:99999", "db1:http"} {
+		if _, err := h.DialTCPAddr(ctx, bad); err == nil || !strings.Contains(err.Error(), "host web1: dial") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	if s.Execs() != execs {
+		t.Error("bad addresses sent something")
+	}
+	s.KillConnections()
+	if err := roundTrip("db1.private.test:27017"); err != nil {
+		t.Fatalf("after the connection dropped: %v", err)
+	}
+	if got := s.Accepted(); got != 2 {
+		t.Fatalf("%d connections accepted, want 2 (one re-dial)", got)
 	}
 }

@@ -2,7 +2,8 @@
 // per host reused for every command and file operation, OpenSSH-compatible
 // authentication, ~/.ssh/config and known_hosts handling, sudo, and typed
 // primitives (Run, Stat, ReadFile, WriteFile, Service, Upload, DialTCP,
-// HTTPGet) rendered for POSIX sh (Linux) or PowerShell (Windows).
+// DialTCPAddr, HTTPGet) rendered for POSIX sh (Linux) or PowerShell
+// (Windows).
 //
 // Callers never build shell strings: every argument is quoted by the package.
 //

@@ -13,8 +13,9 @@
 //   - "signal" requests kill the whole process group (unless IgnoreSignals);
 //   - a client closing a session channel does NOT kill the process (sshd does
 //     not either); a connection that dies does, and so does Close;
-//   - "direct-tcpip" channels, with PortMap translating a requested port to a
-//     real local address (demo stand-ins for services);
+//   - "direct-tcpip" channels, with AddrMap translating a requested
+//     "host:port" and PortMap a requested port to a real local address (demo
+//     stand-ins for services, names only the host resolves);
 //   - KillConnections drops every connection at once, for fault tests.
 //
 // Commands run as the current user. Tests that need sudo or systemctl put fake
@@ -69,6 +70,10 @@ type Config struct {
 	Exec func(ctx context.Context, req ExecRequest) int
 	// Addr to listen on; default "127.0.0.1:0".
 	Addr string
+	// AddrMap, for direct-tcpip: requested "host:port" -> real address,
+	// for names only this host can reach (a database on its private
+	// network). Looked up before PortMap; other requests dial as asked.
+	AddrMap map[string]string
 }
 
 // Server is a running in-process SSH server.
@@ -291,7 +296,9 @@ func (s *Server) directTCPIP(ctx context.Context, nch ssh.NewChannel) {
 		return
 	}
 	target := net.JoinHostPort(p.Host, strconv.Itoa(int(p.Port)))
-	if m, ok := s.cfg.PortMap[int(p.Port)]; ok {
+	if m, ok := s.cfg.AddrMap[target]; ok {
+		target = m
+	} else if m, ok := s.cfg.PortMap[int(p.Port)]; ok {
 		target = m
 	}
 	var d net.Dialer
