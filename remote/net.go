@@ -45,8 +45,34 @@ func (h *Host) DialTCPAddr(ctx context.Context, addr string) (_ net.Conn, err er
 	if err != nil {
 		return nil, fmt.Errorf("host %s: dial %s through SSH: %w", h.cfg.Name, addr, err)
 	}
-	return nc, nil
+	return newTunnelConn(nc), nil
 }
+
+// tunnelConn gives a direct-tcpip channel the deadlines of a net.Conn
+// (x/crypto/ssh's has none: "ssh: tcpChan: deadline not supported", and
+// clients such as database drivers set them on every operation): the
+// caller holds one end of a net.Pipe, whose deadlines work, and the channel
+// is copied to and from the other end. Closing either side ends both.
+type tunnelConn struct {
+	net.Conn          // the caller's end of the pipe
+	ch       net.Conn // the SSH channel
+}
+
+func newTunnelConn(ch net.Conn) net.Conn {
+	mine, theirs := net.Pipe()
+	go func() { io.Copy(theirs, ch); theirs.Close() }()
+	go func() { io.Copy(ch, theirs); ch.Close() }()
+	return &tunnelConn{Conn: mine, ch: ch}
+}
+
+func (c *tunnelConn) Close() error {
+	err := c.Conn.Close()
+	c.ch.Close()
+	return err
+}
+
+func (c *tunnelConn) LocalAddr() net.Addr  { return c.ch.LocalAddr() }
+func (c *tunnelConn) RemoteAddr() net.Addr { return c.ch.RemoteAddr() }
 
 // PortListening reports whether DialTCP(port) succeeds.
 func (h *Host) PortListening(ctx context.Context, port int) bool {
