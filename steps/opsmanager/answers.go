@@ -96,10 +96,15 @@ type AppDB struct {
 	Username string   `yaml:"username,omitempty"`
 	Members  []Member `yaml:"members,omitempty"`
 	// LiveCheck, with a username: read the live configuration
-	// (replSetGetConfig) from this machine and compare it with the answers.
-	// try (default): an unreachable App DB is a warning; required: it stops
-	// the run; off: don't connect.
+	// (replSetGetConfig) and compare it with the answers. try (default): an
+	// unreachable App DB is a warning; required: it stops the run; off:
+	// don't connect.
 	LiveCheck string `yaml:"live_check,omitempty"`
+	// LiveVia is where the live check connects from: server (default)
+	// through the first Ops Manager server's SSH connection (it reaches the
+	// App DB; this machine often cannot); direct from this machine;
+	// server-then-direct tries this machine when the server cannot reach it.
+	LiveVia string `yaml:"live_via,omitempty"`
 	// LiveTimeout bounds each connection attempt; default 5s.
 	LiveTimeout time.Duration `yaml:"live_timeout,omitempty"`
 }
@@ -519,6 +524,13 @@ func (d *AppDB) validate(es *steps.FieldErrors) {
 	case "try", "required", "off":
 	default:
 		es.Add("appdb.live_check", "%q must be try, required or off", d.LiveCheck)
+	}
+	switch d.LiveVia {
+	case "":
+		d.LiveVia = "server"
+	case "server", "direct", "server-then-direct":
+	default:
+		es.Add("appdb.live_via", "%q must be server, direct or server-then-direct", d.LiveVia)
 	}
 	if d.LiveCheck == "required" && d.Username == "" {
 		es.Add("appdb.live_check", "required needs appdb.username (the live check authenticates)")

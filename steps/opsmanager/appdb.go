@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 	"time"
@@ -30,23 +31,34 @@ type LiveConfig struct {
 	Version int64        `bson:"version"`
 	Members []LiveMember `bson:"members"`
 	From    string       `bson:"-"` // the member that answered
+	Via     string       `bson:"-"` // the server whose SSH connection reached it; "" = this machine
 }
 
 // ErrAppDBUnreachable wraps connection failures (not an answer from the App DB).
-var ErrAppDBUnreachable = errors.New("App DB not reachable from this machine")
+var ErrAppDBUnreachable = errors.New("App DB not reachable")
+
+// Dialer opens the App DB connections: nil dials from this machine; a
+// host's remote.Host.DialTCPAddr tunnels them through its SSH connection.
+type Dialer func(ctx context.Context, addr string) (net.Conn, error)
+
+func (d Dialer) DialContext(ctx context.Context, _, addr string) (net.Conn, error) {
+	return d(ctx, addr)
+}
 
 // ReadLiveConfig connects to the URI's hosts one at a time (direct
 // connections, SCRAM with user/password against admin) and runs
 // replSetGetConfig on the first that answers. It needs the clusterMonitor
-// role, which the Ops Manager user has (M15).
-func ReadLiveConfig(ctx context.Context, uri, user, password string, timeout time.Duration) (LiveConfig, error) {
+// role, which the Ops Manager user has (M15). dial, when set, opens every
+// connection (the driver's custom dialer): the App DB is reached from
+// wherever dial connects from.
+func ReadLiveConfig(ctx context.Context, uri, user, password string, timeout time.Duration, dial Dialer) (LiveConfig, error) {
 	hosts, err := ParseAppDBURI(uri)
 	if err != nil {
 		return LiveConfig{}, err
 	}
 	var errs []error
 	for _, h := range hosts {
-		cfg, err := readConfigFrom(ctx, uri, h.String(), user, password, timeout)
+		cfg, err := readConfigFrom(ctx, uri, h.String(), user, password, timeout, dial)
 		if err == nil {
 			cfg.From = h.String()
 			return cfg, nil
@@ -66,9 +78,12 @@ func ReadLiveConfig(ctx context.Context, uri, user, password string, timeout tim
 	return LiveConfig{}, fmt.Errorf("%w: %w", ErrAppDBUnreachable, errors.Join(errs...))
 }
 
-func readConfigFrom(ctx context.Context, uri, host, user, password string, timeout time.Duration) (LiveConfig, error) {
+func readConfigFrom(ctx context.Context, uri, host, user, password string, timeout time.Duration, dial Dialer) (LiveConfig, error) {
 	opts := options.Client().ApplyURI(uri).SetHosts([]string{host}).SetDirect(true).
 		SetServerSelectionTimeout(timeout).SetConnectTimeout(timeout).SetAppName("hawiz")
+	if dial != nil {
+		opts.SetDialer(dial)
+	}
 	if user != "" {
 		opts.SetAuth(options.Credential{Username: user, Password: password, AuthSource: "admin"})
 	}
@@ -166,7 +181,11 @@ func (c LiveConfig) summary() string {
 		}
 		ms = append(ms, m.Host+" ("+role+")")
 	}
-	return fmt.Sprintf("replica set %q version %d (read from %s): %s", c.SetName, c.Version, c.From, strings.Join(ms, ", "))
+	from := c.From
+	if c.Via != "" {
+		from += " through " + c.Via + "'s SSH connection"
+	}
+	return fmt.Sprintf("replica set %q version %d (read from %s): %s", c.SetName, c.Version, from, strings.Join(ms, ", "))
 }
 
 func isAuthError(err error) bool {

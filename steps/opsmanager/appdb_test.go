@@ -244,7 +244,7 @@ func TestReadLiveConfigAgainstFakeAppDB(t *testing.T) {
 	uri := fmt.Sprintf("mongodb://%s,%s,db3.test:27017/?maxPoolSize=100", deadAddr, f.Addr())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	live, err := ReadLiveConfig(ctx, uri, "opsmanager", pw, 2*time.Second)
+	live, err := ReadLiveConfig(ctx, uri, "opsmanager", pw, 2*time.Second, nil)
 	if err != nil {
 		t.Fatalf("ReadLiveConfig: %v (commands seen: %v)", err, f.commands)
 	}
@@ -278,12 +278,12 @@ func TestReadLiveConfigAgainstFakeAppDB(t *testing.T) {
 		}
 	}
 	// A wrong password is an authentication failure, not "unreachable".
-	_, err = ReadLiveConfig(ctx, "mongodb://"+f.Addr()+"/", "opsmanager", "wrong", 2*time.Second)
+	_, err = ReadLiveConfig(ctx, "mongodb://"+f.Addr()+"/", "opsmanager", "wrong", 2*time.Second, nil)
 	if err == nil || errors.Is(err, ErrAppDBUnreachable) || !strings.Contains(err.Error(), "authentication") {
 		t.Fatalf("wrong password: %v", err)
 	}
 	// Nothing listening: unreachable.
-	_, err = ReadLiveConfig(ctx, "mongodb://"+deadAddr+"/", "opsmanager", pw, time.Second)
+	_, err = ReadLiveConfig(ctx, "mongodb://"+deadAddr+"/", "opsmanager", pw, time.Second, nil)
 	if !errors.Is(err, ErrAppDBUnreachable) {
 		t.Fatalf("dead App DB: %v", err)
 	}

@@ -34,9 +34,13 @@
 //     max-age/s-maxage > 0; the same Date on two requests for the same URL
 //     more than a second apart. Any of them: refused (exit 4).
 //   - The live App DB check (ReadLiveConfig, replSetGetConfig with the Go
-//     driver) connects from the operator's machine; unreachable is a warning
-//     unless appdb.live_check is required. Its test talks to an in-process
-//     wire-protocol App DB (appdb_test.go: OP_QUERY/OP_MSG, SCRAM-SHA-256);
+//     driver) connects through the first server's SSH connection (the
+//     driver's custom dialer over remote.Host.DialTCPAddr: the servers reach
+//     the App DB, the operator's machine often does not); appdb.live_via:
+//     direct connects from this machine, server-then-direct falls back to
+//     it. Unreachable is a warning unless appdb.live_check is required. Its
+//     test talks to an in-process wire-protocol App DB (appdb_test.go:
+//     OP_QUERY/OP_MSG, SCRAM-SHA-256) by names only the SSH host resolves;
 //     no real mongod was available here.
 //   - Upgrade: .deb with dpkg --force-confold -i, .rpm with rpm -U, tar by
 //     extracting next to the current directory, copying conf/ and

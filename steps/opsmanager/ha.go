@@ -86,6 +86,7 @@ appdb:
   uri: mongodb://db1.example.net:27017,db2.example.net:27017,db3.example.net:27017/?maxPoolSize=100
   # username: opsmanager    # password: HAWIZ_APPDB_PASSWORD or the prompt; enables the live check
   # live_check: try         # try | required | off: compare replSetGetConfig with these answers
+  # live_via: server        # server (through the first server's SSH) | direct (this machine) | server-then-direct
   members:                  # optional: placement check (M1)
     - {host: db1.example.net:27017, facility: dc1}
     - {host: db2.example.net:27017, facility: dc1}
@@ -458,11 +459,11 @@ func checkAppDB(ctx context.Context, e *steps.Env, a *Answers) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		live, err := ReadLiveConfig(ctx, a.AppDB.URI, a.AppDB.Username, pw, a.AppDB.LiveTimeout)
+		live, where, err := readLive(ctx, e, a, pw)
 		if err != nil {
 			if errors.Is(err, ErrAppDBUnreachable) && a.AppDB.LiveCheck == "try" {
-				e.Warn("", "could not read the live replica-set configuration (replSetGetConfig) from this machine: %v; set appdb.live_check: off to skip, required to insist", err)
-				out = append(out, "live configuration not read: App DB not reachable from this machine")
+				e.Warn("", "could not read the live replica-set configuration (replSetGetConfig): %v; set appdb.live_check: off to skip, required to insist, appdb.live_via to connect from elsewhere", err)
+				out = append(out, "live configuration not read: App DB not reachable from "+where)
 				break
 			}
 			return "", fmt.Errorf("reading the live replica-set configuration: %w", err)
@@ -477,6 +478,42 @@ func checkAppDB(ctx context.Context, e *steps.Env, a *Answers) (string, error) {
 		out = append(out, "live "+live.summary()+": matches the answers")
 	}
 	return strings.Join(out, "\n"), nil
+}
+
+// readLive reads the live configuration from where appdb.live_via says:
+// through the first server's SSH connection (the driver's connections
+// tunnelled with DialTCPAddr), from this machine, or the first, then the
+// second when the first cannot reach the App DB. where names the places
+// tried.
+func readLive(ctx context.Context, e *steps.Env, a *Answers, pw string) (LiveConfig, string, error) {
+	first := a.Servers[0].Name
+	vias := map[string][]string{"server": {"server"}, "direct": {"direct"}, "server-then-direct": {"server", "direct"}}[a.AppDB.LiveVia]
+	var (
+		errs   []error
+		wheres []string
+	)
+	for _, via := range vias {
+		var dial Dialer
+		where, server := "this machine", ""
+		if via == "server" {
+			h := e.Host(first)
+			if h == nil {
+				return LiveConfig{}, "", fmt.Errorf("the live check connects through %s, which is not connected", first)
+			}
+			dial, where, server = h.DialTCPAddr, first+" (through its SSH connection)", first
+		}
+		wheres = append(wheres, where)
+		live, err := ReadLiveConfig(ctx, a.AppDB.URI, a.AppDB.Username, pw, a.AppDB.LiveTimeout, dial)
+		if err == nil {
+			live.Via = server
+			return live, where, nil
+		}
+		if !errors.Is(err, ErrAppDBUnreachable) || ctx.Err() != nil {
+			return LiveConfig{}, where, err
+		}
+		errs = append(errs, fmt.Errorf("from %s: %w", where, err))
+	}
+	return LiveConfig{}, strings.Join(wheres, " or "), errors.Join(errs...)
 }
 
 // ---- LB name ----

@@ -51,6 +51,9 @@ type world struct {
 	https   bool
 	// appdbExtra is appended to the appdb block (default: live_check: off).
 	appdbExtra string
+	// appdbNet is the App DB's private network as every server reaches
+	// it: "host:port" -> the real address (sshtest AddrMap).
+	appdbNet map[string]string
 }
 
 func freePort(t *testing.T) int {
@@ -69,7 +72,7 @@ func newWorld(t *testing.T, n int, cachingLB bool, https ...bool) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, dir: t.TempDir(), user: u.Username, https: len(https) > 0 && https[0]}
+	w := &world{t: t, dir: t.TempDir(), user: u.Username, https: len(https) > 0 && https[0], appdbNet: map[string]string{}}
 	w.key = filepath.Join(w.dir, "id_ed25519")
 	w.known = filepath.Join(w.dir, "known_hosts")
 	w.appdb = filepath.Join(w.dir, "appdb")
@@ -96,7 +99,8 @@ func newWorld(t *testing.T, n int, cachingLB bool, https ...bool) *world {
 		os.WriteFile(filepath.Join(inst, "bin", "mongodb-mms"), standinWrapper(exe), 0o755)
 		os.Symlink(inst, filepath.Join(root, "mms"))
 		s, err := sshtest.Start(sshtest.Config{AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()}, Root: root,
-			HostKeySeed: []byte(fmt.Sprintf("om%d", i+1)), PortMap: map[int]string{8080: fmt.Sprintf("127.0.0.1:%d", port), 8443: fmt.Sprintf("127.0.0.1:%d", port)}})
+			HostKeySeed: []byte(fmt.Sprintf("om%d", i+1)), PortMap: map[int]string{8080: fmt.Sprintf("127.0.0.1:%d", port), 8443: fmt.Sprintf("127.0.0.1:%d", port)},
+			AddrMap: w.appdbNet})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -484,36 +488,36 @@ func TestHAFailedStartShowsLogTail(t *testing.T) {
 }
 
 // TestHAHTTPSServers also reads the live App DB configuration (three fake
-// App DB members speaking the wire protocol, SCRAM-SHA-256).
+// App DB members speaking the wire protocol, SCRAM-SHA-256) by names only
+// the Ops Manager servers reach: through om1's SSH connection.
 func TestHAHTTPSServers(t *testing.T) {
 	w := newWorld(t, 2, false, true)
 	var fakes []*fakeAppDB
-	var addrs []string
+	var names []string
 	var members []bson.D
 	for i := range 3 {
-		l, _ := net.Listen("tcp", "127.0.0.1:0")
-		addrs = append(addrs, l.Addr().String())
-		l.Close()
-		members = append(members, member(i, addrs[i], 1, float64(1-i/2), false))
+		names = append(names, fmt.Sprintf("db%d.appdb.test:27017", i+1))
+		members = append(members, member(i, names[i], 1, float64(1-i/2), false))
 	}
 	for i := range 3 {
-		f := &fakeAppDB{user: "opsmanager", password: testPassword, config: liveConfigDoc(members...)}
-		var err error
-		if f.ln, err = net.Listen("tcp", addrs[i]); err != nil {
-			t.Skipf("port reuse: %v", err)
-		}
-		go f.serve()
-		t.Cleanup(func() { f.ln.Close() })
+		f := startFakeAppDB(t, "opsmanager", testPassword, liveConfigDoc(members...))
+		w.appdbNet[names[i]] = f.Addr()
 		fakes = append(fakes, f)
 	}
-	w.appdbExtra = fmt.Sprintf("  members:\n    - {host: %q}\n    - {host: %q}\n    - {host: %q, priority: 0}\n", addrs[0], addrs[1], addrs[2])
-	uri := "mongodb://" + strings.Join(addrs, ",") + "/?maxPoolSize=100"
+	w.appdbExtra = fmt.Sprintf("  members:\n    - {host: %q}\n    - {host: %q}\n    - {host: %q, priority: 0}\n", names[0], names[1], names[2])
+	uri := "mongodb://" + strings.Join(names, ",") + "/?maxPoolSize=100"
 	_, err, rec := w.run(t, w.answers(uri, "  mode: generate\n"), filepath.Join(w.dir, "s.json"), false, nil)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, rec)
 	}
-	if !strings.Contains(rec.String(), `live replica set "appdb" version 7`) || !strings.Contains(rec.String(), "matches the answers") {
+	if !strings.Contains(rec.String(), `live replica set "appdb" version 7 (read from db1.appdb.test:27017 through om1's SSH connection)`) || !strings.Contains(rec.String(), "matches the answers") {
 		t.Fatalf("live configuration not compared:\n%s", rec)
+	}
+	fakes[0].mu.Lock()
+	seen := strings.Join(fakes[0].commands, ",")
+	fakes[0].mu.Unlock()
+	if !strings.Contains(seen, "replSetGetConfig") {
+		t.Fatalf("db1 saw %s", seen)
 	}
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, rec)
@@ -521,5 +525,69 @@ func TestHAHTTPSServers(t *testing.T) {
 	w.checkDone(t)
 	if !strings.Contains(rec.String(), "/monitor/health 200") {
 		t.Fatalf("no health evidence:\n%s", rec)
+	}
+}
+
+// TestLiveCheckVia: appdb.live_via decides where the live check connects
+// from. Here the App DB listens where this machine reaches it but om1 does
+// not (om1's network sends those addresses to a closed port).
+func TestLiveCheckVia(t *testing.T) {
+	w := newWorld(t, 2, false)
+	var lns []net.Listener
+	var addrs []string
+	var members []bson.D
+	for i := range 3 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		addrs = append(addrs, ln.Addr().String())
+		members = append(members, member(i, addrs[i], 1, 1, false))
+	}
+	for _, ln := range lns {
+		f := &fakeAppDB{ln: ln, user: "opsmanager", password: testPassword, config: liveConfigDoc(members...)}
+		go f.serve()
+		t.Cleanup(func() { ln.Close() })
+	}
+	dead, _ := net.Listen("tcp", "127.0.0.1:0")
+	deadAddr := dead.Addr().String()
+	dead.Close()
+	for _, a := range addrs {
+		w.appdbNet[a] = deadAddr
+	}
+	t.Setenv("HAWIZ_APPDB_PASSWORD", testPassword)
+	uri := "mongodb://" + strings.Join(addrs, ",") + "/"
+	check := func(extra string) (string, error) {
+		t.Helper()
+		w.appdbExtra = extra + "  live_timeout: 500ms\n"
+		a, err := steps.LoadAnswers(HA(), []byte(w.answers(uri, "  mode: generate\n")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ans := a.(*Answers)
+		f, err := remote.Connect(context.Background(), remote.Options{SSHConfigFile: "none", AgentSocket: "none", InsecureIgnoreHostKeysForTests: true},
+			[]remote.HostConfig{ans.SSH.HostConfig(ans.Servers[0].HostAnswers)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		e := steps.NewEnv(context.Background(), ans, f, steps.NonInteractive{Yes: true})
+		return checkAppDB(context.Background(), e, ans)
+	}
+	ev, err := check("")
+	if err != nil || !strings.Contains(ev, "live configuration not read: App DB not reachable from om1 (through its SSH connection)") {
+		t.Fatalf("live_via server (default), try: %v\n%s", err, ev)
+	}
+	if _, err := check("  live_check: required\n"); err == nil || !strings.Contains(err.Error(), "from om1 (through its SSH connection): App DB not reachable") {
+		t.Fatalf("live_via server, required: %v", err)
+	}
+	ev, err = check("  live_via: server-then-direct\n")
+	if err != nil || !strings.Contains(ev, "(read from "+addrs[0]+")") {
+		t.Fatalf("server-then-direct: %v\n%s", err, ev)
+	}
+	w.appdbExtra = "  live_via: sideways\n"
+	if _, err := steps.LoadAnswers(HA(), []byte(w.answers(uri, "  mode: generate\n"))); err == nil || !strings.Contains(err.Error(), "appdb.live_via") {
+		t.Fatalf("live_via sideways: %v", err)
 	}
 }
