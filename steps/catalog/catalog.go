@@ -10,10 +10,10 @@ import (
 // All returns every procedure, freshly built on each call (no package state),
 // in the order `hawiz procedures` lists them. Procedure packages add one line each.
 func All() []*steps.Procedure {
-	return []*steps.Procedure{
+	return append([]*steps.Procedure{
 		micetro.CentralHA(), micetro.CentralUpgrade(),
 		opsmanager.HA(), opsmanager.UpgradeProcedure(),
-	}
+	}, testProcedures()...)
 }
 
 // Find returns the procedure called name, or nil.

@@ -37,6 +37,11 @@ type Answers struct {
 	Manual    bool                `yaml:"manual,omitempty"`
 	UseSecret bool                `yaml:"use_secret,omitempty"`
 	FailOn    string              `yaml:"fail_on,omitempty"` // a step ID whose Apply fails while the file "fail" exists on the host
+	// Hold is a step ID whose Apply, on a host without the file "release",
+	// first runs a remote command that writes its PID to holding.pid,
+	// prints "holding until release exists" and waits for that file: a
+	// remote action in progress, for interruption tests.
+	Hold string `yaml:"hold,omitempty"`
 }
 
 func (a *Answers) Validate() error {
@@ -102,6 +107,24 @@ func failIfAsked(ctx context.Context, e *steps.Env, host, id string) error {
 	return nil
 }
 
+// holdScript waits for the file "release" (see Answers.Hold).
+const holdScript = `if [ -e release ]; then exit 0; fi
+echo $$ > holding.pid
+echo "holding until release exists"
+while [ ! -e release ]; do sleep 0.05; done`
+
+func holdIfAsked(ctx context.Context, e *steps.Env, host, id string) error {
+	if e.Answers().(*Answers).Hold != id {
+		return nil
+	}
+	res, err := e.Host(host).Run(ctx, remote.Cmd{Program: "sh", Args: []string{"-c", holdScript},
+		OnLine: func(_, line string) { e.Output(host, line) }})
+	if err != nil {
+		return err
+	}
+	return res.ExitError()
+}
+
 func Procedure() *steps.Procedure {
 	return &steps.Procedure{
 		Name:        "test-files",
@@ -130,6 +153,9 @@ func Procedure() *steps.Procedure {
 				Actions: []string{fmt.Sprintf("write %q to conf.txt", conf)},
 				Check:   fileCheck("conf.txt", conf),
 				Apply: func(ctx context.Context, e *steps.Env, host string) error {
+					if err := holdIfAsked(ctx, e, host, "write-config"); err != nil {
+						return err
+					}
 					if err := failIfAsked(ctx, e, host, "write-config"); err != nil {
 						return err
 					}
@@ -156,6 +182,9 @@ func Procedure() *steps.Procedure {
 					return err == nil && strconv.Itoa(n) == want, fmt.Sprintf("counter %d, want %s", n, want), err
 				},
 				Apply: func(ctx context.Context, e *steps.Env, host string) error {
+					if err := holdIfAsked(ctx, e, host, "bump-counter"); err != nil {
+						return err
+					}
 					h := e.Host(host)
 					n, err := readCounter(ctx, h)
 					if err != nil {
@@ -177,6 +206,9 @@ func Procedure() *steps.Procedure {
 					return fileCheck("marker.txt", host+"\n")(ctx, e, host)
 				},
 				Apply: func(ctx context.Context, e *steps.Env, host string) error {
+					if err := holdIfAsked(ctx, e, host, "touch-markers"); err != nil {
+						return err
+					}
 					e.Output(host, "writing marker for "+host)
 					_, err := e.Host(host).WriteFile(ctx, "marker.txt", []byte(host+"\n"), remote.WriteOptions{})
 					return err
