@@ -180,7 +180,7 @@ type FileInfo struct {
 	ModTime time.Time
 	// ModTimePrecision is how finely ModTime is known: the true
 	// modification time lies in [ModTime, ModTime+ModTimePrecision).
-	// Linux with GNU stat 8.32+: 1ns (the file system's own granularity
+	// Linux with GNU stat: 1ns (the file system's own granularity
 	// may be coarser); Windows: 100ns; a stat without %.9Y, or a file
 	// system that keeps whole seconds: 1s. 0 when the file does not exist.
 	ModTimePrecision time.Duration

@@ -251,8 +251,8 @@ func unixMode(raw uint32) fs.FileMode {
 // ---- POSIX scripts (constants; data comes as "$1", "$2", ...) ----
 
 // statLine sets st to "SIZE RAWMODEHEX MTIME OWNER GROUP" for "$p", MTIME
-// with nanoseconds (%.9Y) when the remote stat has them (GNU coreutils
-// 8.32+), else whole seconds: a stat that refuses %.9Y or prints anything
+// with nanoseconds (%.9Y) when the remote stat has them (GNU coreutils),
+// else whole seconds: a stat that refuses %.9Y or prints anything
 // but digits there is asked again with %Y.
 const statLine = `st=$(stat -L -c '%s %f %.9Y %U %G' -- "$p" 2>/dev/null) || st=
 t=${st#* * }; t=${t%% *}
