@@ -33,7 +33,7 @@ func CentralHA() *steps.Procedure {
 	return &steps.Procedure{
 		Name:        "micetro-central-ha",
 		Title:       "Micetro Central high availability",
-		Description: "Configure failover instances of Men&Mice Central (C1) with a round-robin DNS name",
+		Description: "Configure failover instances of Men&Mice Central with a round-robin DNS name",
 		DocURL:      DocURL,
 		Version:     1,
 		NewAnswers:  func() steps.Answers { return &HAAnswers{} },

@@ -28,7 +28,7 @@ func CentralUpgrade() *steps.Procedure {
 	return &steps.Procedure{
 		Name:        "micetro-central-upgrade",
 		Title:       "Update Micetro Central in a High Availability setup",
-		Description: "Stop the secondaries, upgrade the primary, then each secondary, with an installer (C2)",
+		Description: "Update Central in HA: stop the secondaries, upgrade the primary, then each secondary, with an installer",
 		DocURL:      upgradeDocURL,
 		Version:     1,
 		NewAnswers:  func() steps.Answers { return &UpgradeAnswers{} },
