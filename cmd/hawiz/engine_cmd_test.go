@@ -155,3 +155,23 @@ func TestCLIJSONEvents(t *testing.T) {
 	}
 	c.want(2, []string{"cannot be combined"}, "run", "test-files", "-a", a, "--json", "--plain")
 }
+
+// run --confirm STEP: the manual step is recorded up front and one run goes
+// to the end (automation); its verification still runs, and a step that is
+// not manual or does not exist is refused before anything connects.
+func TestCLIRunConfirm(t *testing.T) {
+	c := newEngineCLI(t)
+	a := c.answers("auto.yaml", "manual: true\n")
+	c.want(2, []string{"not a manual step"}, "run", "test-files", "-a", a, "--yes", "--confirm", "write-config")
+	c.want(2, []string{"no such step"}, "run", "test-files", "-a", a, "--yes", "--confirm", "nope")
+	state := filepath.Join(c.dir, "xdg", "hawiz", "test-files-auto.json")
+	if _, err := os.Stat(state); err == nil {
+		t.Fatal("a refused --confirm wrote a state file")
+	}
+	// Confirmed but not done: its verification fails (the file is not there).
+	c.want(1, []string{"confirmed with --confirm", "confirm-by-hand"}, "run", "test-files", "-a", a, "--yes", "--plain", "--confirm", "confirm-by-hand")
+	os.WriteFile(filepath.Join(c.lab.Roots[0], "manual.txt"), nil, 0o644)
+	os.Remove(state)
+	c.want(0, []string{"confirmed with --confirm", "hawiz: done"}, "run", "test-files", "-a", a, "--yes", "--plain", "--confirm", "confirm-by-hand")
+	c.want(0, []string{"done", "steps done: 5 of 5", "manual work confirmed"}, "status", "--state", state)
+}

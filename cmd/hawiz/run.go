@@ -167,6 +167,7 @@ func newRunCmdWith(d deps) *cobra.Command {
 		rf      runFlags
 		answers string
 		name    string
+		confirm []string
 	)
 	c := &cobra.Command{
 		Use:   "run PROCEDURE -a FILE",
@@ -176,7 +177,9 @@ func newRunCmdWith(d deps) *cobra.Command {
 			"writing the state file after every transition so an interrupted run resumes\n" +
 			"with `hawiz resume`. Manual steps (vendor web UI) show instructions and wait for\n" +
 			"confirmation; without a terminal the run stops with exit 3 and tells you how to\n" +
-			"confirm with `hawiz resume --confirm STEP`.",
+			"confirm with `hawiz resume --confirm STEP`. --confirm STEP (repeatable) records\n" +
+			"up front that a manual step is done (automation: the vendor UI work is done\n" +
+			"another way), so one run goes to the end; the step's verification still runs.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			p, err := d.find(args[0])
@@ -193,12 +196,13 @@ func newRunCmdWith(d deps) *cobra.Command {
 			abs, _ := filepath.Abs(answers)
 			return runEngine(c, d, &of, steps.RunConfig{
 				Procedure: p, Answers: a, AnswersFile: abs, RunName: name,
-				StatePath: rf.statePath, From: rf.from, Only: rf.only, Redo: rf.redo, Skip: rf.skip,
+				StatePath: rf.statePath, From: rf.from, Only: rf.only, Redo: rf.redo, Skip: rf.skip, Confirm: confirm,
 			})
 		},
 	}
 	c.Flags().StringVarP(&answers, "answers", "a", "", "answers FILE (YAML; hawiz answers PROCEDURE prints a template)")
 	c.Flags().StringVar(&name, "name", "", "run NAME, part of the default state file name (default: the answers file's base name)")
+	c.Flags().StringSliceVar(&confirm, "confirm", nil, "record that manual STEP is done (by hand, or by automation, in advance) so the run does not stop there; its verification still runs (repeatable)")
 	of.add(c)
 	rf.add(c)
 	return c
