@@ -229,6 +229,69 @@ case "$1" in -is-active) exit 3;; esac
 	}
 }
 
+// Service on Linux: the action(s) and the state check in one session; a
+// failing action names itself, keeps its stderr and ends the call before the
+// next; systemctl's state query alone runs without sudo.
+func TestServiceOneRoundTrip(t *testing.T) {
+	l := newLab(t)
+	bin := filepath.Join(l.dir, "bin")
+	writeExec(t, bin, "sudo", fakeSudo)
+	writeExec(t, bin, "systemctl", `#!/bin/sh
+printf '%s\n' "$*" >> "$HAWIZ_ROOT/systemctl.log"
+case "$1" in
+  start) echo active > "$HAWIZ_ROOT/state";;
+  stop) rm -f "$HAWIZ_ROOT/state";;
+  is-active) [ -f "$HAWIZ_ROOT/state" ]; exit $?;;
+esac
+`)
+	writeExec(t, bin, "svcctl", `#!/bin/sh
+printf '%s\n' "$*" >> "$HAWIZ_ROOT/svcctl.log"
+case "$1" in -stop) echo "svcctl: access denied" >&2; exit 5;; esac
+`)
+	s := fakeBinServer(l, bin)
+	tr := &transcript{}
+	o := l.opts()
+	o.Transcript = tr.add
+	f := l.connect(o, s)
+	h := f.Host("web1")
+	ctx := ctxT(t)
+	sd := ServiceManager{Kind: "systemctl"}
+	n := s.Execs()
+	if active, err := h.Service(ctx, sd, "mongod", ServiceStart, true); err != nil || !active {
+		t.Fatalf("start: %v %v", active, err)
+	}
+	if got := s.Execs() - n; got != 1 {
+		t.Fatalf("start + is-active took %d sessions, want 1", got)
+	}
+	if active, err := h.Service(ctx, sd, "mongod", ServiceIsActive, true); err != nil || !active {
+		t.Fatalf("is-active: %v %v", active, err)
+	}
+	sudoLog, _ := os.ReadFile(filepath.Join(s.Root(), "sudo.log"))
+	if strings.Count(string(sudoLog), "n sh -c") != 1 || strings.Contains(string(sudoLog), "is-active --quiet -- mongod\n") {
+		t.Fatalf("sudo calls %q: want one, for the start (is-active needs no sudo)", sudoLog)
+	}
+	log, _ := os.ReadFile(filepath.Join(s.Root(), "systemctl.log"))
+	if want := "start -- mongod\nis-active --quiet -- mongod\nis-active --quiet -- mongod\n"; string(log) != want {
+		t.Fatalf("systemctl calls %q, want %q", log, want)
+	}
+	acts := tr.all()
+	if d := acts[len(acts)-2].Detail; d != "sudo 'systemctl' 'start' '--' 'mongod' && sudo 'systemctl' 'is-active' '--quiet' '--' 'mongod' (one session)" {
+		t.Fatalf("transcript detail %q", d)
+	}
+	if d := acts[len(acts)-1].Detail; d != "'systemctl' 'is-active' '--quiet' '--' 'mongod'" {
+		t.Fatalf("transcript detail %q", d)
+	}
+	cm := ServiceManager{Kind: "command", Command: []string{"svcctl", "-{action}"}, StopStart: true}
+	_, err := h.Service(ctx, cm, "mmcentral", ServiceRestart, false)
+	if err == nil || !strings.Contains(err.Error(), "service mmcentral stop: exit status 5: svcctl: access denied") || strings.Contains(err.Error(), "hawiz-") {
+		t.Fatalf("failing stop: %v", err)
+	}
+	log, _ = os.ReadFile(filepath.Join(s.Root(), "svcctl.log"))
+	if string(log) != "-stop\n" {
+		t.Fatalf("svcctl calls %q: a failing stop must end the restart", log)
+	}
+}
+
 func pidGone(pid int) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
