@@ -460,6 +460,9 @@ func (r *runner) connect(ctx context.Context, e *Env) (*remote.Fleet, error) {
 			fleet.Close()
 			return nil, fmt.Errorf("sudo check: %w", err)
 		}
+		e.mu.Lock()
+		e.sudoChecked = true
+		e.mu.Unlock()
 	}
 	r.emit(Event{Kind: EventConnect, Message: fmt.Sprintf("connected to %d host(s)", len(fleet.Hosts())), Elapsed: time.Since(start)})
 	return fleet, nil

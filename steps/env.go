@@ -48,10 +48,11 @@ type Env struct {
 	saveFacts func() error  // persists facts (nil in plan/tests)
 	step      func() string // current step ID for Output events
 
-	mu      sync.Mutex
-	facts   map[string]string
-	secrets map[string]string
-	asking  sync.Mutex // one secret prompt at a time
+	mu          sync.Mutex
+	facts       map[string]string
+	secrets     map[string]string
+	sudoChecked bool       // the engine proved sudo on every host when it connected
+	asking      sync.Mutex // one secret prompt at a time
 }
 
 // NewEnv returns an Env for tests of a procedure's step functions outside the
@@ -85,6 +86,15 @@ func (e *Env) Host(name string) *remote.Host {
 // Fleet returns every connected host (nil when the procedure has none).
 func (e *Env) Fleet() *remote.Fleet { return e.fleet }
 
+// SudoChecked reports whether the engine proved, when it connected this run,
+// that sudo works on every host (remote.Fleet.CheckSudo), so a step need not
+// prove it again. False outside the engine (NewEnv) and with sudo: none.
+func (e *Env) SudoChecked() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sudoChecked
+}
+
 // Operator returns whoever answers questions in this run.
 func (e *Env) Operator() Operator { return e.operator }
 
@@ -113,6 +123,10 @@ func (e *Env) Fact(key string) (string, bool) {
 // state, written at once so it survives an interruption.
 func (e *Env) SetFact(key, value string) {
 	e.mu.Lock()
+	if old, ok := e.facts[key]; ok && old == value {
+		e.mu.Unlock()
+		return // already recorded (and saved): no state write
+	}
 	e.facts[key] = value
 	e.mu.Unlock()
 	if e.saveFacts != nil {
