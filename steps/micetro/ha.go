@@ -71,16 +71,17 @@ func slug(s string) string {
 func haSteps(a *HAAnswers) ([]*steps.Step, error) {
 	p := &a.Members[0]
 	ph := p.Host.Name
+	mc := newMemo()
 	var list []*steps.Step
 	list = append(list, preflightStep(a))
-	list = append(list, namePrimaryStep(a))
+	list = append(list, namePrimaryStep(a, mc))
 	if a.HATweaks != nil {
 		list = append(list, tweaksStep(a))
 	}
 	list = append(list,
-		restartStep(a, "restart-primary", "Restart the primary Central application", docStep(p, "2"), ""),
+		restartStep(a, mc, "restart-primary", "Restart the primary Central application", docStep(p, "2"), ""),
 		registerStep(a, 0, "register-primary", docStep(p, "3")),
-		restartStep(a, "restart-primary-after-register", "Restart Central", docStep(p, "4"), factRegisteredAt(p)),
+		restartStep(a, mc, "restart-primary-after-register", "Restart Central", docStep(p, "4"), factRegisteredAt(p)),
 		stateStep(a, 0, "verify-primary-active", "Verify that the current server is running with state \"Active\"", docStep(p, "5")),
 	)
 	seen := map[string]bool{}
@@ -94,8 +95,8 @@ func haSteps(a *HAAnswers) ([]*steps.Step, error) {
 		list = append(list,
 			registerStep(a, i, "register-"+s, docStep(m, "6")),
 			stopStep(a, i, "stop-"+s),
-			copyStep(a, i, "copy-preferences-"+s),
-			startStep(a, i, "start-"+s),
+			copyStep(a, mc, i, "copy-preferences-"+s),
+			startStep(a, mc, i, "start-"+s),
 			stateStep(a, i, "verify-"+s+"-standby", "Verify that you now have "+fmt.Sprint(i+1)+" servers, one primary and "+secondaries(i)+" in High Availability", docStep(m, "10")),
 		)
 	}
@@ -119,6 +120,7 @@ func factConfirmed(id string) string    { return "confirmed." + id }
 
 type memberFacts struct {
 	prefs   *Prefs
+	info    remote.FileInfo
 	backend Backend
 	clock   time.Duration // host clock minus local midpoint
 	version string
@@ -154,7 +156,7 @@ func preflightStep(a *HAAnswers) *steps.Step {
 }
 
 func preflight(ctx context.Context, e *steps.Env, a *HAAnswers) (string, error) {
-	if f := e.Fleet(); f != nil && a.SSH.Sudo != steps.SudoNone {
+	if f := e.Fleet(); f != nil && a.SSH.Sudo != steps.SudoNone && !e.SudoChecked() { // the engine checks at connect
 		if err := f.CheckSudo(ctx); err != nil {
 			return "", err
 		}
@@ -226,7 +228,7 @@ func preflight(ctx context.Context, e *steps.Env, a *HAAnswers) (string, error) 
 		return "", errors.New(strings.Join(problems, "\n"))
 	}
 	if _, ok := e.Fact(factCompleteBefore); !ok {
-		done, ev, err := clusterComplete(ctx, e, a)
+		done, ev, err := clusterComplete(ctx, e, a, facts)
 		if err != nil {
 			return "", err
 		}
@@ -240,6 +242,8 @@ func preflight(ctx context.Context, e *steps.Env, a *HAAnswers) (string, error) 
 		len(a.Members), facts[0].backend, facts[0].prefs.DatabaseLines()["databaseserver"], facts[0].version, skew), nil
 }
 
+// gatherMember reads m's preferences.cfg, clock and Central version: three
+// read-only probes at once.
 func gatherMember(ctx context.Context, e *steps.Env, c *Common, m *Member) memberFacts {
 	var f memberFacts
 	h, err := host(e, m.Host.Name)
@@ -247,16 +251,23 @@ func gatherMember(ctx context.Context, e *steps.Env, c *Common, m *Member) membe
 		f.err = err
 		return f
 	}
-	p, info, err := readPrefs(ctx, c, h, m)
-	if err != nil {
-		f.err = err
+	var (
+		p                *Prefs
+		now              time.Time
+		t0, t1           time.Time
+		errP, errC, errV error
+	)
+	par(func() { p, f.info, errP = readPrefs(ctx, c, h, m) },
+		func() { t0 = time.Now(); now, _, errC = remoteNow(ctx, h, m); t1 = time.Now() },
+		func() { f.version, errV = centralVersion(ctx, c, h, m) })
+	if errP != nil {
+		f.err = errP
 		return f
 	}
 	if p == nil {
 		f.err = fmt.Errorf("%s: %s does not exist: install Micetro Central there first (B.7), or set preferences_path", m.Host.Name, c.prefsPath(m))
 		return f
 	}
-	_ = info
 	f.prefs = p
 	f.backend, err = p.Backend()
 	if err != nil && m == &c.Members[0] {
@@ -268,20 +279,18 @@ func gatherMember(ctx context.Context, e *steps.Env, c *Common, m *Member) membe
 		// one that names nothing too: the primary's copy replaces the file.
 		f.backend = ""
 	}
-	t0 := time.Now()
-	now, _, err := remoteNow(ctx, h, m)
-	if err != nil {
-		f.err = err
+	if errC != nil {
+		f.err = errC
 		return f
 	}
-	f.clock = now.Sub(t0.Add(time.Since(t0) / 2))
-	f.version, f.err = centralVersion(ctx, c, h, m)
+	f.clock = now.Sub(t0.Add(t1.Sub(t0) / 2))
+	f.err = errV
 	return f
 }
 
 // ---- 2. name the primary -----------------------------------------------
 
-func namePrimaryStep(a *HAAnswers) *steps.Step {
+func namePrimaryStep(a *HAAnswers, mc *memo) *steps.Step {
 	p := &a.Members[0]
 	path := a.prefsPath(p)
 	line := fmt.Sprintf(`<ClusterMemberName value="%s"/>`, p.Name)
@@ -298,10 +307,11 @@ func namePrimaryStep(a *HAAnswers) *steps.Step {
 			if err != nil {
 				return false, "", err
 			}
-			pr, _, err := readPrefs(ctx, &a.Common, h, p)
+			pr, info, err := readPrefs(ctx, &a.Common, h, p)
 			if err != nil || pr == nil {
 				return false, "", errors.Join(err, errNoPrefs(a.prefsPath(p), hn, pr == nil))
 			}
+			mc.put("name-primary", hn, &prefsRead{pr, info})
 			v, ok := pr.Get(ElemClusterMemberName)
 			if ok && v == p.Name && len(pr.Find(ElemClusterMemberName)) == 1 {
 				return true, fmt.Sprintf("%s already has ClusterMemberName %q", path, v), nil
@@ -312,7 +322,8 @@ func namePrimaryStep(a *HAAnswers) *steps.Step {
 			return false, fmt.Sprintf("%s has no ClusterMemberName", path), nil
 		},
 		Apply: func(ctx context.Context, e *steps.Env, hn string) error {
-			return setPrefs(ctx, e, &a.Common, p, ElemClusterMemberName, p.Name, true)
+			read, _ := mc.take("name-primary", hn).(*prefsRead)
+			return setPrefs(ctx, e, &a.Common, p, map[string]string{ElemClusterMemberName: p.Name}, true, read)
 		},
 		Verify: func(ctx context.Context, e *steps.Env, hn string) (string, error) {
 			return verifyPrefs(ctx, e, &a.Common, p, map[string]string{ElemClusterMemberName: p.Name})
@@ -327,44 +338,63 @@ func errNoPrefs(path, host string, missing bool) error {
 	return fmt.Errorf("%s does not exist on %s", path, host)
 }
 
-// setPrefs sets element=value in m's preferences.cfg: compare-and-swap on the
-// content read, a backup kept. askOnDifferent: an element holding another
-// value stops and asks the operator (ClusterMemberName).
-func setPrefs(ctx context.Context, e *steps.Env, c *Common, m *Member, elem, value string, askOnDifferent bool) error {
+// setPrefs sets each element=value of want in m's preferences.cfg, in one
+// write: compare-and-swap on the content read, a backup kept. read, when not
+// nil, is the content the step's Check just read (not read again); when the
+// file changed since, the write is refused and it is read again.
+// askOnDifferent: an element holding another value stops and asks the
+// operator (ClusterMemberName).
+func setPrefs(ctx context.Context, e *steps.Env, c *Common, m *Member, want map[string]string, askOnDifferent bool, read *prefsRead) error {
 	h, err := host(e, m.Host.Name)
 	if err != nil {
 		return err
 	}
 	path := c.prefsPath(m)
-	pr, info, err := readPrefs(ctx, c, h, m)
-	if err != nil {
-		return err
+	cached := read != nil
+	if read == nil {
+		pr, info, err := readPrefs(ctx, c, h, m)
+		if err != nil {
+			return err
+		}
+		read = &prefsRead{pr, info}
 	}
+	pr, info := read.prefs, read.info
 	if pr == nil {
 		return fmt.Errorf("%s does not exist on %s", path, m.Host.Name)
 	}
 	if probs := pr.Problems(); len(probs) > 0 {
 		return fmt.Errorf("%s on %s: %v: fix it by hand first (Central would not start)", path, m.Host.Name, probs)
 	}
-	if old, ok := pr.Get(elem); ok && old != value && askOnDifferent {
-		q := fmt.Sprintf("%s on %s already has <%s value=%q/>, not %q. Replace it? (a member renamed in the file must be renamed in the HA list too)", path, m.Host.Name, elem, old, value)
-		yes, err := e.Operator().Confirm(ctx, q, false)
+	out, changed := pr.Bytes(), false
+	for _, elem := range slices.Sorted(maps.Keys(want)) {
+		value := want[elem]
+		if old, ok := pr.Get(elem); ok && old != value && askOnDifferent {
+			q := fmt.Sprintf("%s on %s already has <%s value=%q/>, not %q. Replace it? (a member renamed in the file must be renamed in the HA list too)", path, m.Host.Name, elem, old, value)
+			yes, err := e.Operator().Confirm(ctx, q, false)
+			if err != nil {
+				return err
+			}
+			if !yes {
+				return &steps.StoppedError{Reason: fmt.Sprintf("%s on %s names the member %q; the answers say %q", path, m.Host.Name, old, value)}
+			}
+		}
+		o, ch, err := pr.Set(elem, value)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s on %s: %w", path, m.Host.Name, err)
 		}
-		if !yes {
-			return &steps.StoppedError{Reason: fmt.Sprintf("%s on %s names the member %q; the answers say %q", path, m.Host.Name, old, value)}
+		if ch {
+			out, changed = o, true
+			pr = ParsePrefs(o, c.eol(m))
 		}
-	}
-	out, changed, err := pr.Set(elem, value)
-	if err != nil {
-		return fmt.Errorf("%s on %s: %w", path, m.Host.Name, err)
 	}
 	if !changed {
 		return nil
 	}
 	markChanged(e, m.Host.Name)
 	res, err := h.WriteFile(ctx, path, out, remote.WriteOptions{IfSHA256: info.SHA256, Backup: true, Sudo: c.sudo(m)})
+	if errors.Is(err, remote.ErrChanged) && cached {
+		return setPrefs(ctx, e, c, m, want, askOnDifferent, nil) // changed since the check read it: read it again
+	}
 	if err != nil {
 		return fmt.Errorf("writing %s on %s: %w", path, m.Host.Name, err)
 	}
@@ -447,12 +477,7 @@ func tweaksStep(a *HAAnswers) *steps.Step {
 			return err == nil, ev, nil
 		},
 		Apply: func(ctx context.Context, e *steps.Env, hn string) error {
-			for _, k := range slices.Sorted(maps.Keys(want)) {
-				if err := setPrefs(ctx, e, &a.Common, p, k, want[k], false); err != nil {
-					return err
-				}
-			}
-			return nil
+			return setPrefs(ctx, e, &a.Common, p, want, false, nil)
 		},
 		Verify: func(ctx context.Context, e *steps.Env, hn string) (string, error) {
 			return verifyPrefs(ctx, e, &a.Common, p, want)
@@ -476,7 +501,7 @@ func restartCommand(c *Common, m *Member) string {
 // restartStep restarts Central on the primary. registeredFact, when set,
 // names the fact holding the time the member was registered: the restart
 // must come after it.
-func restartStep(a *HAAnswers, id, title, doc, registeredFact string) *steps.Step {
+func restartStep(a *HAAnswers, mc *memo, id, title, doc, registeredFact string) *steps.Step {
 	p := &a.Members[0]
 	factKey := factRestarted(p) + "." + id
 	check := func(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {
@@ -496,7 +521,9 @@ func restartStep(a *HAAnswers, id, title, doc, registeredFact string) *steps.Ste
 			}
 			notBefore = v
 		}
-		return loadedCurrentPrefs(ctx, e, &a.Common, h, p, factKey, notBefore, false)
+		ok, ev, seen, err := loadedCurrentPrefs(ctx, e, &a.Common, h, p, factKey, notBefore, false)
+		mc.put(id, hn, seen)
+		return ok, ev, err
 	}
 	notBefore := func(e *steps.Env) string {
 		if registeredFact == "" {
@@ -519,12 +546,21 @@ func restartStep(a *HAAnswers, id, title, doc, registeredFact string) *steps.Ste
 			if err != nil {
 				return err
 			}
+			// The file's hash as the restart finds it: the Check's stat,
+			// moments ago, else stat now. Read before the restart, never
+			// after: a write after the restart must not be taken as loaded
+			// (the check then compares times and restarts again).
+			seen, _ := mc.take(id, hn).(observed)
+			if !seen.stat {
+				seen.info, err = h.Stat(ctx, a.prefsPath(p), a.sudo(p))
+				seen.stat = err == nil
+			}
 			markChanged(e, hn)
 			if err := startAndVerify(ctx, &a.Common, h, p, remote.ServiceRestart); err != nil {
 				return err
 			}
-			if info, err := h.Stat(ctx, a.prefsPath(p), a.sudo(p)); err == nil {
-				e.SetFact(factKey, restartStamp(info.SHA256, notBefore(e)))
+			if seen.stat && seen.info.Exists {
+				e.SetFact(factKey, restartStamp(seen.info.SHA256, notBefore(e)))
 			}
 			return nil
 		},
@@ -640,36 +676,46 @@ func inferredDone(ctx context.Context, e *steps.Env, a *HAAnswers) (bool, string
 }
 
 // clusterComplete: the primary names itself, every failover holds the
-// primary's file with its own name, and Central runs on every member.
-func clusterComplete(ctx context.Context, e *steps.Env, a *HAAnswers) (bool, string, error) {
+// primary's file with its own name, and Central runs on every member. The
+// files are preflight's reads (facts); the members' services are probed at
+// once.
+func clusterComplete(ctx context.Context, e *steps.Env, a *HAAnswers, facts []memberFacts) (bool, string, error) {
 	p := &a.Members[0]
-	ph, err := host(e, p.Host.Name)
-	if err != nil {
-		return false, "", err
-	}
-	pr, _, err := readPrefs(ctx, &a.Common, ph, p)
-	if err != nil {
-		return false, "", err
-	}
+	pr := facts[0].prefs
 	if pr == nil {
 		return false, p.Host.Name + " has no preferences.cfg", nil
 	}
 	if v, _ := pr.Get(ElemClusterMemberName); v != p.Name {
 		return false, p.Host.Name + " is not named yet", nil
 	}
+	for i := 1; i < len(a.Members); i++ {
+		cs := copyState{primary: pr, info: facts[i].info}
+		if facts[i].prefs != nil {
+			cs.member = facts[i].prefs.Bytes()
+		}
+		if ok, ev, err := copyDoneIn(a, i, cs); err != nil || !ok {
+			return false, ev, err
+		}
+	}
+	oks := make([]bool, len(a.Members))
+	evs := make([]string, len(a.Members))
+	errs := make([]error, len(a.Members))
+	fs := make([]func(), len(a.Members))
 	for i := range a.Members {
-		m := &a.Members[i]
-		if i > 0 {
-			if ok, ev, err := copyDone(ctx, e, a, i); err != nil || !ok {
-				return false, ev, err
+		fs[i] = func() {
+			m := &a.Members[i]
+			h, err := host(e, m.Host.Name)
+			if err != nil {
+				errs[i] = err
+				return
 			}
+			oks[i], evs[i], errs[i] = running(ctx, &a.Common, h, m)
 		}
-		h, err := host(e, m.Host.Name)
-		if err != nil {
-			return false, "", err
-		}
-		if ok, ev, err := running(ctx, &a.Common, h, m); err != nil || !ok {
-			return false, m.Host.Name + ": " + ev, err
+	}
+	par(fs...)
+	for i := range a.Members {
+		if errs[i] != nil || !oks[i] {
+			return false, a.Members[i].Host.Name + ": " + evs[i], errs[i]
 		}
 	}
 	return true, fmt.Sprintf("all %d members were configured and running", len(a.Members)), nil
@@ -763,12 +809,18 @@ func stopStep(a *HAAnswers, i int, id string) *steps.Step {
 			if err != nil {
 				return false, "", err
 			}
-			if ok, ev, err := copyDone(ctx, e, a, i); err != nil || ok {
-				return ok, ev + " (already configured; stopping it is no longer needed)", err
+			var (
+				ok, active bool
+				ev         string
+				errC, errA error
+			)
+			par(func() { ok, ev, errC = copyDone(ctx, e, a, i) },
+				func() { active, errA = isActive(ctx, &a.Common, h, m) })
+			if errC != nil || ok {
+				return ok, ev + " (already configured; stopping it is no longer needed)", errC
 			}
-			active, err := isActive(ctx, &a.Common, h, m)
-			if err != nil {
-				return false, "", err
+			if errA != nil {
+				return false, "", errA
 			}
 			if active {
 				return false, "service " + a.serviceName(m) + " is active", nil
@@ -785,37 +837,65 @@ func stopStep(a *HAAnswers, i int, id string) *steps.Step {
 			return err
 		},
 		Verify: func(ctx context.Context, e *steps.Env, hn string) (string, error) {
+			// Holds when the service is not active, or when the member is
+			// already configured (then it may run).
 			h, err := host(e, hn)
 			if err != nil {
 				return "", err
-			}
-			if ok, ev, err := copyDone(ctx, e, a, i); err != nil || ok {
-				return ev, err
 			}
 			active, err := isActive(ctx, &a.Common, h, m)
 			if err != nil {
 				return "", err
 			}
-			if active {
-				return "", fmt.Errorf("service %s is still active on %s", a.serviceName(m), hn)
+			if !active {
+				return "service " + a.serviceName(m) + " is not active", nil
 			}
-			return "service " + a.serviceName(m) + " is not active", nil
+			if ok, ev, err := copyDone(ctx, e, a, i); err != nil || ok {
+				return ev, err
+			}
+			return "", fmt.Errorf("service %s is still active on %s", a.serviceName(m), hn)
 		},
 	}
 }
 
-// wantedCopy is the primary's current preferences.cfg with ClusterMemberName
-// set to member i's name, and the primary's file.
-func wantedCopy(ctx context.Context, e *steps.Env, a *HAAnswers, i int) (want, primary []byte, err error) {
-	p := &a.Members[0]
+// copyState is the primary's and member i's preferences.cfg as read.
+type copyState struct {
+	primary *Prefs          // nil: the primary has none
+	member  []byte          // member i's content
+	info    remote.FileInfo // member i's file (Exists false: none)
+}
+
+// readCopyState reads the primary's and member i's preferences.cfg at once.
+func readCopyState(ctx context.Context, e *steps.Env, a *HAAnswers, i int) (copyState, error) {
+	p, m := &a.Members[0], &a.Members[i]
+	var cs copyState
 	ph, err := host(e, p.Host.Name)
 	if err != nil {
-		return nil, nil, err
+		return cs, err
 	}
-	pr, _, err := readPrefs(ctx, &a.Common, ph, p)
+	mh, err := host(e, m.Host.Name)
 	if err != nil {
-		return nil, nil, err
+		return cs, err
 	}
+	var errP, errM error
+	par(func() { cs.primary, _, errP = readPrefs(ctx, &a.Common, ph, p) },
+		func() {
+			cs.member, cs.info, errM = mh.ReadFile(ctx, a.prefsPath(m), a.sudo(m))
+			if isNotExist(errM) {
+				cs.member, cs.info, errM = nil, remote.FileInfo{}, nil
+			}
+		})
+	if errP != nil {
+		return cs, errP
+	}
+	return cs, errM
+}
+
+// wantedCopy is the primary's preferences.cfg (as read in cs) with
+// ClusterMemberName set to member i's name, and the primary's file.
+func wantedCopy(a *HAAnswers, i int, cs copyState) (want, primary []byte, err error) {
+	p := &a.Members[0]
+	pr := cs.primary
 	if pr == nil {
 		return nil, nil, fmt.Errorf("%s does not exist on the primary %s", a.prefsPath(p), p.Host.Name)
 	}
@@ -837,26 +917,26 @@ func wantedCopy(ctx context.Context, e *steps.Env, a *HAAnswers, i int) (want, p
 
 // copyDone: member i's file is the primary's with only ClusterMemberName changed.
 func copyDone(ctx context.Context, e *steps.Env, a *HAAnswers, i int) (bool, string, error) {
+	cs, err := readCopyState(ctx, e, a, i)
+	if err != nil {
+		return false, "", err
+	}
+	return copyDoneIn(a, i, cs)
+}
+
+func copyDoneIn(a *HAAnswers, i int, cs copyState) (bool, string, error) {
 	m := &a.Members[i]
-	want, _, err := wantedCopy(ctx, e, a, i)
+	want, _, err := wantedCopy(a, i, cs)
 	if err != nil {
 		return false, "", err
 	}
-	h, err := host(e, m.Host.Name)
-	if err != nil {
-		return false, "", err
-	}
-	b, info, err := h.ReadFile(ctx, a.prefsPath(m), a.sudo(m))
-	if err != nil && !isNotExist(err) {
-		return false, "", err
-	}
-	if info.Exists && bytes.Equal(b, want) {
-		return true, fmt.Sprintf("%s on %s is the primary's with ClusterMemberName %q (sha256 %s)", a.prefsPath(m), m.Host.Name, m.Name, short(info.SHA256)), nil
+	if cs.info.Exists && bytes.Equal(cs.member, want) {
+		return true, fmt.Sprintf("%s on %s is the primary's with ClusterMemberName %q (sha256 %s)", a.prefsPath(m), m.Host.Name, m.Name, short(cs.info.SHA256)), nil
 	}
 	return false, fmt.Sprintf("%s on %s is not the primary's copy yet", a.prefsPath(m), m.Host.Name), nil
 }
 
-func copyStep(a *HAAnswers, i int, id string) *steps.Step {
+func copyStep(a *HAAnswers, mc *memo, i int, id string) *steps.Step {
 	m := &a.Members[i]
 	p := &a.Members[0]
 	return &steps.Step{
@@ -869,57 +949,81 @@ func copyStep(a *HAAnswers, i int, id string) *steps.Step {
 		Actions: []string{fmt.Sprintf("write %s on %s: the primary %s's file with <ClusterMemberName value=%q/> (backup kept); the files then differ in that line only",
 			a.prefsPath(m), m.Host.Name, p.Host.Name, m.Name)},
 		Check: func(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {
-			return copyDone(ctx, e, a, i)
+			cs, err := readCopyState(ctx, e, a, i)
+			if err != nil {
+				return false, "", err
+			}
+			mc.put(id, hn, &cs)
+			return copyDoneIn(a, i, cs)
 		},
 		Apply: func(ctx context.Context, e *steps.Env, hn string) error {
 			h, err := host(e, hn)
 			if err != nil {
 				return err
 			}
-			active, err := isActive(ctx, &a.Common, h, m)
-			if err != nil {
-				return err
+			// Both files as the Check read them moments ago (else read them
+			// now, while asking whether Central is stopped): the write is a
+			// compare-and-swap on the member's, and Verify compares with
+			// the primary's file afresh.
+			cs, cached := mc.take(id, hn).(*copyState)
+			for {
+				var (
+					active     bool
+					errA, errR error
+				)
+				if cached {
+					active, errA = isActive(ctx, &a.Common, h, m)
+				} else {
+					cs = new(copyState)
+					par(func() { active, errA = isActive(ctx, &a.Common, h, m) },
+						func() { *cs, errR = readCopyState(ctx, e, a, i) })
+				}
+				if errA != nil {
+					return errA
+				}
+				if active {
+					return fmt.Errorf("Central is running on %s: it must be stopped before its preferences.cfg is replaced (step 7)", hn)
+				}
+				if errR != nil {
+					return errR
+				}
+				want, _, err := wantedCopy(a, i, *cs)
+				if err != nil {
+					return err
+				}
+				cas := cs.info.SHA256
+				if !cs.info.Exists {
+					cas = "absent"
+				}
+				markChanged(e, hn)
+				res, err := h.WriteFile(ctx, a.prefsPath(m), want, remote.WriteOptions{IfSHA256: cas, Backup: true, Sudo: a.sudo(m)})
+				if errors.Is(err, remote.ErrChanged) && cached {
+					cached = false // changed since the check read it: read both again
+					continue
+				}
+				if err != nil {
+					return fmt.Errorf("writing %s on %s: %w", a.prefsPath(m), hn, err)
+				}
+				if res.Backup != "" {
+					e.SetFact("backup."+hn+"."+a.prefsPath(m), res.Backup)
+					e.Output(hn, fmt.Sprintf("%s written (backup %s)", a.prefsPath(m), res.Backup))
+				}
+				return nil
 			}
-			if active {
-				return fmt.Errorf("Central is running on %s: it must be stopped before its preferences.cfg is replaced (step 7)", hn)
-			}
-			want, _, err := wantedCopy(ctx, e, a, i)
-			if err != nil {
-				return err
-			}
-			info, err := h.Stat(ctx, a.prefsPath(m), a.sudo(m))
-			if err != nil {
-				return err
-			}
-			cas := info.SHA256
-			if !info.Exists {
-				cas = "absent"
-			}
-			markChanged(e, hn)
-			res, err := h.WriteFile(ctx, a.prefsPath(m), want, remote.WriteOptions{IfSHA256: cas, Backup: true, Sudo: a.sudo(m)})
-			if err != nil {
-				return fmt.Errorf("writing %s on %s: %w", a.prefsPath(m), hn, err)
-			}
-			if res.Backup != "" {
-				e.SetFact("backup."+hn+"."+a.prefsPath(m), res.Backup)
-				e.Output(hn, fmt.Sprintf("%s written (backup %s)", a.prefsPath(m), res.Backup))
-			}
-			return nil
 		},
 		Verify: func(ctx context.Context, e *steps.Env, hn string) (string, error) {
-			h, err := host(e, hn)
+			cs, err := readCopyState(ctx, e, a, i)
 			if err != nil {
 				return "", err
 			}
-			_, primary, err := wantedCopy(ctx, e, a, i)
+			_, primary, err := wantedCopy(a, i, cs)
 			if err != nil {
 				return "", err
 			}
-			b, info, err := h.ReadFile(ctx, a.prefsPath(m), a.sudo(m))
-			if err != nil {
-				return "", err
+			if !cs.info.Exists {
+				return "", fmt.Errorf("read %s on %s: %w", a.prefsPath(m), hn, fs.ErrNotExist)
 			}
-			d := DiffLines(primary, b)
+			d := DiffLines(primary, cs.member)
 			if len(d) != 1 {
 				return "", fmt.Errorf("%s on %s differs from the primary's in %d lines, want exactly 1 (ClusterMemberName): %v", a.prefsPath(m), hn, len(d), d)
 			}
@@ -927,7 +1031,7 @@ func copyStep(a *HAAnswers, i int, id string) *steps.Step {
 			if v, ok := got.Get(ElemClusterMemberName); !ok || v != m.Name {
 				return "", fmt.Errorf("%s on %s: line %d differs from the primary's but is not ClusterMemberName %q: %q", a.prefsPath(m), hn, d[0].Line, m.Name, d[0].B)
 			}
-			return fmt.Sprintf("differs from the primary's in line %d only: %s → %s; sha256 %s", d[0].Line, d[0].A, d[0].B, short(info.SHA256)), nil
+			return fmt.Sprintf("differs from the primary's in line %d only: %s → %s; sha256 %s", d[0].Line, d[0].A, d[0].B, short(cs.info.SHA256)), nil
 		},
 	}
 }
@@ -945,7 +1049,7 @@ func startCommand(c *Common, m *Member) string {
 	}
 }
 
-func startStep(a *HAAnswers, i int, id string) *steps.Step {
+func startStep(a *HAAnswers, mc *memo, i int, id string) *steps.Step {
 	m := &a.Members[i]
 	factKey := factRestarted(m) + "." + id
 	return &steps.Step{
@@ -961,24 +1065,39 @@ func startStep(a *HAAnswers, i int, id string) *steps.Step {
 			if err != nil {
 				return false, "", err
 			}
-			return loadedCurrentPrefs(ctx, e, &a.Common, h, m, factKey, "", true)
+			ok, ev, seen, err := loadedCurrentPrefs(ctx, e, &a.Common, h, m, factKey, "", true)
+			mc.put(id, hn, seen)
+			return ok, ev, err
 		},
 		Apply: func(ctx context.Context, e *steps.Env, hn string) error {
 			h, err := host(e, hn)
 			if err != nil {
 				return err
 			}
+			// What the Check saw moments ago (else ask now): the state, and
+			// the file's hash as the start finds it (read before the start,
+			// as for the restarts).
+			seen, cached := mc.take(id, hn).(observed)
+			if !cached {
+				var errA, errS error
+				par(func() { seen.active, errA = isActive(ctx, &a.Common, h, m) },
+					func() { seen.info, errS = h.Stat(ctx, a.prefsPath(m), a.sudo(m)) })
+				seen.stat = errS == nil
+				if errA != nil {
+					seen.active = false
+				}
+			}
 			// Running with an older file (Check said not loaded): restart.
 			act := remote.ServiceStart
-			if active, err := isActive(ctx, &a.Common, h, m); err == nil && active {
+			if seen.active {
 				act = remote.ServiceRestart
 			}
 			markChanged(e, hn)
 			if err := startAndVerify(ctx, &a.Common, h, m, act); err != nil {
 				return err
 			}
-			if info, err := h.Stat(ctx, a.prefsPath(m), a.sudo(m)); err == nil {
-				e.SetFact(factKey, restartStamp(info.SHA256, ""))
+			if seen.stat && seen.info.Exists {
+				e.SetFact(factKey, restartStamp(seen.info.SHA256, ""))
 			}
 			return nil
 		},

@@ -257,7 +257,7 @@ func TestRestartCheckSameSecond(t *testing.T) {
 		if err := os.Chtimes(prefs, mtime, mtime); err != nil {
 			t.Fatal(err)
 		}
-		ok, ev, err := loadedCurrentPrefs(ctx, e, &a.Common, h, m, "no-such-fact", notBefore, overlapOK)
+		ok, ev, _, err := loadedCurrentPrefs(ctx, e, &a.Common, h, m, "no-such-fact", notBefore, overlapOK)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -303,7 +303,7 @@ func TestRestartCheckWithoutProcStart(t *testing.T) {
 		want  bool
 	}{{t0.Add(-100 * time.Millisecond), false}, {t0.Add(-3 * time.Second), true}} {
 		os.Chtimes(prefs, c.mtime, c.mtime)
-		ok, ev, err := loadedCurrentPrefs(ctx, e, &a.Common, h, m, "no-such-fact", "", false)
+		ok, ev, _, err := loadedCurrentPrefs(ctx, e, &a.Common, h, m, "no-such-fact", "", false)
 		if err != nil || ok != c.want || !strings.Contains(ev, "(±1s)") {
 			t.Errorf("edited %v before the restart: %v %v %s", t0.Sub(c.mtime), ok, err, ev)
 		}
@@ -574,6 +574,139 @@ func TestHAThroughEngine(t *testing.T) {
 		want := mmcentral.SamplePrefs + fmt.Sprintf(`<ClusterMemberName value="central%d"/>`, i+1) + "\n"
 		if got := h.prefs(); got != want {
 			t.Errorf("%s: %q", h.name, got)
+		}
+	}
+}
+
+// One engine run with every manual step confirmed up front (`hawiz run
+// --confirm …`) goes to the end; sudo is proved once per member (the
+// engine's check at connect, not again in preflight); the primary is
+// restarted twice and each failover stopped and started once.
+func TestHAOneRunConfirmedUpFront(t *testing.T) {
+	w, a, _, _, list := setup(t, 3, nil)
+	a.SSH.KnownHosts = filepath.Join(w.dir, "known_hosts")
+	var manual []string
+	for _, s := range list {
+		if s.Manual != nil {
+			manual = append(manual, s.ID)
+		}
+	}
+	for _, h := range w.hosts {
+		h.mu.Lock()
+		h.cmds = nil
+		h.mu.Unlock()
+	}
+	_, err := steps.Run(context.Background(), steps.RunConfig{
+		Procedure: CentralHA(), Answers: a, AnswersFile: "ha.yaml", StatePath: filepath.Join(w.dir, "state.json"),
+		Operator: steps.NonInteractive{Yes: true}, Yes: true, Confirm: manual,
+		Remote: remote.Options{AgentSocket: "none", DialTimeout: 5 * time.Second},
+		Getenv: func(string) string { return "" },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range w.hosts {
+		want := mmcentral.SamplePrefs + fmt.Sprintf(`<ClusterMemberName value="central%d"/>`, i+1) + "\n"
+		if got := h.prefs(); got != want {
+			t.Errorf("%s: %q", h.name, got)
+		}
+		h.mu.Lock()
+		sudoTrue := 0
+		for _, c := range h.cmds {
+			if strings.HasSuffix(c, "sudo -n -- 'true'") {
+				sudoTrue++
+			}
+		}
+		h.mu.Unlock()
+		if sudoTrue != 1 {
+			t.Errorf("%s: sudo proved %d times, want once", h.name, sudoTrue)
+		}
+		calls := map[string]int{}
+		for _, l := range strings.Split(h.systemctlLog(), "\n") {
+			calls[l]++
+		}
+		restarts, stops, starts := 2, 0, 0
+		if i > 0 {
+			restarts, stops, starts = 0, 1, 1
+		}
+		if calls["restart mmcentral"] != restarts || calls["stop mmcentral"] != stops || calls["start mmcentral"] != starts {
+			t.Errorf("%s: systemctl calls %v", h.name, calls)
+		}
+	}
+}
+
+// Apply writes on the content its Check read (no second read); a file
+// changed in between is refused by the compare-and-swap, read again and
+// edited as it now is, never overwritten with the older content.
+func TestApplyUsesCheckReadAndRereadsOnChange(t *testing.T) {
+	for _, change := range []bool{false, true} {
+		w, _, _, e, list := setup(t, 2, nil)
+		ctx := context.Background()
+		byID := map[string]*steps.Step{}
+		for _, s := range list {
+			byID[s.ID] = s
+		}
+		h0, h1 := w.hosts[0], w.hosts[1]
+		name := byID["name-primary"]
+		if done, _, err := name.Check(ctx, e, h0.name); err != nil || done {
+			t.Fatalf("check: %v %v", done, err)
+		}
+		if change {
+			h0.writeFile("var/mmsuite/mmcentral/preferences.cfg", h0.prefs()+"<!-- edited meanwhile -->\n")
+		}
+		reads := func(h *fakeHost) int {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			n := 0
+			for _, c := range h.cmds {
+				if strings.Contains(c, "hawiz-stat:") && strings.Contains(c, "exec cat") {
+					n++
+				}
+			}
+			return n
+		}
+		r0 := reads(h0)
+		if err := name.Apply(ctx, e, h0.name); err != nil {
+			t.Fatal(err)
+		}
+		want := mmcentral.SamplePrefs + `<ClusterMemberName value="central1"/>` + "\n"
+		if change {
+			want = mmcentral.SamplePrefs + "<!-- edited meanwhile -->\n" + `<ClusterMemberName value="central1"/>` + "\n"
+		}
+		if got := h0.prefs(); got != want {
+			t.Fatalf("change %v: primary prefs %q", change, got)
+		}
+		if got, wantReads := reads(h0)-r0, map[bool]int{false: 0, true: 1}[change]; got != wantReads {
+			t.Errorf("change %v: Apply read the file %d times, want %d", change, got, wantReads)
+		}
+		if _, err := name.Verify(ctx, e, h0.name); err != nil {
+			t.Fatal(err)
+		}
+		// The failover's copy: Check reads both files, Apply writes.
+		for _, id := range []string{"stop-central2", "copy-preferences-central2"} {
+			s := byID[id]
+			if done, _, err := s.Check(ctx, e, h1.name); err != nil || done {
+				t.Fatalf("%s check: %v %v", id, done, err)
+			}
+			if change && id == "copy-preferences-central2" {
+				h1.writeFile("var/mmsuite/mmcentral/preferences.cfg", "<!-- someone else -->\n")
+			}
+			if err := s.Apply(ctx, e, h1.name); err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+			if _, err := s.Verify(ctx, e, h1.name); err != nil {
+				t.Fatalf("%s verify: %v", id, err)
+			}
+		}
+		if got := h1.prefs(); got != strings.Replace(want, `"central1"`, `"central2"`, 1) {
+			t.Fatalf("change %v: failover prefs %q", change, got)
+		}
+		baks, _ := filepath.Glob(filepath.Join(h1.root, "var/mmsuite/mmcentral/preferences.cfg.hawiz-*.bak"))
+		if len(baks) != 1 {
+			t.Fatalf("backups %v", baks)
+		}
+		if b, _ := os.ReadFile(baks[0]); change && string(b) != "<!-- someone else -->\n" {
+			t.Fatalf("backup holds %q, not the content it replaced", b)
 		}
 	}
 }

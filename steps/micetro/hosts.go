@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hawiz/hawiz/remote"
@@ -81,20 +82,45 @@ func waitListening(ctx context.Context, c *Common, h *remote.Host) bool {
 	}
 }
 
+// par runs fs at once and waits for all: read-only probes of one or more
+// hosts that do not depend on each other (sessions are multiplexed on each
+// host's one connection), so a step waits for the slowest, not the sum.
+func par(fs ...func()) {
+	var wg sync.WaitGroup
+	for _, f := range fs[1:] {
+		wg.Add(1)
+		go func() { defer wg.Done(); f() }()
+	}
+	fs[0]()
+	wg.Wait()
+}
+
 // running reports whether Central is active and listening on 1231, as
-// evidence text.
+// evidence text. The two probes run at once.
 func running(ctx context.Context, c *Common, h *remote.Host, m *Member) (bool, string, error) {
-	active, err := isActive(ctx, c, h, m)
+	active, listening, err := probeRunning(ctx, c, h, m)
 	if err != nil {
 		return false, "", err
 	}
+	ok, ev := runningText(c, m, active, listening)
+	return ok, ev, nil
+}
+
+// probeRunning asks the service state and dials port 1231 at once.
+func probeRunning(ctx context.Context, c *Common, h *remote.Host, m *Member) (active, listening bool, err error) {
+	par(func() { active, err = isActive(ctx, c, h, m) },
+		func() { listening = h.PortListening(ctx, CentralPort) })
+	return active, listening, err
+}
+
+func runningText(c *Common, m *Member, active, listening bool) (bool, string) {
 	if !active {
-		return false, fmt.Sprintf("service %s is not active", c.serviceName(m)), nil
+		return false, fmt.Sprintf("service %s is not active", c.serviceName(m))
 	}
-	if !h.PortListening(ctx, CentralPort) {
-		return false, fmt.Sprintf("service %s is active but nothing listens on port %d", c.serviceName(m), CentralPort), nil
+	if !listening {
+		return false, fmt.Sprintf("service %s is active but nothing listens on port %d", c.serviceName(m), CentralPort)
 	}
-	return true, fmt.Sprintf("service %s active, port %d listening", c.serviceName(m), CentralPort), nil
+	return true, fmt.Sprintf("service %s active, port %d listening", c.serviceName(m), CentralPort)
 }
 
 // startAndVerify starts (or restarts) Central and waits for port 1231.
@@ -155,24 +181,42 @@ func centralVersion(ctx context.Context, c *Common, h *remote.Host, m *Member) (
 // right for a failover, whose file is only written while Central is stopped
 // (so a start near that instant came after it); wrong for the primary, whose
 // file is edited while Central runs.
-func loadedCurrentPrefs(ctx context.Context, e *steps.Env, c *Common, h *remote.Host, m *Member, factKey string, notBefore string, overlapOK bool) (bool, string, error) {
-	ok, ev, err := running(ctx, c, h, m)
-	if err != nil || !ok {
-		return false, ev, err
+//
+// The probes (state, port, the file's stat, the process start) are
+// read-only and run at once. seen returns what they saw, for the step's
+// Apply: whether the service was active and the file's stat.
+func loadedCurrentPrefs(ctx context.Context, e *steps.Env, c *Common, h *remote.Host, m *Member, factKey string, notBefore string, overlapOK bool) (_ bool, _ string, seen observed, _ error) {
+	var (
+		active, listening, found bool
+		since                    span
+		info                     remote.FileInfo
+		errR, errS, errP         error
+	)
+	par(func() { active, listening, errR = probeRunning(ctx, c, h, m) },
+		func() { info, errS = h.Stat(ctx, c.prefsPath(m), c.sudo(m)) },
+		func() { since, found, errP = startedAt(ctx, c, h, m) })
+	if errR != nil {
+		return false, "", seen, errR
 	}
-	info, err := h.Stat(ctx, c.prefsPath(m), c.sudo(m))
-	if err != nil {
-		return false, "", err
+	seen.active = active
+	if errS == nil {
+		seen.info, seen.stat = info, true
+	}
+	ok, ev := runningText(c, m, active, listening)
+	if !ok {
+		return false, ev, seen, nil
+	}
+	if errS != nil {
+		return false, "", seen, errS
 	}
 	if v, _ := e.Fact(factKey); v != "" && v == restartStamp(info.SHA256, notBefore) {
-		return true, ev + "; restarted by this run with the current preferences.cfg", nil
+		return true, ev + "; restarted by this run with the current preferences.cfg", seen, nil
 	}
-	since, found, err := startedAt(ctx, c, h, m)
-	if err != nil {
-		return false, "", err
+	if errP != nil {
+		return false, "", seen, errP
 	}
 	if !found {
-		return false, ev + fmt.Sprintf("; no %s process found to date its start", c.daemonProcess(m)), nil
+		return false, ev + fmt.Sprintf("; no %s process found to date its start", c.daemonProcess(m)), seen, nil
 	}
 	prec := info.ModTimePrecision
 	if prec <= 0 {
@@ -182,19 +226,26 @@ func loadedCurrentPrefs(ctx context.Context, e *steps.Env, c *Common, h *remote.
 	if notBefore != "" {
 		t, p, err := parseHostTime(notBefore)
 		if err != nil {
-			return false, "", fmt.Errorf("the recorded registration time %q: %w", notBefore, err)
+			return false, "", seen, fmt.Errorf("the recorded registration time %q: %w", notBefore, err)
 		}
 		if nb := exactly(t, p); nb.hi.After(need.hi) {
 			need, what = later(need, nb), "the registration"
 		}
 	}
 	if since.surelyAfter(need) {
-		return true, ev + fmt.Sprintf("; running since %s, after %s (%s)", since, what, need), nil
+		return true, ev + fmt.Sprintf("; running since %s, after %s (%s)", since, what, need), seen, nil
 	}
 	if overlapOK && since.maybeAfter(need) {
-		return true, ev + fmt.Sprintf("; running since %s, no earlier than %s (%s), which is only written while Central is stopped", since, what, need), nil
+		return true, ev + fmt.Sprintf("; running since %s, no earlier than %s (%s), which is only written while Central is stopped", since, what, need), seen, nil
 	}
-	return false, ev + fmt.Sprintf("; running since %s, not surely after %s (%s): not restarted yet", since, what, need), nil
+	return false, ev + fmt.Sprintf("; running since %s, not surely after %s (%s): not restarted yet", since, what, need), seen, nil
+}
+
+// observed is what a Check saw of a member's service and preferences.cfg.
+type observed struct {
+	active bool
+	stat   bool // info is valid
+	info   remote.FileInfo
 }
 
 // restartStamp is the fact a restart records: the file content it loaded
