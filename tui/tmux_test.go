@@ -157,6 +157,7 @@ func TestTmuxWizardEndToEnd(t *testing.T) {
 	s.wait("┃ Use secret")
 	s.keys("n")
 	s.fill("Fail on", "")
+	s.fill("Hold", "")
 	// SSH
 	s.fill("User", "tester")
 	s.fill("Port", "")
@@ -275,6 +276,7 @@ func TestTmuxAccessible(t *testing.T) {
 	s.answer("Manual", "n")
 	s.answer("Use secret", "n")
 	s.answer("Fail on", "")
+	s.answer("Hold", "")
 	s.answer("User", "tester")
 	s.answer("Port", "99999")
 	s.wait("99999 is not a TCP port")
