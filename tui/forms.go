@@ -27,21 +27,25 @@ const maxListItems = 9
 //	help:"one line shown under the field"
 //	options:"nopasswd,password,none"   (a choice instead of free text)
 //	title:"Cluster member name"        (instead of the YAML key)
+//	secret:"true"                      (the review screen never shows it)
 const (
 	tagHelp    = "help"
 	tagOptions = "options"
 	tagTitle   = "title"
+	tagSecret  = "secret"
 )
 
 // binding is one answers field in the form: its YAML path, its typed text,
 // and how the text becomes a value.
 type binding struct {
-	path  string // "members[1].host.name"
-	kind  reflect.Type
-	text  *string
-	flag  *bool // bool fields
-	list  *list // the list this field belongs to (nil = top level)
-	index int   // item index in list
+	path   string // "members[1].host.name"
+	kind   reflect.Type
+	text   *string
+	flag   *bool  // bool fields
+	list   *list  // the list this field belongs to (nil = top level)
+	index  int    // item index in list
+	title  string // the field's title in the form
+	secret bool   // never shown (review): tag secret:"true" or a secret-like key
 }
 
 // list is a slice of structs in the answers: the form asks how many.
@@ -59,6 +63,10 @@ type answersForm struct {
 	sshDef   map[string]string // defaults from ~/.ssh/config, by ssh field key
 	initial  steps.Answers     // fills the form in when it is first built (prefill.go)
 	pre      map[string]string // prefill texts by path while the form is built
+	// acc: the form is asked as plain prompts (huh's accessible mode), where
+	// an empty answer keeps the value the field has: titles show it, and
+	// validation checks it.
+	acc bool
 }
 
 func newAnswersForm(p *steps.Procedure) *answersForm {
@@ -156,6 +164,7 @@ func humanize(key string) string {
 type section struct {
 	title  string
 	fields []huh.Field
+	binds  []*binding // the fields' bindings, in order (not the count)
 	list   *list
 	index  int
 	count  bool // the "how many" question of a list
@@ -189,6 +198,7 @@ func (af *answersForm) build() []section {
 			switch {
 			case scalar(ft):
 				sec.fields = append(sec.fields, af.field(f, ft, path, label, l, idx))
+				sec.binds = append(sec.binds, af.bindings[len(af.bindings)-1])
 			case ft.Kind() == reflect.Struct && top:
 				s := &section{title: humanize(name)}
 				walk(ft, path, "", s, l, idx, false)
@@ -228,10 +238,11 @@ func (af *answersForm) countField(l *list, name string, f reflect.StructField) h
 		*l.count = af.pre[l.path]
 	}
 	return huh.NewInput().
-		Title("How many " + strings.ReplaceAll(name, "_", " ") + "?").
+		Title(af.shown("How many "+strings.ReplaceAll(name, "_", " ")+"?", *l.count, false)).
 		Description(cmpOr(f.Tag.Get(tagHelp), fmt.Sprintf("1 to %d; one page each follows", maxListItems))).
 		Value(l.count).
 		Validate(func(s string) error {
+			s = af.kept(s, *l.count)
 			n, err := strconv.Atoi(strings.TrimSpace(s))
 			if err != nil || n < 1 || n > maxListItems {
 				return fmt.Errorf("a number from 1 to %d", maxListItems)
@@ -241,6 +252,27 @@ func (af *answersForm) countField(l *list, name string, f reflect.StructField) h
 			defer func() { *l.count = old }()
 			return af.fieldErr(l.path)
 		})
+}
+
+// shown is a field's title as asked: in accessible mode with the value an
+// empty answer keeps, as "Title [value]".
+func (af *answersForm) shown(title, value string, secret bool) string {
+	if !af.acc || strings.TrimSpace(value) == "" {
+		return title
+	}
+	if secret {
+		value = hiddenValue
+	}
+	return title + " [" + value + "]"
+}
+
+// kept is the answer huh's accessible prompt will keep: the field's value
+// when s is empty.
+func (af *answersForm) kept(s, value string) string {
+	if af.acc && strings.TrimSpace(s) == "" {
+		return value
+	}
+	return s
 }
 
 func cmpOr(a, b string) string {
@@ -265,6 +297,8 @@ func (af *answersForm) field(f reflect.StructField, t reflect.Type, path, label 
 		}
 		title = label + h
 	}
+	b.title = title
+	b.secret = f.Tag.Get(tagSecret) == "true" || secretKey(key)
 	help := f.Tag.Get(tagHelp)
 	if t.Kind() == reflect.Bool {
 		b.flag = new(bool)
@@ -279,10 +313,10 @@ func (af *answersForm) field(f reflect.StructField, t reflect.Type, path, label 
 		for _, o := range strings.Split(opts, ",") {
 			os = append(os, huh.NewOption(o, o))
 		}
-		return huh.NewSelect[string]().Title(title).Description(help).Options(os...).Value(b.text).
+		return huh.NewSelect[string]().Title(af.shown(title, *b.text, b.secret)).Description(help).Options(os...).Value(b.text).
 			Validate(func(s string) error { return af.check(b, s) })
 	}
-	in := huh.NewInput().Title(title).Value(b.text).Validate(func(s string) error { return af.check(b, s) })
+	in := huh.NewInput().Title(af.shown(title, *b.text, b.secret)).Value(b.text).Validate(func(s string) error { return af.check(b, s) })
 	if help != "" {
 		in.Description(help)
 	}
@@ -303,6 +337,7 @@ func (af *answersForm) field(f reflect.StructField, t reflect.Type, path, label 
 // check is a field's validation: the text must parse, and the answers as a
 // whole (with this text) must have no error for this field's path.
 func (af *answersForm) check(b *binding, s string) error {
+	s = af.kept(s, *b.text)
 	if _, err := parseValue(b.kind, s); err != nil {
 		return err
 	}
@@ -484,12 +519,40 @@ func parseValue(t reflect.Type, s string) (reflect.Value, error) {
 	return reflect.Value{}, fmt.Errorf("unsupported type %s", t)
 }
 
+// rebuild builds the sections afresh with what the fields held (list
+// counts, texts, flags); the first build takes them from af.initial. huh
+// fields read their values when they are built, so the values go in
+// through af.pre.
+func (af *answersForm) rebuild() []section {
+	if af.initial != nil {
+		af.prepare(af.initial)
+		af.initial = nil
+	} else {
+		af.pre = map[string]string{}
+		for _, l := range af.lists {
+			af.pre[l.path] = *l.count
+		}
+		for _, b := range af.bindings {
+			if b.flag != nil {
+				af.pre[b.path] = fmt.Sprint(*b.flag)
+			} else {
+				af.pre[b.path] = *b.text
+			}
+		}
+	}
+	af.bindings, af.lists = nil, nil
+	secs := af.build()
+	af.pre = nil
+	return secs
+}
+
 // CountForm asks how many items every list has (accessible mode asks it
 // first, since its prompts cannot hide pages); nil when there are no lists.
+// The answers so far are kept.
 func (af *answersForm) CountForm() *huh.Form {
-	af.bindings, af.lists = nil, nil
+	af.acc = true
 	var fields []huh.Field
-	for _, s := range af.build() {
+	for _, s := range af.rebuild() {
 		if s.count {
 			fields = append(fields, s.fields[0])
 		}
@@ -506,38 +569,8 @@ func (af *answersForm) CountForm() *huh.Form {
 // kept): they and the items beyond them are left out.
 func (af *answersForm) Form(accessible ...bool) *huh.Form {
 	acc := len(accessible) > 0 && accessible[0]
-	counts := map[string]string{}
-	for _, l := range af.lists {
-		counts[l.path] = *l.count
-	}
-	if af.initial != nil {
-		af.prepare(af.initial) // fields read their values when built
-		af.initial = nil
-	}
-	old := map[string]string{}
-	flags := map[string]bool{}
-	for _, b := range af.bindings {
-		old[b.path] = *b.text
-		if b.flag != nil {
-			flags[b.path] = *b.flag
-		}
-	}
-	af.bindings, af.lists = nil, nil
-	secs := af.build()
-	for _, l := range af.lists {
-		if v, ok := counts[l.path]; ok {
-			*l.count = v
-		}
-	}
-	for _, b := range af.bindings {
-		if v, ok := old[b.path]; ok {
-			*b.text = v
-		}
-		if v, ok := flags[b.path]; ok && b.flag != nil {
-			*b.flag = v
-		}
-	}
-	af.pre = nil
+	af.acc = acc
+	secs := af.rebuild()
 	var groups []*huh.Group
 	for _, s := range secs {
 		if len(s.fields) == 0 {

@@ -40,12 +40,17 @@ type Config struct {
 	// PlanNotes, by procedure name, are shown above the plan (`hawiz demo`
 	// says where its paths differ from the documented defaults).
 	PlanNotes map[string][]string
+	// AnswersFrom says where Answers came from, on the review screen that
+	// shows complete and valid Answers before the plan (e.g. "hawiz demo
+	// filled these answers in"); "" = a neutral sentence.
+	AnswersFrom string
 }
 
 type screen int
 
 const (
 	scrHome screen = iota
+	scrReview
 	scrForm
 	scrFormErr
 	scrPlan
@@ -131,7 +136,9 @@ type Model struct {
 	saved   string
 	answers steps.Answers
 
-	planVP viewport.Model
+	planVP   viewport.Model
+	reviewVP viewport.Model
+	review   []reviewSection
 
 	bridge    *Bridge
 	cancel    context.CancelFunc
@@ -212,6 +219,7 @@ func New(cfg Config) *Model {
 		out: newRing(cfg.OutputLines), follow: true, spin: spinner.New(spinner.WithSpinner(spinner.Line))}
 	m.vp = viewport.New()
 	m.planVP = viewport.New()
+	m.reviewVP = viewport.New()
 	m.loadHome()
 	return m
 }
@@ -284,6 +292,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch m.scr {
 	case scrHome:
 		return m.updateHome(msg)
+	case scrReview:
+		return m.updateReview(msg)
 	case scrForm:
 		return m.updateForm(msg)
 	case scrFormErr:
@@ -334,10 +344,46 @@ func (m *Model) updateHome(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.proc = it.proc
 		m.af = newAnswersForm(it.proc)
 		m.af.initial = m.cfg.Answers[it.proc.Name]
+		if a := m.af.prefilled(); a != nil {
+			m.answers = a
+			m.showReview()
+			return m, nil
+		}
 		m.startForm()
 		return m, m.form.Init()
 	}
 	return m, nil
+}
+
+// showReview shows answers that are complete and valid already: the plan
+// is one key away, the form opens only to edit them.
+func (m *Model) showReview() {
+	m.review = m.af.review()
+	m.scr = scrReview
+	m.layout()
+	m.reviewVP.GotoTop()
+}
+
+func (m *Model) updateReview(msg tea.Msg) (tea.Model, tea.Cmd) {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return m, nil
+	}
+	switch k.String() {
+	case "ctrl+c", "q":
+		return m, tea.Quit
+	case "esc":
+		m.scr = scrHome
+		return m, nil
+	case "e":
+		m.startForm()
+		return m, m.form.Init()
+	case "enter", "y":
+		return m, m.showPlan()
+	}
+	var cmd tea.Cmd
+	m.reviewVP, cmd = m.reviewVP.Update(msg)
+	return m, cmd
 }
 
 func (m *Model) startForm() {
@@ -905,6 +951,12 @@ func (m *Model) layout() {
 	m.vp.SetHeight(max(1, m.h-2-m.stepRows()-1))
 	m.planVP.SetWidth(m.w)
 	m.planVP.SetHeight(max(1, m.h-3))
+	m.reviewVP.SetWidth(m.w)
+	m.reviewVP.SetHeight(max(1, m.h-2-strings.Count(m.reviewHead(), "\n")))
+	if m.scr == scrReview {
+		m.reviewVP.SetContent(reviewText(m.review, m.w, m.st.title, m.st.dim) + "\n" +
+			m.st.dim.Render(ansi.Wrap("Fields not listed are empty: hawiz uses their defaults. Secrets are never shown here.", m.w, "")))
+	}
 	m.refreshOutput()
 }
 

@@ -34,6 +34,16 @@ func (m *Model) Render() string {
 	switch m.scr {
 	case scrHome:
 		body, keys = m.viewHome(), []key.Binding{m.keys.Up, m.keys.Enter, m.keys.Quit}
+	case scrReview:
+		body = m.viewReview()
+		keys = []key.Binding{
+			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "continue to the plan")),
+			key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit answers")),
+			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")), m.keys.Quit}
+		if m.reviewVP.TotalLineCount() > m.reviewVP.Height() {
+			scroll := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "scroll"))
+			keys = append(keys[:2], append([]key.Binding{scroll}, keys[2:]...)...)
+		}
 	case scrForm:
 		return fit(m.st.header.Render(truncate(title+" · answers", m.w))+"\n"+m.form.View(), m.w, m.h)
 	case scrFormErr:
@@ -118,6 +128,15 @@ func (m *Model) viewHome() string {
 	}
 	return b.String()
 }
+
+// reviewHead is what the review screen shows above the answers.
+func (m *Model) reviewHead() string {
+	from := cmpOr(m.cfg.AnswersFrom, "These answers are complete and valid.")
+	return m.st.title.Render("Review the answers") + "\n" +
+		ansi.Wrap(from+" Continue to the plan, or edit them first.", m.w, "") + "\n\n"
+}
+
+func (m *Model) viewReview() string { return m.reviewHead() + m.reviewVP.View() }
 
 func (m *Model) viewFormErr() string {
 	var b strings.Builder

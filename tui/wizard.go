@@ -20,8 +20,9 @@ func Accessible(flag bool, getenv func(string) string) bool {
 
 // RunAccessible is the wizard as plain prompts for screen readers (huh's
 // accessible mode): the same flow as the full-screen wizard — pick a
-// procedure or an unfinished run, answer the same forms with the same
-// validation, save the answers, read the plan, confirm, run with the plain
+// procedure or an unfinished run, review answers that are complete already
+// (Config.Answers) or answer the same forms with the same validation, save
+// the answers, read the plan, confirm, run with the plain
 // renderer and line prompts. It returns the exit code.
 func RunAccessible(ctx context.Context, cfg Config, in *os.File, out io.Writer) (int, error) {
 	if cfg.Getenv == nil {
@@ -64,8 +65,23 @@ func RunAccessible(ctx context.Context, cfg Config, in *os.File, out io.Writer) 
 	} else {
 		p := cfg.Procedures[choice]
 		af := newAnswersForm(p)
+		af.initial = cfg.Answers[p.Name]
 		var a steps.Answers
 		var data []byte
+		if pa := af.prefilled(); pa != nil {
+			// complete and valid already: the review, then the plan or the form
+			fmt.Fprintln(out, "Review the answers. "+cmpOr(cfg.AnswersFrom, "These answers are complete and valid."))
+			fmt.Fprint(out, plainReview(af.review()))
+			fmt.Fprintln(out, "Fields not listed are empty: hawiz uses their defaults. Secrets are never shown here.")
+			edit := false
+			if err := acc(huh.NewForm(huh.NewGroup(huh.NewSelect[bool]().Title("Continue to the plan, or edit the answers?").
+				Options(huh.NewOption("Continue to the plan", false), huh.NewOption("Edit answers", true)).Value(&edit)))).RunWithContext(ctx); err != nil {
+				return steps.ExitStopped, err
+			}
+			if !edit {
+				a = pa
+			}
+		}
 		for a == nil {
 			if cf := af.CountForm(); cf != nil {
 				if err := acc(cf).RunWithContext(ctx); err != nil {
@@ -84,7 +100,9 @@ func RunAccessible(ctx context.Context, cfg Config, in *os.File, out io.Writer) 
 				fmt.Fprintln(out, "Please answer again; your answers so far are kept.")
 			}
 		}
-		if path, err := af.Save(data); err != nil {
+		if data == nil {
+			// not edited: nothing to save
+		} else if path, err := af.Save(data); err != nil {
 			fmt.Fprintln(out, "Could not save the answers:", err)
 		} else if path != "" {
 			fmt.Fprintln(out, "Answers saved to", path, "(no secrets).")
