@@ -44,6 +44,16 @@ type Config struct {
 	// shows complete and valid Answers before the plan (e.g. "hawiz demo
 	// filled these answers in"); "" = a neutral sentence.
 	AnswersFrom string
+	// ResumeHint is how to continue a stopped run, shown in the quit
+	// confirmation and on the Stopped screen; "" = the engine's resume
+	// command (`hawiz resume --state …`). `hawiz demo` cannot use that: it
+	// says "run `hawiz demo` again to resume".
+	ResumeHint string
+	// RemovedOnExit, when set, is shown on the finish screen of a completed
+	// run instead of the state, transcript and evidence paths and the audit
+	// hint: those files are removed when the wizard exits (`hawiz demo`
+	// without --keep).
+	RemovedOnExit string
 }
 
 type screen int

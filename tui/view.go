@@ -332,7 +332,11 @@ func (m *Model) viewPrompt() (string, []key.Binding) {
 		return b.String(), []key.Binding{m.keys.Retry, kb("s", "skip (warning)"), kb("q", "quit (state kept)"), m.keys.Transcript}
 	case pQuit:
 		b.WriteString(m.viewSteps() + "\n\n")
-		b.WriteString(m.st.warn.Render("Quit now? The run stops after the current action; its state is kept and `hawiz resume` continues it.") + "\n")
+		kept := "its state is kept and `hawiz resume` continues it."
+		if m.cfg.ResumeHint != "" {
+			kept = "its state is kept: " + m.cfg.ResumeHint + "."
+		}
+		b.WriteString(m.st.warn.Render(ansi.Wrap("Quit now? The run stops after the current action; "+kept, m.w, "")) + "\n")
 		return b.String(), []key.Binding{kb("y", "quit"), kb("n", "keep running")}
 	}
 	return "", nil
@@ -365,9 +369,13 @@ func (m *Model) viewFinish() string {
 	default:
 		b.WriteString(m.st.bad.Render("The run did not finish:") + "\n")
 	}
-	if m.runErr != nil {
+	var se *steps.StoppedError
+	switch {
+	case m.cfg.ResumeHint != "" && errors.As(m.runErr, &se):
+		b.WriteString("stopped: " + se.Reason + "\n") // without the resume command: the hint below
+	case m.runErr != nil:
 		b.WriteString(errText(m.runErr) + "\n")
-	} else if status != steps.StatusDone {
+	case status != steps.StatusDone:
 		b.WriteString("status: " + string(status) + "\n")
 	}
 	fmt.Fprintf(&b, "\n%d of %d steps done, %d skipped, %d failed", done, len(m.rows), skipped, failed)
@@ -379,6 +387,11 @@ func (m *Model) viewFinish() string {
 		fmt.Fprintf(&b, "%d warning(s), in the evidence report.\n", len(m.warnings))
 	}
 	refused := m.runErr != nil && steps.ExitCode(m.runErr) == steps.ExitRefused
+	if m.runErr == nil && m.cfg.RemovedOnExit != "" {
+		// the files are gone once the wizard exits: no paths, no audit hint
+		b.WriteString("\n" + m.cfg.RemovedOnExit + "\n")
+		return b.String()
+	}
 	if m.statePath != "" && !refused {
 		fmt.Fprintf(&b, "\nEvidence report: %s\nTranscript:      %s\nState:           %s\n",
 			steps.EvidencePath(m.statePath), steps.TranscriptPath(m.statePath), m.statePath)
@@ -390,10 +403,14 @@ func (m *Model) viewFinish() string {
 		if m.proc != nil {
 			fmt.Fprintf(&b, "Audit later without changing anything: hawiz check %s --state %s\n", m.proc.Name, m.statePath)
 		}
+	case m.cfg.ResumeHint != "" && steps.ExitCode(m.runErr) == steps.ExitStopped:
+		b.WriteString("Continue where it stopped: " + m.st.key.Render(m.cfg.ResumeHint) + "\n")
 	case resumeCmd(m.outcome, m.runErr) != "":
 		b.WriteString("Continue where it stopped: " + m.st.key.Render(resumeCmd(m.outcome, m.runErr)) + "\n(or run hawiz again and pick the run under Resume)\n")
 	case refused:
 		b.WriteString("Nothing was changed by this refusal. Settle the cause above, then run hawiz again.\n")
+	case m.cfg.ResumeHint != "":
+		b.WriteString("Fix the cause above, then " + m.cfg.ResumeHint + ".\n")
 	default:
 		b.WriteString("Fix the cause above, then run hawiz again and pick the run under Resume.\n")
 	}
