@@ -152,7 +152,7 @@ func haSteps(a *Answers) ([]*steps.Step, error) {
 		},
 		Apply: func(ctx context.Context, e *steps.Env, host string) error { return confSet(ctx, e, c, host, lbKeys(a)) },
 		Verify: func(ctx context.Context, e *steps.Env, host string) (string, error) {
-			return confVerify(ctx, e, c, host, []string{KeyCentralURL, KeyRemoteIP})
+			return confVerify(ctx, e, c, host, lbKeys(a), []string{KeyCentralURL, KeyRemoteIP})
 		},
 	})
 	add(&steps.Step{
@@ -180,7 +180,11 @@ func haSteps(a *Answers) ([]*steps.Step, error) {
 			return confSet(ctx, e, c, host, kv)
 		},
 		Verify: func(ctx context.Context, e *steps.Env, host string) (string, error) {
-			return confVerify(ctx, e, c, host, []string{KeyMongoURI, KeyCentralURL, KeyRemoteIP})
+			kv, err := uriKeys(e, a)
+			if err != nil {
+				return "", err
+			}
+			return confVerify(ctx, e, c, host, kv, []string{KeyMongoURI, KeyCentralURL, KeyRemoteIP})
 		},
 	})
 	if len(a.Agents) > 0 {
@@ -638,18 +642,20 @@ func confSet(ctx context.Context, e *steps.Env, c *Common, host string, want []k
 	return nil
 }
 
-// confVerify checks that the keys' lines are equal on every server (the
-// step's own host included).
-func confVerify(ctx context.Context, e *steps.Env, c *Common, host string, keys []string) (string, error) {
-	var ref string
-	lines, err := forEachServer(ctx, c.serverNames(), func(ctx context.Context, name string) (string, error) {
+// confVerify checks host's conf-mms.properties: the step's own keys (want)
+// hold the values the answers give, so every server verified holds the same
+// ones. On the last server in order it also reads every other server once
+// and checks that all keys' lines are equal everywhere: one cross-server
+// comparison per step (n reads), not one per server (n² reads).
+func confVerify(ctx context.Context, e *steps.Env, c *Common, host string, want []kv, keys []string) (string, error) {
+	read := func(ctx context.Context, name string) (string, *Props, error) {
 		l, err := resolveLayout(ctx, e, c, name)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		b, _, err := e.Host(name).ReadFile(ctx, l.Conf, l.Sudo)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		p := ParseProps(b)
 		var vals []string
@@ -657,30 +663,52 @@ func confVerify(ctx context.Context, e *steps.Env, c *Common, host string, keys 
 			v, _ := p.Get(k)
 			vals = append(vals, k+"="+v)
 		}
-		return strings.Join(vals, "\n"), nil
-	})
-	if err != nil {
-		return "", err
+		return strings.Join(vals, "\n"), p, nil
 	}
 	names := c.serverNames()
-	var pending []string
-	me := indexOf(names, host)
-	ref = lines[me]
-	for i, s := range lines {
-		if s != ref {
-			if i <= me {
-				return "", fmt.Errorf("%s differs between %s and %s: %s / %s", strings.Join(keys, ", "), host, names[i],
-					maskURI(e, strings.ReplaceAll(ref, "\n", "; ")), maskURI(e, strings.ReplaceAll(s, "\n", "; ")))
-			}
-			pending = append(pending, names[i])
+	last := names[len(names)-1] == host
+	var own string
+	var ownProps *Props
+	var others []string
+	var errOwn, errOthers error
+	fs := []func(){func() { own, ownProps, errOwn = read(ctx, host) }}
+	if last {
+		fs = append(fs, func() {
+			others, errOthers = forEachServer(ctx, names[:len(names)-1], func(ctx context.Context, name string) (string, error) {
+				l, _, err := read(ctx, name)
+				return l, err
+			})
+		})
+	}
+	var wg sync.WaitGroup
+	for _, f := range fs[1:] {
+		wg.Add(1)
+		go func() { defer wg.Done(); f() }()
+	}
+	fs[0]()
+	wg.Wait()
+	if errOwn != nil {
+		return "", errOwn
+	}
+	for _, w := range want {
+		if v, _ := ownProps.Get(w.k); v != w.v {
+			return "", fmt.Errorf("%s: %s is %q, not the value the answers give (%q)", host, w.k, maskURI(e, v), maskURI(e, w.v))
 		}
 	}
-	own := maskURI(e, lines[me])
-	if len(pending) > 0 {
-		// Servers after this one in order may not be done yet; say so.
-		return fmt.Sprintf("%s: %s\nnot yet equal on: %s", host, strings.ReplaceAll(own, "\n", "; "), strings.Join(pending, ", ")), nil
+	shown := maskURI(e, strings.ReplaceAll(own, "\n", "; "))
+	if !last {
+		return fmt.Sprintf("%s: %s (the answers' values; all %d servers are compared once %s is done)", host, shown, len(names), names[len(names)-1]), nil
 	}
-	return fmt.Sprintf("%s: %s (equal on all %d servers)", host, strings.ReplaceAll(own, "\n", "; "), len(names)), nil
+	if errOthers != nil {
+		return "", errOthers
+	}
+	for i, s := range others {
+		if s != own {
+			return "", fmt.Errorf("%s differs between %s and %s: %s / %s", strings.Join(keys, ", "), host, names[i],
+				shown, maskURI(e, strings.ReplaceAll(s, "\n", "; ")))
+		}
+	}
+	return fmt.Sprintf("%s: %s (equal on all %d servers)", host, shown, len(names)), nil
 }
 
 func indexOf(xs []string, x string) int {

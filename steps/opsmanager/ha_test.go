@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"net"
@@ -589,5 +590,82 @@ func TestLiveCheckVia(t *testing.T) {
 	w.appdbExtra = "  live_via: sideways\n"
 	if _, err := steps.LoadAnswers(HA(), []byte(w.answers(uri, "  mode: generate\n"))); err == nil || !strings.Contains(err.Error(), "appdb.live_via") {
 		t.Fatalf("live_via sideways: %v", err)
+	}
+}
+
+// The config steps' Verify reads the host's own conf-mms.properties (its
+// keys must hold the answers' values), and the last server's Verify reads
+// every server once and compares all the keys: 2n-1 reads per step, not n².
+// A server whose lines differ is caught there, named.
+func TestConfVerifyReadsOwnThenAllOnce(t *testing.T) {
+	const n = 4
+	w := newWorld(t, n, false)
+	state := filepath.Join(w.dir, "state.json")
+	y := w.answers("", "  mode: first-server\n")
+	p := HA()
+	a, err := steps.LoadAnswers(p, []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := p.Steps(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var skip []string
+	for _, s := range list {
+		if s.ID != StepUseLB && s.ID != StepReplHosts {
+			skip = append(skip, s.ID)
+		}
+	}
+	getenv := func(k string) string { return map[string]string{"HAWIZ_APPDB_PASSWORD": testPassword}[k] }
+	ropts := remote.Options{AgentSocket: "none", DialTimeout: 5 * time.Second}
+	if _, err := steps.Run(context.Background(), steps.RunConfig{Procedure: p, Answers: a, StatePath: state, Skip: skip,
+		Renderer: &recorder{}, Operator: steps.NonInteractive{Yes: true}, Yes: true, Remote: ropts, Getenv: getenv}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := os.ReadFile(steps.TranscriptPath(state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := map[string]int{}
+	for _, l := range strings.Split(string(tr), "\n") {
+		var x struct{ Step, Action, Detail string }
+		if json.Unmarshal([]byte(l), &x) == nil && x.Action == "read" && strings.HasSuffix(x.Detail, ConfRelPath) {
+			reads[x.Step]++
+		}
+	}
+	// Check n + Apply n + Verify (n-1 own + n at the last server).
+	for _, id := range []string{StepUseLB, StepReplHosts} {
+		if want := n + n + (n - 1) + n; reads[id] != want {
+			t.Errorf("%s read conf-mms.properties %d times, want %d", id, reads[id], want)
+		}
+	}
+	// A server edited afterwards: its own Verify says which key, and the
+	// last server's Verify finds the difference; the others still hold.
+	copts := ropts
+	copts.KnownHostsFile, copts.SSHConfigFile = w.known, "none"
+	f, err := remote.Connect(context.Background(), copts, p.Hosts(a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	conf := filepath.Join(w.inst(1), "conf", "conf-mms.properties")
+	b, _ := os.ReadFile(conf)
+	os.WriteFile(conf, []byte(strings.Replace(string(b), "mms.remoteIp.header=", "mms.remoteIp.header=X-Other-", 1)), 0o640)
+	e := steps.NewEnv(context.Background(), a, f, nil)
+	var uselb *steps.Step
+	for _, s := range list {
+		if s.ID == StepUseLB {
+			uselb = s
+		}
+	}
+	if _, err := uselb.Verify(context.Background(), e, "om1"); err != nil {
+		t.Errorf("om1: %v", err)
+	}
+	if _, err := uselb.Verify(context.Background(), e, "om2"); err == nil || !strings.Contains(err.Error(), "om2: mms.remoteIp.header is") {
+		t.Errorf("om2: %v", err)
+	}
+	if _, err := uselb.Verify(context.Background(), e, fmt.Sprintf("om%d", n)); err == nil || !strings.Contains(err.Error(), "differs between om4 and om2") {
+		t.Errorf("om%d: %v", n, err)
 	}
 }
