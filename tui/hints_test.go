@@ -38,7 +38,9 @@ func TestGoldenStoppedResumeHint(t *testing.T) {
 // exits says so instead of listing their paths.
 func TestGoldenFinishRemovedOnExit(t *testing.T) {
 	m := running(t)
-	m.cfg.RemovedOnExit = "The demo root is removed when you exit: use `hawiz demo --keep` to keep the evidence report."
+	m.cfg.RemovedOnExit = func() string {
+		return "The demo root is removed when you exit: use `hawiz demo --keep` to keep the evidence report."
+	}
 	for i, id := range []string{"write-config", "enable-ha", "start-services", "check-dns"} {
 		m.engine(eventMsg{steps.Event{Kind: steps.EventStepStart, Index: i + 2, Step: id}})
 		m.engine(eventMsg{steps.Event{Kind: steps.EventStepDone, Index: i + 2, Step: id, Elapsed: time.Second}})

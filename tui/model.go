@@ -49,11 +49,12 @@ type Config struct {
 	// command (`hawiz resume --state …`). `hawiz demo` cannot use that: it
 	// says "run `hawiz demo` again to resume".
 	ResumeHint string
-	// RemovedOnExit, when set, is shown on the finish screen of a completed
-	// run instead of the state, transcript and evidence paths and the audit
-	// hint: those files are removed when the wizard exits (`hawiz demo`
-	// without --keep).
-	RemovedOnExit string
+	// RemovedOnExit, when set, is asked once a run has completed: a
+	// non-empty answer is shown on the finish screen instead of the state,
+	// transcript and evidence paths and the audit hint, because those files
+	// are removed when the wizard exits (`hawiz demo` without --keep, when
+	// no other demo run is unfinished).
+	RemovedOnExit func() string
 }
 
 type screen int
@@ -174,6 +175,7 @@ type Model struct {
 	outcome  steps.Outcome
 	runErr   error
 	finished bool
+	removed  string // Config.RemovedOnExit's answer for the completed run
 
 	help help.Model
 	keys keyMap
@@ -600,6 +602,9 @@ func (m *Model) engine(msg tea.Msg) tea.Cmd {
 	case runDoneMsg:
 		m.finished = true
 		m.outcome, m.runErr = msg.outcome, msg.err
+		if m.runErr == nil && m.cfg.RemovedOnExit != nil {
+			m.removed = m.cfg.RemovedOnExit()
+		}
 		if m.outcome.StatePath != "" {
 			m.statePath = m.outcome.StatePath
 		}

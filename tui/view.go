@@ -387,9 +387,9 @@ func (m *Model) viewFinish() string {
 		fmt.Fprintf(&b, "%d warning(s), in the evidence report.\n", len(m.warnings))
 	}
 	refused := m.runErr != nil && steps.ExitCode(m.runErr) == steps.ExitRefused
-	if m.runErr == nil && m.cfg.RemovedOnExit != "" {
+	if m.runErr == nil && m.removed != "" {
 		// the files are gone once the wizard exits: no paths, no audit hint
-		b.WriteString("\n" + m.cfg.RemovedOnExit + "\n")
+		b.WriteString("\n" + m.removed + "\n")
 		return b.String()
 	}
 	if m.statePath != "" && !refused {
