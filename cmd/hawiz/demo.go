@@ -100,7 +100,10 @@ func runDemoTUI(c *cobra.Command, o fleet.Options) error {
 		}
 	}
 	cfg := tui.Config{ToolVersion: versionString(), Answers: map[string]steps.Answers{}, PlanNotes: map[string][]string{},
-		Remote: remote.Options{SSHConfigFile: "none", AgentSocket: "none"}}
+		Remote:      remote.Options{SSHConfigFile: "none", AgentSocket: "none"},
+		AnswersFrom: "hawiz demo filled these answers in for its demo hosts.",
+		// the engine's `hawiz resume --state …` would not start the demo fleet
+		ResumeHint: "run `hawiz demo` again to resume"}
 	for _, p := range names {
 		q := o
 		q.Procedure, q.Root = p, filepath.Join(base, p)
@@ -121,6 +124,16 @@ func runDemoTUI(c *cobra.Command, o fleet.Options) error {
 		return err
 	}
 	cfg.StateDir = dir
+	if !o.Keep {
+		// as the exit below decides: removed unless a run is unfinished
+		cfg.RemovedOnExit = func() string {
+			if len(tui.ListResumable(dir)) > 0 {
+				return ""
+			}
+			return "The demo root (state, transcript, evidence report) is removed when you exit: " +
+				"run `hawiz demo --keep` to keep the evidence report."
+		}
+	}
 	code, err := tui.Run(c.Context(), cfg)
 	closeAll()
 	unfinished := len(tui.ListResumable(dir)) > 0
