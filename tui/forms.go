@@ -150,7 +150,7 @@ func humanize(key string) string {
 	if s == "" {
 		return s
 	}
-	for _, up := range []string{"ssh", "dns", "ip", "ttl", "tsig", "ui", "url", "os"} {
+	for _, up := range []string{"ssh", "dns", "ip", "ttl", "tsig", "ui", "url", "os", "ha"} {
 		if s == up {
 			return strings.ToUpper(s)
 		}

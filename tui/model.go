@@ -148,6 +148,7 @@ type Model struct {
 	answers steps.Answers
 
 	planVP   viewport.Model
+	planText string // the plan as written; wrapped to the width in layout
 	reviewVP viewport.Model
 	review   []reviewSection
 
@@ -446,10 +447,10 @@ func (m *Model) showPlan() tea.Cmd {
 		m.scr = scrFormErr
 		return nil
 	}
-	m.planVP.SetContent(b.String())
-	m.planVP.GotoTop()
+	m.planText = b.String()
 	m.scr = scrPlan
 	m.layout()
+	m.planVP.GotoTop()
 	return nil
 }
 
@@ -966,6 +967,9 @@ func (m *Model) layout() {
 	m.vp.SetHeight(max(1, m.h-2-m.stepRows()-1))
 	m.planVP.SetWidth(m.w)
 	m.planVP.SetHeight(max(1, m.h-3))
+	if m.scr == scrPlan {
+		m.planVP.SetContent(wrapHanging(m.planText, m.w))
+	}
 	m.reviewVP.SetWidth(m.w)
 	m.reviewVP.SetHeight(max(1, m.h-2-strings.Count(m.reviewHead(), "\n")))
 	if m.scr == scrReview {

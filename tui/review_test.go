@@ -334,3 +334,20 @@ func TestReviewScrolls(t *testing.T) {
 		t.Fatalf("scrolled review:\n%s", s)
 	}
 }
+
+// The plan wraps to the screen, continuation lines under their text.
+func TestWrapHanging(t *testing.T) {
+	in := "Note: 3 demo hosts are in-process SSH servers on 127.0.0.1 (ports 1, 2, 3); commands run here\n" +
+		"    why:   High Availability mode is available only with the MSSQL or PostgreSQL database backend\n" +
+		" 1. Preflight: every member reachable, sudo, preferences.cfg on a database\nshort"
+	want := "Note: 3 demo hosts are in-process SSH servers on\n" +
+		"      127.0.0.1 (ports 1, 2, 3); commands run here\n" +
+		"    why:   High Availability mode is available\n" +
+		"           only with the MSSQL or PostgreSQL\n" +
+		"           database backend\n" +
+		" 1. Preflight: every member reachable, sudo,\n" +
+		"    preferences.cfg on a database\nshort"
+	if got := wrapHanging(in, 50); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}

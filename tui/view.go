@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -67,6 +68,30 @@ func (m *Model) Render() string {
 	m.keys.list = keys
 	foot := m.help.View(m.keys)
 	return fit(head, m.w, 1) + "\n" + fit(body, m.w, m.h-2) + "\n" + fit(foot, m.w, 1)
+}
+
+// hangingPrefix is what a continuation line is indented under: leading
+// spaces and a list marker or label ("  1. ", "    why:   ", "Note: ", "- ").
+var hangingPrefix = regexp.MustCompile(`^\s*(?:\d+[.)]\s+|[A-Za-z][A-Za-z ]{0,15}:\s+|-\s+)?`)
+
+// wrapHanging wraps every line of s to w cells, continuation lines indented
+// under the line's text (plain text: the plan).
+func wrapHanging(s string, w int) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if ansi.StringWidth(l) <= w {
+			continue
+		}
+		ind := min(len(hangingPrefix.FindString(l)), w/2)
+		first := ansi.Wrap(l, w, "")
+		head, rest, _ := strings.Cut(first, "\n")
+		if rest != "" {
+			rest = strings.ReplaceAll(ansi.Wrap(strings.ReplaceAll(rest, "\n", " "), w-ind, ""), "\n", "\n"+strings.Repeat(" ", ind))
+			head += "\n" + strings.Repeat(" ", ind) + rest
+		}
+		lines[i] = head
+	}
+	return strings.Join(lines, "\n")
 }
 
 // fit cuts s to h lines of at most w cells, padding with empty lines.
