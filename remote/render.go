@@ -278,22 +278,33 @@ exec cat -- "$p"`
 // Content on stdin. Exit 3 = CAS refused (stderr hawiz-cas:CURRENT),
 // 4 = failure, 5 = interrupted. Stdout: hawiz-write:changed:BACKUP or
 // hawiz-write:unchanged:.
+//
+// It runs as few programs as it can (each costs a fork and exec on the
+// server, per write): the directory and name by parameter expansion, one
+// stat for the target's and the temp file's mode and owner, chmod/chown of
+// the temp file only when they differ from what it must get.
 const writeScript = `p=$1 cas=$2 want=$3 mode=$4 owner=$5 group=$6 backup=$7 ts=$8
 umask 077
+nl='
+'
 drain() { cat >/dev/null; }
-hash() { _h=$(sha256sum < "$1") || return 1; echo "${_h%% *}"; }
-dir=$(dirname -- "$p") && base=$(basename -- "$p") || { drain; exit 4; }
+case $p in
+*/) dir=$(dirname -- "$p") && base=$(basename -- "$p") || { drain; exit 4; } ;;
+*/*) dir=${p%/*} base=${p##*/}; if [ -z "$dir" ]; then dir=/; fi ;;
+*) dir=. base=$p ;;
+esac
 for t in "$dir/.$base.hawiz-tmp."*; do if [ -f "$t" ]; then rm -f -- "$t"; fi; done
 cur=absent
-if [ -e "$p" ]; then cur=$(hash "$p") || { drain; exit 4; }; fi
+if [ -e "$p" ]; then cur=$(sha256sum < "$p") || { drain; exit 4; }; cur=${cur%% *}; fi
 if [ -n "$cas" ] && [ "$cas" != "$cur" ]; then drain; echo "hawiz-cas:$cur" >&2; exit 3; fi
 own() { if [ -n "$1" ] && [ -n "$2" ]; then echo "$1:$2"; elif [ -n "$1" ]; then echo "$1"; elif [ -n "$2" ]; then echo ":$2"; fi; }
 if [ "$cur" = "$want" ]; then
   drain
   c=
-  if [ -n "$mode" ] && [ "$(stat -c %a -- "$p")" != "$mode" ]; then chmod -- "$mode" "$p" || exit 4; c=1; fi
+  if [ -n "$mode$owner$group" ]; then st=$(stat -c '%a %U:%G' -- "$p") || exit 4; fi
+  if [ -n "$mode" ] && [ "${st%% *}" != "$mode" ]; then chmod -- "$mode" "$p" || exit 4; c=1; fi
   if [ -n "$owner$group" ]; then
-    o=$(stat -c %U:%G -- "$p") || exit 4
+    o=${st#* }
     if [ "$o" != "${owner:-${o%%:*}}:${group:-${o#*:}}" ]; then chown -- "$(own "$owner" "$group")" "$p" || exit 4; c=1; fi
   fi
   if [ -n "$c" ]; then echo "hawiz-write:changed:"; else echo "hawiz-write:unchanged:"; fi
@@ -303,21 +314,26 @@ tmp=$(mktemp -- "$dir/.$base.hawiz-tmp.XXXXXXXX") || { drain; exit 4; }
 trap 'rm -f -- "$tmp"' EXIT
 trap 'exit 5' HUP INT TERM PIPE
 dd of="$tmp" bs=65536 conv=fsync 2>/dev/null || exit 4
-got=$(hash "$tmp") || exit 4
+got=$(sha256sum < "$tmp") || exit 4; got=${got%% *}
 if [ "$got" != "$want" ]; then echo "hawiz-short:$got" >&2; exit 4; fi
 if [ "$cur" != absent ]; then
-  if [ -z "$mode" ]; then mode=$(stat -c %a -- "$p") || exit 4; fi
-  if [ -z "$owner" ] || [ -z "$group" ]; then
-    o=$(stat -c %U:%G -- "$p") || exit 4
-    owner=${owner:-${o%%:*}} group=${group:-${o#*:}}
-  fi
-elif [ -z "$mode" ]; then mode=644
+  st=$(stat -c '%a %U:%G' -- "$p" "$tmp") || exit 4
+  pst=${st%%"$nl"*} tst=${st#*"$nl"}
+  if [ -z "$mode" ]; then mode=${pst%% *}; fi
+  o=${pst#* }
+  owner=${owner:-${o%%:*}} group=${group:-${o#*:}}
+else
+  if [ -z "$mode" ]; then mode=644; fi
+  tst=
+  if [ -n "$owner$group" ]; then tst=$(stat -c '%a %U:%G' -- "$tmp") || exit 4; fi
 fi
-chmod -- "$mode" "$tmp" || exit 4
-if [ -n "$owner$group" ]; then chown -- "$(own "$owner" "$group")" "$tmp" || exit 4; fi
+og=
+if [ -n "$owner" ] && [ -n "$group" ]; then og=$owner:$group; elif [ -n "$owner" ]; then og=$owner; elif [ -n "$group" ]; then og=:$group; fi
+if [ "${tst%% *}" != "$mode" ]; then chmod -- "$mode" "$tmp" || exit 4; fi
+if [ -n "$og" ] && [ "${tst#* }" != "$og" ]; then chown -- "$og" "$tmp" || exit 4; fi
 b=
 if [ "$backup" = 1 ] && [ "$cur" != absent ]; then b="$p.hawiz-$ts.bak"; cp -p -- "$p" "$b" || exit 4; fi
-if [ -n "$cas" ]; then now=absent; if [ -e "$p" ]; then now=$(hash "$p") || exit 4; fi
+if [ -n "$cas" ]; then now=absent; if [ -e "$p" ]; then now=$(sha256sum < "$p") || exit 4; now=${now%% *}; fi
   if [ "$now" != "$cas" ]; then if [ -n "$b" ]; then rm -f -- "$b"; fi; echo "hawiz-cas:$now" >&2; exit 3; fi
 fi
 mv -f -- "$tmp" "$p" || exit 4

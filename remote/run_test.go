@@ -3,6 +3,7 @@ package remote
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -185,5 +186,56 @@ func TestReadWriteFile(t *testing.T) {
 		if a.Kind == "read" && (strings.Contains(a.Output, "v1") || strings.Contains(a.Output, "v2")) {
 			t.Errorf("file content in transcript: %+v", a)
 		}
+	}
+}
+
+// The write script's modes: an existing file's mode is kept (0600, which the
+// temp file already has, and 0644, which it gets); a new file gets Mode or
+// 0644; the same content with another Mode only changes the mode; a path
+// without a directory part is relative to the login directory.
+func TestWriteFileModes(t *testing.T) {
+	l := newLab(t)
+	s := l.server(nil)
+	f := l.connect(l.opts(), s)
+	h := f.Host("web1")
+	ctx := ctxT(t)
+	dir := filepath.Join(s.Root(), "etc")
+	os.MkdirAll(dir, 0o755)
+	mode := func(p string) os.FileMode {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Mode().Perm()
+	}
+	for _, m := range []os.FileMode{0o600, 0o644, 0o640} {
+		p := filepath.Join(dir, fmt.Sprintf("keep-%o", m))
+		os.WriteFile(p, []byte("old\n"), m)
+		os.Chmod(p, m)
+		if _, err := h.WriteFile(ctx, p, []byte("new\n"), WriteOptions{Backup: true}); err != nil {
+			t.Fatal(err)
+		}
+		if got := mode(p); got != m {
+			t.Errorf("%s: mode %o after a write, want %o kept", p, got, m)
+		}
+	}
+	p := filepath.Join(dir, "new")
+	if _, err := h.WriteFile(ctx, p, []byte("x\n"), WriteOptions{}); err != nil || mode(p) != 0o644 {
+		t.Fatalf("new file: mode %o, %v", mode(p), err)
+	}
+	if wr, err := h.WriteFile(ctx, p, []byte("x\n"), WriteOptions{Mode: 0o600}); err != nil || !wr.Changed || mode(p) != 0o600 {
+		t.Fatalf("same content, new mode: %+v mode %o %v", wr, mode(p), err)
+	}
+	if wr, err := h.WriteFile(ctx, p, []byte("x\n"), WriteOptions{Mode: 0o600}); err != nil || wr.Changed {
+		t.Fatalf("same content and mode: %+v %v", wr, err)
+	}
+	if _, err := h.WriteFile(ctx, "rel.txt", []byte("r\n"), WriteOptions{IfSHA256: "absent"}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(s.Root(), "rel.txt")); err != nil || string(b) != "r\n" {
+		t.Fatalf("relative path: %q %v", b, err)
+	}
+	if _, err := h.WriteFile(ctx, dir+"/", []byte("r\n"), WriteOptions{}); err == nil {
+		t.Fatal("a directory path with a trailing slash was written")
 	}
 }
