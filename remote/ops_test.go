@@ -290,6 +290,33 @@ case "$1" in -stop) echo "svcctl: access denied" >&2; exit 5;; esac
 	if string(log) != "-stop\n" {
 		t.Fatalf("svcctl calls %q: a failing stop must end the restart", log)
 	}
+
+	// With a sudo password: one session, the password fed once, the state
+	// right.
+	const pw = "svc pw"
+	sp := fakeBinServer(l, bin, "FAKE_SUDO_PASSWORD="+pw)
+	l.trust(sp)
+	hc := l.hostConfig("web9", sp)
+	hc.SudoPassword = pw
+	fp, err := Connect(ctx, l.opts(), []HostConfig{hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fp.Close()
+	n = sp.Execs()
+	if active, err := fp.Host("web9").Service(ctx, sd, "mongod", ServiceStart, true); err != nil || !active {
+		t.Fatalf("start with a sudo password: %v %v", active, err)
+	}
+	if got := sp.Execs() - n; got != 1 {
+		t.Fatalf("start with a sudo password took %d sessions", got)
+	}
+	if active, err := fp.Host("web9").Service(ctx, sd, "mongod", ServiceStop, true); err != nil || active {
+		t.Fatalf("stop with a sudo password: %v %v", active, err)
+	}
+	sudoLog, _ = os.ReadFile(filepath.Join(sp.Root(), "sudo.log"))
+	if strings.Count(string(sudoLog), "S sh -c") != 2 {
+		t.Fatalf("sudo calls %q", sudoLog)
+	}
 }
 
 func pidGone(pid int) bool {
