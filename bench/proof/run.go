@@ -301,3 +301,86 @@ func scratch(dir, name string) string {
 	}
 	return p
 }
+
+// ---- where a run's wall time goes (P2's breakdown row) ----
+
+// breakdown splits the first run recorded in a transcript (run-start to
+// run-end) into: the stand-in's service actions (start/stop/restart: time
+// the service manager takes, which any tool pays), connecting (dial and the
+// sudo check before the first step), the other remote actions, and local
+// time (no remote action in flight: the engine, state writes, the process).
+// Overlapping actions share the instant.
+func breakdown(file string) (wall time.Duration, parts map[string]time.Duration) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		die("%v", err)
+	}
+	type iv struct {
+		s, e time.Time
+		k    string
+	}
+	var ivs []iv
+	var t0, t1, firstStep time.Time
+	for _, l := range strings.Split(string(b), "\n") {
+		var a struct {
+			Time     time.Time `json:"time"`
+			Action   string    `json:"action"`
+			Detail   string    `json:"detail"`
+			Duration float64   `json:"duration_ms"`
+		}
+		if json.Unmarshal([]byte(l), &a) != nil {
+			continue
+		}
+		switch {
+		case a.Action == "event:run-start":
+			if !t0.IsZero() {
+				continue
+			}
+			t0 = a.Time
+		case t0.IsZero() || !t1.IsZero():
+			continue
+		case a.Action == "event:run-end":
+			t1 = a.Time
+		case a.Action == "event:step-start" && firstStep.IsZero():
+			firstStep = a.Time
+		case !strings.HasPrefix(a.Action, "event:"):
+			k := "other remote actions"
+			switch {
+			case firstStep.IsZero():
+				k = "connect + sudo check"
+			case a.Action == "service" && (strings.Contains(a.Detail, "'restart'") || strings.Contains(a.Detail, "'stop'") || strings.Contains(a.Detail, "'start'")):
+				k = "service start/stop/restart"
+			}
+			ivs = append(ivs, iv{a.Time, a.Time.Add(time.Duration(a.Duration * float64(time.Millisecond))), k})
+		}
+	}
+	if t1.IsZero() {
+		die("breakdown: no finished run in %s", file)
+	}
+	pts := []time.Time{t0, t1}
+	for _, v := range ivs {
+		pts = append(pts, v.s, v.e)
+	}
+	sort.Slice(pts, func(i, j int) bool { return pts[i].Before(pts[j]) })
+	parts = map[string]time.Duration{}
+	for i := 1; i < len(pts); i++ {
+		a, z := pts[i-1], pts[i]
+		if !a.Before(z) || a.Before(t0) || z.After(t1) {
+			continue
+		}
+		var in []string
+		for _, v := range ivs {
+			if !v.s.After(a) && !v.e.Before(z) {
+				in = append(in, v.k)
+			}
+		}
+		if len(in) == 0 {
+			parts["local (engine, state, process)"] += z.Sub(a)
+			continue
+		}
+		for _, k := range in {
+			parts[k] += z.Sub(a) / time.Duration(len(in))
+		}
+	}
+	return t1.Sub(t0), parts
+}
