@@ -137,12 +137,11 @@ func reviewText(secs []reviewSection, width int, title, dim lipgloss.Style) stri
 				b.WriteString("\n" + strings.Repeat(" ", col))
 				used, sep = 0, ""
 			}
-			if w > avail { // a long path: wrapped on its own lines
-				piece = strings.ReplaceAll(ansi.Hardwrap(piece, avail, false), "\n", "\n"+strings.Repeat(" ", col))
-				w = lipgloss.Width(piece[strings.LastIndex(piece, "\n")+1:])
-				if strings.Contains(piece, "\n") {
-					w -= col
-				}
+			if w > avail {
+				// a long value (a path): on lines of its own, broken at
+				// spaces and slashes; the next field starts a new line
+				piece = strings.ReplaceAll(ansi.Wrap(piece, avail, "/"), "\n", "\n"+strings.Repeat(" ", col))
+				w = avail
 			}
 			b.WriteString(sep + piece)
 			used += lipgloss.Width(sep) + w

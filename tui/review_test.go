@@ -12,6 +12,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
@@ -349,5 +350,19 @@ func TestWrapHanging(t *testing.T) {
 		"    preferences.cfg on a database\nshort"
 	if got := wrapHanging(in, 50); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// A value longer than the line is broken at slashes on lines of its own.
+func TestReviewLongPath(t *testing.T) {
+	secs := []reviewSection{{title: "DNS", items: []reviewItem{{"Resolver", "127.0.0.1:53"},
+		{"TSIG key file", "/tmp/tmp.DVqsNlBNsj/tmp/hawiz-demo-0/micetro-central-ha/demo.hawiz.test.key"}, {"Max wait", "10s"}}}}
+	got := reviewText(secs, 60, newStyles().title, newStyles().dim)
+	want := "DNS  Resolver: 127.0.0.1:53\n" +
+		"     TSIG key file: /tmp/tmp.DVqsNlBNsj/tmp/hawiz-demo-0/\n" +
+		"     micetro-central-ha/demo.hawiz.test.key\n" +
+		"     Max wait: 10s\n"
+	if s := ansi.Strip(got); s != want {
+		t.Errorf("got\n%s\nwant\n%s", s, want)
 	}
 }
