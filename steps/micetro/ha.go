@@ -340,8 +340,8 @@ func errNoPrefs(path, host string, missing bool) error {
 
 // setPrefs sets each element=value of want in m's preferences.cfg, in one
 // write: compare-and-swap on the content read, a backup kept. read, when not
-// nil, is the content the step's Check just read (not read again); when the
-// file changed since, the write is refused and it is read again.
+// nil, is the content the step's Check just read (not read again): a file
+// changed since is refused (remote.ErrChanged), never overwritten.
 // askOnDifferent: an element holding another value stops and asks the
 // operator (ClusterMemberName).
 func setPrefs(ctx context.Context, e *steps.Env, c *Common, m *Member, want map[string]string, askOnDifferent bool, read *prefsRead) error {
@@ -350,7 +350,6 @@ func setPrefs(ctx context.Context, e *steps.Env, c *Common, m *Member, want map[
 		return err
 	}
 	path := c.prefsPath(m)
-	cached := read != nil
 	if read == nil {
 		pr, info, err := readPrefs(ctx, c, h, m)
 		if err != nil {
@@ -392,9 +391,6 @@ func setPrefs(ctx context.Context, e *steps.Env, c *Common, m *Member, want map[
 	}
 	markChanged(e, m.Host.Name)
 	res, err := h.WriteFile(ctx, path, out, remote.WriteOptions{IfSHA256: info.SHA256, Backup: true, Sudo: c.sudo(m)})
-	if errors.Is(err, remote.ErrChanged) && cached {
-		return setPrefs(ctx, e, c, m, want, askOnDifferent, nil) // changed since the check read it: read it again
-	}
 	if err != nil {
 		return fmt.Errorf("writing %s on %s: %w", path, m.Host.Name, err)
 	}
@@ -963,53 +959,48 @@ func copyStep(a *HAAnswers, mc *memo, i int, id string) *steps.Step {
 			}
 			// Both files as the Check read them moments ago (else read them
 			// now, while asking whether Central is stopped): the write is a
-			// compare-and-swap on the member's, and Verify compares with
-			// the primary's file afresh.
+			// compare-and-swap on the member's file as read (a change since
+			// is refused, never overwritten), and Verify compares with the
+			// primary's file afresh.
 			cs, cached := mc.take(id, hn).(*copyState)
-			for {
-				var (
-					active     bool
-					errA, errR error
-				)
-				if cached {
-					active, errA = isActive(ctx, &a.Common, h, m)
-				} else {
-					cs = new(copyState)
-					par(func() { active, errA = isActive(ctx, &a.Common, h, m) },
-						func() { *cs, errR = readCopyState(ctx, e, a, i) })
-				}
-				if errA != nil {
-					return errA
-				}
-				if active {
-					return fmt.Errorf("Central is running on %s: it must be stopped before its preferences.cfg is replaced (step 7)", hn)
-				}
-				if errR != nil {
-					return errR
-				}
-				want, _, err := wantedCopy(a, i, *cs)
-				if err != nil {
-					return err
-				}
-				cas := cs.info.SHA256
-				if !cs.info.Exists {
-					cas = "absent"
-				}
-				markChanged(e, hn)
-				res, err := h.WriteFile(ctx, a.prefsPath(m), want, remote.WriteOptions{IfSHA256: cas, Backup: true, Sudo: a.sudo(m)})
-				if errors.Is(err, remote.ErrChanged) && cached {
-					cached = false // changed since the check read it: read both again
-					continue
-				}
-				if err != nil {
-					return fmt.Errorf("writing %s on %s: %w", a.prefsPath(m), hn, err)
-				}
-				if res.Backup != "" {
-					e.SetFact("backup."+hn+"."+a.prefsPath(m), res.Backup)
-					e.Output(hn, fmt.Sprintf("%s written (backup %s)", a.prefsPath(m), res.Backup))
-				}
-				return nil
+			var (
+				active     bool
+				errA, errR error
+			)
+			if cached {
+				active, errA = isActive(ctx, &a.Common, h, m)
+			} else {
+				cs = new(copyState)
+				par(func() { active, errA = isActive(ctx, &a.Common, h, m) },
+					func() { *cs, errR = readCopyState(ctx, e, a, i) })
 			}
+			if errA != nil {
+				return errA
+			}
+			if active {
+				return fmt.Errorf("Central is running on %s: it must be stopped before its preferences.cfg is replaced (step 7)", hn)
+			}
+			if errR != nil {
+				return errR
+			}
+			want, _, err := wantedCopy(a, i, *cs)
+			if err != nil {
+				return err
+			}
+			cas := cs.info.SHA256
+			if !cs.info.Exists {
+				cas = "absent"
+			}
+			markChanged(e, hn)
+			res, err := h.WriteFile(ctx, a.prefsPath(m), want, remote.WriteOptions{IfSHA256: cas, Backup: true, Sudo: a.sudo(m)})
+			if err != nil {
+				return fmt.Errorf("writing %s on %s: %w", a.prefsPath(m), hn, err)
+			}
+			if res.Backup != "" {
+				e.SetFact("backup."+hn+"."+a.prefsPath(m), res.Backup)
+				e.Output(hn, fmt.Sprintf("%s written (backup %s)", a.prefsPath(m), res.Backup))
+			}
+			return nil
 		},
 		Verify: func(ctx context.Context, e *steps.Env, hn string) (string, error) {
 			cs, err := readCopyState(ctx, e, a, i)

@@ -636,9 +636,9 @@ func TestHAOneRunConfirmedUpFront(t *testing.T) {
 }
 
 // Apply writes on the content its Check read (no second read); a file
-// changed in between is refused by the compare-and-swap, read again and
-// edited as it now is, never overwritten with the older content.
-func TestApplyUsesCheckReadAndRereadsOnChange(t *testing.T) {
+// changed in between is refused by the compare-and-swap ("changed since it
+// was read"), never overwritten, and the edit is kept.
+func TestApplyWritesOnCheckReadRefusesChange(t *testing.T) {
 	for _, change := range []bool{false, true} {
 		w, _, _, e, list := setup(t, 2, nil)
 		ctx := context.Background()
@@ -647,13 +647,6 @@ func TestApplyUsesCheckReadAndRereadsOnChange(t *testing.T) {
 			byID[s.ID] = s
 		}
 		h0, h1 := w.hosts[0], w.hosts[1]
-		name := byID["name-primary"]
-		if done, _, err := name.Check(ctx, e, h0.name); err != nil || done {
-			t.Fatalf("check: %v %v", done, err)
-		}
-		if change {
-			h0.writeFile("var/mmsuite/mmcentral/preferences.cfg", h0.prefs()+"<!-- edited meanwhile -->\n")
-		}
 		reads := func(h *fakeHost) int {
 			h.mu.Lock()
 			defer h.mu.Unlock()
@@ -665,48 +658,70 @@ func TestApplyUsesCheckReadAndRereadsOnChange(t *testing.T) {
 			}
 			return n
 		}
+		name := byID["name-primary"]
+		if done, _, err := name.Check(ctx, e, h0.name); err != nil || done {
+			t.Fatalf("check: %v %v", done, err)
+		}
+		edited := h0.prefs() + "<!-- edited meanwhile -->\n"
+		if change {
+			h0.writeFile("var/mmsuite/mmcentral/preferences.cfg", edited)
+		}
 		r0 := reads(h0)
-		if err := name.Apply(ctx, e, h0.name); err != nil {
+		err := name.Apply(ctx, e, h0.name)
+		if got := reads(h0) - r0; got != 0 {
+			t.Errorf("change %v: Apply read the file %d times, want 0 (the Check's read)", change, got)
+		}
+		if change {
+			if !errors.Is(err, remote.ErrChanged) || !strings.Contains(err.Error(), "preferences.cfg") {
+				t.Fatalf("a file changed after the check: %v, want the write refused", err)
+			}
+			if got := h0.prefs(); got != edited {
+				t.Fatalf("the edit was not kept: %q", got)
+			}
+			continue
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 		want := mmcentral.SamplePrefs + `<ClusterMemberName value="central1"/>` + "\n"
-		if change {
-			want = mmcentral.SamplePrefs + "<!-- edited meanwhile -->\n" + `<ClusterMemberName value="central1"/>` + "\n"
-		}
 		if got := h0.prefs(); got != want {
-			t.Fatalf("change %v: primary prefs %q", change, got)
-		}
-		if got, wantReads := reads(h0)-r0, map[bool]int{false: 0, true: 1}[change]; got != wantReads {
-			t.Errorf("change %v: Apply read the file %d times, want %d", change, got, wantReads)
+			t.Fatalf("primary prefs %q", got)
 		}
 		if _, err := name.Verify(ctx, e, h0.name); err != nil {
 			t.Fatal(err)
 		}
-		// The failover's copy: Check reads both files, Apply writes.
+		// The failover: stop, then the copy on what its Check read.
 		for _, id := range []string{"stop-central2", "copy-preferences-central2"} {
 			s := byID[id]
 			if done, _, err := s.Check(ctx, e, h1.name); err != nil || done {
 				t.Fatalf("%s check: %v %v", id, done, err)
 			}
-			if change && id == "copy-preferences-central2" {
-				h1.writeFile("var/mmsuite/mmcentral/preferences.cfg", "<!-- someone else -->\n")
-			}
+			r1 := reads(h1)
 			if err := s.Apply(ctx, e, h1.name); err != nil {
 				t.Fatalf("%s: %v", id, err)
+			}
+			if got := reads(h1) - r1; got != 0 {
+				t.Errorf("%s: Apply read %d times, want 0", id, got)
 			}
 			if _, err := s.Verify(ctx, e, h1.name); err != nil {
 				t.Fatalf("%s verify: %v", id, err)
 			}
 		}
 		if got := h1.prefs(); got != strings.Replace(want, `"central1"`, `"central2"`, 1) {
-			t.Fatalf("change %v: failover prefs %q", change, got)
+			t.Fatalf("failover prefs %q", got)
 		}
-		baks, _ := filepath.Glob(filepath.Join(h1.root, "var/mmsuite/mmcentral/preferences.cfg.hawiz-*.bak"))
-		if len(baks) != 1 {
-			t.Fatalf("backups %v", baks)
+		// A copy whose target changed after its Check: refused, edit kept.
+		cp := byID["copy-preferences-central2"]
+		h1.writeFile("var/mmsuite/mmcentral/preferences.cfg", "<!-- old -->\n")
+		if done, _, err := cp.Check(ctx, e, h1.name); err != nil || done {
+			t.Fatalf("check: %v %v", done, err)
 		}
-		if b, _ := os.ReadFile(baks[0]); change && string(b) != "<!-- someone else -->\n" {
-			t.Fatalf("backup holds %q, not the content it replaced", b)
+		h1.writeFile("var/mmsuite/mmcentral/preferences.cfg", "<!-- someone else -->\n")
+		if err := cp.Apply(ctx, e, h1.name); !errors.Is(err, remote.ErrChanged) {
+			t.Fatalf("copy over a file changed after the check: %v", err)
+		}
+		if got := h1.prefs(); got != "<!-- someone else -->\n" {
+			t.Fatalf("the edit was not kept: %q", got)
 		}
 	}
 }

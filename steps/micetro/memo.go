@@ -9,9 +9,10 @@ import (
 // memo carries what a step's Check read on a host to the same step's Apply
 // on that host, moments later in the same run, so Apply does not read it
 // again: Apply writes with a compare-and-swap on the content Check read (a
-// change in between is refused, then read again), and decides nothing on it
-// that Verify does not check afresh. A value is used once; Verify never uses
-// the memo. One memo per built step list (one run).
+// change in between is refused as "changed since it was read", never
+// overwritten), and decides nothing on it that Verify does not check
+// afresh. A value is used once; Verify never uses the memo. One memo per
+// built step list (one run).
 type memo struct {
 	mu sync.Mutex
 	m  map[[2]string]any
