@@ -13,6 +13,48 @@ import (
 	"github.com/hawiz/hawiz/lab/fleet/tape"
 )
 
+// TestDemoTapeShape keeps demo.tape short and its waits specific: no key
+// held down for pages of a form (the demo's answers are reviewed on one
+// screen), no two waits in a row for the same text (the second would
+// match the screen the first one saw), and under a minute of pauses.
+func TestDemoTapeShape(t *testing.T) {
+	f, err := os.Open("../../demo.tape")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := tape.Parse(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys int
+	var sleep time.Duration
+	prev := ""
+	for _, c := range tp.Cmds {
+		switch c.Name {
+		case "Key":
+			keys += c.Count
+			if c.Text == "Enter" && c.Count > 1 {
+				t.Errorf("line %d: Enter %d: a wizard screen per Enter, wait for each", c.Line, c.Count)
+			}
+		case "Sleep":
+			sleep += c.Delay
+		case "Wait":
+			if c.Pattern.String() == prev {
+				t.Errorf("line %d: waits for /%s/ again: it matches the screen the previous wait saw", c.Line, prev)
+			}
+			prev = c.Pattern.String()
+		}
+	}
+	if keys > 40 {
+		t.Errorf("%d key presses", keys)
+	}
+	if sleep > 45*time.Second {
+		t.Errorf("%v of pauses: the recording would run over a minute with the run itself", sleep)
+	}
+	t.Logf("%d key presses, %v of pauses", keys, sleep)
+}
+
 // TestDemoTapeReplay replays demo.tape's keystrokes into the built binary
 // in a tmux pane of the tape's size and checks that the run finishes, then
 // that the demo leaves nothing behind.
