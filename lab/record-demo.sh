@@ -32,9 +32,13 @@ mkdir -p "$repo/docs"
 rm -f "$cast"
 
 printf 'set -g status off\n' >"$work/tmux.conf"
+# stty tab3: the tty expands tabs, so bubbletea moves the cursor without
+# hard tabs: svg-term's terminal (asciinema-player's old vt) sets its tab
+# stops differently from xterm and tmux, and a frame drawn with tabs kept
+# stale characters on screen ("…change record.in the DNS…").
 tmux -S "$sock" -f "$work/tmux.conf" new-session -d -s rec -x "$cols" -y "$rows" \
 	"cd '$work' && env -i HOME='$work' TMPDIR='$work/tmp' TERM=xterm-256color LANG=C.UTF-8 USER=demo HISTFILE=/dev/null PS1='\$ ' PATH='$PATH' \
-	asciinema rec --quiet --overwrite --idle-time-limit 3 --cols $cols --rows $rows -c 'bash --norc --noprofile' '$cast'"
+	asciinema rec --quiet --overwrite --idle-time-limit 3 --cols $cols --rows $rows -c 'stty tab3; exec bash --norc --noprofile' '$cast'"
 sleep 1
 "$work/replay" -S "$sock" -t rec demo.tape
 # Leave the finish screen, then end the shell and with it the recording.
@@ -82,13 +86,31 @@ PY
 
 svgterm=${SVG_TERM:-npx --yes -p svg-term-cli svg-term}
 $svgterm --in "$cast" --out "$repo/docs/demo.svg" --window --no-cursor --width "$cols" --height "$rows"
+# svg-term lays the frames side by side, $cols units apart, in nested <svg>
+# elements without a width: a glyph in a frame's last column overhangs into
+# the next frame's first one (faint marks at the left edge). Give every frame
+# its width, so each clips to itself.
+python3 - "$repo/docs/demo.svg" "$cols" <<'PY'
+import re, sys
+path, cols = sys.argv[1], sys.argv[2]
+svg = open(path, encoding="utf-8").read()
+m = re.search(r'<svg width="\d+">', svg)
+if m is None:
+    sys.exit("record-demo: docs/demo.svg has no frame strip (svg-term's layout changed?)")
+head, strip = svg[: m.end()], svg[m.end() :]
+strip, n = re.subn(r'<svg( x="\d+")?>', lambda f: '<svg%s width="%s">' % (f.group(1) or "", cols), strip)
+if n < 2:
+    sys.exit("record-demo: no frames found in docs/demo.svg")
+open(path, "w", encoding="utf-8").write(head + strip)
+PY
 echo "record-demo: wrote docs/demo.cast ($(wc -c <"$cast") bytes) and docs/demo.svg ($(wc -c <"$repo/docs/demo.svg") bytes)"
 
 if [ -n "${SHOT:-}" ]; then
 	# The last frame as a still, screenshotted by headless Chromium: look at it.
 	last=$(python3 -c 'import json,sys; l=open(sys.argv[1]).read().splitlines(); print(int(float(json.loads(l[-1])[0])*1000)-1)' "$cast")
 	$svgterm --in "$cast" --out "$work/last.svg" --window --no-cursor --width "$cols" --height "$rows" --at "$last"
-	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1100,720 \
+	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+		--disable-component-update --disable-sync --user-data-dir="$work/chromium" --hide-scrollbars --window-size=1100,720 \
 		--screenshot="$SHOT" "file://$work/last.svg" >/dev/null 2>&1
 	echo "record-demo: screenshot of the last frame: $SHOT"
 fi
