@@ -168,14 +168,22 @@ func (h *Host) write(ctx context.Context, kind, detail, path string, content io.
 	if o.IfSHA256 != "" && o.IfSHA256 != "absent" && !isHexSHA256(o.IfSHA256) {
 		return WriteResult{}, fmt.Errorf("host %s: %s %s: IfSHA256 %q is not a SHA-256 hex digest or \"absent\"", h.cfg.Name, kind, path, o.IfSHA256)
 	}
-	ts := time.Now().UTC().Format("20060102T150405Z")
+	now := time.Now().UTC()
+	ts := now.Format("20060102T150405Z")
+	// The backup's name is the write's UTC second; a backup of that name
+	// already there (an earlier write in the same second) is never
+	// overwritten: the script takes the next free second of these.
+	stamps := make([]string, 60)
+	for i := range stamps {
+		stamps[i] = now.Add(time.Duration(i) * time.Second).Format("20060102T150405Z")
+	}
 	backup := "0"
 	if o.Backup {
 		backup = "1"
 	}
 	cas := strings.ToLower(o.IfSHA256)
 	r := execReq{kind: kind, detail: detail, sudo: o.Sudo, stdin: content, noOutput: true,
-		argv: posixScript(writeScript, path, cas, sum, fileModeString(o.Mode), o.Owner, o.Group, backup, ts)}
+		argv: posixScript(writeScript, path, cas, sum, fileModeString(o.Mode), o.Owner, o.Group, backup, strings.Join(stamps, " "))}
 	if h.cfg.OS == Windows {
 		r.ps = psWriteScript(path, cas, sum, ts, o.Backup)
 	}

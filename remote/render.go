@@ -274,7 +274,10 @@ if [ ! -e "$p" ]; then echo hawiz-absent >&2; exit 2; fi
 exec cat -- "$p"`
 
 // writeScript: $1 path, $2 CAS hash ("" none, "absent"), $3 new hash,
-// $4 mode ("" keep), $5 owner, $6 group, $7 backup (1/0), $8 UTC timestamp.
+// $4 mode ("" keep), $5 owner, $6 group, $7 backup (1/0), $8 UTC timestamps
+// (space-separated, the write's second first): the backup is named with the
+// first one no backup of the file has yet, so a second write within the same
+// second never overwrites the first one's backup.
 // Content on stdin. Exit 3 = CAS refused (stderr hawiz-cas:CURRENT),
 // 4 = failure, 5 = interrupted. Stdout: hawiz-write:changed:BACKUP or
 // hawiz-write:unchanged:.
@@ -332,7 +335,11 @@ if [ -n "$owner" ] && [ -n "$group" ]; then og=$owner:$group; elif [ -n "$owner"
 if [ "${tst%% *}" != "$mode" ]; then chmod -- "$mode" "$tmp" || exit 4; fi
 if [ -n "$og" ] && [ "${tst#* }" != "$og" ]; then chown -- "$og" "$tmp" || exit 4; fi
 b=
-if [ "$backup" = 1 ] && [ "$cur" != absent ]; then b="$p.hawiz-$ts.bak"; cp -p -- "$p" "$b" || exit 4; fi
+if [ "$backup" = 1 ] && [ "$cur" != absent ]; then
+  for t in $ts; do b="$p.hawiz-$t.bak"; if [ ! -e "$b" ]; then break; fi; b=; done
+  if [ -z "$b" ]; then echo "hawiz: no free backup name for $p" >&2; exit 4; fi
+  cp -p -- "$p" "$b" || exit 4
+fi
 if [ -n "$cas" ]; then now=absent; if [ -e "$p" ]; then now=$(sha256sum < "$p") || exit 4; now=${now%% *}; fi
   if [ "$now" != "$cas" ]; then if [ -n "$b" ]; then rm -f -- "$b"; fi; echo "hawiz-cas:$now" >&2; exit 3; fi
 fi

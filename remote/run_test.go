@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -237,5 +238,37 @@ func TestWriteFileModes(t *testing.T) {
 	}
 	if _, err := h.WriteFile(ctx, dir+"/", []byte("r\n"), WriteOptions{}); err == nil {
 		t.Fatal("a directory path with a trailing slash was written")
+	}
+}
+
+// Writes within the same second each keep their own backup: the second one
+// takes the next free second's name, never overwriting the first backup.
+func TestBackupsInTheSameSecond(t *testing.T) {
+	l := newLab(t)
+	s := l.server(nil)
+	f := l.connect(l.opts(), s)
+	h := f.Host("web1")
+	ctx := ctxT(t)
+	p := filepath.Join(s.Root(), "app.conf")
+	os.WriteFile(p, []byte("v0\n"), 0o644)
+	var baks []string
+	for i := 1; i <= 3; i++ {
+		wr, err := h.WriteFile(ctx, p, []byte(fmt.Sprintf("v%d\n", i)), WriteOptions{Backup: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		baks = append(baks, wr.Backup)
+	}
+	for i, b := range baks {
+		got, err := os.ReadFile(b)
+		if err != nil || string(got) != fmt.Sprintf("v%d\n", i) {
+			t.Errorf("backup %d %s holds %q (%v), want v%d", i, b, got, err, i)
+		}
+		if !regexp.MustCompile(`\.hawiz-\d{8}T\d{6}Z\.bak$`).MatchString(b) {
+			t.Errorf("backup name %s", b)
+		}
+	}
+	if baks[0] == baks[1] || baks[1] == baks[2] {
+		t.Fatalf("backups share a name: %v", baks)
 	}
 }
