@@ -102,8 +102,9 @@ func TestDemoPlainMicetroUpgrade(t *testing.T) {
 	}
 }
 
-// A fleet with a fixed root comes back as it was: same ports, host keys
-// and files, and the services that ran are started again.
+// A fleet with a fixed root comes back as it was: same SSH, DNS and LB
+// ports, host keys and files, and the services that ran are started again
+// (on ports they bind and publish themselves, reached through 1231).
 func TestFleetRestoredFromFixedRoot(t *testing.T) {
 	root := t.TempDir() + "/demo"
 	cfg := Config{Kind: Micetro, Hosts: []string{"central1", "central2"}, Root: root, Cluster: true}
@@ -111,7 +112,7 @@ func TestFleetRestoredFromFixedRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports, key := f.Ports(), f.Hosts[0].SSH.HostKey().Marshal()
+	ports, key := f.fixedPorts(), f.Hosts[0].SSH.HostKey().Marshal()
 	os.WriteFile(f.Hosts[1].Root+"/var/mmsuite/mmcentral/marker", []byte("x"), 0o644)
 	stop := exec.Command(os.Args[0], "__standin", "systemctl", "stop", "mmcentral")
 	stop.Env = append(os.Environ(), "HAWIZ_ROOT="+f.Hosts[1].Root)
@@ -126,8 +127,11 @@ func TestFleetRestoredFromFixedRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	if fmt.Sprint(g.Ports()) != fmt.Sprint(ports) || !bytes.Equal(g.Hosts[0].SSH.HostKey().Marshal(), key) {
-		t.Fatalf("ports %v, want %v (or the host key changed)", g.Ports(), ports)
+	if fmt.Sprint(g.fixedPorts()) != fmt.Sprint(ports) || !bytes.Equal(g.Hosts[0].SSH.HostKey().Marshal(), key) {
+		t.Fatalf("ports %v, want %v (or the host key changed)", g.fixedPorts(), ports)
+	}
+	if g.Hosts[0].ServiceAddr() == "" || g.Hosts[1].ServiceAddr() != "" {
+		t.Fatalf("service addresses %q %q, want central1's only", g.Hosts[0].ServiceAddr(), g.Hosts[1].ServiceAddr())
 	}
 	if _, err := os.Stat(g.Hosts[1].Root + "/var/mmsuite/mmcentral/marker"); err != nil {
 		t.Fatal("the host's files were not kept")

@@ -78,8 +78,9 @@ type Config struct {
 	Version string
 	// Root, when set, is a fixed root (created when missing) instead of a
 	// fresh temporary one. When it holds the fleet.json of an earlier demo
-	// (stopped mid-run), the fleet comes back as it was: the same ports, host
-	// keys and files, and the services that were running are started again.
+	// (stopped mid-run), the fleet comes back as it was: the same SSH, DNS
+	// and load balancer ports, host keys and files, and the services that
+	// were running are started again (each on a fresh port of its own).
 	Root string
 	// Cluster: the Micetro hosts are already an HA cluster (ClusterMemberName
 	// set, Central running), as before an update.
@@ -88,12 +89,11 @@ type Config struct {
 
 // Host is one demo host.
 type Host struct {
-	Name        string
-	Root        string // the host's world
-	SSH         *sshtest.Server
-	ServicePort int // the stand-in service's real port (1231 / 8080 map to it)
-	IP          string
-	InstallDir  string // Ops Manager: the tar install directory
+	Name       string
+	Root       string // the host's world
+	SSH        *sshtest.Server
+	IP         string
+	InstallDir string // Ops Manager: the tar install directory
 
 	prefixes   []string // documented absolute paths mapped into Root
 	wasRunning bool     // restored: its service ran when the fleet was stopped
@@ -231,14 +231,7 @@ func Start(cfg Config) (f *Fleet, err error) {
 		h := &Host{Name: name, Root: filepath.Join(root, name), IP: fmt.Sprintf("192.0.2.%d", 11+i)}
 		var sshAddr string
 		if ph := prev.host(name); ph != nil {
-			h.ServicePort, sshAddr, h.wasRunning = ph.ServicePort, ph.SSH, ph.Running
-		} else {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				return nil, err
-			}
-			h.ServicePort = ln.Addr().(*net.TCPAddr).Port
-			ln.Close()
+			sshAddr, h.wasRunning = ph.SSH, ph.Running
 		}
 		if cfg.Kind == OpsManager {
 			h.InstallDir = filepath.Join(h.Root, "mongodb-mms-"+OpsManagerVersion+".x86_64")
@@ -251,10 +244,12 @@ func Start(cfg Config) (f *Fleet, err error) {
 				err = seedHost(cfg, h)
 			}
 		}
+		if err == nil && prev != nil && cfg.Kind == OpsManager {
+			err = portFileInMMSConf(h) // kept by an earlier hawiz
+		}
 		if err != nil {
 			return nil, fmt.Errorf("demo host %s: %w", name, err)
 		}
-		os.WriteFile(filepath.Join(h.Root, "run", "service.port"), []byte(strconv.Itoa(h.ServicePort)+"\n"), 0o644)
 		env := []string{
 			"PATH=" + filepath.Join(h.Root, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
 			"HAWIZ_ROOT=" + h.Root,
@@ -264,17 +259,24 @@ func Start(cfg Config) (f *Fleet, err error) {
 			env = append(env, "MMCENTRAL_STANDIN_SHARE="+filepath.Join(h.Root, "usr/share/mmcentral-standin"),
 				"MMCENTRAL_STANDIN_DATA="+filepath.Join(h.Root, "var/mmsuite/mmcentral"), "MMCENTRAL_STANDIN_NO_ROOT_CHECK=1")
 		}
-		servicePort := 1231
+		servicePorts := map[int]bool{mmcentral.DefaultPort: true}
 		if cfg.Kind == OpsManager {
-			servicePort = 8080
+			servicePorts = map[int]bool{omstandin.DefaultPort: true, 8443: true}
 		}
 		h.SSH, err = sshtest.Start(sshtest.Config{
 			HostKeySeed:    seeded(cfg.Seed, "host-key/"+name),
 			AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()},
 			Root:           h.Root,
-			PortMap:        map[int]string{servicePort: fmt.Sprintf("127.0.0.1:%d", h.ServicePort)},
-			Exec:           h.exec(env),
-			Addr:           sshAddr,
+			// The service's documented port reaches the port the stand-in
+			// bound and published, looked up per connection.
+			PortFunc: func(port int) (string, bool) {
+				if !servicePorts[port] {
+					return "", false
+				}
+				return h.ServiceAddr(), true
+			},
+			Exec: h.exec(env),
+			Addr: sshAddr,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("demo host %s: %w", name, err)
@@ -297,8 +299,10 @@ func Start(cfg Config) (f *Fleet, err error) {
 	}
 	if cfg.Kind == OpsManager {
 		var backends []string
+		byName := map[string]*Host{}
 		for _, h := range f.Hosts {
-			backends = append(backends, fmt.Sprintf("127.0.0.1:%d", h.ServicePort))
+			backends = append(backends, h.Name)
+			byName[h.Name] = h
 		}
 		ln, err := net.Listen("tcp", cmpOr(addr(func(s *saved) string { return s.LB }), "127.0.0.1:0"))
 		if err != nil {
@@ -306,7 +310,8 @@ func Start(cfg Config) (f *Fleet, err error) {
 		}
 		f.lbAddr = ln.Addr().String()
 		f.LBURL = "http://" + f.lbAddr
-		f.lb = &http.Server{Handler: &omstandin.LB{Backends: backends}, ReadHeaderTimeout: 10 * time.Second}
+		lb := &omstandin.LB{Backends: backends, Resolve: func(name string) string { return byName[name].ServiceAddr() }}
+		f.lb = &http.Server{Handler: lb, ReadHeaderTimeout: 10 * time.Second}
 		go f.lb.Serve(ln)
 	}
 	return f, f.save()
@@ -329,10 +334,9 @@ type saved struct {
 }
 
 type savedHost struct {
-	Name        string `json:"name"`
-	SSH         string `json:"ssh"`
-	ServicePort int    `json:"service_port"`
-	Running     bool   `json:"running"`
+	Name    string `json:"name"`
+	SSH     string `json:"ssh"`
+	Running bool   `json:"running"`
 }
 
 func (s *saved) host(name string) *savedHost {
@@ -378,7 +382,7 @@ func (f *Fleet) save() error {
 				run = true
 			}
 		}
-		s.Hosts = append(s.Hosts, savedHost{Name: h.Name, SSH: h.SSH.Addr(), ServicePort: h.ServicePort, Running: run})
+		s.Hosts = append(s.Hosts, savedHost{Name: h.Name, SSH: h.SSH.Addr(), Running: run})
 	}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
@@ -407,8 +411,10 @@ func seedOpsManager(cfg Config, h *Host, appdb string) error {
 	if err := os.WriteFile(filepath.Join(h.InstallDir, "conf", "conf-mms.properties"), []byte(omstandin.DefaultConf), 0o640); err != nil {
 		return err
 	}
-	mms := fmt.Sprintf("BASE_PORT=%d\nMMS_USER=%s\nENC_KEY_PATH=%s\nHAWIZ_STANDIN_BIND=127.0.0.1\nHAWIZ_STANDIN_APPDB_DIR=%s\n",
-		h.ServicePort, currentUser(), filepath.Join(h.Root, "keys", "gen.key"), appdb)
+	// BASE_PORT is the documented port the procedure reaches through SSH;
+	// the stand-in binds an ephemeral port and publishes it (PortFile).
+	mms := fmt.Sprintf("BASE_PORT=%d\nMMS_USER=%s\nENC_KEY_PATH=%s\nHAWIZ_STANDIN_BIND=127.0.0.1\nHAWIZ_STANDIN_APPDB_DIR=%s\nHAWIZ_STANDIN_PORT_FILE=%s\n",
+		omstandin.DefaultPort, currentUser(), filepath.Join(h.Root, "keys", "gen.key"), appdb, h.portFile())
 	if err := os.WriteFile(filepath.Join(h.InstallDir, "conf", "mms.conf"), []byte(mms), 0o644); err != nil {
 		return err
 	}
@@ -531,11 +537,51 @@ func (h *Host) exec(env []string) func(ctx context.Context, req sshtest.ExecRequ
 
 var signals = map[string]syscall.Signal{"KILL": syscall.SIGKILL, "TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP}
 
-// Ports returns every port the fleet listens on (SSH, DNS, stand-ins).
+// ServicePortFile is where a demo host's stand-in service (Central, Ops
+// Manager) publishes the port it bound, relative to the host's Root.
+const ServicePortFile = "run/service.port"
+
+func (h *Host) portFile() string { return filepath.Join(h.Root, ServicePortFile) }
+
+// ServiceAddr is the address the host's stand-in service listens on: the
+// port it published, while the process that bound it runs; "" when none.
+func (h *Host) ServiceAddr() string {
+	port, pid := omstandin.ReadPublishedPort(h.portFile())
+	if port == 0 || !Alive(pid) {
+		return ""
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+}
+
+// portFileInMMSConf adds HAWIZ_STANDIN_PORT_FILE to a kept host's mms.conf
+// that lacks it (written by an earlier hawiz, which reserved ports).
+func portFileInMMSConf(h *Host) error {
+	p := filepath.Join(h.InstallDir, "conf", "mms.conf")
+	b, err := os.ReadFile(p)
+	if err != nil || strings.Contains(string(b), "HAWIZ_STANDIN_PORT_FILE=") {
+		return err
+	}
+	s := strings.TrimRight(string(b), "\n") + "\nHAWIZ_STANDIN_PORT_FILE=" + h.portFile() + "\n"
+	return os.WriteFile(p, []byte(s), 0o644)
+}
+
+// Ports returns every port the fleet listens on (SSH, DNS, the stand-ins'
+// published ports, the load balancer).
 func (f *Fleet) Ports() []string {
+	out := f.fixedPorts()
+	for _, h := range f.Hosts {
+		if a := h.ServiceAddr(); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// fixedPorts are the ports a kept fleet keeps: SSH, load balancer, DNS.
+func (f *Fleet) fixedPorts() []string {
 	var out []string
 	for _, h := range f.Hosts {
-		out = append(out, h.SSH.Addr(), fmt.Sprintf("127.0.0.1:%d", h.ServicePort))
+		out = append(out, h.SSH.Addr())
 	}
 	if f.lbAddr != "" {
 		out = append(out, f.lbAddr)

@@ -60,9 +60,10 @@ func Standin(args []string, stdout, stderr io.Writer) int {
 	case "service-mmcentral":
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
-		port, _ := strconv.Atoi(strings.TrimSpace(readString(filepath.Join(root, "run", "service.port"))))
+		// An ephemeral port, published for the host's SSH server
+		// (1231 reaches it), never a port reserved beforehand.
 		err := mmcentral.Serve(ctx, mmcentral.Config{
-			Dir: filepath.Join(root, "var/mmsuite/mmcentral"), Port: port,
+			Dir: filepath.Join(root, "var/mmsuite/mmcentral"), PortFile: filepath.Join(root, ServicePortFile),
 			VersionFile: filepath.Join(root, "usr/share/mmcentral-standin/VERSION"),
 			Ready:       func(string) { os.WriteFile(filepath.Join(root, "run", "mmcentral.ready"), nil, 0o644) },
 		})
@@ -150,6 +151,7 @@ func systemctl(root string, args []string, stdout, stderr io.Writer) int {
 		}
 		ready := filepath.Join(run, svc+".ready")
 		os.Remove(ready)
+		os.Remove(filepath.Join(root, ServicePortFile)) // the previous process's port
 		exe, err := os.Executable()
 		if err != nil {
 			fmt.Fprintln(stderr, err)

@@ -14,8 +14,9 @@
 //   - a client closing a session channel does NOT kill the process (sshd does
 //     not either); a connection that dies does, and so does Close;
 //   - "direct-tcpip" channels, with AddrMap translating a requested
-//     "host:port" and PortMap a requested port to a real local address (demo
-//     stand-ins for services, names only the host resolves);
+//     "host:port", PortFunc (dynamic) and PortMap (static) a requested port
+//     to a real local address (demo stand-ins for services, names only the
+//     host resolves);
 //   - KillConnections drops every connection at once, for fault tests.
 //
 // Commands run as the current user. Tests that need sudo or systemctl put fake
@@ -74,6 +75,13 @@ type Config struct {
 	// for names only this host can reach (a database on its private
 	// network). Looked up before PortMap; other requests dial as asked.
 	AddrMap map[string]string
+	// PortFunc, for direct-tcpip: consulted after AddrMap and before PortMap
+	// on every request, for services whose real port is known only once they
+	// run (a stand-in that bound 127.0.0.1:0 and published its port). ok
+	// false = not this func's port (PortMap, then dial as asked); ok with
+	// addr "" = the service is down: the channel is refused, as a closed
+	// port would be.
+	PortFunc func(port int) (addr string, ok bool)
 }
 
 // Server is a running in-process SSH server.
@@ -284,6 +292,13 @@ func (s *Server) serveConn(nc net.Conn) {
 	conn.Close()
 }
 
+func (s *Server) portFunc(port int) (string, bool) {
+	if s.cfg.PortFunc == nil {
+		return "", false
+	}
+	return s.cfg.PortFunc(port)
+}
+
 func (s *Server) directTCPIP(ctx context.Context, nch ssh.NewChannel) {
 	var p struct {
 		Host     string
@@ -297,6 +312,12 @@ func (s *Server) directTCPIP(ctx context.Context, nch ssh.NewChannel) {
 	}
 	target := net.JoinHostPort(p.Host, strconv.Itoa(int(p.Port)))
 	if m, ok := s.cfg.AddrMap[target]; ok {
+		target = m
+	} else if m, ok := s.portFunc(int(p.Port)); ok {
+		if m == "" {
+			nch.Reject(ssh.ConnectionFailed, fmt.Sprintf("connect to port %d: connection refused", p.Port))
+			return
+		}
 		target = m
 	} else if m, ok := s.cfg.PortMap[int(p.Port)]; ok {
 		target = m

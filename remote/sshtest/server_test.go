@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -153,4 +154,76 @@ func waitFile(t *testing.T, p string) string {
 	}
 	t.Fatalf("no %s", p)
 	return ""
+}
+
+// PortFunc maps a requested port per request (a service's port published
+// after it started), before PortMap; ok with "" refuses; not ok falls through.
+func TestPortFunc(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("dynamic\n"))
+			c.Close()
+		}
+	}()
+	static, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer static.Close()
+	go func() {
+		for {
+			c, err := static.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("static\n"))
+			c.Close()
+		}
+	}()
+	var up atomic.Bool
+	s, err := Start(Config{NoClientAuth: true,
+		PortMap: map[int]string{1231: static.Addr().String(), 2000: static.Addr().String()},
+		PortFunc: func(port int) (string, bool) {
+			if port != 1231 {
+				return "", false
+			}
+			if !up.Load() {
+				return "", true
+			}
+			return ln.Addr().String(), true
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := client(t, s)
+	defer c.Close()
+	read := func(addr string) (string, error) {
+		tc, err := c.Dial("tcp", addr)
+		if err != nil {
+			return "", err
+		}
+		defer tc.Close()
+		b, err := io.ReadAll(tc)
+		return string(b), err
+	}
+	if _, err := read("127.0.0.1:1231"); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("service down: %v, want refused", err)
+	}
+	up.Store(true)
+	if got, err := read("127.0.0.1:1231"); err != nil || got != "dynamic\n" {
+		t.Fatalf("PortFunc port: %q %v", got, err)
+	}
+	if got, err := read("127.0.0.1:2000"); err != nil || got != "static\n" {
+		t.Fatalf("PortMap port: %q %v", got, err)
+	}
 }

@@ -114,6 +114,10 @@ type Config struct {
 	VersionFile string // default DefaultVersionFile
 	// Ready, when set, is called with the listener's address once listening.
 	Ready func(addr string)
+	// PortFile (the demo only): bind an ephemeral port on Addr instead of
+	// Port and publish it here, atomically, as "PORT PID\n" once listening.
+	// The lab leaves it empty and binds its documented port.
+	PortFile string
 }
 
 // Serve checks the preferences, logs the start in Dir/logs/ and serves on
@@ -148,12 +152,22 @@ func Serve(ctx context.Context, c Config) error {
 		logf("Central %s not started: %v", ver, err)
 		return err
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(c.Addr, fmt.Sprint(c.Port)))
+	port := c.Port
+	if c.PortFile != "" {
+		port = 0
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(c.Addr, fmt.Sprint(port)))
 	if err != nil {
 		logf("Central %s not started: %v", ver, err)
 		return err
 	}
 	defer ln.Close()
+	if c.PortFile != "" {
+		if err := PublishPort(c.PortFile, ln.Addr().(*net.TCPAddr).Port); err != nil {
+			logf("Central %s not started: %v", ver, err)
+			return err
+		}
+	}
 	name := prefs["clustermembername"]
 	logf("Central %s started on %s (database %s, cluster member %q)", ver, ln.Addr(), prefs["database"], name)
 	if c.Ready != nil {
@@ -190,4 +204,21 @@ func startupLog(dir string) func(format string, args ...any) {
 		defer f.Close()
 		f.WriteString(msg)
 	}
+}
+
+// PublishPort writes "PORT PID\n" (this process) to path atomically: a
+// reader sees the whole line or the previous file, never a partial one.
+func PublishPort(path string, port int) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("%d %d\n", port, os.Getpid())), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -58,10 +59,12 @@ func TestServeRefusesAndServes(t *testing.T) {
 		t.Fatalf("startup log %q", log)
 	}
 	os.WriteFile(filepath.Join(dir, "preferences.cfg"), []byte(SamplePrefs+`<ClusterMemberName value="c1"/>`+"\n"), 0o644)
+	// An ephemeral port, published (the demo's way; the lab binds 1231).
+	pf := filepath.Join(dir, "service.port")
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- Serve(ctx, Config{Dir: dir, Port: 0, VersionFile: vf, Ready: func(a string) { ready <- a }})
+		done <- Serve(ctx, Config{Dir: dir, VersionFile: vf, PortFile: pf, Ready: func(a string) { ready <- a }})
 	}()
 	var addr string
 	select {
@@ -70,6 +73,9 @@ func TestServeRefusesAndServes(t *testing.T) {
 		t.Fatal(err)
 	case <-time.After(5 * time.Second):
 		t.Fatal("not ready")
+	}
+	if b, _ := os.ReadFile(pf); string(b) != fmt.Sprintf("%s %d\n", addr[strings.LastIndex(addr, ":")+1:], os.Getpid()) {
+		t.Fatalf("published %q, listening on %s", b, addr)
 	}
 	c, err := net.Dial("tcp", addr)
 	if err != nil {

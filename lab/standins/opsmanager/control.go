@@ -124,6 +124,9 @@ func start(c Config, exe string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer out.Close()
+	if c.PortFile != "" {
+		_ = os.Remove(c.PortFile) // a previous server's port is not this one's
+	}
 	cmd := exec.Command(exe, append(strings.Fields(os.Getenv(EnvReexecArgs)), "run")...)
 	cmd.Env = append(os.Environ(), EnvInstallDir+"="+c.InstallDir)
 	cmd.Stdout, cmd.Stderr = out, out

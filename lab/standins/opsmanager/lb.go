@@ -23,6 +23,10 @@ type LB struct {
 	Cache    bool
 	CacheFor time.Duration // default 60s
 	TLS      bool          // the backends serve HTTPS (certificates not verified)
+	// Resolve, when set, maps a Backends entry to the address to dial, per
+	// request (the demo: a stand-in's published port); "" = the backend is
+	// down (502, as a dial to a closed port gives).
+	Resolve func(backend string) string
 
 	next  atomic.Uint64
 	mu    sync.Mutex
@@ -58,6 +62,12 @@ func (lb *LB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	be := lb.Backends[int(lb.next.Add(1)-1)%len(lb.Backends)]
+	if lb.Resolve != nil {
+		if be = lb.Resolve(be); be == "" {
+			http.Error(w, "502 Bad Gateway: the server is down", http.StatusBadGateway)
+			return
+		}
+	}
 	target := &url.URL{Scheme: "http", Host: be}
 	if lb.TLS {
 		target.Scheme = "https"

@@ -79,11 +79,16 @@ type Config struct {
 	AppDBDir   string // shared "Application Database" records
 	Hostname   string // for the lab header (default os.Hostname)
 	TLS        bool   // serve HTTPS with a self-signed certificate (mms.conf HAWIZ_STANDIN_TLS=1)
+	// PortFile (mms.conf HAWIZ_STANDIN_PORT_FILE, the demo only): bind an
+	// ephemeral port on Addr instead of Port and publish it here,
+	// atomically, as "PORT PID\n" once listening. The lab leaves it unset
+	// and binds BASE_PORT.
+	PortFile string
 }
 
 // LoadConfig reads InstallDir/conf/mms.conf (BASE_PORT, MMS_USER,
 // ENC_KEY_PATH; lab-only HAWIZ_STANDIN_BIND, HAWIZ_STANDIN_APPDB_DIR,
-// HAWIZ_STANDIN_CONF) and /etc/hawiz-lab/host.env when present.
+// HAWIZ_STANDIN_CONF; demo-only HAWIZ_STANDIN_PORT_FILE) and /etc/hawiz-lab/host.env when present.
 func LoadConfig(installDir string) (Config, error) {
 	c := Config{InstallDir: installDir}
 	env := map[string]string{}
@@ -131,6 +136,7 @@ func LoadConfig(installDir string) (Config, error) {
 	}
 	c.Hostname, _ = os.Hostname()
 	c.TLS = env["HAWIZ_STANDIN_TLS"] == "1"
+	c.PortFile = env["HAWIZ_STANDIN_PORT_FILE"]
 	return c, nil
 }
 
@@ -149,11 +155,78 @@ func (c Config) AccessLog() string   { return filepath.Join(c.logsDir(), "mms0-a
 func (c Config) pidFile() string     { return filepath.Join(c.InstallDir, "tmp", "mms0.pid") }
 func (c Config) VersionFile() string { return filepath.Join(c.InstallDir, "VERSION") }
 func (c Config) listenAddr() string  { return net.JoinHostPort(c.Addr, strconv.Itoa(c.Port)) }
-func (c Config) healthURL() string {
-	if c.TLS {
-		return "https://" + c.listenAddr() + "/monitor/health"
+
+// bindAddr is what Serve listens on: Addr:0 with a PortFile.
+func (c Config) bindAddr() string {
+	if c.PortFile != "" {
+		return net.JoinHostPort(c.Addr, "0")
 	}
-	return "http://" + c.listenAddr() + "/monitor/health"
+	return c.listenAddr()
+}
+
+// ServeAddr is where the server answers: Addr:Port, or with a PortFile
+// Addr and the port published there ("" while none is, or when the process
+// that published it has ended).
+func (c Config) ServeAddr() string {
+	if c.PortFile == "" {
+		return c.listenAddr()
+	}
+	port, pid := ReadPublishedPort(c.PortFile)
+	if port == 0 || !processAlive(pid) {
+		return "" // none yet, or the server that bound it is gone
+	}
+	return net.JoinHostPort(c.Addr, strconv.Itoa(port))
+}
+
+func (c Config) healthURL() string {
+	scheme := "http://"
+	if c.TLS {
+		scheme = "https://"
+	}
+	if c.PortFile != "" {
+		a := c.ServeAddr()
+		if a == "" {
+			a = net.JoinHostPort(c.Addr, "0") // not listening yet
+		}
+		return scheme + a + "/monitor/health"
+	}
+	return scheme + c.listenAddr() + "/monitor/health"
+}
+
+// PublishPort writes "PORT PID\n" (this process) to path atomically: a
+// reader sees the whole line or the previous file, never a partial one.
+func PublishPort(path string, port int) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("%d %d\n", port, os.Getpid())), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// ReadPublishedPort reads a PublishPort file: the port and the pid of the
+// process that bound it (0, 0 when missing or malformed).
+func ReadPublishedPort(path string) (port, pid int) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0, 0
+	}
+	port, err1 := strconv.Atoi(f[0])
+	pid, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil || port <= 0 || port > 65535 {
+		return 0, 0
+	}
+	return port, pid
 }
 func (c Config) startupLogf() logFunc { return appendLog(c.StartupLog()) }
 
@@ -364,9 +437,9 @@ func Serve(ctx context.Context, c Config, ready func(addr string)) error {
 		return err
 	}
 	logf := c.startupLogf()
-	ln, err := net.Listen("tcp", c.listenAddr())
+	ln, err := net.Listen("tcp", c.bindAddr())
 	if err != nil {
-		logf("ERROR ServerMain - cannot listen on %s: %v", c.listenAddr(), err)
+		logf("ERROR ServerMain - cannot listen on %s: %v", c.bindAddr(), err)
 		return fmt.Errorf("%w: %v", ErrRefused, err)
 	}
 	access, err := os.OpenFile(c.AccessLog(), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
@@ -383,6 +456,13 @@ func Serve(ctx context.Context, c Config, ready func(addr string)) error {
 			return err
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}})
+	}
+	if c.PortFile != "" {
+		if err := PublishPort(c.PortFile, ln.Addr().(*net.TCPAddr).Port); err != nil {
+			ln.Close()
+			logf("ERROR ServerMain - cannot publish the port: %v", err)
+			return err
+		}
 	}
 	logf("INFO ServerMain:266 - Started in: %d (ms)", max(1, time.Since(t0).Milliseconds()))
 	if ready != nil {

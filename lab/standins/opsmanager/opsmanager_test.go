@@ -3,7 +3,6 @@ package opsmanager
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,24 +21,17 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // server makes an install dir with conf, mms.conf and returns its Config.
+// The server binds an ephemeral port and publishes it (as in the demo):
+// a port reserved by listening and closing could be taken before the bind.
 func server(t *testing.T, appdb string, conf string) Config {
 	t.Helper()
 	d := t.TempDir()
 	os.MkdirAll(filepath.Join(d, "conf"), 0o755)
 	os.WriteFile(filepath.Join(d, "conf", "conf-mms.properties"), []byte(conf), 0o644)
-	mc := "BASE_PORT=" + strconv.Itoa(freePort(t)) + "\nENC_KEY_PATH=" + filepath.Join(d, "etc", "gen.key") +
-		"\nHAWIZ_STANDIN_BIND=127.0.0.1\nHAWIZ_STANDIN_APPDB_DIR=" + appdb + "\n"
+	mc := "BASE_PORT=8080\nENC_KEY_PATH=" + filepath.Join(d, "etc", "gen.key") +
+		"\nHAWIZ_STANDIN_BIND=127.0.0.1\nHAWIZ_STANDIN_APPDB_DIR=" + appdb +
+		"\nHAWIZ_STANDIN_PORT_FILE=" + filepath.Join(d, "tmp", "mms0.port") + "\n"
 	os.WriteFile(filepath.Join(d, "conf", "mms.conf"), []byte(mc), 0o644)
 	c, err := LoadConfig(d)
 	if err != nil {
@@ -97,6 +89,9 @@ func TestServeHealthAndLogs(t *testing.T) {
 	case err := <-done:
 		t.Fatal(err)
 	}
+	if port, pid := ReadPublishedPort(c.PortFile); pid != os.Getpid() || "127.0.0.1:"+strconv.Itoa(port) != addr || c.ServeAddr() != addr {
+		t.Fatalf("published port %d pid %d, ServeAddr %q; listening on %s", port, pid, c.ServeAddr(), addr)
+	}
 	resp, err := http.Get("http://" + addr + "/monitor/health?hawiz=abc123")
 	if err != nil {
 		t.Fatal(err)
@@ -114,6 +109,21 @@ func TestServeHealthAndLogs(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(c.AccessLog()); !bytes.Contains(b, []byte("abc123")) {
 		t.Fatalf("access log: %s", b)
+	}
+}
+
+// Without HAWIZ_STANDIN_PORT_FILE (the lab) the server binds BASE_PORT on
+// its host's address.
+func TestLabBindsBasePort(t *testing.T) {
+	d := t.TempDir()
+	os.MkdirAll(filepath.Join(d, "conf"), 0o755)
+	os.WriteFile(filepath.Join(d, "conf", "mms.conf"), []byte("BASE_PORT=8443\nHAWIZ_STANDIN_BIND=127.0.2.11\n"), 0o644)
+	c, err := LoadConfig(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PortFile != "" || c.bindAddr() != "127.0.2.11:8443" || c.ServeAddr() != "127.0.2.11:8443" {
+		t.Fatalf("port file %q, bind %s, serve %s", c.PortFile, c.bindAddr(), c.ServeAddr())
 	}
 }
 
