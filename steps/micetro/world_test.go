@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,8 +35,6 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv("MMC_STANDIN_DIR"); dir != "" {
 		ctx, stop := context.WithCancel(context.Background())
 		defer stop()
-		var port int
-		fmt.Sscan(os.Getenv("MMC_STANDIN_PORT"), &port)
 		go func() { // never outlive the test's world (its temp dir)
 			for {
 				time.Sleep(200 * time.Millisecond)
@@ -46,7 +43,10 @@ func TestMain(m *testing.M) {
 				}
 			}
 		}()
-		err := mmcentral.Serve(ctx, mmcentral.Config{Dir: dir, Port: port, VersionFile: os.Getenv("MMC_STANDIN_VERSION_FILE"),
+		// An ephemeral port, published for the host's SSH server (1231
+		// reaches it): a port reserved by listening and closing could be
+		// taken by another process before the stand-in binds it.
+		err := mmcentral.Serve(ctx, mmcentral.Config{Dir: dir, PortFile: os.Getenv("MMC_STANDIN_PORT_FILE"), VersionFile: os.Getenv("MMC_STANDIN_VERSION_FILE"),
 			Ready: func(string) { os.WriteFile(os.Getenv("MMC_STANDIN_READY"), nil, 0o644) }})
 		if err != nil {
 			os.Exit(1)
@@ -90,7 +90,7 @@ alive() { # running and not a zombie (PID 1 here may reap late)
 }
 start() {
 	alive && return 0
-	rm -f "$run/ready"
+	rm -f "$run/ready" "$run/service.port"
 	MMC_STANDIN_DIR=$HAWIZ_ROOT/var/mmsuite/mmcentral MMC_STANDIN_READY=$run/ready \
 		MMC_STANDIN_VERSION_FILE=$HAWIZ_ROOT/usr/share/mmcentral-standin/VERSION \
 		setsid "$MMC_TESTBIN" </dev/null >>"$run/$svc.log" 2>&1 &
@@ -158,7 +158,6 @@ type world struct {
 type fakeHost struct {
 	name string
 	root string
-	port int // the stand-in's real port (1231 maps to it)
 	srv  *sshtest.Server
 	mu   sync.Mutex
 	cmds []string
@@ -189,21 +188,22 @@ func newWorld(t *testing.T, names ...string) *world {
 		}
 		h.writeFile("var/mmsuite/mmcentral/preferences.cfg", mmcentral.SamplePrefs)
 		h.writeFile("usr/share/mmcentral-standin/VERSION", "10.3.5\n")
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.port = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
 		env := []string{"PATH=" + filepath.Join(h.root, "bin") + ":" + os.Getenv("PATH"), "MMC_TESTBIN=" + exe,
 			"MMCENTRAL_STANDIN_SHARE=" + filepath.Join(h.root, "usr/share/mmcentral-standin"),
 			"MMCENTRAL_STANDIN_DATA=" + filepath.Join(h.root, "var/mmsuite/mmcentral"), "MMCENTRAL_STANDIN_NO_ROOT_CHECK=1",
-			fmt.Sprintf("MMC_STANDIN_PORT=%d", h.port)}
+			"MMC_STANDIN_PORT_FILE=" + h.portFile()}
 		cfg := sshtest.Config{
 			AuthorizedKeys: []ssh.PublicKey{w.signer.PublicKey()},
 			Root:           h.root,
-			PortMap:        map[int]string{1231: fmt.Sprintf("127.0.0.1:%d", h.port)},
-			Exec:           h.exec(env),
+			// 1231 reaches the port the stand-in bound and published,
+			// looked up per connection; refused while none runs.
+			PortFunc: func(port int) (string, bool) {
+				if port != mmcentral.DefaultPort {
+					return "", false
+				}
+				return h.serviceAddr(), true
+			},
+			Exec: h.exec(env),
 		}
 		h.srv, err = sshtest.Start(cfg)
 		if err != nil {
@@ -223,6 +223,30 @@ func newWorld(t *testing.T, names ...string) *world {
 		w.hosts = append(w.hosts, h)
 	}
 	return w
+}
+
+func (h *fakeHost) portFile() string { return filepath.Join(h.root, "run", "service.port") }
+
+// serviceAddr is where the host's stand-in Central listens: the port it
+// published ("PORT PID"), while the process that bound it runs; "" if none.
+func (h *fakeHost) serviceAddr() string {
+	b, err := os.ReadFile(h.portFile())
+	if err != nil {
+		return ""
+	}
+	var port, pid int
+	if n, _ := fmt.Sscan(string(b), &port, &pid); n != 2 || port <= 0 || port > 65535 || pid <= 0 {
+		return ""
+	}
+	if syscall.Kill(pid, 0) != nil {
+		return ""
+	}
+	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		if i := strings.LastIndex(string(st), ") "); i >= 0 && strings.HasPrefix(string(st)[i+2:], "Z") {
+			return "" // a zombie is not running (PID 1 here may reap late)
+		}
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
 }
 
 // exec runs a command with the host's root standing in for /var/mmsuite and /usr/share.

@@ -45,7 +45,6 @@ type world struct {
 	known   string
 	servers []*sshtest.Server
 	roots   []string
-	ports   []int
 	appdb   string
 	lbURL   string
 	user    string
@@ -57,15 +56,15 @@ type world struct {
 	appdbNet map[string]string
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+// serveAddr is where om<i+1>'s stand-in listens: the port it bound
+// (127.0.0.1:0) and published in its port file, while the process that bound
+// it runs; "" when none does. Never a port reserved beforehand by listening
+// and closing: another process could take it before the stand-in binds it.
+func (w *world) serveAddr(i int) string {
+	return omstandin.Config{Addr: "127.0.0.1", PortFile: w.portFile(i)}.ServeAddr()
 }
+
+func (w *world) portFile(i int) string { return filepath.Join(w.inst(i), "tmp", "mms0.port") }
 
 func newWorld(t *testing.T, n int, cachingLB bool, https ...bool) *world {
 	t.Helper()
@@ -86,22 +85,32 @@ func newWorld(t *testing.T, n int, cachingLB bool, https ...bool) *world {
 		t.Fatal(err)
 	}
 	var backends []string
+	w.roots = make([]string, n)
 	for i := range n {
 		root := filepath.Join(w.dir, fmt.Sprintf("om%d", i+1))
 		inst := filepath.Join(root, "mongodb-mms-7.0.0.x86_64")
 		for _, d := range []string{"bin", "conf", "logs", "tmp"} {
 			os.MkdirAll(filepath.Join(inst, d), 0o755)
 		}
-		port := freePort(t)
+		w.roots[i] = root
 		os.WriteFile(filepath.Join(inst, "conf", "conf-mms.properties"), []byte(omstandin.DefaultConf), 0o640)
+		// BASE_PORT is the documented port the procedure reaches through
+		// SSH; the stand-in binds an ephemeral port and publishes it.
 		os.WriteFile(filepath.Join(inst, "conf", "mms.conf"), []byte(fmt.Sprintf(
-			"BASE_PORT=%d\nMMS_USER=%s\nENC_KEY_PATH=%s\nHAWIZ_STANDIN_BIND=127.0.0.1\nHAWIZ_STANDIN_APPDB_DIR=%s\nHAWIZ_STANDIN_TLS=%s\n",
-			port, w.user, filepath.Join(root, "keys", "gen.key"), w.appdb, map[bool]string{true: "1"}[w.https])), 0o644)
+			"BASE_PORT=%d\nMMS_USER=%s\nENC_KEY_PATH=%s\nHAWIZ_STANDIN_BIND=127.0.0.1\nHAWIZ_STANDIN_APPDB_DIR=%s\nHAWIZ_STANDIN_TLS=%s\nHAWIZ_STANDIN_PORT_FILE=%s\n",
+			omstandin.DefaultPort, w.user, filepath.Join(root, "keys", "gen.key"), w.appdb, map[bool]string{true: "1"}[w.https], w.portFile(i))), 0o644)
 		os.WriteFile(filepath.Join(inst, "bin", "mongodb-mms"), standinWrapper(exe), 0o755)
 		os.Symlink(inst, filepath.Join(root, "mms"))
 		s, err := sshtest.Start(sshtest.Config{AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()}, Root: root,
-			HostKeySeed: []byte(fmt.Sprintf("om%d", i+1)), PortMap: map[int]string{8080: fmt.Sprintf("127.0.0.1:%d", port), 8443: fmt.Sprintf("127.0.0.1:%d", port)},
-			AddrMap: w.appdbNet})
+			HostKeySeed: []byte(fmt.Sprintf("om%d", i+1)), AddrMap: w.appdbNet,
+			// 8080 and 8443 reach the published port, looked up per
+			// connection; refused while the server is down.
+			PortFunc: func(port int) (string, bool) {
+				if port != 8080 && port != 8443 {
+					return "", false
+				}
+				return w.serveAddr(i), true
+			}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,15 +119,18 @@ func newWorld(t *testing.T, n int, cachingLB bool, https ...bool) *world {
 			s.Close()
 		})
 		w.servers = append(w.servers, s)
-		w.roots = append(w.roots, root)
-		w.ports = append(w.ports, port)
-		backends = append(backends, fmt.Sprintf("127.0.0.1:%d", port))
+		backends = append(backends, fmt.Sprintf("om%d", i+1))
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: &omstandin.LB{Backends: backends, Cache: cachingLB, TLS: w.https}}
+	lb := &omstandin.LB{Backends: backends, Cache: cachingLB, TLS: w.https, Resolve: func(be string) string {
+		var i int
+		fmt.Sscanf(be, "om%d", &i)
+		return w.serveAddr(i - 1)
+	}}
+	srv := &http.Server{Handler: lb}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	w.lbURL = "http://" + ln.Addr().String()
