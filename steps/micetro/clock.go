@@ -112,12 +112,15 @@ func remoteNow(ctx context.Context, h *remote.Host, m *Member) (time.Time, time.
 // field 22 is the start in clock ticks since boot, /proc/uptime the time
 // since boot, read between two readings of the clock: "clock CLK_TCK DATE1
 // UPTIME DATE2" and "ticks N" per process. parseStarted uses the precise
-// answer only when it agrees with ps's.
+// answer only when it agrees with ps's. ps runs beside pgrep and getconf
+// (its lines are out before anything else is printed), after the clock was
+// read.
 const startedScript = `proc=$1
 echo "now $(date +%s.%N)"
-ps -o etimes= -C "$proc"
+ps -o etimes= -C "$proc" &
 pids=$(pgrep -x -- "$proc" 2>/dev/null)
 tck=$(getconf CLK_TCK 2>/dev/null)
+wait
 if [ -n "$pids" ] && [ -n "$tck" ] && [ -r /proc/uptime ]; then
 	d1=$(date +%s.%N); read -r up _ </proc/uptime; d2=$(date +%s.%N)
 	echo "clock $tck $d1 $up $d2"
