@@ -861,6 +861,13 @@ type copyState struct {
 	info    remote.FileInfo // member i's file (Exists false: none)
 }
 
+// checkedCopy is what the copy step's Check saw: the files, and whether
+// Central was active on the member.
+type checkedCopy struct {
+	copyState
+	active bool
+}
+
 // readCopyState reads the primary's and member i's preferences.cfg at once.
 func readCopyState(ctx context.Context, e *steps.Env, a *HAAnswers, i int) (copyState, error) {
 	p, m := &a.Members[0], &a.Members[i]
@@ -945,11 +952,25 @@ func copyStep(a *HAAnswers, mc *memo, i int, id string) *steps.Step {
 		Actions: []string{fmt.Sprintf("write %s on %s: the primary %s's file with <ClusterMemberName value=%q/> (backup kept); the files then differ in that line only",
 			a.prefsPath(m), m.Host.Name, p.Host.Name, m.Name)},
 		Check: func(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {
-			cs, err := readCopyState(ctx, e, a, i)
+			// The files, and (for Apply, which must not write while
+			// Central runs) the service's state, at once.
+			var (
+				cs         copyState
+				active     bool
+				errR, errA error
+			)
+			h, err := host(e, hn)
 			if err != nil {
 				return false, "", err
 			}
-			mc.put(id, hn, &cs)
+			par(func() { cs, errR = readCopyState(ctx, e, a, i) },
+				func() { active, errA = isActive(ctx, &a.Common, h, m) })
+			if errR != nil {
+				return false, "", errR
+			}
+			if errA == nil {
+				mc.put(id, hn, &checkedCopy{cs, active})
+			}
 			return copyDoneIn(a, i, cs)
 		},
 		Apply: func(ctx context.Context, e *steps.Env, hn string) error {
@@ -957,20 +978,19 @@ func copyStep(a *HAAnswers, mc *memo, i int, id string) *steps.Step {
 			if err != nil {
 				return err
 			}
-			// Both files as the Check read them moments ago (else read them
-			// now, while asking whether Central is stopped): the write is a
-			// compare-and-swap on the member's file as read (a change since
-			// is refused, never overwritten), and Verify compares with the
-			// primary's file afresh.
-			cs, cached := mc.take(id, hn).(*copyState)
+			// Both files and the service's state as the Check saw them
+			// moments ago (else ask now): the write is a compare-and-swap on
+			// the member's file as read (a change since is refused, never
+			// overwritten), and Verify compares with the primary's file
+			// afresh.
 			var (
+				cs         = new(copyState)
 				active     bool
 				errA, errR error
 			)
-			if cached {
-				active, errA = isActive(ctx, &a.Common, h, m)
+			if seen, ok := mc.take(id, hn).(*checkedCopy); ok {
+				*cs, active = seen.copyState, seen.active
 			} else {
-				cs = new(copyState)
 				par(func() { active, errA = isActive(ctx, &a.Common, h, m) },
 					func() { *cs, errR = readCopyState(ctx, e, a, i) })
 			}

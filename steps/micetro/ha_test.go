@@ -725,3 +725,36 @@ func TestApplyWritesOnCheckReadRefusesChange(t *testing.T) {
 		}
 	}
 }
+
+// The copy never replaces a running member's preferences.cfg: refused with
+// the state its Check saw, and with the state asked in Apply when there was
+// no Check (--redo).
+func TestCopyRefusedWhileCentralRuns(t *testing.T) {
+	w, _, _, e, list := setup(t, 2, nil)
+	ctx := context.Background()
+	var name, cp *steps.Step
+	for _, s := range list {
+		switch s.ID {
+		case "name-primary":
+			name = s
+		case "copy-preferences-central2":
+			cp = s
+		}
+	}
+	if err := name.Apply(ctx, e, w.hosts[0].name); err != nil {
+		t.Fatal(err)
+	}
+	before := w.hosts[1].prefs()
+	if done, _, err := cp.Check(ctx, e, w.hosts[1].name); err != nil || done {
+		t.Fatalf("check: %v %v", done, err)
+	}
+	for _, round := range []string{"after its check", "without a check"} {
+		err := cp.Apply(ctx, e, w.hosts[1].name)
+		if err == nil || !strings.Contains(err.Error(), "must be stopped before") {
+			t.Fatalf("%s: %v", round, err)
+		}
+		if w.hosts[1].prefs() != before {
+			t.Fatalf("%s: the running member's file was replaced", round)
+		}
+	}
+}
