@@ -4,7 +4,8 @@
 #
 #   ns-init.sh NAME ADDR PORT LABDIR
 #
-# Builds the host's private world, runs sshd -D on ADDR:PORT and waits. On TERM it stops
+# Builds the host's private world, runs sshd -D on ADDR:PORT and waits (USR1 after
+# `lab/sshd.sh kill-sshd` starts sshd again, see below). On TERM it stops
 # every process of the namespace (TERM, then KILL after a bounded wait) and exits; the
 # kernel then tears down the PID and mount namespaces, so nothing needs unmounting.
 set -euo pipefail
@@ -56,12 +57,37 @@ shutdown() {
 }
 trap shutdown TERM INT
 
-/usr/sbin/sshd -D -e -o "ListenAddress=$addr:$port" &
-sshd=$!
-echo "$sshd" >/etc/hawiz-lab/sshd.nspid
-# Bash (as PID 1) reaps orphans while it waits; leave when sshd is gone.
-while [ -z "$stopping" ] && kill -0 "$sshd" 2>/dev/null; do
-	wait "$sshd" || true
+# sshd -D, its PID (in this namespace) in /etc/hawiz-lab/sshd.nspid.
+start_sshd() {
+	/usr/sbin/sshd -D -e -o "ListenAddress=$addr:$port" &
+	sshd=$!
+	echo "$sshd" >/etc/hawiz-lab/sshd.nspid
+}
+# `lab/sshd.sh kill-sshd N` writes $down, then kills the listening sshd: this host stays
+# up (the connections' processes too, unless they were killed as well) until
+# `lab/sshd.sh start-sshd N` sends USR1; then sshd starts again with the same config and
+# host keys. An sshd that exits without $down ends the host, as before.
+down=/run/hawiz-lab/sshd.down
+wake=""
+trap 'wake=1' USR1
+start_sshd
+# Bash (as PID 1) reaps orphans while it waits; leave when sshd is gone unasked.
+while [ -z "$stopping" ]; do
+	if kill -0 "$sshd" 2>/dev/null; then
+		wait "$sshd" || true
+		continue
+	fi
+	[ -e "$down" ] || break
+	if [ -n "$wake" ]; then
+		wake=""
+		rm -f "$down"
+		start_sshd
+		echo "ns-init $name: sshd started again (pid $sshd in the namespace)" >&2
+		continue
+	fi
+	# Interruptible wait: a trapped USR1 (or TERM) ends `wait` at once.
+	sleep 0.5 &
+	wait $! || true
 done
 echo "ns-init $name: sshd exited" >&2
 shutdown

@@ -4,6 +4,15 @@
 #   lab/sshd.sh start [N]   start N hosts (default 3, at most 30): labI on $NET.(10+I):$PORT
 #   lab/sshd.sh stop        stop them (by saved PID + start time) and remove every trace
 #   lab/sshd.sh status      print the hosts and whether they run
+#   lab/sshd.sh kill-sshd N [--connections]
+#                           SIGKILL host N's listening sshd (saved PID + start time, checked
+#                           to be in host N's namespace; never by name): the host stays up
+#                           with nothing listening; --connections also kills every sshd
+#                           process serving an open connection to it (their commands are
+#                           left running, as when a server's sshd crashes)
+#   lab/sshd.sh start-sshd N
+#                           start host N's sshd again (same config, same host keys)
+#   lab/sshd.sh restart-sshd N [--connections]   both
 #
 # Root only. State lives in $HAWIZ_LAB_DIR (default /tmp/hawiz-lab); the file
 # $HAWIZ_LAB_DIR/env describes the lab for the e2e tests and the bench (addresses,
@@ -72,7 +81,14 @@ cmd_status() {
 		[ -f "$h/pid" ] || { echo "$name: no pid file"; rc=1; continue; }
 		read -r ip ist upid ust <"$h/pid"
 		if alive "$ip" "$ist"; then
-			echo "$name: running (init pid $ip) on $(cat "$h/addr"):$PORT"
+			local sp="" sst=""
+			[ -f "$h/sshd.pid" ] && read -r sp sst <"$h/sshd.pid"
+			if alive "$sp" "$sst"; then
+				echo "$name: running (init pid $ip) on $(cat "$h/addr"):$PORT"
+			else
+				echo "$name: running (init pid $ip), sshd down (lab/sshd.sh start-sshd ${name#lab})"
+				rc=1
+			fi
 		else
 			echo "$name: not running"
 			rc=1
@@ -354,9 +370,141 @@ cmd_start() {
 	log "$n host(s) up in $(($(now_ms) - t0)) ms: $addrs (port $PORT); env file $LAB/env"
 }
 
+# ---- one host's sshd: kill-sshd, start-sshd, restart-sshd ----------------------------
+
+# field N of /proc/PID/stat after the command name (3 = state, 4 = ppid), or empty.
+statfield() {
+	local s i=$(($2 - 2))
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	s=${s##*) }
+	# shellcheck disable=SC2086
+	set -- $s
+	echo "${!i}"
+}
+
+# host_init N: checks host N runs; sets name, h, ip (its init's PID), port.
+host_init() {
+	[[ ${1:-} =~ ^[0-9]+$ ]] || die "host number expected (1 for lab1)"
+	[ "$(id -u)" = 0 ] || die "must run as root"
+	name=lab$1
+	h=$LAB/hosts/$name
+	[ -f "$h/pid" ] || die "$name: no such lab host in $LAB"
+	local ist upid ust
+	read -r ip ist upid ust <"$h/pid"
+	alive "$ip" "$ist" || die "$name is not running"
+	# Labs started by an older script: their init would end the host with its sshd.
+	grep -q 'sshd.down' "$LAB/bin/ns-init.sh" ||
+		die "$name: this lab was started by an older lab/sshd.sh (its init cannot restart sshd); stop and start it again"
+	port=$(sed -n 's/^HAWIZ_LAB_PORT=//p' "$LAB/env" 2>/dev/null)
+	port=${port:-$PORT}
+}
+
+# listener: PID of host N's listening sshd when it runs (saved PID + start time, a child
+# of the host's init, in the host's PID namespace), else empty.
+listener() {
+	local sp="" sst=""
+	[ -f "$h/sshd.pid" ] && read -r sp sst <"$h/sshd.pid"
+	alive "$sp" "$sst" || return 0
+	[ "$(statfield "$sp" 4)" = "$ip" ] || return 0
+	[ "$(readlink "/proc/$sp/ns/pid")" = "$(readlink "/proc/$ip/ns/pid")" ] || return 0
+	echo "$sp"
+}
+
+# conn_procs PID: "PID:STARTTIME" of every sshd process below PID (one connection =
+# a privileged monitor and its unprivileged child; sshd-session on OpenSSH >= 9.8).
+conn_procs() {
+	local c
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		case "$(cat "/proc/$c/comm" 2>/dev/null)" in
+		sshd | sshd-session) echo "$c:$(starttime "$c")" ;;
+		esac
+		conn_procs "$c"
+	done
+}
+
+cmd_kill_sshd() {
+	local name h ip port sp sst conns="" c p st n=0 t0
+	t0=$(now_ms)
+	host_init "${1:-}"
+	case "${2:-}" in
+	"") ;;
+	--connections) conns=1 ;;
+	*) die "kill-sshd N [--connections]" ;;
+	esac
+	sp=$(listener)
+	[ -n "$sp" ] || die "$name: its sshd is not running (lab/sshd.sh start-sshd $1)"
+	sst=$(starttime "$sp")
+	# Collected before the listener dies (then they are the init's children).
+	[ -z "$conns" ] || conns=$(conn_procs "$sp")
+	# Tell the host's init this is on purpose (it waits for start-sshd instead of ending).
+	: >"/proc/$ip/root/run/hawiz-lab/sshd.down" || die "$name: cannot write its sshd.down"
+	kill -KILL "$sp"
+	for c in $conns; do
+		p=${c%%:*} st=${c#*:}
+		if alive "$p" "$st"; then kill -KILL "$p" 2>/dev/null && n=$((n + 1)); fi
+	done
+	local deadline=$(($(now_ms) + 5000)) left
+	while [ "$(now_ms)" -lt "$deadline" ]; do
+		left=""
+		alive "$sp" "$sst" && left=1
+		for c in $conns; do alive "${c%%:*}" "${c#*:}" && left=1; done
+		[ -z "$left" ] && break
+		sleep 0.01
+	done
+	[ -z "$left" ] || die "$name: sshd processes still alive 5 s after KILL"
+	rm -f "$h/sshd.pid"
+	if [ -n "$conns" ]; then
+		log "$name: sshd (pid $sp) and $n connection process(es) killed in $(($(now_ms) - t0)) ms; lab/sshd.sh start-sshd $1 starts it again"
+	else
+		log "$name: sshd (pid $sp) killed in $(($(now_ms) - t0)) ms (open connections kept); lab/sshd.sh start-sshd $1 starts it again"
+	fi
+}
+
+cmd_start_sshd() {
+	local name h ip port addr sp="" nspid="" c t0
+	t0=$(now_ms)
+	host_init "${1:-}"
+	addr=$(cat "$h/addr")
+	[ -z "$(listener)" ] || die "$name: sshd already runs (pid $(listener))"
+	local root=/proc/$ip/root
+	[ -e "$root/run/hawiz-lab/sshd.down" ] || die "$name: its sshd was not stopped by lab/sshd.sh kill-sshd"
+	rm -f "$root/etc/hawiz-lab/sshd.nspid"
+	kill -USR1 "$ip"
+	local deadline=$(($(now_ms) + 10000))
+	while [ "$(now_ms)" -lt "$deadline" ]; do
+		alive "$ip" "$(cut -d' ' -f2 "$h/pid")" || die "$name: its init ended"
+		if [ -z "$sp" ]; then
+			nspid=$(cat "$root/etc/hawiz-lab/sshd.nspid" 2>/dev/null || true)
+			if [ -n "$nspid" ]; then
+				# The child of init whose PID in the host's namespace is nspid (NSpid:
+				# root-namespace PID first, the host's last).
+				for c in $(cat "/proc/$ip/task/$ip/children" 2>/dev/null); do
+					if [ "$(awk '/^NSpid:/ { print $NF }' "/proc/$c/status" 2>/dev/null)" = "$nspid" ]; then
+						sp=$c
+						echo "$sp $(starttime "$sp")" >"$h/sshd.pid"
+						break
+					fi
+				done
+			fi
+		fi
+		if [ -n "$sp" ] && (exec 3<>"/dev/tcp/$addr/$port") 2>/dev/null; then
+			log "$name: sshd started again (pid $sp) on $addr:$port in $(($(now_ms) - t0)) ms"
+			return 0
+		fi
+		sleep 0.01
+	done
+	die "$name: sshd did not listen on $addr:$port within 10 s (see $h/sshd.log)"
+}
+
 case "${1:-}" in
 start) cmd_start "${2:-3}" ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
-*) echo "usage: $0 start [N] | stop | status" >&2; exit 2 ;;
+kill-sshd) cmd_kill_sshd "${2:-}" "${3:-}" ;;
+start-sshd) cmd_start_sshd "${2:-}" ;;
+restart-sshd)
+	cmd_kill_sshd "${2:-}" "${3:-}"
+	cmd_start_sshd "${2:-}"
+	;;
+*) echo "usage: $0 start [N] | stop | status | kill-sshd N [--connections] | start-sshd N | restart-sshd N [--connections]" >&2; exit 2 ;;
 esac
