@@ -169,7 +169,6 @@ func (h *Host) write(ctx context.Context, kind, detail, path string, content io.
 		return WriteResult{}, fmt.Errorf("host %s: %s %s: IfSHA256 %q is not a SHA-256 hex digest or \"absent\"", h.cfg.Name, kind, path, o.IfSHA256)
 	}
 	now := time.Now().UTC()
-	ts := now.Format("20060102T150405Z")
 	// The backup's name is the write's UTC second; a backup of that name
 	// already there (an earlier write in the same second) is never
 	// overwritten: the script takes the next free second of these.
@@ -185,7 +184,7 @@ func (h *Host) write(ctx context.Context, kind, detail, path string, content io.
 	r := execReq{kind: kind, detail: detail, sudo: o.Sudo, stdin: content, noOutput: true,
 		argv: posixScript(writeScript, path, cas, sum, fileModeString(o.Mode), o.Owner, o.Group, backup, strings.Join(stamps, " "))}
 	if h.cfg.OS == Windows {
-		r.ps = psWriteScript(path, cas, sum, ts, o.Backup)
+		r.ps = psWriteScript(path, cas, sum, strings.Join(stamps, " "), o.Backup)
 	}
 	res, err := h.exec(ctx, &r)
 	if err != nil {
@@ -199,7 +198,12 @@ func (h *Host) write(ctx context.Context, kind, detail, path string, content io.
 		if i := strings.Index(stderr, "hawiz-cas:"); i >= 0 {
 			now = strings.TrimSpace(strings.SplitN(stderr[i+len("hawiz-cas:"):], "\n", 2)[0])
 		}
-		return WriteResult{}, fmt.Errorf("host %s: %s: %w (expected sha256 %s, found %s)", h.cfg.Name, path, ErrChanged, cas, now)
+		kept := ""
+		if i := strings.Index(stderr, "hawiz-backup:"); i >= 0 {
+			kept = "; the backup taken just before, of the content that was read, is kept: " +
+				strings.TrimSpace(strings.SplitN(stderr[i+len("hawiz-backup:"):], "\n", 2)[0])
+		}
+		return WriteResult{}, fmt.Errorf("host %s: %s: %w (expected sha256 %s, found %s)%s", h.cfg.Name, path, ErrChanged, cas, now, kept)
 	default:
 		if strings.Contains(stderr, "hawiz-short:") {
 			return WriteResult{}, fmt.Errorf("host %s: %s %s: content arrived incomplete; file left unchanged", h.cfg.Name, kind, path)

@@ -278,7 +278,9 @@ exec cat -- "$p"`
 // (space-separated, the write's second first): the backup is named with the
 // first one no backup of the file has yet, so a second write within the same
 // second never overwrites the first one's backup.
-// Content on stdin. Exit 3 = CAS refused (stderr hawiz-cas:CURRENT),
+// Content on stdin. Exit 3 = CAS refused (stderr hawiz-cas:CURRENT, and
+// hawiz-backup:PATH when the file changed after its backup was taken: the
+// backup, of the content the caller read, is kept),
 // 4 = failure, 5 = interrupted. Stdout: hawiz-write:changed:BACKUP or
 // hawiz-write:unchanged:.
 //
@@ -341,7 +343,7 @@ if [ "$backup" = 1 ] && [ "$cur" != absent ]; then
   cp -p -- "$p" "$b" || exit 4
 fi
 if [ -n "$cas" ]; then now=absent; if [ -e "$p" ]; then now=$(sha256sum < "$p") || exit 4; now=${now%% *}; fi
-  if [ "$now" != "$cas" ]; then if [ -n "$b" ]; then rm -f -- "$b"; fi; echo "hawiz-cas:$now" >&2; exit 3; fi
+  if [ "$now" != "$cas" ]; then echo "hawiz-cas:$now" >&2; if [ -n "$b" ]; then echo "hawiz-backup:$b" >&2; fi; exit 3; fi
 fi
 mv -f -- "$tmp" "$p" || exit 4
 sync -- "$dir" 2>/dev/null || true
@@ -397,7 +399,16 @@ try { $in.CopyTo($f); $f.Flush($true) } finally { $f.Close() }
 $got = (Get-FileHash -LiteralPath $tmp -Algorithm SHA256).Hash.ToLower()
 if ($got -ne $want) { Remove-Item -LiteralPath $tmp -Force; [Console]::Error.WriteLine("hawiz-short:$got"); exit 4 }
 $b = ''
-if ($backup -and $cur -ne 'absent') { $b = "$full.hawiz-$ts.bak"; Copy-Item -LiteralPath $full -Destination $b -Force }
+if ($backup -and $cur -ne 'absent') {
+  foreach ($t in $ts.Split(' ')) { $b = "$full.hawiz-$t.bak"; if (-not (Test-Path -LiteralPath $b)) { break }; $b = '' }
+  if ($b -eq '') { Remove-Item -LiteralPath $tmp -Force; [Console]::Error.WriteLine("hawiz: no free backup name for $full"); exit 4 }
+  Copy-Item -LiteralPath $full -Destination $b
+}
+if ($cas -ne '') {
+  $now = 'absent'
+  if (Test-Path -LiteralPath $full -PathType Leaf) { $now = (Get-FileHash -LiteralPath $full -Algorithm SHA256).Hash.ToLower() }
+  if ($now -ne $cas) { Remove-Item -LiteralPath $tmp -Force; [Console]::Error.WriteLine("hawiz-cas:$now"); if ($b -ne '') { [Console]::Error.WriteLine("hawiz-backup:$b") }; exit 3 }
+}
 Move-Item -LiteralPath $tmp -Destination $full -Force
 [Console]::Out.WriteLine("hawiz-write:changed:$b")
 `

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/hawiz/hawiz/remote/sshtest"
 )
 
 func TestRunKeyAuthAndQuoting(t *testing.T) {
@@ -270,5 +273,50 @@ func TestBackupsInTheSameSecond(t *testing.T) {
 	}
 	if baks[0] == baks[1] || baks[1] == baks[2] {
 		t.Fatalf("backups share a name: %v", baks)
+	}
+}
+
+// TestCASRefusedAfterBackup: the file changes between the backup and the
+// rename (a fake cp edits it right after copying): the write is refused, the
+// operator's edit stays, and the backup, of the content that was read, is
+// kept and named in the error.
+func TestCASRefusedAfterBackup(t *testing.T) {
+	l := newLab(t)
+	bin := filepath.Join(l.dir, "bin")
+	realCp, err := exec.LookPath("cp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// cp -p -- SRC DST: copy, then the edit lands on SRC
+	writeExec(t, bin, "cp", "#!/bin/sh\n"+realCp+" \"$@\" || exit\nprintf 'edited meanwhile\\n' >> \"$3\"\n")
+	s := l.server(func(c *sshtest.Config) { c.Env = []string{"PATH=" + bin + ":" + os.Getenv("PATH")} })
+	f := l.connect(l.opts(), s)
+	h := f.Host("web1")
+	ctx := ctxT(t)
+	p := filepath.Join(s.Root(), "app.conf")
+	os.WriteFile(p, []byte("v0\n"), 0o644)
+	fi, err := h.Stat(ctx, p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.WriteFile(ctx, p, []byte("v1\n"), WriteOptions{Backup: true, IfSHA256: fi.SHA256})
+	if !errors.Is(err, ErrChanged) {
+		t.Fatalf("want ErrChanged, got %v", err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "v0\nedited meanwhile\n" {
+		t.Errorf("the edit was not kept: %q", got)
+	}
+	baks, _ := filepath.Glob(p + ".hawiz-*.bak")
+	if len(baks) != 1 {
+		t.Fatalf("backups %v, want one", baks)
+	}
+	if got, _ := os.ReadFile(baks[0]); string(got) != "v0\n" {
+		t.Errorf("backup holds %q, want the content that was read", got)
+	}
+	if !strings.Contains(err.Error(), "is kept: "+baks[0]) || !strings.Contains(err.Error(), p) {
+		t.Errorf("the error does not name the file and the kept backup: %v", err)
+	}
+	if tmps, _ := filepath.Glob(filepath.Join(s.Root(), ".app.conf.hawiz-tmp.*")); len(tmps) > 0 {
+		t.Errorf("temp files left: %v", tmps)
 	}
 }

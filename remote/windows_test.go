@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"os"
@@ -64,7 +65,7 @@ func (w *winResponder) last(t *testing.T, n int) []string {
 	return out
 }
 
-var tsLiteral = regexp.MustCompile(`\$ts = '\d{8}T\d{6}Z'`)
+var tsLiteral = regexp.MustCompile(`\$ts = '\d{8}T\d{6}Z( \d{8}T\d{6}Z)*'`)
 
 // golden compares the PowerShell script of cmdline with testdata/windows/name.golden.
 func golden(t *testing.T, name, cmdline string) {
@@ -80,7 +81,7 @@ func golden(t *testing.T, name, cmdline string) {
 	if psCommandLine(script) != cmdline {
 		t.Fatalf("%s: encoding does not round-trip", name)
 	}
-	script = tsLiteral.ReplaceAllString(script, "$$ts = 'YYYYMMDDTHHMMSSZ'")
+	script = tsLiteral.ReplaceAllString(script, "$$ts = 'YYYYMMDDTHHMMSSZ …'")
 	p := filepath.Join("testdata", "windows", name+".golden")
 	if *update {
 		if err := os.WriteFile(p, []byte(script), 0o644); err != nil {
@@ -172,6 +173,13 @@ func TestWindowsFlavour(t *testing.T) {
 	w.reply(winReply{stderr: "hawiz-cas:" + strings.Repeat("0", 64) + "\r\n", code: 3})
 	if _, err := h.WriteFile(ctx, `C:\ProgramData\x.cfg`, []byte("x"), WriteOptions{IfSHA256: sum}); err == nil || !strings.Contains(err.Error(), ErrChanged.Error()) {
 		t.Fatalf("CAS: %v", err)
+	}
+	w.last(t, 1)
+	// the file changed after its backup was taken: refused, the backup kept and named
+	w.reply(winReply{stderr: "hawiz-cas:" + strings.Repeat("1", 64) + "\r\nhawiz-backup:C:\\ProgramData\\x.cfg.hawiz-20260101T000001Z.bak\r\n", code: 3})
+	_, err = h.WriteFile(ctx, `C:\ProgramData\x.cfg`, []byte("x"), WriteOptions{IfSHA256: sum, Backup: true})
+	if !errors.Is(err, ErrChanged) || !strings.Contains(err.Error(), `kept: C:\ProgramData\x.cfg.hawiz-20260101T000001Z.bak`) {
+		t.Fatalf("late CAS: %v", err)
 	}
 	w.last(t, 1)
 
