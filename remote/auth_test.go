@@ -2,6 +2,9 @@ package remote
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"net"
 	"os"
@@ -453,6 +456,47 @@ func TestAgentHoldsEncryptedIdentity(t *testing.T) {
 	hc := l.hostConfig("web1", s)
 	hc.IdentityFiles = []string{enc.path}
 	f, err := Connect(ctxT(t), o, []HostConfig{hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}
+
+// TestUnknownHostOffersEd25519First: a server with an ECDSA and an ed25519
+// host key (as every OpenSSH server has) is shown to the operator with its
+// ed25519 key, the one `ssh` would show and ssh_host_ed25519_key.pub holds;
+// once that key is recorded, the next connection negotiates it silently.
+func TestUnknownHostOffersEd25519First(t *testing.T) {
+	l := newLab(t)
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecSigner, err := ssh.NewSignerFromKey(ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := l.server(func(c *sshtest.Config) { c.ExtraHostKeys = []ssh.Signer{ecSigner} })
+	o := l.opts()
+	var shown []NewHostKey
+	o.ConfirmHostKeys = func(_ context.Context, keys []NewHostKey) (map[string]bool, error) {
+		shown = keys
+		return map[string]bool{"web1": true}, nil
+	}
+	hcs := []HostConfig{l.hostConfig("web1", s)}
+	f, err := Connect(ctxT(t), o, hcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if len(shown) != 1 || shown[0].KeyType != ssh.KeyAlgoED25519 || shown[0].Fingerprint != ssh.FingerprintSHA256(s.HostKey()) {
+		t.Fatalf("shown %+v, want the ed25519 key %s", shown, ssh.FingerprintSHA256(s.HostKey()))
+	}
+	o.ConfirmHostKeys = func(context.Context, []NewHostKey) (map[string]bool, error) {
+		t.Fatal("asked again for a recorded key")
+		return nil, nil
+	}
+	f, err = Connect(ctxT(t), o, hcs)
 	if err != nil {
 		t.Fatal(err)
 	}

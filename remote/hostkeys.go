@@ -149,14 +149,26 @@ func probeKey() ssh.PublicKey {
 	return pk
 }
 
-// knownAlgorithms returns the host key algorithms to negotiate with a known
-// host (the types recorded for it), or nil when the host is unknown — so a
-// server with several host keys presents the one we know, as OpenSSH does.
+// openSSHHostKeyOrder is OpenSSH's default HostKeyAlgorithms preference
+// (ssh_config(5), without certificates and the FIDO sk- types): ed25519,
+// then ECDSA, then RSA with SHA-2. ssh-rsa (SHA-1) is off, as in OpenSSH 8.8+.
+var openSSHHostKeyOrder = [...]string{
+	ssh.KeyAlgoED25519,
+	ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
+	ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256,
+}
+
+// knownAlgorithms returns the host key algorithms to negotiate with a host:
+// for a known host the types recorded for it, so a server with several host
+// keys presents the one we know; for an unknown host OpenSSH's default order,
+// so the key the operator is asked to confirm is the one `ssh` would show
+// (the server's ed25519 key when it has one; x/crypto's own order would
+// pick ECDSA first), as OpenSSH does.
 func knownAlgorithms(files []string, hostname string) []string {
 	err := checkKnown(files, hostname, &net.TCPAddr{IP: net.IPv4zero}, probeKey())
 	var ke *knownhosts.KeyError
 	if !errors.As(err, &ke) || len(ke.Want) == 0 {
-		return nil
+		return openSSHHostKeyOrder[:]
 	}
 	var algs []string
 	for _, w := range ke.Want {

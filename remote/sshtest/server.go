@@ -58,6 +58,7 @@ type ExecRequest struct {
 // is usable.
 type Config struct {
 	HostKeySeed    []byte          // deterministic ed25519 host key (nil = random)
+	ExtraHostKeys  []ssh.Signer    // more host keys offered besides the ed25519 one (e.g. ECDSA, as a real sshd has)
 	AuthorizedKeys []ssh.PublicKey // public-key auth
 	Password       string          // password auth when non-empty
 	NoClientAuth   bool            // accept any client without authentication
@@ -152,6 +153,9 @@ func Start(cfg Config) (*Server, error) {
 		if err == nil { // counted before the client learns it succeeded
 			s.accepted.Add(1)
 		}
+	}
+	for _, k := range cfg.ExtraHostKeys {
+		sc.AddHostKey(k)
 	}
 	sc.AddHostKey(signer)
 	s.sshConf = sc
