@@ -27,6 +27,10 @@ const (
 	UI101 = "10.1"  // Management Console: Tools → Manage High availability (C2)
 
 	DefaultMaxClockSkew = 5 * time.Second
+
+	// DefaultUploadDir is where an uploaded installer goes on Linux members
+	// unless upload_dir or members[i].upload_dir says otherwise.
+	DefaultUploadDir = "/tmp"
 )
 
 // DefaultLinuxVersionCommand reads the Central version [derived]: the docs
@@ -51,6 +55,14 @@ type Member struct {
 	// default: host.address when it is an IP address, else the address
 	// dialled, else the local resolver's answer for host.address.
 	IP string `yaml:"ip,omitempty"`
+	// PreferencesPath is this member's preferences.cfg when it differs from
+	// the top-level preferences_path (a tar install or another layout on
+	// this host only); default: preferences_path, else the OS default.
+	PreferencesPath string `yaml:"preferences_path,omitempty"`
+	// UploadDir is where micetro-central-upgrade puts an uploaded installer
+	// on this member; default: the top-level upload_dir (Linux), else /tmp
+	// (Linux) or C:\Windows\Temp (Windows). Ignored by the HA procedure.
+	UploadDir string `yaml:"upload_dir,omitempty"`
 }
 
 // DNSAnswers is the round-robin name (C1 step 11).
@@ -131,6 +143,12 @@ func (c *Common) validate(es *steps.FieldErrors, needPriority bool) {
 				es.Add(f+".ip", "%q is not an IP address", m.IP)
 			}
 		}
+		if m.PreferencesPath != "" && !m.absPath(m.PreferencesPath) {
+			es.Add(f+".preferences_path", "%q must be an absolute path%s", m.PreferencesPath, m.onOS())
+		}
+		if m.UploadDir != "" && !m.absPath(m.UploadDir) {
+			es.Add(f+".upload_dir", "%q must be an absolute path%s", m.UploadDir, m.onOS())
+		}
 		if !needPriority {
 			continue
 		}
@@ -191,6 +209,22 @@ func (c *Common) validate(es *steps.FieldErrors, needPriority bool) {
 
 func isWindowsAbs(p string) bool {
 	return len(p) >= 3 && p[1] == ':' && (p[2] == '\\' || p[2] == '/')
+}
+
+// absPath reports whether p is an absolute path on m's OS.
+func (m *Member) absPath(p string) bool {
+	if m.windows() {
+		return isWindowsAbs(p)
+	}
+	return path.IsAbs(p)
+}
+
+// onOS names m's OS in a path error ("" on Linux, where / says it all).
+func (m *Member) onOS() string {
+	if m.windows() {
+		return ` on a Windows member (e.g. C:\Path)`
+	}
+	return ""
 }
 
 // HAAnswers are the answers of micetro-central-ha.
@@ -314,7 +348,7 @@ func (a *UpgradeAnswers) Validate() error {
 		es.Add("installer.expected_version", "%q is not a version like 10.3.6", in.ExpectedVersion)
 	}
 	if a.UploadDir == "" {
-		a.UploadDir = "/tmp"
+		a.UploadDir = DefaultUploadDir
 	}
 	if !path.IsAbs(a.UploadDir) {
 		es.Add("upload_dir", "%q must be an absolute path", a.UploadDir)
@@ -365,15 +399,52 @@ func (c *Common) hostConfigs() []remote.HostConfig {
 
 func (m *Member) windows() bool { return m.Host.OS == "windows" }
 
-// prefsPath is the preferences.cfg path on m.
+// prefsPath is the preferences.cfg path on m: the member's own
+// preferences_path, else the top-level one, else the OS default.
 func (c *Common) prefsPath(m *Member) string {
+	if m.PreferencesPath != "" {
+		return m.PreferencesPath
+	}
 	if c.PreferencesPath != "" {
 		return c.PreferencesPath
 	}
+	return defaultPrefsPath(m)
+}
+
+// defaultPrefsPath is the documented preferences.cfg path on m's OS (B.1).
+func defaultPrefsPath(m *Member) string {
 	if m.windows() {
 		return WindowsPrefsPath
 	}
 	return LinuxPrefsPath
+}
+
+// prefsPathNote says where m's preferences.cfg path differs from the
+// documented default and which answer set it, for the plan; "" when it is
+// the default.
+func (c *Common) prefsPathNote(m *Member) string {
+	p, def := c.prefsPath(m), defaultPrefsPath(m)
+	if p == def {
+		return ""
+	}
+	field := "preferences_path"
+	if m.PreferencesPath != "" {
+		i, _ := c.memberByHost(m.Host.Name)
+		field = fmt.Sprintf("members[%d].preferences_path", i)
+	}
+	return fmt.Sprintf("preferences.cfg on %s is %s (%s), not the documented %s", m.Host.Name, p, field, def)
+}
+
+// pathNotes are the plan's notes on preferences.cfg paths that differ
+// from the documented default, one per member.
+func (c *Common) pathNotes() []string {
+	var out []string
+	for i := range c.Members {
+		if n := c.prefsPathNote(&c.Members[i]); n != "" {
+			out = append(out, "note: "+n)
+		}
+	}
+	return out
 }
 
 func (c *Common) eol(m *Member) string {

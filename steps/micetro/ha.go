@@ -141,11 +141,11 @@ func preflightStep(a *HAAnswers) *steps.Step {
 		Why:    "High Availability mode is available only with the MSSQL or PostgreSQL database backend; failover compares heartbeat times, so clocks must agree",
 		DocRef: "C1 note; C4 central_database.rst; C3 (heartbeats use local clocks)",
 		Mode:   steps.Once,
-		Actions: []string{
+		Actions: append([]string{
 			"check sudo on every member",
 			"read preferences.cfg on every member: a database of MSSQL or PostgreSQL, the same database lines everywhere, no typographic quotes",
 			"read every member's clock (within " + a.MaxClockSkew.String() + ") and Central version (the same everywhere)",
-		},
+		}, a.pathNotes()...),
 		Check: run,
 		Verify: func(ctx context.Context, e *steps.Env, h string) (string, error) {
 			_, ev, err := run(ctx, e, h)

@@ -44,10 +44,72 @@ func (a *UpgradeAnswers) installerPath(m *Member) string {
 	if a.Installer.Remote != "" {
 		return a.Installer.Remote
 	}
-	if m.windows() {
-		return `C:\Windows\Temp\` + filepath.Base(a.Installer.Local)
+	return joinDir(m, a.uploadDir(m), filepath.Base(a.Installer.Local))
+}
+
+// DefaultWindowsUploadDir is where an uploaded installer goes on Windows
+// members unless members[i].upload_dir says otherwise.
+const DefaultWindowsUploadDir = `C:\Windows\Temp`
+
+// uploadDir is where an uploaded installer goes on m: the member's own
+// upload_dir, else the top-level one (Linux members), else the default.
+func (a *UpgradeAnswers) uploadDir(m *Member) string {
+	switch {
+	case m.UploadDir != "":
+		return m.UploadDir
+	case m.windows():
+		return DefaultWindowsUploadDir
 	}
-	return path.Join(a.UploadDir, filepath.Base(a.Installer.Local))
+	return a.UploadDir
+}
+
+// joinDir joins a directory and a file name with m's separator.
+func joinDir(m *Member, dir, name string) string {
+	if m.windows() {
+		return strings.TrimRight(dir, `\/`) + `\` + name
+	}
+	return path.Join(dir, name)
+}
+
+// uploadTargets is the upload step's action: where the installer goes on
+// every member, each member named when they differ, and which answer set a
+// directory other than the default (the plan says so).
+func (a *UpgradeAnswers) uploadTargets() string {
+	first := &a.Members[0]
+	same := true
+	for i := range a.Members {
+		m := &a.Members[i]
+		if m.UploadDir != "" || a.installerPath(m) != a.installerPath(first) {
+			same = false
+		}
+	}
+	if same {
+		s := a.installerPath(first) + " on every member"
+		if !first.windows() && a.UploadDir != DefaultUploadDir {
+			s += " (upload_dir, not the default " + DefaultUploadDir + ")"
+		}
+		return s
+	}
+	var parts []string
+	for i := range a.Members {
+		m := &a.Members[i]
+		s := a.installerPath(m) + " on " + m.Host.Name
+		switch {
+		case m.UploadDir != "" && m.UploadDir != a.defaultUploadDir(m):
+			s += fmt.Sprintf(" (members[%d].upload_dir, not the default %s)", i, a.defaultUploadDir(m))
+		case m.UploadDir == "" && !m.windows() && a.UploadDir != DefaultUploadDir:
+			s += " (upload_dir, not the default " + DefaultUploadDir + ")"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (a *UpgradeAnswers) defaultUploadDir(m *Member) string {
+	if m.windows() {
+		return DefaultWindowsUploadDir
+	}
+	return DefaultUploadDir
 }
 
 // installScript extracts a .tgz into a fresh directory and runs the
@@ -183,8 +245,8 @@ func upgradePreflightStep(a *UpgradeAnswers) *steps.Step {
 		Why:    "the Automatic Update feature cannot be used while Central is in High Availability; each member is upgraded by hand with an installer, and the version on each host decides what is left to do",
 		DocRef: docUpgrade + " (warning)",
 		Mode:   steps.Once,
-		Actions: []string{"check sudo on every member", "read the Central version on every member (" +
-			strings.Join(a.versionCommand(&a.Members[0]), " ") + ")"},
+		Actions: append([]string{"check sudo on every member", "read the Central version on every member (" +
+			strings.Join(a.versionCommand(&a.Members[0]), " ") + ")"}, a.pathNotes()...),
 		Check: run,
 		Verify: func(ctx context.Context, e *steps.Env, h string) (string, error) {
 			_, ev, err := run(ctx, e, h)
@@ -206,14 +268,13 @@ func uploadStep(a *UpgradeAnswers) *steps.Step {
 		return sum, nil
 	}
 	return &steps.Step{
-		ID:     "upload-installer",
-		Title:  "Copy the installer to every member",
-		Why:    "each member is upgraded manually using an installer",
-		DocRef: docUpgrade + " steps 2–3; C6 binaries.rst, install_central.rst",
-		Hosts:  a.hostNames(),
-		Mode:   steps.Parallel,
-		Actions: []string{fmt.Sprintf("upload %s to %s on every member, SHA-256 checked on arrival",
-			a.Installer.Local, a.installerPath(&a.Members[0]))},
+		ID:      "upload-installer",
+		Title:   "Copy the installer to every member",
+		Why:     "each member is upgraded manually using an installer",
+		DocRef:  docUpgrade + " steps 2–3; C6 binaries.rst, install_central.rst",
+		Hosts:   a.hostNames(),
+		Mode:    steps.Parallel,
+		Actions: []string{fmt.Sprintf("upload %s to %s, SHA-256 checked on arrival", a.Installer.Local, a.uploadTargets())},
 		Check: func(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {
 			sum, err := localSum()
 			if err != nil {
