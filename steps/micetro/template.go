@@ -14,6 +14,7 @@ members:                      # the first is the primary (priority 10); each fai
   - name: central2
     host: {address: <failover address>}
     priority: 20
+    # preferences_path: /opt/mmcentral/preferences.cfg   # this member only; wins over preferences_path below
 # preferences_path: /var/mmsuite/mmcentral/preferences.cfg   # Windows: C:\ProgramData\Men and Mice\Central\preferences.cfg
 # service: mmcentral          # Windows: "Micetro Central", driven by mmcentral.exe -stop / -start
 # version_command: [mmcentrald, -v]   # [derived] the docs give no version command; run with sudo
@@ -36,10 +37,13 @@ members:                      # the first is the primary; the others are upgrade
     host: {address: <primary address>}
   - name: central2
     host: {address: <failover address>}
+    # upload_dir: /var/tmp      # this member only; wins over upload_dir below
+    # preferences_path: /opt/mmcentral/preferences.cfg   # this member only (its startup log is beside it)
 installer:
   local: <./micetro-central-10.3.6.linux.x64.tgz>   # uploaded to every member (or remote: /path/on/the/servers)
   # sha256: <hex>             # checked on arrival
   expected_version: <10.3.6>  # what Central reports once upgraded; a member already there is not upgraded again
+# upload_dir: /tmp            # where the installer is uploaded on Linux members (Windows: C:\Windows\Temp)
 # install_command: [...]      # default: tar -xzf the .tgz, then ./install in the extracted directory (B.7)
 # install_input: ["", ""]     # lines fed to the installer's prompts; default: accept every default
 # version_command: [mmcentrald, -v]
