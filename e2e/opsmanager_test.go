@@ -124,7 +124,13 @@ func setupOM(t *testing.T, n int, cachingLB bool) *omLab {
 		for i := 0; i < n; i++ {
 			o.reset(i)
 		}
-		os.RemoveAll(omstandin.DefaultAppDBDir) // the stand-ins' shared "App DB" records
+		// the stand-ins' shared "App DB" records: this lab's own (a lab started
+		// by an older lab/sshd.sh has them in the default directory)
+		appdb := l.Env["HAWIZ_LAB_APPDB_DIR"]
+		if appdb == "" {
+			appdb = omstandin.DefaultAppDBDir
+		}
+		os.RemoveAll(appdb)
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -37,18 +37,24 @@ NET=${HAWIZ_LAB_NET:-127.0.0}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MAXHOSTS=30
 MARK=hawiz-lab # every mount source in the namespaces carries this name
+# The Ops Manager stand-ins' shared "App DB" records: in /dev/shm, the one
+# directory every host of a lab sees (/tmp is private per host); one per lab
+# (network and port), so two labs on the machine never share or wipe them.
+APPDB=/dev/shm/hawiz-lab-appdb.$NET.$PORT
 # What this script owns in $LAB (lab/bind.sh keeps its own state in $LAB/bind).
 PARTS=(bin keys hosts common env known_hosts ssh_config sshlatency)
 
 remove_parts() {
 	local p
 	for p in "${PARTS[@]}"; do rm -rf "${LAB:?}/$p"; done
+	rm -rf "${APPDB:?}"
 	rmdir "$LAB" 2>/dev/null || true
 }
 
 parts_left() {
 	local p
 	for p in "${PARTS[@]}"; do [ -e "$LAB/$p" ] && echo "$LAB/$p"; done
+	[ -e "$APPDB" ] && echo "$APPDB"
 	return 0
 }
 
@@ -279,7 +285,7 @@ cmd_start() {
 		done
 		echo "$addr" >"$h/addr"
 		echo "$name" >"$h/upper/etc/hostname"
-		printf 'HAWIZ_HOST_NAME=%s\nHAWIZ_HOST_ADDR=%s\n' "$name" "$addr" >"$h/upper/etc/hawiz-lab/host.env"
+		printf 'HAWIZ_HOST_NAME=%s\nHAWIZ_HOST_ADDR=%s\nHAWIZ_STANDIN_APPDB_DIR=%s\n' "$name" "$addr" "$APPDB" >"$h/upper/etc/hawiz-lab/host.env"
 		ssh-keygen -q -t ed25519 -N '' -C "root@$name" -f "$h/upper/etc/ssh/ssh_host_ed25519_key"
 		ssh-keygen -q -t ecdsa -b 256 -N '' -C "root@$name" -f "$h/upper/etc/ssh/ssh_host_ecdsa_key"
 		# The lab's known_hosts holds what OpenSSH would record: the ed25519 key.
@@ -357,6 +363,7 @@ cmd_start() {
 			HAWIZ_LAB_SSH_CONFIG=$LAB/ssh_config
 			HAWIZ_LAB_SYSTEMCTL_LOG=/var/log/hawiz-lab/systemctl.log
 			HAWIZ_LAB_SERVICES_DIR=/etc/hawiz-lab/services
+			HAWIZ_LAB_APPDB_DIR=$APPDB
 		EOF
 	)
 	# An ssh_config for people and for the bench: `ssh -F $LAB/ssh_config lab1`.
