@@ -238,6 +238,9 @@ func upgradePreflight(ctx context.Context, e *steps.Env, a *UpgradeAnswers) (str
 		if versionMatches(v, target) {
 			continue
 		}
+		if d, ok := steps.CompareVersions(v, target); ok && d > 0 {
+			return "", fmt.Errorf("%s runs Ops Manager %s, newer than upgrade.version %s: there is no downgrade path (M17); nothing was changed", c.Servers[i].Name, v, target)
+		}
 		if old == "" {
 			old = v
 		} else if v != old {

@@ -113,3 +113,34 @@ func TestUpgradeInterruptedAndResumed(t *testing.T) {
 		t.Fatalf("re-run applied %d times:\n%s", n, rec)
 	}
 }
+
+// TestUpgradeRefusesDowngrade: a package older than what the servers run is
+// refused in preflight (M17: there is no downgrade path), naming the server
+// and the field; nothing is applied.
+func TestUpgradeRefusesDowngrade(t *testing.T) {
+	w := newWorld(t, 2, false)
+	if _, err, rec := w.run(t, w.answers("", "  mode: first-server\n"), filepath.Join(w.dir, "ha.json"), false, nil); err != nil {
+		t.Fatalf("ha: %v\n%s", err, rec)
+	}
+	exe, _ := os.Executable()
+	pkg := filepath.Join(w.dir, "mongodb-mms-6.0.5.x86_64.tar.gz")
+	f, _ := os.Create(pkg)
+	if err := omstandin.WriteTarball(f, "6.0.5", w.user, standinWrapper(exe)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	before, _ := filepath.EvalSymlinks(filepath.Join(w.roots[0], "mms"))
+	rec, err := w.runUpgrade(t, context.Background(), w.upgradeAnswers(pkg, "6.0.5", filepath.Join(w.dir, "key")), filepath.Join(w.dir, "up.json"), false, nil)
+	if err == nil || !strings.Contains(err.Error(), "om1 runs Ops Manager 7.0.0, newer than upgrade.version 6.0.5") || !strings.Contains(err.Error(), "no downgrade path") {
+		t.Fatalf("want the downgrade refused naming om1 and upgrade.version, got %v\n%s", err, rec)
+	}
+	if n := rec.count(steps.EventApply); n != 0 {
+		t.Errorf("%d applies before the refusal:\n%s", n, rec)
+	}
+	if after, _ := filepath.EvalSymlinks(filepath.Join(w.roots[0], "mms")); after != before {
+		t.Errorf("om1 install changed: %s -> %s", before, after)
+	}
+	if _, err := os.Stat(filepath.Join(w.dir, "key")); err == nil {
+		t.Error("the gen.key backup was written before the refusal")
+	}
+}
