@@ -223,6 +223,11 @@ func upgradePreflightStep(a *UpgradeAnswers) *steps.Step {
 		if err := errors.Join(errs...); err != nil {
 			return false, "", err
 		}
+		for i, m := range a.Members {
+			if d, ok := steps.CompareVersions(vers[i], a.Installer.ExpectedVersion); ok && d > 0 {
+				return false, "", fmt.Errorf("%s runs Central %s, newer than installer.expected_version %s: hawiz does not downgrade (an older Central on a newer database); nothing was changed", m.Host.Name, vers[i], a.Installer.ExpectedVersion)
+			}
+		}
 		var ev []string
 		all := "yes"
 		for i, m := range a.Members {

@@ -182,3 +182,23 @@ func TestUpgradeTemplateLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestUpgradeRefusesDowngrade: a member already newer than the installer's
+// version is refused in preflight, naming the member and the field; nothing
+// is stopped or installed anywhere.
+func TestUpgradeRefusesDowngrade(t *testing.T) {
+	w, _, e, list := upgradeSetup(t, 3)
+	w.hosts[1].writeFile("usr/share/mmcentral-standin/VERSION", "10.4.0\n")
+	lg, err := runSteps(context.Background(), e, list)
+	if err == nil || !strings.Contains(err.Error(), "central2 runs Central 10.4.0, newer than installer.expected_version 10.3.6") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(lg.applied) != 0 {
+		t.Errorf("applied %v before the refusal", lg.applied)
+	}
+	for _, h := range w.hosts {
+		if installs(h) != 0 || strings.Contains(h.systemctlLog(), "stop") {
+			t.Errorf("%s touched: %d installs, systemctl %q", h.name, installs(h), h.systemctlLog())
+		}
+	}
+}
