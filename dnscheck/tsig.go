@@ -99,8 +99,12 @@ func LoadTSIGFile(path string) (TSIGKey, error) {
 	return k, nil
 }
 
-// ParseTSIGFile parses BIND key-file text (see LoadTSIGFile).
+// ParseTSIGFile parses BIND key-file text (see LoadTSIGFile), or a file
+// holding one line in nsupdate -y's form, [ALGORITHM:]NAME:SECRET.
 func ParseTSIGFile(text string) (TSIGKey, error) {
+	if line := strings.TrimSpace(text); line != "" && !strings.ContainsAny(line, "{};\n") && strings.Contains(line, ":") {
+		return ParseTSIGKeyLine(line)
+	}
 	toks, err := tokenize(text)
 	if err != nil {
 		return TSIGKey{}, err
@@ -197,4 +201,24 @@ func tokenize(s string) ([]string, error) {
 		}
 	}
 	return toks, nil
+}
+
+// ParseTSIGKeyLine parses a key in nsupdate -y's form:
+// [ALGORITHM:]NAME:SECRET (algorithm hmac-sha256 when left out; the secret
+// in base64). Errors name the part, never the secret.
+func ParseTSIGKeyLine(line string) (TSIGKey, error) {
+	parts := strings.Split(strings.TrimSpace(line), ":")
+	var k TSIGKey
+	switch len(parts) {
+	case 2:
+		k = TSIGKey{Name: parts[0], Algorithm: "hmac-sha256", Secret: parts[1]}
+	case 3:
+		k = TSIGKey{Algorithm: parts[0], Name: parts[1], Secret: parts[2]}
+	default:
+		return TSIGKey{}, errors.New("expected [ALGORITHM:]NAME:SECRET (as nsupdate -y takes) or BIND's key format")
+	}
+	if err := k.Validate(); err != nil {
+		return TSIGKey{}, err
+	}
+	return k, nil
 }

@@ -215,6 +215,36 @@ func TestTSIGFile(t *testing.T) {
 	}
 }
 
+// TestTSIGKeyLine: nsupdate -y's [ALGORITHM:]NAME:SECRET, in a file or given
+// directly; errors name the part and never hold the secret.
+func TestTSIGKeyLine(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "y.key")
+	os.WriteFile(p, []byte("hmac-sha512:hawiz-update:"+keySecret+"\n"), 0o600)
+	if k, err := LoadTSIGFile(p); err != nil || k.Name != "hawiz-update" || k.Algorithm != "hmac-sha512" || k.Secret != keySecret {
+		t.Fatalf("file: %v %v", k, err)
+	}
+	if k, err := ParseTSIGKeyLine("hawiz-update:" + keySecret); err != nil || k.Algorithm != "hmac-sha256" || k.Name != "hawiz-update" {
+		t.Fatalf("two parts: %v %v", k, err)
+	}
+	for line, want := range map[string]string{
+		keySecret:                                   "expected [ALGORITHM:]NAME:SECRET",
+		"a:b:c:" + keySecret:                        "expected [ALGORITHM:]NAME:SECRET",
+		"hmac-sha3000:k:" + keySecret:               "unknown algorithm",
+		"k:not base64!!" + keySecret[:4]:            "tsig secret",
+		":" + keySecret:                             "tsig key name",
+		"hmac-sha256:hawiz-update:" + keySecret[:5]: "tsig secret",
+	} {
+		_, err := ParseTSIGKeyLine(line)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", line, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), keySecret[:8]) {
+			t.Errorf("%q: the secret is in the error: %v", line, err)
+		}
+	}
+}
+
 func mustJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {

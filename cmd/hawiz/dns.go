@@ -111,6 +111,11 @@ func newDNSVerifyCmd() *cobra.Command {
 	return c
 }
 
+// tsigKeyEnv holds a TSIG key as [ALGORITHM:]NAME:SECRET (nsupdate -y's
+// form) for `dns apply` without --tsig-file: never a flag, since command
+// lines are visible to every user of the machine.
+const tsigKeyEnv = "HAWIZ_TSIG_KEY"
+
 func newDNSApplyCmd() *cobra.Command {
 	var (
 		f        dnsFlags
@@ -133,12 +138,18 @@ func newDNSApplyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if tsigFile == "" {
-				return usageErrorf("--tsig-file: required (a key file in BIND format, as tsig-keygen writes)")
-			}
-			key, err := dnscheck.LoadTSIGFile(tsigFile)
-			if err != nil {
-				return usageErrorf("--%v", err)
+			var key dnscheck.TSIGKey
+			switch env := os.Getenv(tsigKeyEnv); {
+			case tsigFile != "":
+				if key, err = dnscheck.LoadTSIGFile(tsigFile); err != nil {
+					return usageErrorf("--%v", err)
+				}
+			case env != "":
+				if key, err = dnscheck.ParseTSIGKeyLine(env); err != nil {
+					return usageErrorf("%s: %v", tsigKeyEnv, err)
+				}
+			default:
+				return usageErrorf("--tsig-file: required (a key file in BIND format, as tsig-keygen writes, or one line [ALGORITHM:]NAME:SECRET), or the key in %s", tsigKeyEnv)
 			}
 			if wait <= 0 {
 				return usageErrorf("--wait: must be positive")
@@ -147,7 +158,7 @@ func newDNSApplyCmd() *cobra.Command {
 		},
 	}
 	f.register(c)
-	c.Flags().StringVar(&tsigFile, "tsig-file", "", "TSIG key file in BIND format (key \"name\" { algorithm hmac-sha256; secret \"...\"; };)")
+	c.Flags().StringVar(&tsigFile, "tsig-file", "", "TSIG key file in BIND format (key \"name\" { algorithm hmac-sha256; secret \"...\"; };) or one line [ALGORITHM:]NAME:SECRET; default: the key in $"+tsigKeyEnv)
 	c.Flags().BoolVar(&yes, "yes", false, "send the update without asking")
 	c.Flags().Uint32Var(&ttl, "ttl", 0, "TTL of added records (default: keep the existing RRset's TTL, else 300)")
 	c.Flags().DurationVar(&wait, "wait", 10*time.Second, "how long to wait for the secondaries to catch up")

@@ -128,4 +128,22 @@ func TestDNSApply(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "nothing to change") || p.Updates() != 1 {
 		t.Fatalf("code %d:\n%s", code, out)
 	}
+	// The key in HAWIZ_TSIG_KEY instead of a file; a bad one is refused
+	// naming the variable, never showing it; neither: exit 2 naming both.
+	noFile := append(args[:len(args)-2:len(args)-2], "--yes")
+	t.Setenv("HAWIZ_TSIG_KEY", "")
+	code, out = runCLI(t, nil, noFile...)
+	if code != exitUsage || !strings.Contains(out, "--tsig-file: required") || !strings.Contains(out, "HAWIZ_TSIG_KEY") {
+		t.Fatalf("no key: code %d:\n%s", code, out)
+	}
+	t.Setenv("HAWIZ_TSIG_KEY", "hmac-sha999:hawiz-key:"+dnsTestSecret)
+	code, out = runCLI(t, nil, noFile...)
+	if code != exitUsage || !strings.Contains(out, "HAWIZ_TSIG_KEY: ") || strings.Contains(out, dnsTestSecret) {
+		t.Fatalf("bad env key: code %d:\n%s", code, out)
+	}
+	t.Setenv("HAWIZ_TSIG_KEY", "hawiz-key:"+dnsTestSecret)
+	code, out = runCLI(t, nil, append(noFile[:2:2], "www.example.test", "--expect", "10.0.0.11", "--server", p.Addr(), "--server", s.Addr(), "--resolver", "127.0.0.1:1", "--timeout", "300ms", "--yes")...)
+	if code != exitOK || p.Updates() != 2 || !strings.Contains(out, "verified: 2 authoritative server(s)") || strings.Contains(out, dnsTestSecret) {
+		t.Fatalf("env key: code %d updates %d:\n%s", code, p.Updates(), out)
+	}
 }
