@@ -94,20 +94,46 @@ func explicitTargets(ctx context.Context, q Query, resolver string) []target {
 
 // lookupA asks the resolver for name's IPv4 addresses.
 func lookupA(ctx context.Context, resolver, name string, timeout time.Duration) ([]netip.Addr, error) {
+	return lookupAddrs(ctx, resolver, name, dns.TypeA, timeout)
+}
+
+// lookupAddrs asks the resolver for name's A or AAAA records.
+func lookupAddrs(ctx context.Context, resolver, name string, qtype uint16, timeout time.Duration) ([]netip.Addr, error) {
 	if resolver == "" {
 		return nil, fmt.Errorf("no resolver")
 	}
 	cctx, cancel := withTimeout(ctx, timeout)
 	defer cancel()
-	r, _, err := exchange(cctx, resolver, name, dns.TypeA, true)
+	r, _, err := exchange(cctx, resolver, name, qtype, true)
 	if err != nil {
 		return nil, fmt.Errorf("resolver %s: %w", resolver, err)
 	}
-	j := Judge(r, name, dns.TypeA)
+	j := Judge(r, name, qtype)
 	if len(j.Addrs) == 0 {
 		return nil, fmt.Errorf("resolver %s: no address (%s)", resolver, dns.RcodeToString[j.Rcode])
 	}
 	return j.Addrs, nil
+}
+
+// nsAddrs gives a name server's addresses: its IPv4 ones (glue, else the
+// resolver's), or, for a server with none (IPv6-only), its IPv6 ones. A
+// server with both is asked over IPv4 only: once per server is the check,
+// and IPv4 reaches it from machines without an IPv6 route.
+func nsAddrs(ctx context.Context, resolver, name string, glue4, glue6 []netip.Addr, timeout time.Duration) ([]netip.Addr, error) {
+	if len(glue4) > 0 {
+		return glue4, nil
+	}
+	v4, err := lookupA(ctx, resolver, name, timeout)
+	if err == nil {
+		return v4, nil
+	}
+	if len(glue6) > 0 {
+		return glue6, nil
+	}
+	if v6, err6 := lookupAddrs(ctx, resolver, name, dns.TypeAAAA, timeout); err6 == nil {
+		return v6, nil
+	}
+	return nil, err
 }
 
 // findZone asks server for the SOA of name (the zone is the SOA's owner, in
@@ -164,12 +190,18 @@ func discover(ctx context.Context, q Query, resolver string) (zone string, ts []
 	if !contains(names, mname) && mname != "." {
 		names = append(names, mname) // a hidden primary still serves the zone
 	}
-	glue := map[string][]netip.Addr{}
+	glue, glue6 := map[string][]netip.Addr{}, map[string][]netip.Addr{}
 	for _, rr := range r.Extra {
-		if a, ok := rr.(*dns.A); ok {
+		switch a := rr.(type) {
+		case *dns.A:
 			if ip, ok := netip.AddrFromSlice(a.A.To4()); ok {
 				n := dns.CanonicalName(a.Hdr.Name)
 				glue[n] = append(glue[n], ip)
+			}
+		case *dns.AAAA:
+			if ip, ok := netip.AddrFromSlice(a.AAAA.To16()); ok && !ip.Is4In6() {
+				n := dns.CanonicalName(a.Hdr.Name)
+				glue6[n] = append(glue6[n], ip)
 			}
 		}
 	}
@@ -178,11 +210,7 @@ func discover(ctx context.Context, q Query, resolver string) (zone string, ts []
 	port := strconv.Itoa(q.Port)
 	for _, n := range names {
 		wg.Go(func() {
-			addrs := glue[n]
-			var lerr error
-			if len(addrs) == 0 {
-				addrs, lerr = lookupA(ctx, resolver, n, q.Timeout)
-			}
+			addrs, lerr := nsAddrs(ctx, resolver, n, glue[n], glue6[n], q.Timeout)
 			mu.Lock()
 			defer mu.Unlock()
 			if lerr != nil {

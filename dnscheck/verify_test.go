@@ -345,3 +345,31 @@ func equal(a, b []netip.Addr) bool {
 	}
 	return true
 }
+
+// TestDiscoverIPv6OnlyServer: a name server with only IPv6 addresses is
+// asked over IPv6 (it used to be reported as unresolvable); one with both
+// is asked over IPv4 once.
+func TestDiscoverIPv6OnlyServer(t *testing.T) {
+	zone := `$TTL 300
+example.test. IN SOA ns1.example.test. hostmaster.example.test. 2026112201 3600 600 86400 60
+example.test. IN NS ns1.example.test.
+example.test. IN NS ns6.example.test.
+ns1 IN A 127.0.0.2
+ns1 IN AAAA 2001:db8::1
+ns6 IN AAAA 2001:db8::53
+www IN A 10.0.0.11
+`
+	res := start(t, dnstest.Config{Zones: map[string]string{"example.test": zone}})
+	zn, ts, problem := discover(context.Background(), Query{Name: "www.example.test.", Timeout: time.Second, Port: 5353}, res.Addr())
+	if problem != "" || zn != "example.test." {
+		t.Fatalf("zone %q problem %q", zn, problem)
+	}
+	var got []string
+	for _, x := range ts {
+		got = append(got, x.name+" "+x.addr+" "+x.err)
+	}
+	want := []string{"ns1.example.test 127.0.0.2:5353 ", "ns6.example.test [2001:db8::53]:5353 "}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("targets\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
