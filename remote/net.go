@@ -2,12 +2,15 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // DialTCP opens a TCP connection from the host to its own address
@@ -36,7 +39,12 @@ func (h *Host) DialTCPAddr(ctx context.Context, addr string) (_ net.Conn, err er
 		return nil, err
 	}
 	nc, err := c.client.DialContext(ctx, "tcp", addr)
-	if err != nil && c.isDead() {
+	// The server's own refusal (connect failed, prohibited) is an
+	// OpenChannelError on a live connection: final. Anything else (EOF: the
+	// connection dropped, perhaps before its reader noticed) re-dials once,
+	// as newSession does; nothing was sent yet, so retrying is safe.
+	var oce *ssh.OpenChannelError
+	if err != nil && ctx.Err() == nil && (!errors.As(err, &oce) || c.isDead()) {
 		if c, err = h.redial(ctx, c); err != nil {
 			return nil, err
 		}
