@@ -540,3 +540,58 @@ func TestSIGTERMStopsResumably(t *testing.T) {
 		}
 	}
 }
+
+// TestDurableSaves: the state write before every Apply (write-ahead) and the
+// run's last one are fsynced; the others (a Check that held, a Verify, facts)
+// are only atomic, as a resume checks those steps again.
+func TestDurableSaves(t *testing.T) {
+	l := steptest.NewLab(t)
+	state := filepath.Join(t.TempDir(), "s.json")
+	cfg := l.Config(t, state, "use_secret: true\n")
+	var (
+		last, lastSynced, synced, saves int
+		applies                         int
+	)
+	cfg.Hook = func(p string, n int) {
+		switch p {
+		case "synced":
+			lastSynced = n
+			synced++
+		case "after-save":
+			last = n
+			saves = n
+		}
+	}
+	rec := &steptest.Recorder{}
+	cfg.Renderer = steps.RendererFunc(func(ev steps.Event) {
+		rec.Event(ev)
+		if ev.Kind == steps.EventApply {
+			applies++
+			if lastSynced != last || last == 0 {
+				t.Errorf("apply of %s on %s after save %d, but the last fsynced save is %d", ev.Step, ev.Host, last, lastSynced)
+			}
+		}
+	})
+	if _, err := steps.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if applies == 0 {
+		t.Fatal("no apply")
+	}
+	if lastSynced != saves {
+		t.Errorf("the run's last save (%d) is not fsynced (last fsynced %d)", saves, lastSynced)
+	}
+	if synced >= saves {
+		t.Errorf("every save (%d) was fsynced", saves)
+	}
+	t.Logf("%d saves, %d fsynced, %d applies", saves, synced, applies)
+	// A second run: fewer fsyncs (the Checks that hold write none).
+	state2 := filepath.Join(t.TempDir(), "s2.json")
+	cfg2 := l.Config(t, state2, "use_secret: true\n")
+	synced, saves = 0, 0
+	cfg2.Hook = cfg.Hook
+	if _, err := steps.Run(context.Background(), cfg2); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("re-run: %d saves, %d fsynced", saves, synced)
+}

@@ -43,7 +43,9 @@ type RunConfig struct {
 	ToolVersion string // recorded in the state
 
 	// Hook, for crash tests, is called at every transition point: point is
-	// "before-save" or "after-save" with the running count n (1-based).
+	// "before-save" or "after-save" with the running count n (1-based); and
+	// "synced" (between the two) when save n was fsynced: the write-ahead
+	// "started" before an Apply, an operator's confirmation or skip, the end.
 	Hook func(point string, n int)
 }
 

@@ -282,6 +282,13 @@ func checkCompatible(path string, st *State, p *Procedure, list []*Step) error {
 // writeFileAtomic writes data to path: temp file in the same directory,
 // fsync, rename, fsync of the directory.
 func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	return writeFileAtomicSync(path, data, perm, true)
+}
+
+// writeFileAtomicSync is writeFileAtomic; without sync it skips both fsyncs
+// (still atomic for readers and across a killed process, not across a power
+// loss).
+func writeFileAtomicSync(path string, data []byte, perm fs.FileMode, sync bool) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -297,15 +304,20 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return err
+	}
+	if !sync {
+		return nil
 	}
 	d, err := os.Open(dir)
 	if err != nil {
