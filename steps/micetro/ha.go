@@ -94,7 +94,7 @@ func haSteps(a *HAAnswers) ([]*steps.Step, error) {
 		seen[s] = true
 		list = append(list,
 			registerStep(a, i, "register-"+s, docStep(m, "6")),
-			stopStep(a, i, "stop-"+s),
+			stopStep(a, mc, i, "stop-"+s),
 			copyStep(a, mc, i, "copy-preferences-"+s),
 			startStep(a, mc, i, "start-"+s),
 			stateStep(a, i, "verify-"+s+"-standby", "Verify that you now have "+fmt.Sprint(i+1)+" servers, one primary and "+secondaries(i)+" in High Availability", docStep(m, "10")),
@@ -552,24 +552,18 @@ func restartStep(a *HAAnswers, mc *memo, id, title, doc, registeredFact string) 
 				seen.stat = err == nil
 			}
 			markChanged(e, hn)
-			if err := startAndVerify(ctx, &a.Common, h, p, remote.ServiceRestart); err != nil {
+			active, err := startAndVerify(ctx, &a.Common, h, p, remote.ServiceRestart)
+			if err != nil {
 				return err
 			}
 			if seen.stat && seen.info.Exists {
 				e.SetFact(factKey, restartStamp(seen.info.SHA256, notBefore(e)))
 			}
+			proveRunning(mc, &a.Common, p, id, hn, active)
 			return nil
 		},
 		Verify: func(ctx context.Context, e *steps.Env, hn string) (string, error) {
-			h, err := host(e, hn)
-			if err != nil {
-				return "", err
-			}
-			ok, ev, err := running(ctx, &a.Common, h, p)
-			if err == nil && !ok {
-				err = errors.New(ev)
-			}
-			return ev, err
+			return verifyRunning(ctx, e, mc, &a.Common, p, id, hn)
 		},
 	}
 }
@@ -787,7 +781,7 @@ func stopCommand(c *Common, m *Member) string {
 	}
 }
 
-func stopStep(a *HAAnswers, i int, id string) *steps.Step {
+func stopStep(a *HAAnswers, mc *memo, i int, id string) *steps.Step {
 	m := &a.Members[i]
 	return &steps.Step{
 		ID:     id,
@@ -829,12 +823,19 @@ func stopStep(a *HAAnswers, i int, id string) *steps.Step {
 				return err
 			}
 			markChanged(e, hn)
-			_, err = service(ctx, &a.Common, h, m, remote.ServiceStop)
+			active, err := service(ctx, &a.Common, h, m, remote.ServiceStop)
+			if err == nil && !active { // the state check of the stop's own session
+				mc.put(id+"/proved", hn, "service "+a.serviceName(m)+" is not active (seen right after the stop)")
+			}
 			return err
 		},
 		Verify: func(ctx context.Context, e *steps.Env, hn string) (string, error) {
-			// Holds when the service is not active, or when the member is
-			// already configured (then it may run).
+			// Holds when the service is not active (as the stop's own
+			// session saw right after it, else asked now), or when the
+			// member is already configured (then it may run).
+			if ev, ok := mc.take(id+"/proved", hn).(string); ok {
+				return ev, nil
+			}
 			h, err := host(e, hn)
 			if err != nil {
 				return "", err
@@ -1104,24 +1105,18 @@ func startStep(a *HAAnswers, mc *memo, i int, id string) *steps.Step {
 				act = remote.ServiceRestart
 			}
 			markChanged(e, hn)
-			if err := startAndVerify(ctx, &a.Common, h, m, act); err != nil {
+			active, err := startAndVerify(ctx, &a.Common, h, m, act)
+			if err != nil {
 				return err
 			}
 			if seen.stat && seen.info.Exists {
 				e.SetFact(factKey, restartStamp(seen.info.SHA256, ""))
 			}
+			proveRunning(mc, &a.Common, m, id, hn, active)
 			return nil
 		},
 		Verify: func(ctx context.Context, e *steps.Env, hn string) (string, error) {
-			h, err := host(e, hn)
-			if err != nil {
-				return "", err
-			}
-			ok, ev, err := running(ctx, &a.Common, h, m)
-			if err == nil && !ok {
-				err = errors.New(ev)
-			}
-			return ev, err
+			return verifyRunning(ctx, e, mc, &a.Common, m, id, hn)
 		},
 	}
 }

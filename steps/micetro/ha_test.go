@@ -758,3 +758,55 @@ func TestCopyRefusedWhileCentralRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceVerifyUsesTheActionsOwnProof: after a start, restart or stop,
+// Verify takes what the Apply saw right after its action (the state check of
+// the action's session, the dial that ended the wait for 1231), once; a
+// Verify without it (a resumed run) asks the host, and fails when Central
+// is not as the step wants it.
+func TestServiceVerifyUsesTheActionsOwnProof(t *testing.T) {
+	_, _, _, e, list := setup(t, 2, nil)
+	ctx := context.Background()
+	lg, err := runSteps(ctx, e, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byStep := map[string]string{}
+	for k, v := range lg.evid {
+		id, _, _ := strings.Cut(k, "@")
+		byStep[id] = v
+	}
+	for _, id := range []string{"restart-primary", "restart-primary-after-register", "stop-central2", "start-central2"} {
+		if ev := byStep[id]; !strings.Contains(ev, "seen right after the") {
+			t.Errorf("%s: Verify evidence %q is not the action's own proof", id, ev)
+		}
+	}
+	var start, stop *steps.Step
+	for _, s := range list {
+		switch s.ID {
+		case "start-central2":
+			start = s
+		case "stop-central2":
+			stop = s
+		}
+	}
+	hn := start.Hosts[0]
+	h := e.Host(hn)
+	svc := remote.ServiceManager{Kind: "systemctl"}
+	// The proof is used once: Verify again asks the host.
+	if _, err := h.Service(ctx, svc, "mmcentral", remote.ServiceStop, false); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := start.Verify(ctx, e, hn); err == nil {
+		t.Fatalf("start Verify with Central stopped held: %s", ev)
+	}
+	if ev, err := stop.Verify(ctx, e, hn); err != nil || strings.Contains(ev, "seen right after") {
+		t.Fatalf("stop Verify (asked now): %q %v", ev, err)
+	}
+	if _, err := h.Service(ctx, svc, "mmcentral", remote.ServiceStart, false); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := start.Verify(ctx, e, hn); err != nil || strings.Contains(ev, "seen right after") || !strings.Contains(ev, "listening") {
+		t.Fatalf("start Verify (asked now): %q %v", ev, err)
+	}
+}

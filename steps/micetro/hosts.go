@@ -64,6 +64,12 @@ func isActive(ctx context.Context, c *Common, h *remote.Host, m *Member) (bool, 
 	return service(ctx, c, h, m, remote.ServiceIsActive)
 }
 
+// listenPoll is how often waitListening dials 1231: a dial is one
+// direct-tcpip channel on the open connection (no remote process), so a
+// short interval costs the host next to nothing and the start is seen
+// within 20 ms, not 200.
+const listenPoll = 20 * time.Millisecond
+
 // waitListening waits until Central listens on 1231 on m (or the wait ends).
 func waitListening(ctx context.Context, c *Common, h *remote.Host) bool {
 	deadline := time.Now().Add(c.StartWait)
@@ -77,7 +83,7 @@ func waitListening(ctx context.Context, c *Common, h *remote.Host) bool {
 		select {
 		case <-ctx.Done():
 			return false
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(listenPoll):
 		}
 	}
 }
@@ -123,15 +129,47 @@ func runningText(c *Common, m *Member, active, listening bool) (bool, string) {
 	return true, fmt.Sprintf("service %s active, port %d listening", c.serviceName(m), CentralPort)
 }
 
-// startAndVerify starts (or restarts) Central and waits for port 1231.
-func startAndVerify(ctx context.Context, c *Common, h *remote.Host, m *Member, a remote.ServiceAction) error {
-	if _, err := service(ctx, c, h, m, a); err != nil {
-		return fmt.Errorf("%w; Central's startup log is in %s", err, logsDir(c, m))
+// startAndVerify starts (or restarts) Central and waits for port 1231. It
+// returns whether the service was active right after the action (the state
+// check in the action's own session); port 1231 listened after it.
+func startAndVerify(ctx context.Context, c *Common, h *remote.Host, m *Member, a remote.ServiceAction) (bool, error) {
+	active, err := service(ctx, c, h, m, a)
+	if err != nil {
+		return false, fmt.Errorf("%w; Central's startup log is in %s", err, logsDir(c, m))
 	}
 	if !waitListening(ctx, c, h) {
-		return fmt.Errorf("Central on %s did not listen on port %d within %v; see the startup log in %s", m.Host.Name, CentralPort, c.StartWait, logsDir(c, m))
+		return false, fmt.Errorf("Central on %s did not listen on port %d within %v; see the startup log in %s", m.Host.Name, CentralPort, c.StartWait, logsDir(c, m))
 	}
-	return nil
+	return active, nil
+}
+
+// verifyRunning is the Verify of a step that starts Central on m: the
+// service active and port 1231 listening. When the step's Apply saw both
+// after its action, moments ago in this run (the state check of the
+// action's own session, then the dial that ended its wait for the port),
+// that is the proof; else (a resumed run, an Apply that did not see both)
+// both are probed now.
+func verifyRunning(ctx context.Context, e *steps.Env, mc *memo, c *Common, m *Member, id, hn string) (string, error) {
+	if ev, ok := mc.take(id+"/proved", hn).(string); ok {
+		return ev, nil
+	}
+	h, err := host(e, hn)
+	if err != nil {
+		return "", err
+	}
+	ok, ev, err := running(ctx, c, h, m)
+	if err == nil && !ok {
+		err = errors.New(ev)
+	}
+	return ev, err
+}
+
+// proveRunning records, for verifyRunning, what an Apply saw after starting
+// Central: active (its action's session) and listening (its wait).
+func proveRunning(mc *memo, c *Common, m *Member, id, hn string, active bool) {
+	if ok, ev := runningText(c, m, active, true); ok {
+		mc.put(id+"/proved", hn, ev+" (seen right after the "+id+")")
+	}
 }
 
 func logsDir(c *Common, m *Member) string {

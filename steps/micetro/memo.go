@@ -11,8 +11,11 @@ import (
 // again: Apply writes with a compare-and-swap on the content Check read (a
 // change in between is refused as "changed since it was read", never
 // overwritten), and decides nothing on it that Verify does not check
-// afresh. A value is used once; Verify never uses the memo. One memo per
-// built step list (one run).
+// afresh. A value is used once. Verify uses the memo only for what the
+// same step's Apply observed after its action, of exactly what Verify
+// checks (verifyRunning: the service active and port 1231 listening after
+// a start/restart), never for anything a Check read. One memo per built
+// step list (one run).
 type memo struct {
 	mu sync.Mutex
 	m  map[[2]string]any
