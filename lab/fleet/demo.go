@@ -96,7 +96,7 @@ func Setup(o Options) (*Demo, error) {
 		for i, h := range f.Hosts {
 			a.Members = append(a.Members, micetro.Member{Name: h.Name,
 				Host:     steps.HostAnswers{Name: h.Name, Address: "127.0.0.1", Port: h.SSH.Port()},
-				Priority: 10 * (i + 1), IP: h.IP})
+				Priority: 10 * (i + 1), IP: h.IP, PreferencesPath: h.PrefsPath()})
 		}
 		a.DNS = micetro.DNSAnswers{Name: "central." + Zone, Servers: []string{f.DNS.Addr(), f.DNS2.Addr()}, Resolver: f.DNS.Addr(),
 			TSIGKeyFile: f.TSIGFile, MaxWait: 10 * time.Second}
@@ -109,7 +109,7 @@ func Setup(o Options) (*Demo, error) {
 		d.Answers = a
 		d.Notes = []string{
 			fmt.Sprintf("%d demo hosts are in-process SSH servers on 127.0.0.1 (ports %s); commands run on this machine as %s (ssh.sudo: none)", len(f.Hosts), sshPorts(f), demoUser()),
-			"each host's /var/mmsuite and /usr/share/mmcentral-standin are its own directory under " + f.Root,
+			"each host's files are in its own directory " + f.Root + "/HOST: the answers name each member's preferences.cfg there (members[i].preferences_path)",
 			"systemctl, ps and mmcentrald on the demo hosts are stand-ins (hawiz __standin) running the lab's Central stand-in",
 			fmt.Sprintf("DNS: zone %s on in-process servers %s (primary, TSIG key %s) and %s", Zone, f.DNS.Addr(), f.TSIGFile, f.DNS2.Addr()),
 		}
@@ -136,10 +136,10 @@ func Setup(o Options) (*Demo, error) {
 		a.SSH = steps.SSHAnswers{User: demoUser(), IdentityFile: f.KeyFile, KnownHosts: f.KnownHosts, SSHConfig: "none", Sudo: steps.SudoNone}
 		for _, h := range f.Hosts {
 			a.Members = append(a.Members, micetro.Member{Name: h.Name,
-				Host: steps.HostAnswers{Name: h.Name, Address: "127.0.0.1", Port: h.SSH.Port()}, IP: h.IP})
+				Host: steps.HostAnswers{Name: h.Name, Address: "127.0.0.1", Port: h.SSH.Port()}, IP: h.IP,
+				PreferencesPath: h.PrefsPath(), UploadDir: h.UploadDir()})
 		}
 		a.Installer = micetro.Installer{Local: pkg, ExpectedVersion: DemoUpgradeVersion}
-		a.UploadDir = "/var/tmp"
 		a.StartWait = 15 * time.Second
 		a.ServiceTimeout = 30 * time.Second
 		a.InstallTimeout = time.Minute
@@ -151,7 +151,7 @@ func Setup(o Options) (*Demo, error) {
 		d.Notes = []string{
 			fmt.Sprintf("%d demo hosts are in-process SSH servers on 127.0.0.1 (ports %s); commands run on this machine as %s (ssh.sudo: none)", len(f.Hosts), sshPorts(f), demoUser()),
 			"the members already form an HA cluster running Central " + mmcentral.DefaultVersion + "; the installer is the lab's stand-in for " + DemoUpgradeVersion,
-			"each host's /var/mmsuite, /var/tmp and /usr/share/mmcentral-standin are its own directory under " + f.Root,
+			"each host's files are in its own directory " + f.Root + "/HOST: the answers name each member's preferences.cfg and upload directory there (members[i].preferences_path, members[i].upload_dir)",
 		}
 	case "opsmanager-ha":
 		if o.Members < 2 || o.Members > 9 {

@@ -26,7 +26,17 @@ func TestMain(m *testing.M) {
 // is left behind: root removed, ports closed, stand-in processes gone.
 func runPlain(t *testing.T, o Options) string {
 	t.Helper()
-	o.TempDir = t.TempDir()
+	out, _ := runPlainDemo(t, o)
+	return out
+}
+
+// runPlainDemo is runPlain returning the (closed) demo too; o.TempDir
+// defaults to a fresh t.TempDir().
+func runPlainDemo(t *testing.T, o Options) (string, *Demo) {
+	t.Helper()
+	if o.TempDir == "" {
+		o.TempDir = t.TempDir()
+	}
 	d, err := Setup(o)
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +73,7 @@ func runPlain(t *testing.T, o Options) string {
 			t.Errorf("%s still listening", a)
 		}
 	}
-	return out.String()
+	return out.String(), d
 }
 
 func TestDemoPlainMicetro(t *testing.T) {

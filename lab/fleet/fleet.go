@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -66,8 +67,11 @@ const (
 type Config struct {
 	Kind  Kind
 	Hosts []string // host names, e.g. central1, central2, central3
-	// Seed makes host keys, the client key and the TSIG secret
-	// deterministic; 0 = random.
+	// Seed makes what the demo shows deterministic: host keys, the client
+	// key, the TSIG secret, the root's name (TempDir/hawiz-demo-seedN) and
+	// the listening ports (a block of 127.0.0.1 ports derived from the seed
+	// and the fleet's kind, below the usual ephemeral ranges); 0 = random
+	// keys, a random root name and ephemeral ports.
 	Seed uint64
 	// Exe is the binary whose `__standin` subcommand runs the stand-ins;
 	// "" = os.Executable().
@@ -95,9 +99,27 @@ type Host struct {
 	IP         string
 	InstallDir string // Ops Manager: the tar install directory
 
-	prefixes   []string // documented absolute paths mapped into Root
-	wasRunning bool     // restored: its service ran when the fleet was stopped
+	wasRunning bool // restored: its service ran when the fleet was stopped
 }
+
+// Micetro paths in a demo host's world (relative to its Root), where a
+// real server has them at the same path under /. The demo's answers name
+// them (members[i].preferences_path, members[i].upload_dir): every host
+// has its own directory, as every member of a real cluster has its own
+// filesystem.
+const (
+	MicetroDataDir   = "var/mmsuite/mmcentral"       // preferences.cfg, logs/
+	MicetroShareDir  = "usr/share/mmcentral-standin" // the stand-in's VERSION and install.log
+	MicetroUploadDir = "var/tmp"                     // where the update's installer is uploaded
+)
+
+// PrefsPath is the host's preferences.cfg (Micetro).
+func (h *Host) PrefsPath() string {
+	return filepath.Join(h.Root, MicetroDataDir, "preferences.cfg")
+}
+
+// UploadDir is where the host's installer is uploaded (Micetro update).
+func (h *Host) UploadDir() string { return filepath.Join(h.Root, MicetroUploadDir) }
 
 // Fleet is a running demo fleet.
 type Fleet struct {
@@ -115,6 +137,7 @@ type Fleet struct {
 	lbAddr string
 	seed   uint64
 	saveTo string // fleet.json for a fixed root
+	ports  *portPlan
 
 	closeOnce sync.Once
 	closeErr  error
@@ -162,6 +185,10 @@ func Start(cfg Config) (f *Fleet, err error) {
 		} else if cfg.Seed == 0 {
 			cfg.Seed = rand.Uint64() | 1
 		}
+	} else if cfg.Seed != 0 {
+		if root, err = seededRoot(cfg.TempDir, cfg.Seed); err != nil {
+			return nil, err
+		}
 	} else if root, err = os.MkdirTemp(cfg.TempDir, "hawiz-demo-"); err != nil {
 		return nil, err
 	}
@@ -169,7 +196,8 @@ func Start(cfg Config) (f *Fleet, err error) {
 		root = r // macOS: /var → /private/var
 	}
 	f = &Fleet{Root: root, KeyFile: filepath.Join(root, "id_ed25519"), KnownHosts: filepath.Join(root, "known_hosts"),
-		TSIGFile: filepath.Join(root, "demo.hawiz.test.key"), StateDir: filepath.Join(root, "state")}
+		TSIGFile: filepath.Join(root, "demo.hawiz.test.key"), StateDir: filepath.Join(root, "state"),
+		ports: newPortPlan(cfg.Seed, fmt.Sprintf("%s/cluster=%v", cfg.Kind, cfg.Cluster))}
 	started := f
 	defer func() {
 		if err != nil {
@@ -214,11 +242,17 @@ func Start(cfg Config) (f *Fleet, err error) {
 	// DNS: the zone without the round-robin name; the procedure creates it.
 	secret := base64.StdEncoding.EncodeToString(seeded(cfg.Seed, "tsig"))
 	zone := fmt.Sprintf("$TTL 300\n%[1]s. IN SOA ns1.%[1]s. hostmaster.%[1]s. 2026010101 3600 600 86400 60\n%[1]s. IN NS ns1.%[1]s.\n%[1]s. IN NS ns2.%[1]s.\nns1 IN A 127.0.0.1\nns2 IN A 127.0.0.1\n", Zone)
-	f.DNS, err = dnstest.Start(dnstest.Config{Addr: addr(func(s *saved) string { return s.DNS }), Zones: map[string]string{Zone: zone}, Keys: map[string]string{TSIGKeyName: secret}, AllowUpdate: true})
+	err = f.ports.listen(addr(func(s *saved) string { return s.DNS }), 0, func(a string) (err error) {
+		f.DNS, err = dnstest.Start(dnstest.Config{Addr: a, Zones: map[string]string{Zone: zone}, Keys: map[string]string{TSIGKeyName: secret}, AllowUpdate: true})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("demo DNS server: %w", err)
 	}
-	f.DNS2, err = dnstest.StartSecondary(f.DNS, dnstest.Config{Addr: addr(func(s *saved) string { return s.DNS2 })}, true)
+	err = f.ports.listen(addr(func(s *saved) string { return s.DNS2 }), 1, func(a string) (err error) {
+		f.DNS2, err = dnstest.StartSecondary(f.DNS, dnstest.Config{Addr: a}, true)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("demo DNS secondary: %w", err)
 	}
@@ -238,11 +272,8 @@ func Start(cfg Config) (f *Fleet, err error) {
 			if prev == nil {
 				err = seedOpsManager(cfg, h, filepath.Join(root, "appdb"))
 			}
-		} else {
-			h.prefixes = micetroPrefixes
-			if prev == nil {
-				err = seedHost(cfg, h)
-			}
+		} else if prev == nil {
+			err = seedHost(cfg, h)
 		}
 		if err == nil && prev != nil && cfg.Kind == OpsManager {
 			err = portFileInMMSConf(h) // kept by an earlier hawiz
@@ -255,15 +286,21 @@ func Start(cfg Config) (f *Fleet, err error) {
 			"HAWIZ_ROOT=" + h.Root,
 			fmt.Sprintf("%s=%d", EnvOwner, os.Getpid()),
 		}
-		if cfg.Kind == Micetro { // the stand-in installer's paths (lab/standins/mmcentral/install.sh)
-			env = append(env, "MMCENTRAL_STANDIN_SHARE="+filepath.Join(h.Root, "usr/share/mmcentral-standin"),
-				"MMCENTRAL_STANDIN_DATA="+filepath.Join(h.Root, "var/mmsuite/mmcentral"), "MMCENTRAL_STANDIN_NO_ROOT_CHECK=1")
+		if cfg.Kind == Micetro {
+			// The stand-in installer's own paths (lab/standins/mmcentral/
+			// install.sh): where the stand-in keeps its version and where it
+			// proposes to keep Central's configuration. They belong to the
+			// stand-in, as the real installer's defaults belong to it; hawiz
+			// sends no path of its own through them (its paths are in the
+			// answers), so nothing in the host's world is rewritten.
+			env = append(env, "MMCENTRAL_STANDIN_SHARE="+filepath.Join(h.Root, MicetroShareDir),
+				"MMCENTRAL_STANDIN_DATA="+filepath.Join(h.Root, MicetroDataDir), "MMCENTRAL_STANDIN_NO_ROOT_CHECK=1")
 		}
 		servicePorts := map[int]bool{mmcentral.DefaultPort: true}
 		if cfg.Kind == OpsManager {
 			servicePorts = map[int]bool{omstandin.DefaultPort: true, 8443: true}
 		}
-		h.SSH, err = sshtest.Start(sshtest.Config{
+		sshCfg := sshtest.Config{
 			HostKeySeed:    seeded(cfg.Seed, "host-key/"+name),
 			AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()},
 			Root:           h.Root,
@@ -276,7 +313,11 @@ func Start(cfg Config) (f *Fleet, err error) {
 				return h.ServiceAddr(), true
 			},
 			Exec: h.exec(env),
-			Addr: sshAddr,
+		}
+		err = f.ports.listen(sshAddr, 3+i, func(a string) (err error) {
+			sshCfg.Addr = a
+			h.SSH, err = sshtest.Start(sshCfg)
+			return err
 		})
 		if err != nil {
 			return nil, fmt.Errorf("demo host %s: %w", name, err)
@@ -304,7 +345,11 @@ func Start(cfg Config) (f *Fleet, err error) {
 			backends = append(backends, h.Name)
 			byName[h.Name] = h
 		}
-		ln, err := net.Listen("tcp", cmpOr(addr(func(s *saved) string { return s.LB }), "127.0.0.1:0"))
+		var ln net.Listener
+		err := f.ports.listen(addr(func(s *saved) string { return s.LB }), 2, func(a string) (err error) {
+			ln, err = net.Listen("tcp", a)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("demo load balancer: %w", err)
 		}
@@ -317,11 +362,75 @@ func Start(cfg Config) (f *Fleet, err error) {
 	return f, f.save()
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
+// seededRoot creates TempDir/hawiz-demo-seedN (the same name for the same
+// seed, so a recording shows the same paths), or -2, -3… when that exists
+// (another demo with the same seed runs, or one was killed).
+func seededRoot(dir string, seed uint64) (string, error) {
+	if dir == "" {
+		dir = os.TempDir()
 	}
-	return b
+	base := filepath.Join(dir, fmt.Sprintf("hawiz-demo-seed%d", seed))
+	for i := 1; i <= 100; i++ {
+		p := base
+		if i > 1 {
+			p = fmt.Sprintf("%s-%d", base, i)
+		}
+		err := os.Mkdir(p, 0o700)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+	}
+	return os.MkdirTemp(dir, "hawiz-demo-")
+}
+
+// Seeded ports: a block of portBlock ports in [portLow, portLow+portSpan),
+// below Linux's (32768–60999) and macOS's (49152–65535) ephemeral ranges,
+// chosen by the seed and the fleet's kind; listener k (0 DNS, 1 DNS
+// secondary, 2 load balancer, 3… the hosts' SSH servers) takes the block's
+// k-th port.
+const (
+	portLow   = 20000
+	portSpan  = 8000
+	portBlock = 16
+	portTries = 4 // blocks tried before an ephemeral port
+)
+
+// portPlan picks a fleet's listening addresses.
+type portPlan struct {
+	base      int // first port of the seeded block; 0 = ephemeral ports
+	Fallbacks int // listeners that did not get their first seeded port
+}
+
+func newPortPlan(seed uint64, label string) *portPlan {
+	if seed == 0 {
+		return &portPlan{}
+	}
+	s := seeded(seed, "ports/"+label)
+	n := int(s[0])<<16 | int(s[1])<<8 | int(s[2])
+	return &portPlan{base: portLow + n%(portSpan/portBlock)*portBlock}
+}
+
+// listen calls start with fixed (a restored fleet's address) when set, else
+// with listener k's seeded address, then the same place in the next blocks
+// when that fails (the port is taken), then with an ephemeral port.
+func (p *portPlan) listen(fixed string, k int, start func(addr string) error) error {
+	if fixed != "" {
+		return start(fixed)
+	}
+	if p.base == 0 {
+		return start("127.0.0.1:0")
+	}
+	for j := 0; j < portTries; j++ {
+		port := portLow + (p.base-portLow+j*37*portBlock)%portSpan + k
+		if err := start(net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			return nil
+		}
+		p.Fallbacks++
+	}
+	return start("127.0.0.1:0")
 }
 
 // saved is fleet.json: what brings a kept fleet back as it was.
@@ -415,6 +524,9 @@ func seedOpsManager(cfg Config, h *Host, appdb string) error {
 	// the stand-in binds an ephemeral port and publishes it (PortFile).
 	mms := fmt.Sprintf("BASE_PORT=%d\nMMS_USER=%s\nENC_KEY_PATH=%s\nHAWIZ_STANDIN_BIND=127.0.0.1\nHAWIZ_STANDIN_APPDB_DIR=%s\nHAWIZ_STANDIN_PORT_FILE=%s\n",
 		omstandin.DefaultPort, currentUser(), filepath.Join(h.Root, "keys", "gen.key"), appdb, h.portFile())
+	if cfg.Seed != 0 { // the gen.key the first server creates, the same for the same seed
+		mms += fmt.Sprintf("HAWIZ_STANDIN_GENKEY_SEED=%d\n", cfg.Seed)
+	}
 	if err := os.WriteFile(filepath.Join(h.InstallDir, "conf", "mms.conf"), []byte(mms), 0o644); err != nil {
 		return err
 	}
@@ -441,13 +553,8 @@ func currentUser() string {
 	return "demo"
 }
 
-// Paths the procedures use by default, mapped into each host's directory:
-// the answers name one path for every member, and every demo host has its
-// own directory, so the host's world maps these prefixes to Root.
-var micetroPrefixes = []string{"/var/mmsuite/", "/usr/share/mmcentral-standin/", "/var/tmp/"}
-
 func seedHost(cfg Config, h *Host) error {
-	for _, d := range []string{"bin", "run", "tmp", "var/mmsuite/mmcentral/logs", "usr/share/mmcentral-standin", "var/tmp"} {
+	for _, d := range []string{"bin", "run", "tmp", MicetroDataDir + "/logs", MicetroShareDir, MicetroUploadDir} {
 		if err := os.MkdirAll(filepath.Join(h.Root, d), 0o755); err != nil {
 			return err
 		}
@@ -463,10 +570,10 @@ func seedHost(cfg Config, h *Host) error {
 	if cfg.Cluster {
 		prefs += fmt.Sprintf("<ClusterMemberName value=%q/>\n", h.Name)
 	}
-	if err := os.WriteFile(filepath.Join(h.Root, "var/mmsuite/mmcentral/preferences.cfg"), []byte(prefs), 0o644); err != nil {
+	if err := os.WriteFile(h.PrefsPath(), []byte(prefs), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(h.Root, "usr/share/mmcentral-standin/VERSION"), []byte(cfg.Version+"\n"), 0o644)
+	return os.WriteFile(filepath.Join(h.Root, MicetroShareDir, "VERSION"), []byte(cfg.Version+"\n"), 0o644)
 }
 
 // DemoPrefs is a freshly installed Central's preferences.cfg naming a
@@ -477,15 +584,11 @@ const DemoPrefs = `<Database value="PostgreSQL" />
 <DatabasePassword value="plaintext:demo" />
 `
 
-// exec runs a command with the local shell, cwd = Root, the host's bin/
-// first in PATH and the documented absolute paths mapped into Root.
+// exec runs a command as sent with the local shell, cwd = Root and the
+// host's bin/ (the stand-ins) first in PATH.
 func (h *Host) exec(env []string) func(ctx context.Context, req sshtest.ExecRequest) int {
 	return func(ctx context.Context, req sshtest.ExecRequest) int {
-		cmd := req.Command
-		for _, p := range h.prefixes {
-			cmd = strings.ReplaceAll(cmd, p, h.Root+p)
-		}
-		c := exec.Command("/bin/sh", "-c", cmd)
+		c := exec.Command("/bin/sh", "-c", req.Command)
 		c.Dir = h.Root
 		c.Env = append(append(append(os.Environ(), env...), req.Env...), "TMPDIR="+filepath.Join(h.Root, "tmp"))
 		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -48,7 +48,7 @@ func Standin(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "mmcentrald (hawiz demo stand-in): only -v is supported")
 			return 2
 		}
-		v, err := mmcentral.Version(filepath.Join(root, "usr/share/mmcentral-standin/VERSION"))
+		v, err := mmcentral.Version(filepath.Join(root, MicetroShareDir, "VERSION"))
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
@@ -63,8 +63,8 @@ func Standin(args []string, stdout, stderr io.Writer) int {
 		// An ephemeral port, published for the host's SSH server
 		// (1231 reaches it), never a port reserved beforehand.
 		err := mmcentral.Serve(ctx, mmcentral.Config{
-			Dir: filepath.Join(root, "var/mmsuite/mmcentral"), PortFile: filepath.Join(root, ServicePortFile),
-			VersionFile: filepath.Join(root, "usr/share/mmcentral-standin/VERSION"),
+			Dir: filepath.Join(root, MicetroDataDir), PortFile: filepath.Join(root, ServicePortFile),
+			VersionFile: filepath.Join(root, MicetroShareDir, "VERSION"),
 			Ready:       func(string) { os.WriteFile(filepath.Join(root, "run", "mmcentral.ready"), nil, 0o644) },
 		})
 		if err != nil {
@@ -183,7 +183,7 @@ func systemctl(root string, args []string, stdout, stderr io.Writer) int {
 			select {
 			case <-exited:
 				os.Remove(pidFile)
-				fmt.Fprintf(stderr, "Job for %s.service failed because the control process exited with error code.\nSee the startup log in /var/mmsuite/mmcentral/logs for details.\n", svc)
+				fmt.Fprintf(stderr, "Job for %s.service failed because the control process exited with error code.\nSee the startup log in %s for details.\n", svc, filepath.Join(root, MicetroDataDir, "logs"))
 				return 1
 			case <-deadline:
 				fmt.Fprintf(stderr, "Job for %s.service timed out.\n", svc)

@@ -84,11 +84,16 @@ type Config struct {
 	// atomically, as "PORT PID\n" once listening. The lab leaves it unset
 	// and binds BASE_PORT.
 	PortFile string
+	// GenKeySeed (mms.conf HAWIZ_STANDIN_GENKEY_SEED, the demo only): a
+	// gen.key the stand-in creates is derived from it instead of random,
+	// so `hawiz demo --seed N` shows the same key digests every time.
+	GenKeySeed string
 }
 
 // LoadConfig reads InstallDir/conf/mms.conf (BASE_PORT, MMS_USER,
 // ENC_KEY_PATH; lab-only HAWIZ_STANDIN_BIND, HAWIZ_STANDIN_APPDB_DIR,
-// HAWIZ_STANDIN_CONF; demo-only HAWIZ_STANDIN_PORT_FILE) and /etc/hawiz-lab/host.env when present.
+// HAWIZ_STANDIN_CONF; demo-only HAWIZ_STANDIN_PORT_FILE,
+// HAWIZ_STANDIN_GENKEY_SEED) and /etc/hawiz-lab/host.env when present.
 func LoadConfig(installDir string) (Config, error) {
 	c := Config{InstallDir: installDir}
 	env := map[string]string{}
@@ -137,6 +142,7 @@ func LoadConfig(installDir string) (Config, error) {
 	c.Hostname, _ = os.Hostname()
 	c.TLS = env["HAWIZ_STANDIN_TLS"] == "1"
 	c.PortFile = env["HAWIZ_STANDIN_PORT_FILE"]
+	c.GenKeySeed = env["HAWIZ_STANDIN_GENKEY_SEED"]
 	return c, nil
 }
 
@@ -345,7 +351,10 @@ func Preflight(c Config) error {
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		kb = make([]byte, GenKeySize)
-		if _, err := rand.Read(kb); err != nil {
+		if c.GenKeySeed != "" {
+			sum := sha256.Sum256([]byte("hawiz-standin-gen.key/" + c.GenKeySeed))
+			copy(kb, sum[:])
+		} else if _, err := rand.Read(kb); err != nil {
 			return refuse("generating gen.key: %v", err)
 		}
 		if err := writeKey(c.GenKeyPath, kb, c.User); err != nil {
