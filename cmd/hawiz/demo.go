@@ -64,7 +64,7 @@ func newDemoCmd() *cobra.Command {
 	f.StringVar(&o.Procedure, "procedure", "micetro-central-ha", "procedure to run on the demo fleet")
 	f.IntVar(&o.Members, "members", 3, "number of demo hosts (members / servers)")
 	f.DurationVar(&o.Speed, "speed", 0, "pause this long in every step so a recording can be followed (e.g. 400ms)")
-	f.Uint64Var(&seed, "seed", 0, "deterministic host keys, client key and TSIG secret (0 = random)")
+	f.Uint64Var(&seed, "seed", 0, "deterministic host keys, client key, TSIG secret, root name and ports, for recordings (0 = random)")
 	f.StringVar(&o.Fail, "fail", "", "inject a failure into the first attempt of `STEP` (shows the failure and the retry)")
 	f.BoolVar(&o.Keep, "keep", false, "keep the demo root (state, transcript, evidence, the hosts' files) and print where it is")
 	f.BoolVar(&fresh, "fresh", false, "forget a kept demo (an unfinished run) and start a new one")
