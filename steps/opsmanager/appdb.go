@@ -45,35 +45,71 @@ func (d Dialer) DialContext(ctx context.Context, _, addr string) (net.Conn, erro
 	return d(ctx, addr)
 }
 
-// ReadLiveConfig connects to the URI's hosts one at a time (direct
-// connections, SCRAM with user/password against admin) and runs
-// replSetGetConfig on the first that answers. It needs the clusterMonitor
-// role, which the Ops Manager user has (M15). dial, when set, opens every
-// connection (the driver's custom dialer): the App DB is reached from
-// wherever dial connects from.
+// ReadLiveConfig asks the URI's hosts at once (direct connections, SCRAM
+// with user/password against admin) for replSetGetConfig: the first that
+// answers with a configuration wins and the others are cancelled, so an
+// unreachable App DB costs one timeout, not one per host. It needs the
+// clusterMonitor role, which the Ops Manager user has (M15). An
+// authentication or command error from any host ends the check with that
+// error (the credentials and the role are the same on every member). When
+// every host fails, the error gives each host's reason in the URI's order.
+// dial, when set, opens every connection (the driver's custom dialer): the
+// App DB is reached from wherever dial connects from.
 func ReadLiveConfig(ctx context.Context, uri, user, password string, timeout time.Duration, dial Dialer) (LiveConfig, error) {
 	hosts, err := ParseAppDBURI(uri)
 	if err != nil {
 		return LiveConfig{}, err
 	}
-	var errs []error
-	for _, h := range hosts {
-		cfg, err := readConfigFrom(ctx, uri, h.String(), user, password, timeout, dial)
-		if err == nil {
-			cfg.From = h.String()
-			return cfg, nil
+	type result struct {
+		i   int
+		cfg LiveConfig
+		err error
+	}
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan result, len(hosts))
+	for i, h := range hosts {
+		go func() {
+			cfg, err := readConfigFrom(actx, uri, h.String(), user, password, timeout, dial)
+			results <- result{i, cfg, err}
+		}()
+	}
+	var (
+		errs  = make([]error, len(hosts))
+		win   *LiveConfig
+		final error
+	)
+	// Every attempt is waited for (the cancelled ones end at once), so
+	// nothing is left dialling when this returns.
+	for range hosts {
+		r := <-results
+		h := hosts[r.i]
+		if win != nil || final != nil {
+			continue
 		}
-		if isAuthError(err) {
-			return LiveConfig{}, fmt.Errorf("%s: authentication as %q failed (check appdb.username and %s): %w", h, user, "HAWIZ_APPDB_PASSWORD", err)
+		if r.err == nil {
+			r.cfg.From = h.String()
+			win = &r.cfg
+			cancel()
+			continue
 		}
 		var ce mongo.CommandError
-		if errors.As(err, &ce) {
-			return LiveConfig{}, fmt.Errorf("%s: replSetGetConfig: %w (the user needs the clusterMonitor role, M15)", h, err)
+		switch {
+		case isAuthError(r.err):
+			final = fmt.Errorf("%s: authentication as %q failed (check appdb.username and %s): %w", h, user, "HAWIZ_APPDB_PASSWORD", r.err)
+			cancel()
+		case errors.As(r.err, &ce):
+			final = fmt.Errorf("%s: replSetGetConfig: %w (the user needs the clusterMonitor role, M15)", h, r.err)
+			cancel()
+		default:
+			errs[r.i] = fmt.Errorf("%s: %w", h, r.err)
 		}
-		errs = append(errs, fmt.Errorf("%s: %w", h, err))
-		if ctx.Err() != nil {
-			break
-		}
+	}
+	if win != nil {
+		return *win, nil
+	}
+	if final != nil {
+		return LiveConfig{}, final
 	}
 	return LiveConfig{}, fmt.Errorf("%w: %w", ErrAppDBUnreachable, errors.Join(errs...))
 }

@@ -2,220 +2,28 @@ package opsmanager
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/xdg-go/scram"
+	"github.com/hawiz/hawiz/lab/standins/appdb"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
-// fakeAppDB is an in-process MongoDB wire-protocol server, just enough for
-// the Go driver: OP_QUERY (the legacy initial handshake) and OP_MSG; hello,
-// SCRAM-SHA-256 (saslStart/saslContinue, server side from xdg-go/scram),
-// replSetGetConfig (only once authenticated), ping, endSessions.
-type fakeAppDB struct {
-	ln       net.Listener
-	user     string
-	password string
-	config   bson.D
-	mu       sync.Mutex
-	commands []string
-}
-
-func startFakeAppDB(t *testing.T, user, password string, config bson.D) *fakeAppDB {
+// startFakeAppDB starts the lab's stand-in App DB (lab/standins/appdb: the
+// wire protocol, SCRAM-SHA-256, replSetGetConfig), closed with the test.
+func startFakeAppDB(t *testing.T, user, password string, config bson.D) *appdb.Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	f, err := appdb.Start(user, password, config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeAppDB{ln: ln, user: user, password: password, config: config}
-	go f.serve()
-	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { f.Close() })
 	return f
-}
-
-func (f *fakeAppDB) Addr() string { return f.ln.Addr().String() }
-
-func (f *fakeAppDB) serve() {
-	for {
-		c, err := f.ln.Accept()
-		if err != nil {
-			return
-		}
-		go f.conn(c)
-	}
-}
-
-type connState struct {
-	conv   *scram.ServerConversation
-	authed bool
-}
-
-func (f *fakeAppDB) conn(c net.Conn) {
-	defer c.Close()
-	st := &connState{}
-	for {
-		var hdr [16]byte
-		if _, err := io.ReadFull(c, hdr[:]); err != nil {
-			return
-		}
-		size := int(binary.LittleEndian.Uint32(hdr[0:]))
-		reqID := binary.LittleEndian.Uint32(hdr[4:])
-		op := binary.LittleEndian.Uint32(hdr[12:])
-		if size < 16 || size > 48<<20 {
-			return
-		}
-		body := make([]byte, size-16)
-		if _, err := io.ReadFull(c, body); err != nil {
-			return
-		}
-		var cmd bson.D
-		switch op {
-		case 2004: // OP_QUERY: flags, cstring collection, skip, return, query
-			i := 4
-			for i < len(body) && body[i] != 0 {
-				i++
-			}
-			i += 1 + 8
-			if err := bson.Unmarshal(body[i:], &cmd); err != nil {
-				return
-			}
-			if len(cmd) > 0 && cmd[0].Key == "$query" {
-				if q, ok := cmd[0].Value.(bson.D); ok {
-					cmd = q
-				}
-			}
-			reply := f.handle(st, cmd)
-			doc, _ := bson.Marshal(reply)
-			out := make([]byte, 16+20+len(doc))
-			binary.LittleEndian.PutUint32(out[0:], uint32(len(out)))
-			binary.LittleEndian.PutUint32(out[8:], reqID)
-			binary.LittleEndian.PutUint32(out[12:], 1) // OP_REPLY
-			binary.LittleEndian.PutUint32(out[32:], 1) // numberReturned
-			copy(out[36:], doc)
-			if _, err := c.Write(out); err != nil {
-				return
-			}
-		case 2013: // OP_MSG: flagBits, sections
-			flags := binary.LittleEndian.Uint32(body)
-			end := len(body)
-			if flags&1 != 0 {
-				end -= 4
-			}
-			for i := 4; i < end; {
-				kind := body[i]
-				i++
-				n := int(binary.LittleEndian.Uint32(body[i:]))
-				if kind == 0 {
-					if err := bson.Unmarshal(body[i:i+n], &cmd); err != nil {
-						return
-					}
-				}
-				i += n
-			}
-			reply := f.handle(st, cmd)
-			doc, _ := bson.Marshal(reply)
-			out := make([]byte, 16+5+len(doc))
-			binary.LittleEndian.PutUint32(out[0:], uint32(len(out)))
-			binary.LittleEndian.PutUint32(out[8:], reqID)
-			binary.LittleEndian.PutUint32(out[12:], 2013)
-			out[20] = 0 // section kind 0
-			copy(out[21:], doc)
-			if _, err := c.Write(out); err != nil {
-				return
-			}
-		default:
-			return
-		}
-	}
-}
-
-func (f *fakeAppDB) handle(st *connState, cmd bson.D) bson.D {
-	if len(cmd) == 0 {
-		return bson.D{{Key: "ok", Value: 0}, {Key: "errmsg", Value: "empty command"}}
-	}
-	name := cmd[0].Key
-	f.mu.Lock()
-	f.commands = append(f.commands, name)
-	f.mu.Unlock()
-	get := func(k string) any {
-		for _, e := range cmd {
-			if e.Key == k {
-				return e.Value
-			}
-		}
-		return nil
-	}
-	switch strings.ToLower(name) {
-	case "hello", "ismaster":
-		r := bson.D{
-			{Key: "helloOk", Value: true}, {Key: "ismaster", Value: true}, {Key: "isWritablePrimary", Value: true},
-			{Key: "setName", Value: "appdb"}, {Key: "hosts", Value: bson.A{f.Addr()}}, {Key: "primary", Value: f.Addr()}, {Key: "me", Value: f.Addr()},
-			{Key: "maxBsonObjectSize", Value: int32(16 << 20)}, {Key: "maxMessageSizeBytes", Value: int32(48000000)},
-			{Key: "maxWriteBatchSize", Value: int32(100000)}, {Key: "localTime", Value: bson.NewDateTimeFromTime(time.Now())},
-			{Key: "logicalSessionTimeoutMinutes", Value: int32(30)}, {Key: "connectionId", Value: int32(1)},
-			{Key: "minWireVersion", Value: int32(0)}, {Key: "maxWireVersion", Value: int32(21)}, {Key: "readOnly", Value: false},
-		}
-		if get("saslSupportedMechs") != nil {
-			r = append(r, bson.E{Key: "saslSupportedMechs", Value: bson.A{"SCRAM-SHA-256"}})
-		}
-		return append(r, bson.E{Key: "ok", Value: 1.0})
-	case "saslstart":
-		if m, _ := get("mechanism").(string); m != "SCRAM-SHA-256" {
-			return bson.D{{Key: "ok", Value: 0.0}, {Key: "errmsg", Value: "mechanism " + m + " not supported"}, {Key: "code", Value: int32(2)}}
-		}
-		srv, _ := scram.SHA256.NewServer(func(u string) (scram.StoredCredentials, error) {
-			if u != f.user {
-				return scram.StoredCredentials{}, errors.New("no such user")
-			}
-			cl, err := scram.SHA256.NewClient(f.user, f.password, "")
-			if err != nil {
-				return scram.StoredCredentials{}, err
-			}
-			return cl.GetStoredCredentials(scram.KeyFactors{Salt: "hawiz-fake-salt!", Iters: 4096}), nil
-		})
-		st.conv = srv.NewConversation()
-		return f.step(st, get("payload"))
-	case "saslcontinue":
-		if st.conv == nil {
-			return bson.D{{Key: "ok", Value: 0.0}, {Key: "errmsg", Value: "no conversation"}}
-		}
-		return f.step(st, get("payload"))
-	case "replsetgetconfig":
-		if !st.authed {
-			return bson.D{{Key: "ok", Value: 0.0}, {Key: "errmsg", Value: "command replSetGetConfig requires authentication"}, {Key: "code", Value: int32(13)}, {Key: "codeName", Value: "Unauthorized"}}
-		}
-		return bson.D{{Key: "config", Value: f.config}, {Key: "ok", Value: 1.0}}
-	case "ping", "endsessions":
-		return bson.D{{Key: "ok", Value: 1.0}}
-	}
-	return bson.D{{Key: "ok", Value: 0.0}, {Key: "errmsg", Value: "no such command: " + name}, {Key: "code", Value: int32(59)}}
-}
-
-func (f *fakeAppDB) step(st *connState, payload any) bson.D {
-	var in []byte
-	switch p := payload.(type) {
-	case bson.Binary:
-		in = p.Data
-	case []byte:
-		in = p
-	}
-	out, err := st.conv.Step(string(in))
-	if err != nil {
-		return bson.D{{Key: "ok", Value: 0.0}, {Key: "errmsg", Value: "Authentication failed."}, {Key: "code", Value: int32(18)}, {Key: "codeName", Value: "AuthenticationFailed"}}
-	}
-	if st.conv.Done() && st.conv.Valid() {
-		st.authed = true
-	}
-	return bson.D{{Key: "conversationId", Value: int32(1)}, {Key: "done", Value: st.conv.Done()},
-		{Key: "payload", Value: bson.Binary{Data: []byte(out)}}, {Key: "ok", Value: 1.0}}
 }
 
 func liveConfigDoc(members ...bson.D) bson.D {
@@ -246,14 +54,12 @@ func TestReadLiveConfigAgainstFakeAppDB(t *testing.T) {
 	defer cancel()
 	live, err := ReadLiveConfig(ctx, uri, "opsmanager", pw, 2*time.Second, nil)
 	if err != nil {
-		t.Fatalf("ReadLiveConfig: %v (commands seen: %v)", err, f.commands)
+		t.Fatalf("ReadLiveConfig: %v (commands seen: %v)", err, f.Commands())
 	}
 	if live.SetName != "appdb" || len(live.Members) != 3 || live.Members[0].Priority != 2 || live.From != f.Addr() {
 		t.Fatalf("live config: %+v", live)
 	}
-	f.mu.Lock()
-	seen := strings.Join(f.commands, ",")
-	f.mu.Unlock()
+	seen := strings.Join(f.Commands(), ",")
 	for _, c := range []string{"isMaster", "saslStart", "saslContinue", "replSetGetConfig"} {
 		if !strings.Contains(strings.ToLower(seen), strings.ToLower(c)) {
 			t.Errorf("the driver did not send %s (sent %s)", c, seen)
@@ -286,5 +92,117 @@ func TestReadLiveConfigAgainstFakeAppDB(t *testing.T) {
 	_, err = ReadLiveConfig(ctx, "mongodb://"+deadAddr+"/", "opsmanager", pw, time.Second, nil)
 	if !errors.Is(err, ErrAppDBUnreachable) {
 		t.Fatalf("dead App DB: %v", err)
+	}
+}
+
+// blockingNet is a Dialer for three App DB hosts where only the names in
+// live reach the fake; the others hang until the dial's context ends (a
+// firewall that drops the SYN). It records how each hanging dial ended.
+type blockingNet struct {
+	live    map[string]string // URI host -> fake address
+	mu      sync.Mutex
+	started map[string]int
+	ended   map[string][]error // the context's error when a hanging dial gave up
+}
+
+func (n *blockingNet) dial(ctx context.Context, addr string) (net.Conn, error) {
+	if a, ok := n.live[addr]; ok {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", a)
+	}
+	n.mu.Lock()
+	n.started[addr]++
+	n.mu.Unlock()
+	<-ctx.Done()
+	n.mu.Lock()
+	n.ended[addr] = append(n.ended[addr], ctx.Err())
+	n.mu.Unlock()
+	return nil, ctx.Err()
+}
+
+func newBlockingNet(live map[string]string) *blockingNet {
+	return &blockingNet{live: live, started: map[string]int{}, ended: map[string][]error{}}
+}
+
+// The URI's hosts are asked at once: two that never answer cost nothing
+// once the third has answered, and their attempts are cancelled (not left
+// to time out).
+func TestReadLiveConfigAsksHostsAtOnce(t *testing.T) {
+	const pw = "app db p@ss:word"
+	f := startFakeAppDB(t, "opsmanager", pw, liveConfigDoc(
+		member(0, "a.test:27017", 1, 1, false),
+		member(1, "b.test:27017", 1, 1, false),
+		member(2, "c.test:27017", 1, 1, false)))
+	n := newBlockingNet(map[string]string{"c.test:27017": f.Addr()})
+	const timeout = 3 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	live, err := ReadLiveConfig(ctx, "mongodb://a.test:27017,b.test:27017,c.test:27017/", "opsmanager", pw, timeout, n.dial)
+	took := time.Since(t0)
+	if err != nil {
+		t.Fatalf("ReadLiveConfig: %v", err)
+	}
+	if live.From != "c.test:27017" || live.SetName != "appdb" || len(live.Members) != 3 {
+		t.Fatalf("live config: %+v", live)
+	}
+	// One after another, a and b would each have waited the whole timeout first.
+	if took >= 2*timeout {
+		t.Errorf("took %v with a %v timeout", took, timeout)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, h := range []string{"a.test:27017", "b.test:27017"} {
+		if n.started[h] == 0 {
+			t.Errorf("%s was never dialled", h)
+		}
+		// ReadLiveConfig waits for its attempts: every hanging dial has
+		// ended by now, cancelled rather than timed out.
+		if len(n.ended[h]) != n.started[h] {
+			t.Errorf("%s: %d dials started, %d ended when ReadLiveConfig returned", h, n.started[h], len(n.ended[h]))
+		}
+		for _, e := range n.ended[h] {
+			if !errors.Is(e, context.Canceled) {
+				t.Errorf("%s: a hanging dial ended with %v, not cancelled", h, e)
+			}
+		}
+	}
+}
+
+// When no host answers, the wait is one timeout and the error gives every
+// host's reason in the URI's order; a wrong password among hanging hosts
+// is still an authentication error, at once, without the password.
+func TestReadLiveConfigAllUnreachable(t *testing.T) {
+	const pw = "app db p@ss:word"
+	const timeout = time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	uri := "mongodb://c.test:27017,a.test:27017,b.test:27017/"
+	for range 2 {
+		n := newBlockingNet(nil)
+		t0 := time.Now()
+		_, err := ReadLiveConfig(ctx, uri, "opsmanager", pw, timeout, n.dial)
+		took := time.Since(t0)
+		if !errors.Is(err, ErrAppDBUnreachable) {
+			t.Fatalf("want unreachable, got %v", err)
+		}
+		msg := err.Error()
+		ic, ia, ib := strings.Index(msg, "c.test:27017: "), strings.Index(msg, "a.test:27017: "), strings.Index(msg, "b.test:27017: ")
+		if ic < 0 || ia < ic || ib < ia {
+			t.Fatalf("the hosts' reasons are not all there in the URI's order (c, a, b):\n%s", msg)
+		}
+		if took >= 3*timeout {
+			t.Errorf("took %v with a %v timeout: the hosts were not asked at once", took, timeout)
+		}
+	}
+
+	f := startFakeAppDB(t, "opsmanager", pw, liveConfigDoc(member(0, "c.test:27017", 1, 1, false)))
+	n := newBlockingNet(map[string]string{"b.test:27017": f.Addr()})
+	_, err := ReadLiveConfig(ctx, uri, "opsmanager", "wrong "+pw, 10*time.Second, n.dial)
+	if err == nil || errors.Is(err, ErrAppDBUnreachable) || !strings.Contains(err.Error(), `b.test:27017: authentication as "opsmanager" failed`) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if strings.Contains(err.Error(), pw) {
+		t.Fatalf("the error shows the password: %v", err)
 	}
 }

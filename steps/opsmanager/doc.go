@@ -38,10 +38,13 @@
 //     driver's custom dialer over remote.Host.DialTCPAddr: the servers reach
 //     the App DB, the operator's machine often does not); appdb.live_via:
 //     direct connects from this machine, server-then-direct falls back to
-//     it. Unreachable is a warning unless appdb.live_check is required. Its
-//     test talks to an in-process wire-protocol App DB (appdb_test.go:
-//     OP_QUERY/OP_MSG, SCRAM-SHA-256) by names only the SSH host resolves;
-//     no real mongod was available here.
+//     it. The URI's hosts are asked at once (the first to answer wins, the
+//     others are cancelled), so an unreachable App DB costs one
+//     live_timeout, not one per host. Unreachable is a warning unless
+//     appdb.live_check is required. Its tests talk to the lab's in-process
+//     wire-protocol App DB (lab/standins/appdb: OP_QUERY/OP_MSG,
+//     SCRAM-SHA-256, replSetGetConfig) by names only the SSH host resolves,
+//     as `hawiz demo` does; no real mongod was available here.
 //   - Upgrade: .deb with dpkg --force-confold -i, .rpm with rpm -U, tar by
 //     extracting next to the current directory, copying conf/ and
 //     repointing the install_dir symlink. conf-mms.properties and gen.key
