@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -179,18 +178,26 @@ func readSecret(in *os.File, out io.Writer, prompt string) (string, error) {
 
 // LineOperator asks the operator with plain line prompts (the interactive
 // mode until the full TUI is in place, and for screen readers). It reads
-// answers line by line from In and writes prompts to Out.
+// answers line by line from In and writes prompts to Out. Answers and secrets
+// come through one reader of In (lineInput), one prompt at a time: a secret is
+// the next line typed with the terminal's echo off, never a line typed for
+// another prompt, and no read of In outlives its prompt.
 type LineOperator struct {
 	In  *os.File
 	Out io.Writer
 
-	once  sync.Once
-	lines chan string
+	once sync.Once
+	in   *lineInput
 }
 
 // NewLineOperator returns a LineOperator on in/out.
 func NewLineOperator(in *os.File, out io.Writer) *LineOperator {
 	return &LineOperator{In: in, Out: out}
+}
+
+func (o *LineOperator) input() *lineInput {
+	o.once.Do(func() { o.in = newLineInput(o.In) })
+	return o.in
 }
 
 // Ask prints prompt and returns the next line of input, trimmed.
@@ -199,27 +206,7 @@ func (o *LineOperator) Ask(ctx context.Context, prompt string) (string, error) {
 }
 
 func (o *LineOperator) readLine(ctx context.Context, prompt string) (string, error) {
-	o.once.Do(func() {
-		o.lines = make(chan string)
-		go func() {
-			sc := bufio.NewScanner(o.In)
-			for sc.Scan() {
-				o.lines <- sc.Text()
-			}
-			close(o.lines)
-		}()
-	})
-	fmt.Fprint(o.Out, prompt)
-	select {
-	case <-ctx.Done():
-		fmt.Fprintln(o.Out)
-		return "", ctx.Err()
-	case l, ok := <-o.lines:
-		if !ok {
-			return "", fmt.Errorf("%w: input closed", steps.ErrWaitingForOperator)
-		}
-		return strings.TrimSpace(l), nil
-	}
+	return o.input().line(ctx, o.Out, prompt)
 }
 
 func (o *LineOperator) ConfirmHostKeys(ctx context.Context, keys []remote.NewHostKey) (map[string]bool, error) {
@@ -267,11 +254,15 @@ func (o *LineOperator) Confirm(ctx context.Context, question string, defaultYes 
 	return yes(ans, defaultYes), nil
 }
 
+// Secret reads the secret as the next line of In with the terminal's echo
+// off. When In is not a terminal it reads nothing and returns
+// ErrWaitingForOperator naming the HAWIZ_* variable (secrets are never taken
+// from piped input).
 func (o *LineOperator) Secret(ctx context.Context, name, prompt string) (string, error) {
 	if !IsTerminal(o.In) {
 		return "", fmt.Errorf("%w: no terminal to ask for the %s; set %s", steps.ErrWaitingForOperator, prompt, steps.SecretEnvVar(name))
 	}
-	return readSecret(o.In, o.Out, prompt)
+	return o.input().secretLine(ctx, o.Out, prompt)
 }
 
 func (o *LineOperator) Failure(ctx context.Context, s *steps.Step, host string, err error) (steps.FailureChoice, error) {
