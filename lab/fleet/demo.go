@@ -174,7 +174,7 @@ func Setup(o Options) (*Demo, error) {
 				HostAnswers: steps.HostAnswers{Name: h.Name, Address: "127.0.0.1", Port: h.SSH.Port()},
 				Install:     opsmanager.InstallTar, InstallDir: h.InstallDir})
 		}
-		a.AppDB = opsmanager.AppDB{URI: "mongodb://appdb1." + Zone + ":27017,appdb2." + Zone + ":27017,appdb3." + Zone + ":27017/?maxPoolSize=100", Username: "opsmanager"}
+		a.AppDB = opsmanager.AppDB{URI: "mongodb://" + strings.Join(AppDBHosts(), ",") + "/?maxPoolSize=100", Username: AppDBUser}
 		a.LoadBalancer = opsmanager.LoadBalancer{URL: f.LBURL, CacheProbeGap: 1100 * time.Millisecond}
 		a.GenKey = opsmanager.GenKey{Mode: opsmanager.GenKeyFirst, BackupTo: f.Root + "/gen.key.backup"}
 		a.StartTimeout = 60 * time.Second
@@ -187,7 +187,7 @@ func Setup(o Options) (*Demo, error) {
 			fmt.Sprintf("%d demo hosts are in-process SSH servers on 127.0.0.1 (ports %s); commands run on this machine as %s (ssh.sudo: none)", len(f.Hosts), sshPorts(f), demoUser()),
 			"each host is a tar install of the lab's stand-in Ops Manager under " + f.Root + " (install_dir in the answers); its control program is hawiz __standin mongodb-mms",
 			"the load balancer " + f.LBURL + " is an in-process stand-in in front of the servers' port 8080",
-			"the App DB password is the demo's own (HAWIZ_APPDB_PASSWORD is not read)",
+			"the App DB " + strings.Join(AppDBHosts(), ", ") + " is an in-process stand-in (MongoDB wire protocol, SCRAM, replSetGetConfig) that the hosts reach by those names through their SSH connections; its password is the demo's own (HAWIZ_APPDB_PASSWORD is not read)",
 		}
 	default:
 		return nil, fmt.Errorf("--procedure %q: the demo runs %s", o.Procedure, strings.Join(DemoProcedures(), ", "))

@@ -7,10 +7,13 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hawiz/hawiz/remote"
+	"github.com/hawiz/hawiz/steps/opsmanager"
 	"github.com/hawiz/hawiz/tui"
 )
 
@@ -97,6 +100,12 @@ func TestDemoPlainOpsManager(t *testing.T) {
 	if strings.Contains(out, DemoAppDBPassword) {
 		t.Errorf("the App DB password is in the output")
 	}
+	// The live App DB check reads the stand-in App DB through om1's SSH
+	// connection, by the members' names, and finds it as the answers say.
+	if !regexp.MustCompile(`live replica set "appdb" version 1 \(read from appdb[123]\.demo\.hawiz\.test:27017 through om1's SSH connection\): .*: matches the answers`).MatchString(out) ||
+		strings.Contains(out, "App DB not reachable") {
+		t.Errorf("the live App DB check did not read the demo's App DB:\n%s", out)
+	}
 	if testing.Verbose() {
 		t.Log(out)
 	}
@@ -148,5 +157,56 @@ func TestFleetRestoredFromFixedRoot(t *testing.T) {
 	}
 	if pids := g.PIDs(); len(pids) != 1 || !Alive(pids[0]) {
 		t.Fatalf("running services after restore: %v, want central1's only", pids)
+	}
+}
+
+// readDemoAppDB reads the demo App DB's configuration as the live check
+// does: by a member's name, through host h's SSH connection (DialTCPAddr).
+func readDemoAppDB(t *testing.T, f *Fleet, h *Host) (opsmanager.LiveConfig, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fl, err := remote.Connect(ctx, remote.Options{SSHConfigFile: "none", AgentSocket: "none", InsecureIgnoreHostKeysForTests: true},
+		[]remote.HostConfig{{Name: h.Name, Address: "127.0.0.1", Port: h.SSH.Port(), User: demoUser(), IdentityFiles: []string{f.KeyFile}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fl.Close()
+	return opsmanager.ReadLiveConfig(ctx, "mongodb://"+AppDBHosts()[0]+"/", AppDBUser, DemoAppDBPassword, 2*time.Second, fl.Host(h.Name).DialTCPAddr)
+}
+
+// The Ops Manager fleet's App DB answers by the members' names through the
+// hosts' SSH connections; Stop closes it, and a restored fleet starts it
+// again.
+func TestOpsManagerFleetAppDB(t *testing.T) {
+	root := t.TempDir() + "/demo"
+	cfg := Config{Kind: OpsManager, Hosts: []string{"om1", "om2"}, Root: root}
+	f, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := readDemoAppDB(t, f, f.Hosts[0])
+	if err != nil {
+		f.Stop()
+		t.Fatalf("the App DB through om1: %v", err)
+	}
+	if live.SetName != AppDBSetName || len(live.Members) != len(AppDBHosts()) || live.Members[2].Host != AppDBHosts()[2] {
+		t.Errorf("live config %+v", live)
+	}
+	addr := f.AppDB.Addr()
+	if err := f.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Errorf("the App DB %s still listens after Stop", addr)
+	}
+	g, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if _, err := readDemoAppDB(t, g, g.Hosts[1]); err != nil {
+		t.Fatalf("the restored fleet's App DB through om2: %v", err)
 	}
 }

@@ -44,6 +44,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/hawiz/hawiz/dnscheck/dnstest"
+	appdbstandin "github.com/hawiz/hawiz/lab/standins/appdb"
 	"github.com/hawiz/hawiz/lab/standins/mmcentral"
 	omstandin "github.com/hawiz/hawiz/lab/standins/opsmanager"
 	"github.com/hawiz/hawiz/remote/sshtest"
@@ -132,6 +133,12 @@ type Fleet struct {
 	TSIGFile   string          // BIND key file for the demo zone
 	StateDir   string          // where the demo's state files go
 	LBURL      string          // Ops Manager: the stand-in load balancer in front of the servers
+	// AppDB is Ops Manager's stand-in Application Database (one in-process
+	// wire-protocol server answering for every member in AppDBHosts), which
+	// the hosts reach by the members' names through direct-tcpip, as real
+	// servers reach the App DB on their network. Started with the fleet
+	// (again on a restore), stopped with it.
+	AppDB *appdbstandin.Server
 
 	lb     *http.Server
 	lbAddr string
@@ -261,6 +268,21 @@ func Start(cfg Config) (f *Fleet, err error) {
 		return nil, err
 	}
 
+	var appdbNet map[string]string
+	if cfg.Kind == OpsManager {
+		var members []appdbstandin.Member
+		for i, h := range AppDBHosts() {
+			members = append(members, appdbstandin.Member{Host: h, Votes: 1, Priority: float64(len(AppDBHosts()) - i)})
+		}
+		if f.AppDB, err = appdbstandin.Start(AppDBUser, DemoAppDBPassword, appdbstandin.ReplSetConfig(AppDBSetName, 1, members...)); err != nil {
+			return nil, fmt.Errorf("demo App DB: %w", err)
+		}
+		appdbNet = map[string]string{}
+		for _, h := range AppDBHosts() {
+			appdbNet[h] = f.AppDB.Addr()
+		}
+	}
+
 	for i, name := range cfg.Hosts {
 		h := &Host{Name: name, Root: filepath.Join(root, name), IP: fmt.Sprintf("192.0.2.%d", 11+i)}
 		var sshAddr string
@@ -304,6 +326,7 @@ func Start(cfg Config) (f *Fleet, err error) {
 			HostKeySeed:    seeded(cfg.Seed, "host-key/"+name),
 			AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()},
 			Root:           h.Root,
+			AddrMap:        appdbNet,
 			// The service's documented port reaches the port the stand-in
 			// bound and published, looked up per connection.
 			PortFunc: func(port int) (string, bool) {
@@ -500,6 +523,20 @@ func (f *Fleet) save() error {
 	return os.WriteFile(f.saveTo, b, 0o600)
 }
 
+// The demo App DB: a replica set of three members, which the demo's
+// answers list in appdb.uri, with the user the answers name (appdb.username)
+// and the demo's password (DemoAppDBPassword).
+const (
+	AppDBUser    = "opsmanager"
+	AppDBSetName = "appdb"
+)
+
+// AppDBHosts are the demo App DB's members ("host:port"), in the order
+// appdb.uri lists them.
+func AppDBHosts() []string {
+	return []string{"appdb1." + Zone + ":27017", "appdb2." + Zone + ":27017", "appdb3." + Zone + ":27017"}
+}
+
 // OpsManagerVersion is the version of the demo's tar-installed Ops Manager.
 const OpsManagerVersion = "7.0.0"
 
@@ -669,13 +706,16 @@ func portFileInMMSConf(h *Host) error {
 }
 
 // Ports returns every port the fleet listens on (SSH, DNS, the stand-ins'
-// published ports, the load balancer).
+// published ports, the load balancer, the App DB).
 func (f *Fleet) Ports() []string {
 	out := f.fixedPorts()
 	for _, h := range f.Hosts {
 		if a := h.ServiceAddr(); a != "" {
 			out = append(out, a)
 		}
+	}
+	if f.AppDB != nil {
+		out = append(out, f.AppDB.Addr())
 	}
 	return out
 }
@@ -744,6 +784,9 @@ func (f *Fleet) Stop() error {
 	}
 	if f.lb != nil {
 		errs = append(errs, f.lb.Close())
+	}
+	if f.AppDB != nil {
+		errs = append(errs, f.AppDB.Close())
 	}
 	// Wait (briefly) for the killed services to be gone.
 	deadline := time.Now().Add(3 * time.Second)

@@ -27,6 +27,7 @@ var unseedable = []struct {
 	{regexp.MustCompile(`200 after \S+;`), "200 after DURATION;", "how long a server took to answer /monitor/health"},
 	{regexp.MustCompile(`Started in: \d+ \(ms\)`), "Started in: N (ms)", "the stand-in Ops Manager's start time in its log"},
 	{regexp.MustCompile(`\(\S+ apart\)`), "(DURATION apart)", "the measured gap between the load balancer probes"},
+	{regexp.MustCompile(`read from appdb\d\.`), "read from appdbN.", "the App DB members are asked at once: the first to answer is named"},
 }
 
 // normalize removes what cannot be seeded and sorts the lines of each
