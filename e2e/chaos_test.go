@@ -1550,7 +1550,7 @@ func (x *tmuxRun) drive(name string, prompts []tmuxPrompt, timeout time.Duration
 	deadline := time.Now().Add(timeout)
 	lastKey := ""
 	for time.Now().Before(deadline) {
-		lines, _, hist := x.screen(name)
+		lines, cy, hist := x.screen(name)
 		for _, l := range lines {
 			if mm := exitRE.FindStringSubmatch(l); mm != nil {
 				code, _ := strconv.Atoi(mm[1])
@@ -1589,6 +1589,15 @@ func (x *tmuxRun) drive(name string, prompts []tmuxPrompt, timeout time.Duration
 			}
 			time.Sleep(50 * time.Millisecond)
 			continue
+		}
+		// A secret prompt (short) waits with the cursor on its line; its line stays the
+		// last with text after the answer's newline (and moves when that scrolls the
+		// screen) until output follows: the cursor on a blank row means answered.
+		if raw, err := x.tmux("capture-pane", "-p", "-t", name); err == nil && pr.secret != "" {
+			if rows := strings.Split(raw, "\n"); cy < len(rows) && strings.TrimSpace(rows[cy]) == "" {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
 		}
 		lastKey = key
 		answered[pr.re.String()]++
