@@ -38,7 +38,11 @@ func (h *Host) DialTCPAddr(ctx context.Context, addr string) (_ net.Conn, err er
 	if err != nil {
 		return nil, err
 	}
-	nc, err := c.client.DialContext(ctx, "tcp", addr)
+	dialOn := func(c *conn) (net.Conn, error) {
+		return openOn(ctx, c, func() (net.Conn, error) { return c.client.DialContext(ctx, "tcp", addr) },
+			func(nc net.Conn) { nc.Close() })
+	}
+	nc, err := dialOn(c)
 	// The server's own refusal (connect failed, prohibited) is an
 	// OpenChannelError on a live connection: final. Anything else (EOF: the
 	// connection dropped, perhaps before its reader noticed) re-dials once,
@@ -48,7 +52,7 @@ func (h *Host) DialTCPAddr(ctx context.Context, addr string) (_ net.Conn, err er
 		if c, err = h.redial(ctx, c); err != nil {
 			return nil, err
 		}
-		nc, err = c.client.DialContext(ctx, "tcp", addr)
+		nc, err = dialOn(c)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("host %s: dial %s through SSH: %w", h.cfg.Name, addr, err)

@@ -153,3 +153,42 @@ func TestDialTCPAddr(t *testing.T) {
 		t.Fatalf("%d connections accepted, want 2 (one re-dial)", got)
 	}
 }
+
+// An open still waiting when its connection dies returns errConnDead at
+// once (x/crypto/ssh can leave such an open waiting forever), and what the
+// abandoned open gets later is closed.
+func TestOpenOnConnectionDies(t *testing.T) {
+	c := &conn{dead: make(chan struct{})}
+	release := make(chan struct{})
+	closed := make(chan int, 1)
+	done := make(chan error, 1)
+	go func() {
+		_, err := openOn(context.Background(), c, func() (int, error) { <-release; return 7, nil },
+			func(v int) { closed <- v })
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("returned before the connection died: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(c.dead)
+	if err := <-done; !errors.Is(err, errConnDead) {
+		t.Fatalf("err = %v, want errConnDead", err)
+	}
+	close(release)
+	if v := <-closed; v != 7 {
+		t.Fatalf("closed %d", v)
+	}
+
+	// ctx ending gives ctx's error; an open that already failed gives its own
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := openOn(ctx, &conn{dead: make(chan struct{})}, func() (int, error) { select {} }, func(int) {}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: err = %v", err)
+	}
+	boom := errors.New("boom")
+	if _, err := openOn(context.Background(), &conn{dead: make(chan struct{})}, func() (int, error) { return 0, boom }, func(int) {}); err != boom {
+		t.Fatalf("failed open: err = %v", err)
+	}
+}

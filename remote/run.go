@@ -290,7 +290,7 @@ func (h *Host) newSession(ctx context.Context) (*ssh.Session, error) {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		s, err := openSession(ctx, c.client)
+		s, err := openSession(ctx, c)
 		if err == nil {
 			return s, nil
 		}
@@ -595,30 +595,55 @@ func (h *Host) exitErr(res Result) error {
 	return err
 }
 
-// openSession is NewSession that gives up when ctx ends (a server that
-// stopped answering would otherwise block it forever).
-func openSession(ctx context.Context, cl *ssh.Client) (*ssh.Session, error) {
-	if ctx.Done() == nil {
-		return cl.NewSession()
-	}
+// openSession is NewSession that gives up when ctx ends or c dies.
+func openSession(ctx context.Context, c *conn) (*ssh.Session, error) {
+	return openOn(ctx, c, c.client.NewSession, func(s *ssh.Session) { s.Close() })
+}
+
+// errConnDead: the connection died while a channel was being opened on it.
+var errConnDead = errors.New("the connection ended while a channel was being opened")
+
+// openOn opens a channel on c with open, giving up when ctx ends (a server
+// that stopped answering would block it forever) or when c dies first:
+// x/crypto/ssh registers a new channel without checking whether its reader
+// has already closed every channel of a dropped connection, so an open sent
+// in that window waits for an answer that never comes (seen in CI: a command
+// right after the server killed the connection hung until its deadline). The
+// abandoned open's goroutine closes what it gets, if it ever gets it.
+func openOn[T any](ctx context.Context, c *conn, open func() (T, error), closeIt func(T)) (T, error) {
 	type opened struct {
-		s   *ssh.Session
+		v   T
 		err error
 	}
 	ch := make(chan opened, 1)
 	go func() {
-		s, err := cl.NewSession()
-		ch <- opened{s, err}
+		v, err := open()
+		ch <- opened{v, err}
 	}()
-	select {
-	case o := <-ch:
-		return o.s, o.err
-	case <-ctx.Done():
+	abandon := func() {
 		go func() {
-			if o := <-ch; o.s != nil {
-				o.s.Close()
+			if o := <-ch; o.err == nil {
+				closeIt(o.v)
 			}
 		}()
-		return nil, ctx.Err()
+	}
+	var zero T
+	select {
+	case o := <-ch:
+		return o.v, o.err
+	case <-ctx.Done():
+		abandon()
+		return zero, ctx.Err()
+	case <-c.dead:
+		select { // it may have failed on its own just now: that error says more
+		case o := <-ch:
+			if o.err != nil {
+				return zero, o.err
+			}
+			closeIt(o.v)
+		default:
+			abandon()
+		}
+		return zero, errConnDead
 	}
 }
