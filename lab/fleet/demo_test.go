@@ -80,7 +80,7 @@ func runPlainDemo(t *testing.T, o Options) (string, *Demo) {
 }
 
 func TestDemoPlainMicetro(t *testing.T) {
-	out := runPlain(t, Options{Procedure: "micetro-central-ha", Members: 3, Seed: 1})
+	out := runPlain(t, Options{Procedure: "micetro-central-ha", Members: 3, Seed: 3})
 	for _, want := range []string{
 		"the demo accepts the host key",
 		"the demo confirms this manual step itself",
@@ -96,7 +96,7 @@ func TestDemoPlainMicetro(t *testing.T) {
 }
 
 func TestDemoPlainOpsManager(t *testing.T) {
-	out := runPlain(t, Options{Procedure: "opsmanager-ha", Members: 3, Seed: 1})
+	out := runPlain(t, Options{Procedure: "opsmanager-ha", Members: 3, Seed: 3})
 	if strings.Contains(out, DemoAppDBPassword) {
 		t.Errorf("the App DB password is in the output")
 	}
@@ -112,7 +112,7 @@ func TestDemoPlainOpsManager(t *testing.T) {
 }
 
 func TestDemoPlainMicetroUpgrade(t *testing.T) {
-	out := runPlain(t, Options{Procedure: "micetro-central-upgrade", Members: 3, Seed: 1})
+	out := runPlain(t, Options{Procedure: "micetro-central-upgrade", Members: 3, Seed: 3})
 	if !strings.Contains(out, DemoUpgradeVersion) {
 		t.Errorf("output never names %s:\n%s", DemoUpgradeVersion, out)
 	}
