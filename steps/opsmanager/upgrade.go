@@ -374,7 +374,43 @@ func upCheck(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string) 
 	if err != nil || !same {
 		return false, kev, err
 	}
+	if p, left, err := uploadLeft(ctx, e, a, h, l); err != nil || left {
+		return false, fmt.Sprintf("%s: Ops Manager %s; %s; %s; the uploaded package %s is still there (a run stopped before removing it)", host, v, ev, kev, p), err
+	}
 	return true, fmt.Sprintf("%s: Ops Manager %s; %s; %s", host, v, ev, kev), nil
+}
+
+// uploadPath is where install uploads the package on a server: named by
+// the package's hash, so a copy from another package is never taken for it.
+func uploadPath(e *steps.Env, a *UpgradeAnswers) string {
+	want, _ := e.Fact("upgrade.package.sha256")
+	return path.Join(a.Upgrade.RemoteDir, "hawiz-upgrade-"+want[:min(12, len(want))]+"-"+path.Base(a.Upgrade.Package))
+}
+
+// uploadLeft tells whether the uploaded package is still on the server:
+// install removes it when it ends, but a run killed after installing and
+// before that removal leaves it (hundreds of MB in /tmp) and the server
+// already upgraded. `test -e`, not Stat: Stat would hash the whole package.
+func uploadLeft(ctx context.Context, e *steps.Env, a *UpgradeAnswers, h *remote.Host, l layout) (string, bool, error) {
+	p := uploadPath(e, a)
+	res, err := h.Run(ctx, remote.Cmd{Program: "test", Args: []string{"-e", p}, Sudo: l.Sudo, Timeout: time.Minute})
+	if err != nil {
+		return p, false, err
+	}
+	return p, res.ExitStatus == 0, nil
+}
+
+// removeUpload removes the uploaded package (no error when it is gone).
+func removeUpload(ctx context.Context, e *steps.Env, a *UpgradeAnswers, h *remote.Host, l layout) error {
+	p := uploadPath(e, a)
+	res, err := h.Run(ctx, remote.Cmd{Program: "rm", Args: []string{"-f", p}, Sudo: l.Sudo, Timeout: time.Minute})
+	if err != nil {
+		return err
+	}
+	if res.ExitStatus != 0 {
+		return fmt.Errorf("%s: removing the uploaded package %s: %s", h.Name(), p, strings.TrimSpace(string(res.Stderr)))
+	}
+	return nil
 }
 
 func filesUnchanged(ctx context.Context, e *steps.Env, c *Common, host string, l layout) (bool, string, error) {
@@ -439,6 +475,14 @@ func upApply(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string) 
 			return fmt.Errorf("%s: after installing %s the version is %s, not %s (upgrade.version)", host, path.Base(a.Upgrade.Package), v, a.Upgrade.Version)
 		}
 		e.SetFact(upFact(host, "installed"), v)
+	} else if p, left, err := uploadLeft(ctx, e, a, h, l); err != nil {
+		return err
+	} else if left {
+		// Installed by a run stopped before it removed the upload.
+		if err := removeUpload(ctx, e, a, h, l); err != nil {
+			return err
+		}
+		e.Output(host, "removed "+p+", left by an interrupted run after it installed the package")
 	}
 	// The upgrade must not have changed the configuration or the key (M17, M14).
 	if err := restoreIfChanged(ctx, e, c, host, l); err != nil {
@@ -497,7 +541,7 @@ func install(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string, 
 	h := e.Host(host)
 	want, _ := e.Fact("upgrade.package.sha256")
 	kind := packageKind(a.Upgrade.Package)
-	remotePath := path.Join(a.Upgrade.RemoteDir, "hawiz-upgrade-"+want[:12]+"-"+path.Base(a.Upgrade.Package))
+	remotePath := uploadPath(e, a)
 	sum, err := h.Upload(ctx, a.Upgrade.Package, remotePath, remote.WriteOptions{Mode: 0o644}, nil)
 	if err != nil {
 		return err
@@ -505,7 +549,7 @@ func install(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string, 
 	if sum != want {
 		return fmt.Errorf("%s: uploaded package has sha256 %s, expected %s", host, sum, want)
 	}
-	defer h.Run(context.WithoutCancel(ctx), remote.Cmd{Program: "rm", Args: []string{"-f", remotePath}, Sudo: l.Sudo, Timeout: time.Minute})
+	defer removeUpload(context.WithoutCancel(ctx), e, a, h, l) // a run killed before this: upCheck finds it, upApply removes it
 	var argv []string
 	env := map[string]string{}
 	switch kind {

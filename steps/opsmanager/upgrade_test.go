@@ -21,7 +21,7 @@ func (w *world) upgradeAnswers(pkg, version, backup string) string {
 	for i, s := range w.servers {
 		fmt.Fprintf(&b, "  - name: om%d\n    address: 127.0.0.1\n    port: %d\n    install: tar\n    install_dir: %s\n", i+1, s.Port(), filepath.Join(w.roots[i], "mms"))
 	}
-	fmt.Fprintf(&b, "upgrade:\n  package: %s\n  version: %s\nstart_timeout: 30s\ngen_key_backup_to: %s\nload_balancer:\n  url: %s\n", pkg, version, backup, w.lbURL)
+	fmt.Fprintf(&b, "upgrade:\n  package: %s\n  version: %s\n  remote_dir: %s\nstart_timeout: 30s\ngen_key_backup_to: %s\nload_balancer:\n  url: %s\n", pkg, version, w.dir, backup, w.lbURL)
 	return b.String()
 }
 
@@ -111,6 +111,28 @@ func TestUpgradeInterruptedAndResumed(t *testing.T) {
 	}
 	if n := rec.count(steps.EventApply); n != 0 {
 		t.Fatalf("re-run applied %d times:\n%s", n, rec)
+	}
+	uploads := func() []string { m, _ := filepath.Glob(filepath.Join(w.dir, "hawiz-upgrade-*")); return m }
+	if u := uploads(); len(u) != 0 {
+		t.Fatalf("uploaded packages left: %v", u)
+	}
+
+	// A run killed after installing and before removing the upload (chaos
+	// R1 found one) leaves the package; the next run removes it. The
+	// servers share this file system: the first server's step removes it.
+	left := filepath.Join(w.dir, "hawiz-upgrade-"+fileSHA(t, pkg)[:12]+"-"+filepath.Base(pkg))
+	if err := os.WriteFile(left, []byte("package"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec, err = w.runUpgrade(t, context.Background(), y, filepath.Join(w.dir, "up3.json"), false, nil)
+	if err != nil {
+		t.Fatalf("run with a left upload: %v\n%s", err, rec)
+	}
+	if n := rec.count(steps.EventApply); n != 1 || !strings.Contains(rec.String(), "removed "+left) {
+		t.Fatalf("want one apply that removes %s; got %d:\n%s", left, n, rec)
+	}
+	if u := uploads(); len(u) != 0 {
+		t.Fatalf("uploaded packages left: %v", u)
 	}
 }
 
