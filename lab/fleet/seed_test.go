@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hawiz/hawiz/steps"
+	"github.com/hawiz/hawiz/steps/micetro"
 )
 
 // What a seeded demo's screen may still vary in: only what the real
@@ -111,20 +112,11 @@ func TestDemoSeedDeterministic(t *testing.T) {
 	}
 }
 
+// lineDiff shows the first ten lines that differ between a and b.
 func lineDiff(a, b string) string {
-	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
 	var out []string
-	for i := 0; i < max(len(la), len(lb)); i++ {
-		var x, y string
-		if i < len(la) {
-			x = la[i]
-		}
-		if i < len(lb) {
-			y = lb[i]
-		}
-		if x != y {
-			out = append(out, fmt.Sprintf("line %d:\n- %s\n+ %s", i+1, x, y))
-		}
+	for _, d := range micetro.DiffLines([]byte(a), []byte(b)) {
+		out = append(out, fmt.Sprintf("line %d:\n- %s\n+ %s", d.Line, d.A, d.B))
 		if len(out) == 10 {
 			break
 		}
