@@ -100,6 +100,19 @@ func ids(list []*steps.Step) []string {
 	return out
 }
 
+// stepByID returns the step of list with that ID; the test stops when
+// there is none.
+func stepByID(t *testing.T, list []*steps.Step, id string) *steps.Step {
+	t.Helper()
+	for _, s := range list {
+		if s.ID == id {
+			return s
+		}
+	}
+	t.Fatalf("no step %q in %v", id, ids(list))
+	return nil
+}
+
 func TestHAStepList(t *testing.T) {
 	a := (&world{}).answers()
 	a.Members = []Member{{Name: "central1", Priority: 10}, {Name: "central2", Priority: 20}, {Name: "Central 3", Priority: 30}}
@@ -404,12 +417,7 @@ func TestHAFailoverRefusesToStartOnBrokenCopy(t *testing.T) {
 	// The stand-in refuses to start without a database: start fails and names the log.
 	w, _, _, e, list := setup(t, 2, nil)
 	ctx := context.Background()
-	var start *steps.Step
-	for _, s := range list {
-		if s.ID == "start-central2" {
-			start = s
-		}
-	}
+	start := stepByID(t, list, "start-central2")
 	w.hosts[1].writeFile("var/mmsuite/mmcentral/preferences.cfg", "<Database value=\"SQLite\"/>\n")
 	err := start.Apply(ctx, e, "central2")
 	if err == nil || !strings.Contains(err.Error(), "logs") {
@@ -732,15 +740,7 @@ func TestApplyWritesOnCheckReadRefusesChange(t *testing.T) {
 func TestCopyRefusedWhileCentralRuns(t *testing.T) {
 	w, _, _, e, list := setup(t, 2, nil)
 	ctx := context.Background()
-	var name, cp *steps.Step
-	for _, s := range list {
-		switch s.ID {
-		case "name-primary":
-			name = s
-		case "copy-preferences-central2":
-			cp = s
-		}
-	}
+	name, cp := stepByID(t, list, "name-primary"), stepByID(t, list, "copy-preferences-central2")
 	if err := name.Apply(ctx, e, w.hosts[0].name); err != nil {
 		t.Fatal(err)
 	}
@@ -781,15 +781,7 @@ func TestServiceVerifyUsesTheActionsOwnProof(t *testing.T) {
 			t.Errorf("%s: Verify evidence %q is not the action's own proof", id, ev)
 		}
 	}
-	var start, stop *steps.Step
-	for _, s := range list {
-		switch s.ID {
-		case "start-central2":
-			start = s
-		case "stop-central2":
-			stop = s
-		}
-	}
+	start, stop := stepByID(t, list, "start-central2"), stepByID(t, list, "stop-central2")
 	hn := start.Hosts[0]
 	h := e.Host(hn)
 	svc := remote.ServiceManager{Kind: "systemctl"}

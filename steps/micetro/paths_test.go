@@ -150,15 +150,7 @@ func TestMemberPreferencesPathUsed(t *testing.T) {
 	os.WriteFile(own, []byte(mmcentral.SamplePrefs), 0o644)
 	w, _, _, e, list := setup(t, 2, func(a *HAAnswers) { a.Members[0].PreferencesPath = own })
 	ctx := context.Background()
-	var preflight, name *steps.Step
-	for _, s := range list {
-		switch s.ID {
-		case "preflight":
-			preflight = s
-		case "name-primary":
-			name = s
-		}
-	}
+	preflight, name := stepByID(t, list, "preflight"), stepByID(t, list, "name-primary")
 	// The default file on central1 says SQLite: preflight must not read it.
 	w.hosts[0].writeFile("var/mmsuite/mmcentral/preferences.cfg", `<Database value="SQLite"/>`+"\n")
 	if _, _, err := preflight.Check(ctx, e, ""); err != nil {
@@ -188,12 +180,7 @@ func TestMemberUploadDirUsed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var up *steps.Step
-	for _, s := range list {
-		if s.ID == "upload-installer" {
-			up = s
-		}
-	}
+	up := stepByID(t, list, "upload-installer")
 	ctx := context.Background()
 	for _, hn := range []string{"central1", "central2"} {
 		if err := up.Apply(ctx, e, hn); err != nil {
