@@ -157,13 +157,7 @@ func TestReadWriteFile(t *testing.T) {
 	if !errors.Is(err, ErrChanged) || !strings.Contains(err.Error(), "host web1") {
 		t.Fatalf("stale CAS: %v", err)
 	}
-	if b, _ := os.ReadFile(p); string(b) != "v2\n" {
-		t.Fatalf("file changed by refused CAS: %q", b)
-	}
-	baks, _ := filepath.Glob(p + ".hawiz-*.bak")
-	if len(baks) != 1 {
-		t.Fatalf("backups %q", baks)
-	}
+	refusedKeptOneBackup(t, p, "v2\n")
 	// same content: no write, no backup
 	wr3, err := h.WriteFile(ctx, p, []byte("v2\n"), WriteOptions{Backup: true})
 	if err != nil || wr3.Changed {
@@ -191,6 +185,21 @@ func TestReadWriteFile(t *testing.T) {
 			t.Errorf("file content in transcript: %+v", a)
 		}
 	}
+}
+
+// refusedKeptOneBackup checks the state after a write to p was refused
+// (ErrChanged): p still holds want, and there is exactly one backup of p,
+// whose path it returns.
+func refusedKeptOneBackup(t *testing.T, p, want string) string {
+	t.Helper()
+	if got, _ := os.ReadFile(p); string(got) != want {
+		t.Fatalf("file changed by the refused write: %q, want %q", got, want)
+	}
+	baks, _ := filepath.Glob(p + ".hawiz-*.bak")
+	if len(baks) != 1 {
+		t.Fatalf("backups %q, want one", baks)
+	}
+	return baks[0]
 }
 
 // The write script's modes: an existing file's mode is kept (0600, which the
@@ -303,17 +312,11 @@ func TestCASRefusedAfterBackup(t *testing.T) {
 	if !errors.Is(err, ErrChanged) {
 		t.Fatalf("want ErrChanged, got %v", err)
 	}
-	if got, _ := os.ReadFile(p); string(got) != "v0\nedited meanwhile\n" {
-		t.Errorf("the edit was not kept: %q", got)
-	}
-	baks, _ := filepath.Glob(p + ".hawiz-*.bak")
-	if len(baks) != 1 {
-		t.Fatalf("backups %v, want one", baks)
-	}
-	if got, _ := os.ReadFile(baks[0]); string(got) != "v0\n" {
+	bak := refusedKeptOneBackup(t, p, "v0\nedited meanwhile\n")
+	if got, _ := os.ReadFile(bak); string(got) != "v0\n" {
 		t.Errorf("backup holds %q, want the content that was read", got)
 	}
-	if !strings.Contains(err.Error(), "is kept: "+baks[0]) || !strings.Contains(err.Error(), p) {
+	if !strings.Contains(err.Error(), "is kept: "+bak) || !strings.Contains(err.Error(), p) {
 		t.Errorf("the error does not name the file and the kept backup: %v", err)
 	}
 	if tmps, _ := filepath.Glob(filepath.Join(s.Root(), ".app.conf.hawiz-tmp.*")); len(tmps) > 0 {
