@@ -26,6 +26,22 @@ func startFakeAppDB(t *testing.T, user, password string, config bson.D) *appdb.S
 	return f
 }
 
+// appDBPassword is the stand-in App DB's password in these tests: with a
+// space, an @ and a colon, which the URI must not carry unescaped.
+const appDBPassword = "app db p@ss:word"
+
+// startAppDBSet starts the stand-in App DB (user "opsmanager",
+// appDBPassword) with a replica set "appdb" of one voting data member per
+// host, with the priorities in the hosts' order.
+func startAppDBSet(t *testing.T, hosts []string, prios ...float64) *appdb.Server {
+	t.Helper()
+	var ms []bson.D
+	for i, h := range hosts {
+		ms = append(ms, member(i, h, 1, prios[i], false))
+	}
+	return startFakeAppDB(t, "opsmanager", appDBPassword, liveConfigDoc(ms...))
+}
+
 func liveConfigDoc(members ...bson.D) bson.D {
 	a := bson.A{}
 	for _, m := range members {
@@ -40,11 +56,8 @@ func member(id int, host string, votes int, prio float64, arbiter bool) bson.D {
 }
 
 func TestReadLiveConfigAgainstFakeAppDB(t *testing.T) {
-	const pw = "app db p@ss:word"
-	f := startFakeAppDB(t, "opsmanager", pw, liveConfigDoc(
-		member(0, "db1.test:27017", 1, 2, false),
-		member(1, "db2.test:27017", 1, 1, false),
-		member(2, "db3.test:27017", 1, 0, false)))
+	const pw = appDBPassword
+	f := startAppDBSet(t, []string{"db1.test:27017", "db2.test:27017", "db3.test:27017"}, 2, 1, 0)
 	// The URI names an unreachable host first: hawiz tries the next one.
 	dead, _ := net.Listen("tcp", "127.0.0.1:0")
 	deadAddr := dead.Addr().String()
@@ -128,11 +141,8 @@ func newBlockingNet(live map[string]string) *blockingNet {
 // once the third has answered, and their attempts are cancelled (not left
 // to time out).
 func TestReadLiveConfigAsksHostsAtOnce(t *testing.T) {
-	const pw = "app db p@ss:word"
-	f := startFakeAppDB(t, "opsmanager", pw, liveConfigDoc(
-		member(0, "a.test:27017", 1, 1, false),
-		member(1, "b.test:27017", 1, 1, false),
-		member(2, "c.test:27017", 1, 1, false)))
+	const pw = appDBPassword
+	f := startAppDBSet(t, []string{"a.test:27017", "b.test:27017", "c.test:27017"}, 1, 1, 1)
 	n := newBlockingNet(map[string]string{"c.test:27017": f.Addr()})
 	const timeout = 3 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -173,7 +183,7 @@ func TestReadLiveConfigAsksHostsAtOnce(t *testing.T) {
 // host's reason in the URI's order; a wrong password among hanging hosts
 // is still an authentication error, at once, without the password.
 func TestReadLiveConfigAllUnreachable(t *testing.T) {
-	const pw = "app db p@ss:word"
+	const pw = appDBPassword
 	const timeout = time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -196,7 +206,7 @@ func TestReadLiveConfigAllUnreachable(t *testing.T) {
 		}
 	}
 
-	f := startFakeAppDB(t, "opsmanager", pw, liveConfigDoc(member(0, "c.test:27017", 1, 1, false)))
+	f := startAppDBSet(t, []string{"c.test:27017"}, 1)
 	n := newBlockingNet(map[string]string{"b.test:27017": f.Addr()})
 	_, err := ReadLiveConfig(ctx, uri, "opsmanager", "wrong "+pw, 10*time.Second, n.dial)
 	if err == nil || errors.Is(err, ErrAppDBUnreachable) || !strings.Contains(err.Error(), `b.test:27017: authentication as "opsmanager" failed`) {
