@@ -32,6 +32,7 @@ type Query struct {
 	Resolver string        // "host[:port]"; "" = the system resolver (/etc/resolv.conf)
 	Timeout  time.Duration // per server, total; default 2s
 	Port     int           // port of discovered servers; 0 = 53 (labs and tests serve on other ports)
+	TTL      uint32        // when > 0, the address records' TTL every server must give; 0 = any
 }
 
 // ServerReport is what one server answered.
@@ -58,11 +59,13 @@ type ServerReport struct {
 }
 
 // Report is the result of Verify. OK only when every authoritative server
-// answered with the AA bit, exactly the expected addresses, and the same serial.
+// answered with the AA bit, exactly the expected addresses, and the same
+// serial (and the TTL asked for, if any).
 type Report struct {
 	Name     string         `json:"name"`
 	Zone     string         `json:"zone"`
 	Expect   []netip.Addr   `json:"expect"`
+	TTL      uint32         `json:"ttl,omitempty"` // the TTL asked for (Query.TTL), 0 = any
 	OK       bool           `json:"ok"`
 	Primary  string         `json:"primary,omitempty"` // address of the primary, for Apply
 	Servers  []ServerReport `json:"servers"`

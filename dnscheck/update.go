@@ -22,6 +22,7 @@ type Change struct {
 	Add     []netip.Addr `json:"add"`
 	Remove  []netip.Addr `json:"remove"`
 	TTL     uint32       `json:"ttl"`
+	OldTTL  uint32       `json:"old_ttl,omitempty"` // set when the change rewrites the RRset for a new TTL
 	Primary string       `json:"primary"` // "ip:port" the UPDATE goes to
 	Have    []netip.Addr `json:"have"`    // what the primary had when read: the prerequisite
 }
@@ -90,7 +91,9 @@ func rcodeName(rc int) string {
 
 // PlanChange computes the update that makes the primary's records equal
 // expect, from the primary's answer in r. ttl 0 keeps the existing RRset's
-// TTL, or DefaultTTL when there is none.
+// TTL, or DefaultTTL when there is none. A ttl other than the existing
+// RRset's rewrites it: an RRset has one TTL, so every record is deleted and
+// added again with ttl in the same update (OldTTL says so).
 func PlanChange(r Report, expect []netip.Addr, ttl uint32) (Change, error) {
 	if len(expect) == 0 {
 		return Change{}, inputErrorf("expect", "at least one IP address is required")
@@ -128,6 +131,11 @@ func PlanChange(r Report, expect []netip.Addr, ttl uint32) (Change, error) {
 		c.TTL = p.TTL
 	default:
 		c.TTL = DefaultTTL
+	}
+	if ttl > 0 && len(p.Got) > 0 && p.TTL != ttl {
+		c.OldTTL = p.TTL
+		c.Remove = sortAddrs(append([]netip.Addr(nil), p.Got...))
+		c.Add = sortAddrs(append([]netip.Addr(nil), expect...))
 	}
 	return c, nil
 }

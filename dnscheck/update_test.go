@@ -60,6 +60,25 @@ func TestApplyAcceptedThenConsistent(t *testing.T) {
 	if r.Servers[0].Serial != 2026112202 || wwwA(s) != "10.0.0.11,10.0.0.13" {
 		t.Errorf("serial %d, secondary has %s", r.Servers[0].Serial, wwwA(s))
 	}
+
+	// A TTL asked for: every server that gives another is a problem, and
+	// the change rewrites the whole RRset with it.
+	q.TTL = 60
+	r, _ = Verify(context.Background(), q)
+	if r.OK || len(r.Problems) != 2 || !strings.Contains(r.Problems[0], "TTL 300, not 60") {
+		t.Fatalf("ttl 60 asked: %s", problems(r))
+	}
+	c, err = PlanChange(r, expect, 60)
+	if err != nil || c.OldTTL != 300 || c.TTL != 60 || !equal(c.Remove, expect) || !equal(c.Add, expect) {
+		t.Fatalf("ttl change %+v: %v", c, err)
+	}
+	if err := Apply(context.Background(), c.Primary, c, testKey, c.Have); err != nil {
+		t.Fatal(err)
+	}
+	r, err = WaitConsistent(context.Background(), q, 5*time.Second)
+	if err != nil || !r.OK || r.Servers[1].TTL != 60 || wwwA(s) != "10.0.0.11,10.0.0.13" {
+		t.Fatalf("after the ttl change: %v %s (secondary ttl %d)", err, problems(r), r.Servers[1].TTL)
+	}
 }
 
 func TestApplyCreatesWithDefaultTTL(t *testing.T) {

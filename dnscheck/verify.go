@@ -29,7 +29,7 @@ func Verify(ctx context.Context, q Query) (Report, error) {
 		return Report{}, err
 	}
 	start := time.Now()
-	rep := Report{Name: q.Name, Expect: q.Expect}
+	rep := Report{Name: q.Name, Expect: q.Expect, TTL: q.TTL}
 
 	resolver := q.Resolver
 	var resolverErr error
@@ -404,6 +404,9 @@ func judgeReport(rep *Report) {
 			}
 			if len(s.Missing) > 0 || len(s.Extra) > 0 {
 				p = append(p, describeDiff(s))
+			}
+			if rep.TTL > 0 && len(s.Got) > 0 && s.TTL != rep.TTL {
+				p = append(p, fmt.Sprintf("TTL %d, not %d", s.TTL, rep.TTL))
 			}
 			if s.Zone != "" && rep.Zone != "" && s.Zone != rep.Zone {
 				p = append(p, fmt.Sprintf("serves zone %s, not %s", strings.TrimSuffix(s.Zone, "."), strings.TrimSuffix(rep.Zone, ".")))

@@ -180,6 +180,26 @@ func TestDNSLabApplyCreatesAndRepairs(t *testing.T) {
 	if fmt.Sprint(got) != "[10.1.0.1 10.1.0.3]" {
 		t.Fatalf("primary has %v", got)
 	}
+	// A new TTL: BIND takes the rewrite of the whole RRset in one update,
+	// and the secondary serves the new TTL once it has the new serial.
+	expect := mustAddrs("10.1.0.1", "10.1.0.3")
+	q := l.query(name, expect, l.Primary, l.Secondary)
+	q.TTL = 60
+	r = verifyOK(t, q)
+	if r.OK {
+		t.Fatalf("TTL %d passed a check for 60", r.Servers[0].TTL)
+	}
+	c, err := dnscheck.PlanChange(r, expect, 60)
+	if err != nil || c.OldTTL != dnscheck.DefaultTTL {
+		t.Fatalf("change %+v: %v", c, err)
+	}
+	if err := dnscheck.Apply(context.Background(), c.Primary, c, l.Key, c.Have); err != nil {
+		t.Fatal(err)
+	}
+	r, err = dnscheck.WaitConsistent(context.Background(), q, 10*time.Second)
+	if err != nil || !r.OK || r.Servers[0].TTL != 60 || r.Servers[1].TTL != 60 || fmt.Sprint(r.Servers[1].Got) != "[10.1.0.1 10.1.0.3]" {
+		t.Fatalf("after the TTL change: %v %v %+v", err, r.Problems, r.Servers)
+	}
 }
 
 func TestDNSLabWrongKeyRefusedZoneUnchanged(t *testing.T) {

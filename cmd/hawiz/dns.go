@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"strings"
@@ -154,13 +155,17 @@ func newDNSApplyCmd() *cobra.Command {
 			if wait <= 0 {
 				return usageErrorf("--wait: must be positive")
 			}
+			if ttl > math.MaxInt32 { // RFC 2181 8: TTLs are 0 to 2^31-1
+				return usageErrorf("--ttl: %d is more than %d (RFC 2181)", ttl, math.MaxInt32)
+			}
+			q.TTL = ttl
 			return runApply(cmd, q, key, ttl, wait, yes, f.json)
 		},
 	}
 	f.register(c)
 	c.Flags().StringVar(&tsigFile, "tsig-file", "", "TSIG key file in BIND format (key \"name\" { algorithm hmac-sha256; secret \"...\"; };) or one line [ALGORITHM:]NAME:SECRET; default: the key in $"+tsigKeyEnv)
 	c.Flags().BoolVar(&yes, "yes", false, "send the update without asking")
-	c.Flags().Uint32Var(&ttl, "ttl", 0, "TTL of added records (default: keep the existing RRset's TTL, else 300)")
+	c.Flags().Uint32Var(&ttl, "ttl", 0, "TTL the records must have; a different existing TTL is changed (default: keep the existing RRset's TTL, else 300)")
 	c.Flags().DurationVar(&wait, "wait", 10*time.Second, "how long to wait for the secondaries to catch up")
 	return c
 }
@@ -204,6 +209,9 @@ func runApply(cmd *cobra.Command, q dnscheck.Query, key dnscheck.TSIGKey, ttl ui
 		fmt.Fprintln(w, "  "+l)
 	}
 	fmt.Fprintln(w, "(the prereq lines: the update applies only if the records are still what was read)")
+	if change.OldTTL != 0 {
+		fmt.Fprintf(w, "(the TTL changes from %d to %d: an RRset has one TTL, so every record is deleted and added again in this one update)\n", change.OldTTL, change.TTL)
+	}
 	if !yes {
 		ok, err := confirm(cmd, "send this update? [y/N] ")
 		if err != nil {

@@ -128,6 +128,23 @@ func TestDNSApply(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "nothing to change") || p.Updates() != 1 {
 		t.Fatalf("code %d:\n%s", code, out)
 	}
+	// --ttl other than the records' TTL: the RRset is rewritten with it, and
+	// every server is verified to give it; then nothing to change. A TTL
+	// over 2^31-1 is refused naming the flag, nothing sent.
+	code, out = runCLI(t, nil, append(args, "--yes", "--ttl", "4294967295")...)
+	if code != exitUsage || !strings.Contains(out, "--ttl: ") || p.Updates() != 1 {
+		t.Fatalf("huge ttl: code %d:\n%s", code, out)
+	}
+	code, out = runCLI(t, nil, append(args, "--yes", "--ttl", "60")...)
+	if code != exitOK || p.Updates() != 2 || !strings.Contains(out, "the TTL changes from 300 to 60") ||
+		!strings.Contains(out, "update delete www.example.test. A 10.0.0.11") || !strings.Contains(out, "update add www.example.test. 60 A 10.0.0.11") ||
+		!strings.Contains(out, "verified: 2 authoritative server(s)") {
+		t.Fatalf("--ttl 60: code %d updates %d:\n%s", code, p.Updates(), out)
+	}
+	code, out = runCLI(t, nil, append(args, "--yes", "--ttl", "60")...)
+	if code != exitOK || !strings.Contains(out, "nothing to change") || p.Updates() != 2 {
+		t.Fatalf("--ttl 60 again: code %d:\n%s", code, out)
+	}
 	// The key in HAWIZ_TSIG_KEY instead of a file; a bad one is refused
 	// naming the variable, never showing it; neither: exit 2 naming both.
 	noFile := append(args[:len(args)-2:len(args)-2], "--yes")
@@ -143,7 +160,7 @@ func TestDNSApply(t *testing.T) {
 	}
 	t.Setenv("HAWIZ_TSIG_KEY", "hawiz-key:"+dnsTestSecret)
 	code, out = runCLI(t, nil, append(noFile[:2:2], "www.example.test", "--expect", "10.0.0.11", "--server", p.Addr(), "--server", s.Addr(), "--resolver", "127.0.0.1:1", "--timeout", "300ms", "--yes")...)
-	if code != exitOK || p.Updates() != 2 || !strings.Contains(out, "verified: 2 authoritative server(s)") || strings.Contains(out, dnsTestSecret) {
+	if code != exitOK || p.Updates() != 3 || !strings.Contains(out, "verified: 2 authoritative server(s)") || strings.Contains(out, dnsTestSecret) {
 		t.Fatalf("env key: code %d updates %d:\n%s", code, p.Updates(), out)
 	}
 }
