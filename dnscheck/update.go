@@ -23,8 +23,8 @@ type Change struct {
 	Remove  []netip.Addr `json:"remove"`
 	TTL     uint32       `json:"ttl"`
 	OldTTL  uint32       `json:"old_ttl,omitempty"` // set when the change rewrites the RRset for a new TTL
-	Primary string       `json:"primary"` // "ip:port" the UPDATE goes to
-	Have    []netip.Addr `json:"have"`    // what the primary had when read: the prerequisite
+	Primary string       `json:"primary"`           // "ip:port" the UPDATE goes to
+	Have    []netip.Addr `json:"have"`              // what the primary had when read: the prerequisite
 }
 
 // Empty reports whether there is nothing to add or remove.
