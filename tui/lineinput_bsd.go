@@ -3,8 +3,6 @@
 package tui
 
 import (
-	"context"
-	"errors"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -15,44 +13,27 @@ const (
 	ioctlSetTermiosFlush = unix.TIOCSETAF // tcsetattr(TCSAFLUSH)
 )
 
-// waitReadable returns nil once fd has input (a whole line on a terminal in
-// canonical mode), ctx.Err() when ctx ends first. select(2), not poll or
-// kqueue: macOS's poll and kqueue do not work on terminals.
-func waitReadable(ctx context.Context, fd int) error {
-	if ctx.Done() == nil {
-		return nil
-	}
-	wake, stop, err := wakePipe(ctx, func(p []int) error {
-		if err := unix.Pipe(p); err != nil {
-			return err
-		}
-		unix.CloseOnExec(p[0])
-		unix.CloseOnExec(p[1])
-		return nil
-	})
-	if err != nil {
+// newPipe makes a pipe whose ends are closed on exec (no pipe2 on macOS).
+func newPipe(p []int) error {
+	if err := unix.Pipe(p); err != nil {
 		return err
 	}
-	defer stop()
-	if fd >= unix.FD_SETSIZE || wake >= unix.FD_SETSIZE {
-		return ctx.Err() // select cannot watch it: a plain blocking read
+	unix.CloseOnExec(p[0])
+	unix.CloseOnExec(p[1])
+	return nil
+}
+
+// canWatch: select(2) watches descriptors below FD_SETSIZE only.
+func canWatch(fd, wake int) bool { return fd < unix.FD_SETSIZE && wake < unix.FD_SETSIZE }
+
+// waitEither blocks in select(2) until fd or wake has input. select, not
+// poll or kqueue: macOS's poll and kqueue do not work on terminals.
+func waitEither(fd, wake int) (fdReady, woken bool, err error) {
+	var set unix.FdSet
+	set.Set(fd)
+	set.Set(wake)
+	if _, err := unix.Select(max(fd, wake)+1, &set, nil, nil, nil); err != nil {
+		return false, false, os.NewSyscallError("select", err)
 	}
-	for {
-		var set unix.FdSet
-		set.Set(fd)
-		set.Set(wake)
-		_, err := unix.Select(max(fd, wake)+1, &set, nil, nil, nil)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return os.NewSyscallError("select", err)
-		}
-		if set.IsSet(wake) {
-			return ctx.Err()
-		}
-		if set.IsSet(fd) {
-			return nil
-		}
-	}
+	return set.IsSet(fd), set.IsSet(wake), nil
 }

@@ -1,8 +1,6 @@
 package tui
 
 import (
-	"context"
-	"errors"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -13,31 +11,17 @@ const (
 	ioctlSetTermiosFlush = unix.TCSETSF // tcsetattr(TCSAFLUSH)
 )
 
-// waitReadable returns nil once fd has input (a whole line on a terminal in
-// canonical mode), ctx.Err() when ctx ends first.
-func waitReadable(ctx context.Context, fd int) error {
-	if ctx.Done() == nil {
-		return nil
-	}
-	wake, stop, err := wakePipe(ctx, func(p []int) error { return unix.Pipe2(p, unix.O_CLOEXEC) })
-	if err != nil {
-		return err
-	}
-	defer stop()
+// newPipe makes a pipe whose ends are closed on exec.
+func newPipe(p []int) error { return unix.Pipe2(p, unix.O_CLOEXEC) }
+
+// canWatch: poll(2) watches any descriptor.
+func canWatch(fd, wake int) bool { return true }
+
+// waitEither blocks in poll(2) until fd or wake has input.
+func waitEither(fd, wake int) (fdReady, woken bool, err error) {
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(wake), Events: unix.POLLIN}}
-	for {
-		_, err := unix.Poll(fds, -1)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return os.NewSyscallError("poll", err)
-		}
-		if fds[1].Revents != 0 {
-			return ctx.Err()
-		}
-		if fds[0].Revents != 0 {
-			return nil
-		}
+	if _, err := unix.Poll(fds, -1); err != nil {
+		return false, false, os.NewSyscallError("poll", err)
 	}
+	return fds[0].Revents != 0, fds[1].Revents != 0, nil
 }

@@ -54,6 +54,39 @@ func echoOff(f *os.File) (restore func() error, err error) {
 	return func() error { return unix.IoctlSetTermios(fd, ioctlSetTermiosFlush, old) }, nil
 }
 
+// waitReadable returns nil once fd has input (a whole line on a terminal in
+// canonical mode), ctx.Err() when ctx ends first. The wait is the OS's
+// waitEither (poll on Linux, select on macOS and the BSDs) on fd and a pipe
+// written to when ctx ends.
+func waitReadable(ctx context.Context, fd int) error {
+	if ctx.Done() == nil {
+		return nil
+	}
+	wake, stop, err := wakePipe(ctx, newPipe)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if !canWatch(fd, wake) {
+		return ctx.Err() // the wait cannot watch it: a plain blocking read
+	}
+	for {
+		fdReady, woken, err := waitEither(fd, wake)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if woken {
+			return ctx.Err()
+		}
+		if fdReady {
+			return nil
+		}
+	}
+}
+
 // wakePipe is a pipe written to when ctx ends; close it with stop.
 func wakePipe(ctx context.Context, pipe func([]int) error) (r int, stop func(), err error) {
 	var p [2]int
