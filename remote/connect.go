@@ -42,6 +42,7 @@ type Host struct {
 	mu     sync.Mutex
 	conn   *conn
 	closed bool
+	shells shellSlots // resident shells (shell.go), under mu
 }
 
 // conn is one live SSH connection (plus the jump connections under it).

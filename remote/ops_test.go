@@ -252,6 +252,7 @@ case "$1" in -stop) echo "svcctl: access denied" >&2; exit 5;; esac
 	tr := &transcript{}
 	o := l.opts()
 	o.Transcript = tr.add
+	o.SessionPerCommand = true // what one session of its own does; shell_test.go has the resident shell's
 	f := l.connect(o, s)
 	h := f.Host("web1")
 	ctx := ctxT(t)
@@ -298,7 +299,7 @@ case "$1" in -stop) echo "svcctl: access denied" >&2; exit 5;; esac
 	l.trust(sp)
 	hc := l.hostConfig("web9", sp)
 	hc.SudoPassword = pw
-	fp, err := Connect(ctx, l.opts(), []HostConfig{hc})
+	fp, err := Connect(ctx, o, []HostConfig{hc})
 	if err != nil {
 		t.Fatal(err)
 	}

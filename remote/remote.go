@@ -86,6 +86,11 @@ type Options struct {
 	// MaxSessions bounds the sessions open at once on one host's connection
 	// (more callers wait). Default 10, OpenSSH's MaxSessions default.
 	MaxSessions int
+	// SessionPerCommand runs every command in an SSH session of its own,
+	// each with its own sudo (so sudo logs every command). By default a
+	// resident shell per host and privilege (one sudo) runs them in turn,
+	// which is many times faster (shell.go).
+	SessionPerCommand bool
 	// InsecureIgnoreHostKeysForTests disables host-key checking. Tests only;
 	// hawiz itself never sets it.
 	InsecureIgnoreHostKeysForTests bool

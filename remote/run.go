@@ -76,9 +76,17 @@ func (h *Host) Run(ctx context.Context, c Cmd) (Result, error) {
 // exec runs r, records it in the transcript, and maps sudo failures.
 func (h *Host) exec(ctx context.Context, r *execReq) (Result, error) {
 	start := time.Now()
-	res, err := h.execRaw(ctx, r)
+	var res Result
+	var err error
+	viaShell := false
+	if s := h.shellFor(ctx, r); s != nil {
+		res, err, viaShell = h.execShell(ctx, s, r)
+	}
+	if !viaShell {
+		res, err = h.execRaw(ctx, r)
+	}
 	res.Duration = time.Since(start)
-	if err == nil && r.sudo && h.cfg.OS != Windows {
+	if err == nil && r.sudo && h.cfg.OS != Windows && !viaShell { // a resident root shell runs no sudo per command
 		err = h.sudoError(res)
 	}
 	err = h.f.redactErr(err)

@@ -57,7 +57,7 @@ func newCheckCmdWith(d deps) *cobra.Command {
 			defer s.close()
 			_, err = steps.Audit(c.Context(), steps.RunConfig{
 				Procedure: p, Answers: a, StatePath: statePath, Renderer: s.renderer, Operator: s.operator,
-				Redactor: s.redactor, Logger: s.logger, Yes: of.yes, Getenv: d.getenv, Remote: d.remote,
+				Redactor: s.redactor, Logger: s.logger, Yes: of.yes, Getenv: d.getenv, Remote: of.remoteOptions(d),
 			})
 			return withCode(steps.ExitCode(err), err)
 		},

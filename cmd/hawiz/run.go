@@ -74,8 +74,9 @@ func (d deps) loadAnswers(p *steps.Procedure, path string) (steps.Answers, error
 
 // outFlags are the output/interaction flags of run, resume and check.
 type outFlags struct {
-	yes, plain, json bool
-	logFile          string
+	yes, plain, json  bool
+	logFile           string
+	sessionPerCommand bool
 }
 
 func (f *outFlags) add(c *cobra.Command) {
@@ -83,6 +84,14 @@ func (f *outFlags) add(c *cobra.Command) {
 	c.Flags().BoolVar(&f.plain, "plain", false, "one line per event, no colour or cursor movement, no prompts (default when stdout is not a terminal)")
 	c.Flags().BoolVar(&f.json, "json", false, "one JSON object per event on stdout, no prompts")
 	c.Flags().StringVar(&f.logFile, "log", "", "write a debug log (JSON lines, secrets redacted) to FILE")
+	c.Flags().BoolVar(&f.sessionPerCommand, "session-per-command", false, "run every remote command in an SSH session of its own, each with its own sudo, so the hosts' sudo logs list every command (slower); by default one resident shell per host and privilege runs them")
+}
+
+// remoteOptions are d's connection options with the flags applied.
+func (f *outFlags) remoteOptions(d deps) remote.Options {
+	o := d.remote
+	o.SessionPerCommand = o.SessionPerCommand || f.sessionPerCommand
+	return o
 }
 
 // session is the renderer, operator, redactor and logger of one command.
@@ -217,7 +226,7 @@ func runEngine(c *cobra.Command, d deps, of *outFlags, cfg steps.RunConfig) erro
 	}
 	defer s.close()
 	cfg.Renderer, cfg.Operator, cfg.Redactor, cfg.Logger = s.renderer, s.operator, s.redactor, s.logger
-	cfg.Yes, cfg.Getenv, cfg.Remote, cfg.ToolVersion = of.yes, d.getenv, d.remote, d.version
+	cfg.Yes, cfg.Getenv, cfg.Remote, cfg.ToolVersion = of.yes, d.getenv, of.remoteOptions(d), d.version
 	_, err = steps.Run(c.Context(), cfg)
 	return withCode(steps.ExitCode(err), err)
 }

@@ -545,7 +545,7 @@ func TestHAThroughEngine(t *testing.T) {
 	base := steps.RunConfig{
 		Procedure: CentralHA(), AnswersFile: "ha.yaml", StatePath: state,
 		Operator: steps.NonInteractive{Yes: true}, Yes: true,
-		Remote: remote.Options{AgentSocket: "none", DialTimeout: 5 * time.Second},
+		Remote: remote.Options{AgentSocket: "none", DialTimeout: 5 * time.Second, SessionPerCommand: worldSessions},
 		Getenv: func(string) string { return "" },
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -613,7 +613,7 @@ func TestHAOneRunConfirmedUpFront(t *testing.T) {
 	_, err := steps.Run(context.Background(), steps.RunConfig{
 		Procedure: CentralHA(), Answers: a, AnswersFile: "ha.yaml", StatePath: filepath.Join(w.dir, "state.json"),
 		Operator: steps.NonInteractive{Yes: true}, Yes: true, Confirm: manual,
-		Remote: remote.Options{AgentSocket: "none", DialTimeout: 5 * time.Second},
+		Remote: remote.Options{AgentSocket: "none", DialTimeout: 5 * time.Second, SessionPerCommand: worldSessions},
 		Getenv: func(string) string { return "" },
 	})
 	if err != nil {

@@ -31,6 +31,12 @@ import (
 // commands are rewritten to the host's root, so the procedure runs with its
 // real default paths. Nothing but Go and /bin/sh is needed.
 
+// worldSessions: this world rewrites the paths in each session's command
+// line, so every command takes a session of its own; a resident shell gets
+// its commands on stdin, out of the rewrite's reach (remote's tests and the
+// e2e suite on real sshd cover resident shells).
+const worldSessions = true
+
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("MMC_STANDIN_DIR"); dir != "" {
 		ctx, stop := context.WithCancel(context.Background())
@@ -323,7 +329,7 @@ func (w *world) answers() *HAAnswers {
 
 func (w *world) connect(ctx context.Context, hosts []remote.HostConfig) *remote.Fleet {
 	w.t.Helper()
-	f, err := remote.Connect(ctx, remote.Options{SSHConfigFile: "none", AgentSocket: "none", InsecureIgnoreHostKeysForTests: true, DialTimeout: 5 * time.Second}, hosts)
+	f, err := remote.Connect(ctx, remote.Options{SSHConfigFile: "none", AgentSocket: "none", InsecureIgnoreHostKeysForTests: true, DialTimeout: 5 * time.Second, SessionPerCommand: worldSessions}, hosts)
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -1,0 +1,477 @@
+package remote
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// A resident shell is one long-lived `sh` per host and privilege (the SSH
+// user's, or root's through one sudo) that runs the host's commands one at a
+// time. A command then costs a fork and its own programs on the server,
+// instead of a new SSH session, a login shell and a sudo each time (about 3 ms
+// instead of 50–100 ms on the lab; docs/design.md, "Resident shells").
+//
+// The protocol, hawiz → shell (stdin):
+//
+//	TOKEN\n N\n SCRIPT (lines) TOKEN\n [N bytes of the command's stdin]
+//
+// TOKEN is 128 random bits, new for every command, so no script line and
+// no output can hold it by accident; N is -1 for no stdin. The script is
+// rendered as for a session of its own: every argument quoted by ShQuote,
+// data never interpolated. The shell runs it in a subshell (nothing it sets
+// survives it) with stdin /dev/null or exactly N bytes, then writes
+// "TOKEN STATUS\n" on stdout and "TOKEN\n" on stderr. hawiz reads each stream
+// up to its TOKEN: what comes before is the command's output.
+//
+// Data read by `read` one byte at a time (the shell never reads past a
+// request) and `head -c N`, which reads no more than N bytes (GNU coreutils,
+// as on every Linux distribution Micetro and Ops Manager support).
+//
+// A shell that misbehaves in any way — a timeout, a cancelled context, a
+// broken stream, a dead connection — is killed (its process group, as for a
+// session's command) and never used again; the next command starts a new
+// one. A shell that cannot start (sudo refused) is not tried again on that
+// host: its commands take sessions of their own, which report sudo's error.
+const shellLoop = `echo hawiz-shell-ready; echo hawiz-shell-ready >&2
+while IFS= read -r hawiz_tok && IFS= read -r hawiz_n; do
+	hawiz_s=
+	while IFS= read -r hawiz_l; do
+		if [ "$hawiz_l" = "$hawiz_tok" ]; then break; fi
+		hawiz_s="$hawiz_s$hawiz_l
+"
+	done
+	printf '%s+\n' "$hawiz_tok" >&2
+	if [ "$hawiz_n" -lt 0 ]; then
+		( eval "$hawiz_s" ) </dev/null
+	else
+		head -c "$hawiz_n" | ( eval "$hawiz_s"; hawiz_rc=$?; cat >/dev/null; exit $hawiz_rc )
+	fi
+	hawiz_rc=$?
+	printf '%s %d\n' "$hawiz_tok" "$hawiz_rc"
+	printf '%s\n' "$hawiz_tok" >&2
+done`
+
+const shellReady = "hawiz-shell-ready"
+
+// maxShellStdin bounds the stdin a command may bring through a resident
+// shell; larger input (uploads) takes a session of its own, where it streams.
+const maxShellStdin = 8 << 20
+
+// rshell is one resident shell.
+type rshell struct {
+	mode sudoMode
+	c    *conn
+	sess *ssh.Session
+	in   io.WriteCloser
+	out  *bufio.Reader
+	err  *bufio.Reader
+	pgid int
+}
+
+// shellSlots is a host's resident shells, one per sudo mode.
+type shellSlots struct {
+	idle [3]*rshell
+	busy [3]bool
+	off  [3]bool // could not start: every command takes a session of its own
+}
+
+// shellFor returns r's resident shell, starting one when there is none, or
+// nil when r takes a session of its own: Windows, streaming output, stdin
+// of unknown or large size, the resident shell busy with another command,
+// no free session slot for a new one, or resident shells switched off.
+func (h *Host) shellFor(ctx context.Context, r *execReq) *rshell {
+	if h.cfg.OS == Windows || h.f.opts.SessionPerCommand || r.noSem || r.onLine != nil || r.ps != "" || cap(h.sem) < 3 {
+		return nil
+	}
+	if r.stdin != nil {
+		br, ok := r.stdin.(*bytes.Reader)
+		if !ok || br.Len() > maxShellStdin {
+			return nil
+		}
+	}
+	mode := h.sudoMode(r.sudo)
+	h.mu.Lock()
+	if h.closed || h.shells.off[mode] || h.shells.busy[mode] {
+		h.mu.Unlock()
+		return nil
+	}
+	s := h.shells.idle[mode]
+	h.shells.idle[mode] = nil
+	h.shells.busy[mode] = true
+	h.mu.Unlock()
+	if s != nil && s.c.isDead() {
+		h.dropShell(s, false, "")
+		s = nil
+	}
+	if s == nil {
+		s = h.startShell(ctx, mode, r.timeout)
+		if s == nil {
+			h.mu.Lock()
+			h.shells.busy[mode] = false
+			h.mu.Unlock()
+		}
+	}
+	return s
+}
+
+// putShell gives a healthy shell back after a command.
+func (h *Host) putShell(s *rshell) {
+	h.mu.Lock()
+	h.shells.busy[s.mode] = false
+	if !h.closed {
+		h.shells.idle[s.mode] = s
+		h.mu.Unlock()
+		return
+	}
+	h.mu.Unlock()
+	s.sess.Close()
+	<-h.sem
+}
+
+// dropShell ends s for good: its session closed, with kill its process
+// group killed too (a command still running), its slot freed.
+func (h *Host) dropShell(s *rshell, kill bool, why string) string {
+	how := "session closed"
+	if kill {
+		how = h.kill(s.sess, s.pgid, s.mode != sudoNone)
+	} else {
+		s.sess.Close()
+	}
+	if why != "" {
+		h.f.debug("resident shell dropped", "host", h.cfg.Name, "why", why, "how", how)
+	}
+	<-h.sem
+	h.mu.Lock()
+	h.shells.busy[s.mode] = false
+	h.mu.Unlock()
+	return how
+}
+
+// startShell opens a session and starts a resident shell in it. It returns
+// nil when it cannot (no free session slot, the connection is gone, sudo
+// refused); after a refusal on the host's side resident shells of that mode
+// are off for the host.
+func (h *Host) startShell(ctx context.Context, mode sudoMode, timeout time.Duration) *rshell {
+	select {
+	case h.sem <- struct{}{}:
+	default:
+		return nil
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			<-h.sem
+		}
+	}()
+	if timeout <= 0 || timeout > 30*time.Second {
+		timeout = 30 * time.Second
+	}
+	octx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, err := h.current(octx)
+	if err != nil {
+		return nil
+	}
+	cmdline, err := renderPOSIX([]string{"sh", "-c", shellLoop, "hawiz"}, nil, mode)
+	if err != nil {
+		return nil
+	}
+	sess, err := openSession(octx, c)
+	if err != nil {
+		return nil
+	}
+	s := &rshell{mode: mode, c: c, sess: sess}
+	in, err1 := sess.StdinPipe()
+	out, err2 := sess.StdoutPipe()
+	eout, err3 := sess.StderrPipe()
+	if err := errors.Join(err1, err2, err3); err != nil {
+		sess.Close()
+		return nil
+	}
+	s.in, s.out, s.err = in, bufio.NewReader(out), bufio.NewReader(eout)
+	start := time.Now()
+	if err := sess.Start(cmdline); err != nil {
+		sess.Close()
+		return nil
+	}
+	type up struct {
+		refused bool
+		msg     string
+	}
+	done := make(chan up, 2)
+	go func() { // stdout: anything a login script printed, then the ready line
+		for {
+			l, err := s.out.ReadString('\n')
+			if err != nil {
+				done <- up{refused: true}
+				return
+			}
+			if strings.TrimRight(l, "\r\n") == shellReady {
+				done <- up{}
+				return
+			}
+		}
+	}()
+	go func() { // stderr: the process group, sudo's password exchange, the ready line
+		prompts := 0
+		var noise strings.Builder
+		for {
+			l, err := s.err.ReadString('\n')
+			if err != nil {
+				done <- up{refused: true, msg: noise.String()}
+				return
+			}
+			line := strings.TrimRight(l, "\r\n")
+			switch {
+			case strings.HasPrefix(line, pidMarker):
+				s.pgid, _ = strconv.Atoi(line[len(pidMarker):])
+			case line == sudoPrompt:
+				prompts++
+				if prompts > 1 || mode != sudoPassword {
+					s.in.Close() // refused: sudo gives up at once
+					continue
+				}
+				io.WriteString(s.in, h.cfg.SudoPassword+"\n")
+			case line == sudoOK:
+			case line == shellReady:
+				done <- up{}
+				return
+			default:
+				noise.WriteString(l)
+			}
+		}
+	}()
+	var fail string
+	for range 2 {
+		select {
+		case u := <-done:
+			if u.refused && fail == "" {
+				fail = strings.TrimSpace(h.f.red.Redact(u.msg))
+				if fail == "" {
+					fail = "the shell ended before it was ready"
+				}
+			}
+		case <-octx.Done():
+			h.kill(sess, s.pgid, mode != sudoNone)
+			return nil
+		}
+		if fail != "" {
+			break
+		}
+	}
+	if fail != "" {
+		sess.Close()
+		if !c.isDead() {
+			h.mu.Lock()
+			h.shells.off[mode] = true
+			h.mu.Unlock()
+		}
+		h.f.debug("resident shell did not start", "host", h.cfg.Name, "sudo", mode != sudoNone, "err", fail)
+		return nil
+	}
+	detail := "start a resident shell"
+	if mode != sudoNone {
+		detail = "start a resident root shell (sudo sh)"
+	}
+	h.f.record(Action{Time: start, Host: h.cfg.Name, Kind: "shell", Detail: detail, Duration: time.Since(start)})
+	ok = true
+	return s
+}
+
+// shellScript renders argv (with env) as the script a resident shell runs
+// in a subshell. `sh -c SCRIPT NAME ARGS...` runs SCRIPT there directly with
+// ARGS as its positional parameters (one program less), unless SCRIPT uses
+// $0 or $$, which would differ.
+func shellScript(argv []string, env map[string]string) (string, error) {
+	if len(argv) == 0 || argv[0] == "" {
+		return "", fmt.Errorf("empty program")
+	}
+	var b strings.Builder
+	for _, k := range sortedKeys(env) {
+		if !validEnvName(k) {
+			return "", fmt.Errorf("invalid environment variable name %q", k)
+		}
+		b.WriteString("export " + k + "=" + ShQuote(env[k]) + "\n")
+	}
+	if len(argv) >= 3 && argv[0] == "sh" && argv[1] == "-c" && !strings.Contains(argv[2], "$$") &&
+		!strings.Contains(argv[2], "$0") && !strings.Contains(argv[2], "${0") {
+		b.WriteString("set --")
+		if len(argv) > 4 {
+			b.WriteString(" " + ShJoin(argv[4:]))
+		}
+		b.WriteString("\n" + argv[2] + "\n")
+	} else {
+		b.WriteString(ShJoin(argv) + "\n")
+	}
+	return b.String(), nil
+}
+
+// execShell runs r in s. handled is false when r cannot go through a
+// resident shell after all (nothing was sent; s is still usable and given
+// back): the caller runs it in a session of its own.
+func (h *Host) execShell(ctx context.Context, s *rshell, r *execReq) (res Result, err error, handled bool) {
+	script, err := shellScript(r.argv, r.env)
+	if err != nil {
+		h.putShell(s)
+		return res, fmt.Errorf("host %s: %w", h.cfg.Name, err), true
+	}
+	if strings.IndexByte(script, 0) >= 0 {
+		h.putShell(s)
+		return res, nil, false
+	}
+	var tok string
+	for {
+		var b [16]byte
+		rand.Read(b[:])
+		tok = "hawiz-end-" + hex.EncodeToString(b[:])
+		if !strings.Contains(script, tok) {
+			break
+		}
+	}
+	var stdin []byte
+	n := -1
+	if r.stdin != nil {
+		br := r.stdin.(*bytes.Reader)
+		stdin = make([]byte, br.Len())
+		br.Read(stdin)
+		n = len(stdin)
+	}
+	req := make([]byte, 0, len(script)+2*len(tok)+len(stdin)+32)
+	req = append(req, tok+"\n"+strconv.Itoa(n)+"\n"+script+tok+"\n"...)
+	req = append(req, stdin...)
+
+	outc, errc := make(chan shellOut, 1), make(chan shellOut, 1)
+	read := func(rd *bufio.Reader, ch chan shellOut, ack bool) {
+		var buf []byte
+		acked := false
+		for {
+			l, err := rd.ReadBytes('\n') // the token ends the last line
+			if ack && !acked && string(l) == tok+"+\n" {
+				acked = true
+				continue
+			}
+			if i := bytes.Index(l, []byte(tok)); i >= 0 {
+				buf = append(buf, l[:i]...)
+				ch <- shellOut{b: buf, rest: strings.TrimSpace(string(l[i+len(tok):])), acked: acked}
+				return
+			}
+			buf = append(buf, l...)
+			if err != nil {
+				ch <- shellOut{b: buf, err: err, acked: acked}
+				return
+			}
+		}
+	}
+	go read(s.out, outc, false)
+	go read(s.err, errc, true)
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := s.in.Write(req)
+		wrote <- err
+	}()
+
+	var tc <-chan time.Time
+	if r.timeout > 0 {
+		t := time.NewTimer(r.timeout)
+		defer t.Stop()
+		tc = t.C
+	}
+	var o, e shellOut
+	haveO, haveE := false, false
+	for !haveO || !haveE {
+		select {
+		case o = <-outc:
+			haveO = true
+		case e = <-errc:
+			haveE = true
+		case <-ctx.Done():
+			how := h.dropShell(s, true, "cancelled")
+			res.Stdout, res.Stderr = drainGot(outc, o, haveO), drainGot(errc, e, haveE)
+			return res, fmt.Errorf("host %s: %w (%s)", h.cfg.Name, ctx.Err(), how), true
+		case <-tc:
+			how := h.dropShell(s, true, "timeout")
+			res.Stdout, res.Stderr = drainGot(outc, o, haveO), drainGot(errc, e, haveE)
+			return res, fmt.Errorf("host %s: %w after %s (%s)", h.cfg.Name, ErrTimeout, r.timeout, how), true
+		}
+		if (haveO && o.err != nil) || (haveE && e.err != nil) {
+			break
+		}
+	}
+	if !haveO { // one stream broke: the other one ends with it
+		o, haveO = awaitOut(outc)
+	}
+	if !haveE {
+		e, haveE = awaitOut(errc)
+	}
+	res.Stdout, res.Stderr = o.b, e.b
+	if o.err != nil || e.err != nil || !haveO || !haveE {
+		h.dropShell(s, false, "stream ended")
+		werr := <-wrote
+		if haveE && !e.acked && len(o.b) == 0 && len(e.b) == 0 {
+			// The shell never took the command (it ended before, e.g. with its
+			// connection): nothing ran, so a session of its own runs it.
+			h.f.debug("resident shell gone before the command", "host", h.cfg.Name, "err", errors.Join(o.err, e.err, werr))
+			return Result{}, nil, false
+		}
+		when := "while the command ran; its outcome is unknown"
+		if werr == nil && !s.c.isDead() {
+			when = "(its resident shell ended) " + when
+		}
+		return res, h.lostErr(errors.Join(o.err, e.err, werr), when), true
+	}
+	if err := <-wrote; err != nil {
+		h.dropShell(s, false, "write failed")
+		return res, h.lostErr(err, "while the command ran; its outcome is unknown"), true
+	}
+	st, perr := strconv.Atoi(o.rest)
+	if perr != nil {
+		h.dropShell(s, true, "bad status line")
+		return res, fmt.Errorf("host %s: the resident shell answered %q instead of an exit status", h.cfg.Name, o.rest), true
+	}
+	res.ExitStatus = st
+	h.putShell(s)
+	return res, nil, true
+}
+
+// shellOut is one stream of a command run by a resident shell.
+type shellOut struct {
+	b     []byte
+	rest  string // after the token: the exit status on stdout
+	err   error
+	acked bool // stderr: the shell took the command ("TOKEN+")
+}
+
+// awaitOut waits briefly for a reader that is ending with its stream.
+func awaitOut(ch chan shellOut) (shellOut, bool) {
+	select {
+	case g := <-ch:
+		return g, true
+	case <-time.After(2 * time.Second):
+		return shellOut{}, false
+	}
+}
+
+// drainGot returns what a reader collected, waiting briefly for a reader
+// that is ending now that its shell was killed.
+func drainGot(ch chan shellOut, g shellOut, have bool) []byte {
+	if have {
+		return g.b
+	}
+	select {
+	case g = <-ch:
+		return g.b
+	case <-time.After(2 * time.Second):
+		return nil
+	}
+}
