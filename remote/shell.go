@@ -16,9 +16,9 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// A resident shell is one long-lived `sh` per host and privilege (the SSH
-// user's, or root's through one sudo) that runs the host's commands one at a
-// time. A command then costs a fork and its own programs on the server,
+// A resident shell is a long-lived `sh` on a host (the SSH user's, or root's
+// through one sudo) that runs the host's commands one at a time; a host has
+// up to maxShells of each, for commands that run at once. A command then costs a fork and its own programs on the server,
 // instead of a new SSH session, a login shell and a sudo each time (about 3 ms
 // instead of 50–100 ms on the lab; docs/design.md, "Resident shells").
 //
@@ -79,19 +79,24 @@ type rshell struct {
 	pgid int
 }
 
-// shellSlots is a host's resident shells, one per sudo mode.
+// maxShells bounds a host's resident shells of one privilege: the engine
+// runs a step's checks on a host at once (typically 2–3 commands), and each
+// live shell holds one of the host's session slots.
+const maxShells = 3
+
+// shellSlots is a host's resident shells, per sudo mode.
 type shellSlots struct {
-	idle [3]*rshell
-	busy [3]bool
+	idle [3][]*rshell
+	live [3]int  // idle + in use
 	off  [3]bool // could not start: every command takes a session of its own
 }
 
-// shellFor returns r's resident shell, starting one when there is none, or
-// nil when r takes a session of its own: Windows, streaming output, stdin
-// of unknown or large size, the resident shell busy with another command,
-// no free session slot for a new one, or resident shells switched off.
+// shellFor returns a resident shell for r, starting one when none is idle
+// (up to maxShells), or nil when r takes a session of its own: Windows,
+// streaming output, stdin of unknown or large size, every shell busy, no
+// free session slot for a new one, or resident shells switched off.
 func (h *Host) shellFor(ctx context.Context, r *execReq) *rshell {
-	if h.cfg.OS == Windows || h.f.opts.SessionPerCommand || r.noSem || r.onLine != nil || r.ps != "" || cap(h.sem) < 3 {
+	if h.cfg.OS == Windows || h.f.opts.SessionPerCommand || r.noSem || r.onLine != nil || r.ps != "" || cap(h.sem) < 2*maxShells+1 {
 		return nil
 	}
 	if r.stdin != nil {
@@ -101,39 +106,47 @@ func (h *Host) shellFor(ctx context.Context, r *execReq) *rshell {
 		}
 	}
 	mode := h.sudoMode(r.sudo)
-	h.mu.Lock()
-	if h.closed || h.shells.off[mode] || h.shells.busy[mode] {
+	for {
+		h.mu.Lock()
+		if h.closed || h.shells.off[mode] {
+			h.mu.Unlock()
+			return nil
+		}
+		if n := len(h.shells.idle[mode]); n > 0 {
+			s := h.shells.idle[mode][n-1]
+			h.shells.idle[mode] = h.shells.idle[mode][:n-1]
+			h.mu.Unlock()
+			if s.c.isDead() {
+				h.dropShell(s, false, "")
+				continue
+			}
+			return s
+		}
+		if h.shells.live[mode] >= maxShells {
+			h.mu.Unlock()
+			return nil
+		}
+		h.shells.live[mode]++
 		h.mu.Unlock()
-		return nil
-	}
-	s := h.shells.idle[mode]
-	h.shells.idle[mode] = nil
-	h.shells.busy[mode] = true
-	h.mu.Unlock()
-	if s != nil && s.c.isDead() {
-		h.dropShell(s, false, "")
-		s = nil
-	}
-	if s == nil {
-		s = h.startShell(ctx, mode, r.timeout)
+		s := h.startShell(ctx, mode, r.timeout)
 		if s == nil {
 			h.mu.Lock()
-			h.shells.busy[mode] = false
+			h.shells.live[mode]--
 			h.mu.Unlock()
 		}
+		return s
 	}
-	return s
 }
 
 // putShell gives a healthy shell back after a command.
 func (h *Host) putShell(s *rshell) {
 	h.mu.Lock()
-	h.shells.busy[s.mode] = false
 	if !h.closed {
-		h.shells.idle[s.mode] = s
+		h.shells.idle[s.mode] = append(h.shells.idle[s.mode], s)
 		h.mu.Unlock()
 		return
 	}
+	h.shells.live[s.mode]--
 	h.mu.Unlock()
 	s.sess.Close()
 	<-h.sem
@@ -153,7 +166,7 @@ func (h *Host) dropShell(s *rshell, kill bool, why string) string {
 	}
 	<-h.sem
 	h.mu.Lock()
-	h.shells.busy[s.mode] = false
+	h.shells.live[s.mode]--
 	h.mu.Unlock()
 	return how
 }
@@ -272,7 +285,7 @@ func (h *Host) startShell(ctx context.Context, mode sudoMode, timeout time.Durat
 	}
 	if fail != "" {
 		sess.Close()
-		if !c.isDead() {
+		if !c.isDead() && octx.Err() == nil {
 			h.mu.Lock()
 			h.shells.off[mode] = true
 			h.mu.Unlock()
