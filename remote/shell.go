@@ -11,6 +11,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -76,7 +77,7 @@ type rshell struct {
 	in   io.WriteCloser
 	out  *bufio.Reader
 	err  *bufio.Reader
-	pgid int
+	pgid atomic.Int64 // the login shell's process group (its stderr marker)
 }
 
 // maxShells bounds a host's resident shells of one privilege: the engine
@@ -157,7 +158,7 @@ func (h *Host) putShell(s *rshell) {
 func (h *Host) dropShell(s *rshell, kill bool, why string) string {
 	how := "session closed"
 	if kill {
-		how = h.kill(s.sess, s.pgid, s.mode != sudoNone)
+		how = h.kill(s.sess, int(s.pgid.Load()), s.mode != sudoNone)
 	} else {
 		s.sess.Close()
 	}
@@ -248,7 +249,8 @@ func (h *Host) startShell(ctx context.Context, mode sudoMode, timeout time.Durat
 			line := strings.TrimRight(l, "\r\n")
 			switch {
 			case strings.HasPrefix(line, pidMarker):
-				s.pgid, _ = strconv.Atoi(line[len(pidMarker):])
+				n, _ := strconv.Atoi(line[len(pidMarker):])
+				s.pgid.Store(int64(n))
 			case line == sudoPrompt:
 				prompts++
 				if prompts > 1 || mode != sudoPassword {
@@ -276,7 +278,7 @@ func (h *Host) startShell(ctx context.Context, mode sudoMode, timeout time.Durat
 				}
 			}
 		case <-octx.Done():
-			h.kill(sess, s.pgid, mode != sudoNone)
+			h.kill(sess, int(s.pgid.Load()), mode != sudoNone)
 			return nil
 		}
 		if fail != "" {

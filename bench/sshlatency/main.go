@@ -4,7 +4,8 @@
 // (lab/sshd.sh), in one run, interleaving the methods so that load on the machine
 // hits them alike:
 //
-//   - hawiz remote, Run("true") and Run sudo true on its reused connection
+//   - hawiz remote, Run("true") and Run sudo true on its reused connection (a
+//     resident shell: remote/shell.go), and the same with SessionPerCommand
 //   - bare x/crypto/ssh: one session per command on a reused connection (the floor)
 //   - OpenSSH ssh through a ControlMaster (ControlPersist)
 //   - plain OpenSSH ssh, a new connection per command
@@ -144,13 +145,23 @@ func benchmark(n int, quick bool, maxRatio float64) error {
 	}
 	defer fleet.Close()
 	h := fleet.Host(l.name)
-	hawizRun := func(sudo bool) error {
+	// and with --session-per-command: a session (and a sudo) per command
+	popts := ropts
+	popts.SessionPerCommand = true
+	pfleet, err := remote.Connect(ctx, popts, []remote.HostConfig{hc})
+	if err != nil {
+		return fmt.Errorf("hawiz remote connect: %w", err)
+	}
+	defer pfleet.Close()
+	ph := pfleet.Host(l.name)
+	run := func(h *remote.Host, sudo bool) error {
 		res, err := h.Run(ctx, remote.Cmd{Program: "true", Sudo: sudo})
 		if err == nil {
 			err = res.ExitError()
 		}
 		return err
 	}
+	hawizRun := func(sudo bool) error { return run(h, sudo) }
 
 	// OpenSSH with and without a ControlMaster
 	cmDir, err := os.MkdirTemp("", "hawiz-bench-")
@@ -181,6 +192,8 @@ func benchmark(n int, quick bool, maxRatio float64) error {
 		{name: "plain ssh (new connection each)", every: 10, floor: floor, run: func() error { return sshCmd(nil, "true") }},
 		sudoFloor,
 		{name: "hawiz remote Run(true, Sudo), reused conn", every: 1, floor: sudoFloor, run: func() error { return hawizRun(true) }},
+		{name: "hawiz --session-per-command: Run(true)", every: 1, floor: floor, run: func() error { return run(ph, false) }},
+		{name: "hawiz --session-per-command: Run(true, Sudo)", every: 1, floor: sudoFloor, run: func() error { return run(ph, true) }},
 		// Diagnostic: the floor's session running a line shaped like hawiz's wrapper
 		// (remote/render.go: a PID line on stderr, then the program): the server-side
 		// share of hawiz's overhead.
