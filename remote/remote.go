@@ -254,7 +254,7 @@ type ServiceManager struct {
 type Action struct {
 	Time       time.Time
 	Host       string
-	Kind       string // run|read|write|stat|service|upload|dial
+	Kind       string // run|read|write|stat|service|upload|dial|shell (a resident shell started)
 	Detail     string
 	ExitStatus int
 	Duration   time.Duration
