@@ -71,6 +71,18 @@ func validEnvName(k string) bool {
 	return true
 }
 
+// envKeys returns env's names sorted, or an error naming the first one that
+// is not a valid environment variable name.
+func envKeys(env map[string]string) ([]string, error) {
+	keys := sortedKeys(env)
+	for _, k := range keys {
+		if !validEnvName(k) {
+			return nil, fmt.Errorf("invalid environment variable name %q", k)
+		}
+	}
+	return keys, nil
+}
+
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -92,11 +104,9 @@ func renderPOSIX(argv []string, env map[string]string, sudo sudoMode) (string, e
 	}
 	var b strings.Builder
 	b.WriteString(`echo "` + pidMarker + `$$" >&2; `)
-	keys := sortedKeys(env)
-	for _, k := range keys {
-		if !validEnvName(k) {
-			return "", fmt.Errorf("invalid environment variable name %q", k)
-		}
+	keys, err := envKeys(env)
+	if err != nil {
+		return "", err
 	}
 	if sudo == sudoNone {
 		for _, k := range keys {
@@ -183,10 +193,11 @@ func psRunScript(argv []string, env map[string]string, withStdin bool) (string, 
 	}
 	var b strings.Builder
 	b.WriteString(psPrelude)
-	for _, k := range sortedKeys(env) {
-		if !validEnvName(k) {
-			return "", fmt.Errorf("invalid environment variable name %q", k)
-		}
+	keys, err := envKeys(env)
+	if err != nil {
+		return "", err
+	}
+	for _, k := range keys {
 		b.WriteString("$env:" + k + " = " + psQuote(env[k]) + "\n")
 	}
 	if withStdin {

@@ -312,11 +312,12 @@ func shellScript(argv []string, env map[string]string) (string, error) {
 	if len(argv) == 0 || argv[0] == "" {
 		return "", fmt.Errorf("empty program")
 	}
+	keys, err := envKeys(env)
+	if err != nil {
+		return "", err
+	}
 	var b strings.Builder
-	for _, k := range sortedKeys(env) {
-		if !validEnvName(k) {
-			return "", fmt.Errorf("invalid environment variable name %q", k)
-		}
+	for _, k := range keys {
 		b.WriteString("export " + k + "=" + ShQuote(env[k]) + "\n")
 	}
 	if len(argv) >= 3 && argv[0] == "sh" && argv[1] == "-c" && !strings.Contains(argv[2], "$$") &&
@@ -477,16 +478,11 @@ func awaitOut(ch chan shellOut) (shellOut, bool) {
 	}
 }
 
-// drainGot returns what a reader collected, waiting briefly for a reader
-// that is ending now that its shell was killed.
+// drainGot returns what a reader collected, waiting briefly (awaitOut) for
+// a reader that is ending now that its shell was killed.
 func drainGot(ch chan shellOut, g shellOut, have bool) []byte {
-	if have {
-		return g.b
+	if !have {
+		g, _ = awaitOut(ch)
 	}
-	select {
-	case g = <-ch:
-		return g.b
-	case <-time.After(2 * time.Second):
-		return nil
-	}
+	return g.b
 }
