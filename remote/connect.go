@@ -356,6 +356,7 @@ func (f *Fleet) Redactor() *Redactor { return f.red }
 
 // Close closes every connection.
 func (f *Fleet) Close() error {
+	f.closeShells()
 	for _, h := range f.hosts {
 		h.mu.Lock()
 		h.closed = true

@@ -91,10 +91,18 @@ type Options struct {
 	// resident shell per host and privilege (one sudo) runs them in turn,
 	// which is many times faster (shell.go).
 	SessionPerCommand bool
+	// ReadTimeout bounds a read that has no timeout of its own (Stat,
+	// ReadFile and its hash, a service's state check): a host or resident
+	// shell that stops answering fails the read instead of hanging it.
+	// Default DefaultReadTimeout.
+	ReadTimeout time.Duration
 	// InsecureIgnoreHostKeysForTests disables host-key checking. Tests only;
 	// hawiz itself never sets it.
 	InsecureIgnoreHostKeysForTests bool
 }
+
+// DefaultReadTimeout is Options.ReadTimeout when it is not set.
+const DefaultReadTimeout = 2 * time.Minute
 
 // NewHostKey is a host key not found in known_hosts.
 type NewHostKey struct {

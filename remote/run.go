@@ -29,6 +29,9 @@ type execReq struct {
 	// noOutput keeps stdout out of the transcript (file contents).
 	noOutput bool
 	noSem    bool // the kill command must not wait for a session slot
+	// read: the command only reads (a stat, a file, a state check); without
+	// a timeout of its own it gets Options.ReadTimeout.
+	read bool
 }
 
 func (h *Host) sudoMode(sudo bool) sudoMode {
@@ -75,6 +78,12 @@ func (h *Host) Run(ctx context.Context, c Cmd) (Result, error) {
 
 // exec runs r, records it in the transcript, and maps sudo failures.
 func (h *Host) exec(ctx context.Context, r *execReq) (Result, error) {
+	if r.timeout <= 0 && (r.read || r.kind == "stat" || r.kind == "read") {
+		r.timeout = h.f.opts.ReadTimeout
+		if r.timeout <= 0 {
+			r.timeout = DefaultReadTimeout
+		}
+	}
 	start := time.Now()
 	var res Result
 	var err error

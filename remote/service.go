@@ -43,6 +43,9 @@ func (h *Host) Service(ctx context.Context, m ServiceManager, name string, a Ser
 			return false, fmt.Errorf("host %s: service %s: %w", h.cfg.Name, name, err)
 		}
 	}
+	if a == ServiceIsActive {
+		reqs[0].read = true
+	}
 	if a == ServiceIsActive && (m.Kind == "" || m.Kind == "systemctl") && h.cfg.OS != Windows {
 		reqs[0].sudo = false
 		reqs[0].detail = ShJoin(reqs[0].argv)

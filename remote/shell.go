@@ -27,38 +27,70 @@ import (
 //
 //	TOKEN\n N\n SCRIPT (lines) TOKEN\n [N bytes of the command's stdin]
 //
-// TOKEN is 128 random bits, new for every command, so no script line and
-// no output can hold it by accident; N is -1 for no stdin. The script is
-// rendered as for a session of its own: every argument quoted by ShQuote,
-// data never interpolated. The shell runs it in a subshell (nothing it sets
-// survives it) with stdin /dev/null or exactly N bytes, then writes
-// "TOKEN STATUS\n" on stdout and "TOKEN\n" on stderr. hawiz reads each stream
-// up to its TOKEN: what comes before is the command's output.
+// TOKEN is "hawiz-end-" and 128 random bits, new for every command, so no
+// script line, no stdin and no output can hold it by accident (hawiz checks
+// the script and the stdin); N is -1 for no stdin. The script is rendered as
+// for a session of its own: every argument quoted by ShQuote, data never
+// interpolated. hawiz → shell framing is safe by construction:
 //
-// Data read by `read` one byte at a time (the shell never reads past a
-// request) and `head -c N`, which reads no more than N bytes (GNU coreutils,
-// as on every Linux distribution Micetro and Ops Manager support).
+//   - the shell reads TOKEN, N and the script with `read` (one byte at a
+//     time: it never reads past a line) and checks that TOKEN and N have their
+//     form; anything else ends the shell at once, before anything runs;
+//   - the N bytes of stdin are copied whole by `head -c N` (GNU coreutils,
+//     which reads no more than it was asked; checked when the shell starts)
+//     into a file of a private directory (mktemp -d, umask 077: mode 0700,
+//     owned by the shell's user, root in a sudo shell), and their count is
+//     checked BEFORE the command starts: a short copy (a full disk, a broken
+//     stream) ends the shell with "TOKEN!" on stderr and nothing runs;
+//   - the command then runs in a subshell (nothing it sets survives it) with
+//     that file, or /dev/null, as its stdin. Whatever it does — exit at once,
+//     read part, never read, leave a background process behind, print
+//     token-like lines — no byte of its stdin is left in the shell's own
+//     input, because the shell already consumed exactly N bytes.
+//
+// shell → hawiz: "TOKEN+" on stderr when the command starts, then the
+// command's output, then "TOKEN STATUS\n" on stdout and "TOKEN\n" on stderr.
+// hawiz reads each stream up to its TOKEN: what comes before is the
+// command's output.
 //
 // A shell that misbehaves in any way — a timeout, a cancelled context, a
-// broken stream, a dead connection — is killed (its process group, as for a
-// session's command) and never used again; the next command starts a new
-// one. A shell that cannot start (sudo refused) is not tried again on that
-// host: its commands take sessions of their own, which report sudo's error.
-const shellLoop = `echo hawiz-shell-ready; echo hawiz-shell-ready >&2
+// broken stream, a dead connection, an answer out of protocol (a staging
+// failure, another token, a bad status line) — is killed (its process group,
+// as for a session's command; its private directory removed) and never used
+// again; the next command starts a new one. A shell that cannot start (sudo
+// refused, no GNU head, no private directory) is not tried again on that host:
+// its commands take sessions of their own, which report sudo's error.
+const shellLoop = `umask 077
+case $(head --version 2>/dev/null) in *coreutils*) ;; *) echo "hawiz-shell-no: head is not GNU coreutils" >&2; exit 96 ;; esac
+hawiz_d=$(mktemp -d "${TMPDIR:-/tmp}/hawiz-shell.XXXXXXXXXX") || exit 96
+trap 'rm -rf -- "$hawiz_d"' EXIT
+trap 'exit 129' HUP
+trap 'exit 143' TERM
+echo "hawiz-shell-ready $hawiz_d"; echo hawiz-shell-ready >&2
 while IFS= read -r hawiz_tok && IFS= read -r hawiz_n; do
+	case $hawiz_tok in hawiz-end-????????????????????????????????) ;; *) echo hawiz-shell-framing >&2; exit 97 ;; esac
+	case $hawiz_n in -1) ;; '' | *[!0-9]*) echo hawiz-shell-framing >&2; exit 97 ;; esac
 	hawiz_s=
-	while IFS= read -r hawiz_l; do
+	while :; do
+		IFS= read -r hawiz_l || { echo hawiz-shell-framing >&2; exit 97; }
 		if [ "$hawiz_l" = "$hawiz_tok" ]; then break; fi
 		hawiz_s="$hawiz_s$hawiz_l
 "
 	done
-	printf '%s+\n' "$hawiz_tok" >&2
-	if [ "$hawiz_n" -lt 0 ]; then
+	if [ "$hawiz_n" = -1 ]; then
+		printf '%s+\n' "$hawiz_tok" >&2
 		( eval "$hawiz_s" ) </dev/null
+		hawiz_rc=$?
 	else
-		head -c "$hawiz_n" | ( eval "$hawiz_s"; hawiz_rc=$?; cat >/dev/null; exit $hawiz_rc )
+		if ! head -c "$hawiz_n" >"$hawiz_d/in" || [ "$(wc -c <"$hawiz_d/in")" -ne "$hawiz_n" ]; then
+			printf '%s!\n' "$hawiz_tok" >&2
+			exit 98
+		fi
+		printf '%s+\n' "$hawiz_tok" >&2
+		( eval "$hawiz_s" ) <"$hawiz_d/in"
+		hawiz_rc=$?
+		rm -f -- "$hawiz_d/in"
 	fi
-	hawiz_rc=$?
 	printf '%s %d\n' "$hawiz_tok" "$hawiz_rc"
 	printf '%s\n' "$hawiz_tok" >&2
 done`
@@ -78,6 +110,7 @@ type rshell struct {
 	out  *bufio.Reader
 	err  *bufio.Reader
 	pgid atomic.Int64 // the login shell's process group (its stderr marker)
+	dir  string       // its private staging directory (mktemp -d, 0700)
 }
 
 // maxShells bounds a host's resident shells of one privilege: the engine
@@ -90,6 +123,10 @@ type shellSlots struct {
 	idle [3][]*rshell
 	live [3]int  // idle + in use
 	off  [3]bool // could not start: every command takes a session of its own
+	// noStdin: staging a command's stdin failed (the host's temporary
+	// directory is full): commands with stdin take sessions of their own.
+	noStdin [3]bool
+	started int // resident shells started on the host, in all
 }
 
 // shellFor returns a resident shell for r, starting one when none is idle
@@ -109,7 +146,7 @@ func (h *Host) shellFor(ctx context.Context, r *execReq) *rshell {
 	mode := h.sudoMode(r.sudo)
 	for {
 		h.mu.Lock()
-		if h.closed || h.shells.off[mode] {
+		if h.closed || h.shells.off[mode] || (r.stdin != nil && h.shells.noStdin[mode]) {
 			h.mu.Unlock()
 			return nil
 		}
@@ -154,11 +191,13 @@ func (h *Host) putShell(s *rshell) {
 }
 
 // dropShell ends s for good: its session closed, with kill its process
-// group killed too (a command still running), its slot freed.
+// group killed too (a command still running) and its private directory
+// removed (a killed shell runs no trap), its slot freed.
 func (h *Host) dropShell(s *rshell, kill bool, why string) string {
 	how := "session closed"
 	if kill {
 		how = h.kill(s.sess, int(s.pgid.Load()), s.mode != sudoNone)
+		h.removeShellDir(s)
 	} else {
 		s.sess.Close()
 	}
@@ -170,6 +209,78 @@ func (h *Host) dropShell(s *rshell, kill bool, why string) string {
 	h.shells.live[s.mode]--
 	h.mu.Unlock()
 	return how
+}
+
+// closeShells ends every idle resident shell of the fleet the way it
+// expects to end: its input closed, so its loop ends and its EXIT trap
+// removes its private directory. It waits for them, 2 s at most (a host that
+// does not answer keeps its shell until the connection closes).
+func (f *Fleet) closeShells() {
+	var all []*rshell
+	for _, h := range f.hosts {
+		h.mu.Lock()
+		for m := range h.shells.idle {
+			all = append(all, h.shells.idle[m]...)
+			h.shells.idle[m] = nil
+		}
+		h.mu.Unlock()
+	}
+	if len(all) == 0 {
+		return
+	}
+	ended := make(chan struct{}, len(all))
+	for _, s := range all {
+		go func() {
+			s.in.Close()
+			s.sess.Wait()
+			ended <- struct{}{}
+		}()
+	}
+	t := time.NewTimer(2 * time.Second)
+	defer t.Stop()
+	for range all {
+		select {
+		case <-ended:
+		case <-t.C:
+			return
+		}
+	}
+}
+
+// removeShellDir removes a killed shell's private directory, in a session
+// of its own (the shell is gone). The path is the one the shell reported,
+// checked to be what its mktemp makes; rm gets it as an argument.
+func (h *Host) removeShellDir(s *rshell) {
+	if s.dir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r := execReq{kind: "shell", detail: "rm -rf -- " + s.dir, argv: []string{"rm", "-rf", "--", s.dir}, sudo: s.mode != sudoNone, noSem: true}
+	if res, err := h.execRaw(ctx, &r); err != nil || res.ExitStatus != 0 {
+		h.f.debug("remove a killed resident shell's directory", "host", h.cfg.Name, "dir", s.dir, "err", errors.Join(err, res.ExitError()))
+	}
+}
+
+// shellDir returns the staging directory a ready line reports, or "" when
+// the line is not a ready line of the form the shell loop prints.
+func shellDir(line string) (string, bool) {
+	rest, ok := strings.CutPrefix(line, shellReady+" /")
+	if !ok {
+		return "", false
+	}
+	dir := "/" + rest
+	base := dir[strings.LastIndexByte(dir, '/')+1:]
+	tail, ok := strings.CutPrefix(base, "hawiz-shell.")
+	if !ok || len(tail) != 10 || strings.ContainsAny(dir, "\x00\n\r") || strings.Contains(dir, "/../") {
+		return "", false
+	}
+	for _, c := range tail {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return "", false
+		}
+	}
+	return dir, true
 }
 
 // startShell opens a session and starts a resident shell in it. It returns
@@ -231,7 +342,8 @@ func (h *Host) startShell(ctx context.Context, mode sudoMode, timeout time.Durat
 				done <- up{refused: true}
 				return
 			}
-			if strings.TrimRight(l, "\r\n") == shellReady {
+			if dir, ok := shellDir(strings.TrimRight(l, "\r\n")); ok {
+				s.dir = dir
 				done <- up{}
 				return
 			}
@@ -300,6 +412,9 @@ func (h *Host) startShell(ctx context.Context, mode sudoMode, timeout time.Durat
 		detail = "start a resident root shell (sudo sh)"
 	}
 	h.f.record(Action{Time: start, Host: h.cfg.Name, Kind: "shell", Detail: detail, Duration: time.Since(start)})
+	h.mu.Lock()
+	h.shells.started++
+	h.mu.Unlock()
 	ok = true
 	return s
 }
@@ -346,22 +461,27 @@ func (h *Host) execShell(ctx context.Context, s *rshell, r *execReq) (res Result
 		h.putShell(s)
 		return res, nil, false
 	}
+	var stdin []byte
+	n := -1
+	if r.stdin != nil { // read without consuming: a fallback session sends it again
+		br := r.stdin.(*bytes.Reader)
+		stdin = make([]byte, br.Len())
+		br.ReadAt(stdin, br.Size()-int64(br.Len()))
+		n = len(stdin)
+		defer func() {
+			if handled {
+				br.Seek(0, io.SeekEnd)
+			}
+		}()
+	}
 	var tok string
 	for {
 		var b [16]byte
 		rand.Read(b[:])
-		tok = "hawiz-end-" + hex.EncodeToString(b[:])
-		if !strings.Contains(script, tok) {
+		tok = shellTokenPrefix + hex.EncodeToString(b[:])
+		if !strings.Contains(script, tok) && !bytes.Contains(stdin, []byte(tok)) {
 			break
 		}
-	}
-	var stdin []byte
-	n := -1
-	if r.stdin != nil {
-		br := r.stdin.(*bytes.Reader)
-		stdin = make([]byte, br.Len())
-		br.Read(stdin)
-		n = len(stdin)
 	}
 	req := make([]byte, 0, len(script)+2*len(tok)+len(stdin)+32)
 	req = append(req, tok+"\n"+strconv.Itoa(n)+"\n"+script+tok+"\n"...)
@@ -373,9 +493,20 @@ func (h *Host) execShell(ctx context.Context, s *rshell, r *execReq) (res Result
 		acked := false
 		for {
 			l, err := rd.ReadBytes('\n') // the token ends the last line
-			if ack && !acked && string(l) == tok+"+\n" {
-				acked = true
-				continue
+			if ack && !acked {
+				switch {
+				case string(l) == tok+"+\n":
+					acked = true
+					continue
+				case string(l) == tok+"!\n": // the stdin could not be staged: nothing ran
+					ch <- shellOut{b: buf, staging: true}
+					return
+				case bytes.Contains(l, []byte(shellTokenPrefix)) && !bytes.Contains(l, []byte(tok)):
+					// Another command's token before this one started: the
+					// shell is out of step with hawiz.
+					ch <- shellOut{b: append(buf, l...), err: errShellFraming}
+					return
+				}
 			}
 			if i := bytes.Index(l, []byte(tok)); i >= 0 {
 				buf = append(buf, l[:i]...)
@@ -431,6 +562,22 @@ func (h *Host) execShell(ctx context.Context, s *rshell, r *execReq) (res Result
 		e, haveE = awaitOut(errc)
 	}
 	res.Stdout, res.Stderr = o.b, e.b
+	if haveE && e.staging {
+		// The shell copied fewer than N bytes of stdin (its temporary
+		// directory is full, say) and ended before running anything: the
+		// command takes a session of its own, as do later ones with stdin.
+		h.dropShell(s, false, "stdin could not be staged")
+		<-wrote
+		h.mu.Lock()
+		h.shells.noStdin[s.mode] = true
+		h.mu.Unlock()
+		h.f.debug("resident shell could not stage stdin", "host", h.cfg.Name, "stderr", h.f.red.Redact(string(e.b)))
+		return Result{}, nil, false
+	}
+	if errors.Is(o.err, errShellFraming) || errors.Is(e.err, errShellFraming) {
+		how := h.dropShell(s, true, "framing lost")
+		return res, h.lostErr(fmt.Errorf("%w (%s)", errShellFraming, how), "while the command ran; its outcome is unknown"), true
+	}
 	if o.err != nil || e.err != nil || !haveO || !haveE {
 		h.dropShell(s, false, "stream ended")
 		werr := <-wrote
@@ -451,9 +598,10 @@ func (h *Host) execShell(ctx context.Context, s *rshell, r *execReq) (res Result
 		return res, h.lostErr(err, "while the command ran; its outcome is unknown"), true
 	}
 	st, perr := strconv.Atoi(o.rest)
-	if perr != nil {
-		h.dropShell(s, true, "bad status line")
-		return res, fmt.Errorf("host %s: the resident shell answered %q instead of an exit status", h.cfg.Name, o.rest), true
+	if perr != nil || !e.acked {
+		how := h.dropShell(s, true, "bad status line")
+		return res, h.lostErr(fmt.Errorf("%w: it answered %q instead of an exit status (%s)", errShellFraming, o.rest, how),
+			"while the command ran; its outcome is unknown"), true
 	}
 	res.ExitStatus = st
 	h.putShell(s)
@@ -462,11 +610,18 @@ func (h *Host) execShell(ctx context.Context, s *rshell, r *execReq) (res Result
 
 // shellOut is one stream of a command run by a resident shell.
 type shellOut struct {
-	b     []byte
-	rest  string // after the token: the exit status on stdout
-	err   error
-	acked bool // stderr: the shell took the command ("TOKEN+")
+	b       []byte
+	rest    string // after the token: the exit status on stdout
+	err     error
+	acked   bool // stderr: the shell took the command ("TOKEN+")
+	staging bool // stderr: the shell could not stage the stdin ("TOKEN!")
 }
+
+// shellTokenPrefix begins every command's token.
+const shellTokenPrefix = "hawiz-end-"
+
+// errShellFraming: a resident shell answered out of protocol.
+var errShellFraming = errors.New("the resident shell lost its framing")
 
 // awaitOut waits briefly for a reader that is ending with its stream.
 func awaitOut(ch chan shellOut) (shellOut, bool) {
