@@ -4,7 +4,8 @@
 // any external daemon, and `hawiz demo` can stand in for real hosts.
 //
 // Behaviour, modelled on OpenSSH's sshd:
-//   - ed25519 host key, deterministic when Config.HostKeySeed is set;
+//   - ed25519 host key, deterministic when Config.HostKeySeed is set, and a
+//     host certificate for it when Config.HostCertificate is set;
 //   - public-key, password and keyboard-interactive (password) authentication;
 //   - "env" and "exec" requests; the command runs as `Shell -c COMMAND` with
 //     cwd = Root and HAWIZ_ROOT=Root, in its own process group;
@@ -67,6 +68,12 @@ type Config struct {
 	Env            []string        // extra "K=V" for every command (e.g. PATH with fake sudo first)
 	PortMap        map[int]string  // direct-tcpip: requested port -> real "127.0.0.1:NNNN"
 	IgnoreSignals  bool            // behave like an sshd that does not deliver "signal" requests
+	// HostCertificate, when set, is called once by Start with the ed25519
+	// host key and returns a certificate for it (signed by the caller's
+	// CA). The server then offers the certificate besides the plain key, as
+	// sshd with HostCertificate does: a client that asks for
+	// ssh-ed25519-cert-v01@openssh.com gets the certificate.
+	HostCertificate func(hostKey ssh.PublicKey) (*ssh.Certificate, error)
 	// Exec, when set, replaces the local shell. It returns the exit status.
 	// ctx is cancelled when the connection dies or the server closes.
 	Exec func(ctx context.Context, req ExecRequest) int
@@ -158,6 +165,17 @@ func Start(cfg Config) (*Server, error) {
 		sc.AddHostKey(k)
 	}
 	sc.AddHostKey(signer)
+	if cfg.HostCertificate != nil {
+		cert, err := cfg.HostCertificate(signer.PublicKey())
+		if err != nil {
+			return nil, fmt.Errorf("sshtest: host certificate: %w", err)
+		}
+		cs, err := ssh.NewCertSigner(cert, signer)
+		if err != nil {
+			return nil, fmt.Errorf("sshtest: host certificate: %w", err)
+		}
+		sc.AddHostKey(cs)
+	}
 	s.sshConf = sc
 
 	ln, err := net.Listen("tcp", cfg.Addr)
