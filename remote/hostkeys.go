@@ -4,15 +4,20 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha1"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gofrs/flock"
 	"golang.org/x/crypto/ssh"
@@ -104,10 +109,20 @@ func (f *Fleet) hostKeyCallback(owner string, t *target, rec *recorder) ssh.Host
 		return func(string, net.Addr, ssh.PublicKey) error { return nil }
 	}
 	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		db, err := readKnownHostsDB(t.knownHosts)
+		if err != nil {
+			return err
+		}
+		if cas := db.authorities(hostname); len(cas) > 0 {
+			// A @cert-authority line covers the host: only a certificate
+			// signed by that CA (or a key the operator recorded for the
+			// host) is accepted, never a key trusted on first use.
+			return db.checkCovered(t.display, hostname, cas, key, time.Now())
+		}
 		if f.acceptedThisRun(hostname, key) {
 			return nil // accepted by the operator in this Connect (even if known_hosts is /dev/null)
 		}
-		err := checkKnown(t.knownHosts, hostname, remote, key)
+		err = checkKnown(t.knownHosts, hostname, remote, key)
 		var ke *knownhosts.KeyError
 		if !errors.As(err, &ke) {
 			return err
@@ -164,7 +179,32 @@ var openSSHHostKeyOrder = [...]string{
 // so the key the operator is asked to confirm is the one `ssh` would show
 // (the server's ed25519 key when it has one; x/crypto's own order would
 // pick ECDSA first), as OpenSSH does.
+//
+// For a host that a @cert-authority line covers, the certificate algorithms
+// come first (OpenSSH's order), so a server with a host certificate presents
+// it, then the types of keys recorded for the host, then OpenSSH's plain
+// defaults, so a server without a certificate shows its plain key and is
+// refused by name rather than by a failed algorithm negotiation.
 func knownAlgorithms(files []string, hostname string) []string {
+	if db, err := readKnownHostsDB(files); err == nil && len(db.authorities(hostname)) > 0 {
+		algs := append([]string(nil), certAlgorithms[:]...)
+		seen := map[string]bool{}
+		for _, a := range algs {
+			seen[a] = true
+		}
+		var plain []string
+		for _, k := range db.pinned(hostname) {
+			plain = append(plain, algorithmsFor(k.key.Type())...)
+		}
+		sort.SliceStable(plain, func(i, j int) bool { return algRank(plain[i]) < algRank(plain[j]) })
+		for _, a := range append(plain, openSSHHostKeyOrder[:]...) {
+			if !seen[a] {
+				seen[a] = true
+				algs = append(algs, a)
+			}
+		}
+		return algs
+	}
 	err := checkKnown(files, hostname, &net.TCPAddr{IP: net.IPv4zero}, probeKey())
 	var ke *knownhosts.KeyError
 	if !errors.As(err, &ke) || len(ke.Want) == 0 {
@@ -172,15 +212,18 @@ func knownAlgorithms(files []string, hostname string) []string {
 	}
 	var algs []string
 	for _, w := range ke.Want {
-		switch t := w.Key.Type(); t {
-		case ssh.KeyAlgoRSA:
-			algs = append(algs, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
-		default:
-			algs = append(algs, t)
-		}
+		algs = append(algs, algorithmsFor(w.Key.Type())...)
 	}
 	sort.SliceStable(algs, func(i, j int) bool { return algRank(algs[i]) < algRank(algs[j]) })
 	return algs
+}
+
+// algorithmsFor lists the host key algorithms that negotiate a key of type t.
+func algorithmsFor(t string) []string {
+	if t == ssh.KeyAlgoRSA {
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+	}
+	return []string{t}
 }
 
 func algRank(a string) int {
@@ -284,4 +327,333 @@ func (f *Fleet) acceptForRun(hostname string, key ssh.PublicKey) {
 		f.accepted = map[string]bool{}
 	}
 	f.accepted[hostname+" "+string(key.Marshal())] = true
+}
+
+// HostCertError is returned for a host that a @cert-authority line in
+// known_hosts covers and that did not prove its identity with a valid host
+// certificate signed by that CA (nor with a key recorded for it in
+// known_hosts). Nothing overrides it: such a host is never trusted on first
+// use, --yes or not.
+type HostCertError struct {
+	Host        string // HostConfig.Name, or the ProxyJump hop as written
+	Address     string // "host:port" as dialled
+	KeyType     string // what the host presented: a plain key type or a *-cert-v01@openssh.com type
+	Fingerprint string // of the (certified) key
+	// Authority is the first @cert-authority line that covers the host, as
+	// "file:line".
+	Authority string
+	// Reason is why the certificate was refused; empty when the host
+	// presented a plain key.
+	Reason string
+}
+
+func (e *HostCertError) Error() string {
+	if e.Reason == "" {
+		return fmt.Sprintf("host %s: %s presented a plain %s host key (%s) and no certificate signed by its CA (@cert-authority at %s); "+
+			"hawiz never trusts such a key on first use: give the host a certificate from that CA (sshd HostCertificate), or record its key in known_hosts yourself",
+			e.Host, e.Address, e.KeyType, e.Fingerprint, e.Authority)
+	}
+	return fmt.Sprintf("host %s: the host certificate %s presented (%s, key %s) is not valid for it: %s (@cert-authority at %s); hawiz will not connect",
+		e.Host, e.Address, e.KeyType, e.Fingerprint, e.Reason, e.Authority)
+}
+
+// certAlgorithms are OpenSSH's default host certificate algorithms, in its
+// order (without the FIDO sk- types).
+var certAlgorithms = [...]string{
+	ssh.CertAlgoED25519v01,
+	ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01, ssh.CertAlgoECDSA521v01,
+	ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
+}
+
+// caSignatureAlgorithms is OpenSSH's default CASignatureAlgorithms: a CA
+// signature made with ssh-rsa (SHA-1) or DSA is refused.
+var caSignatureAlgorithms = map[string]bool{
+	ssh.KeyAlgoED25519: true, ssh.KeyAlgoSKED25519: true,
+	ssh.KeyAlgoECDSA256: true, ssh.KeyAlgoECDSA384: true, ssh.KeyAlgoECDSA521: true, ssh.KeyAlgoSKECDSA256: true,
+	ssh.KeyAlgoRSASHA512: true, ssh.KeyAlgoRSASHA256: true,
+}
+
+const (
+	markerCA      = "@cert-authority"
+	markerRevoked = "@revoked"
+)
+
+// khEntry is one line of a known_hosts file.
+type khEntry struct {
+	marker  string // "", markerCA or markerRevoked
+	pattern string // host patterns as written: a comma list, or one |1|salt|hash
+	key     ssh.PublicKey
+	file    string
+	line    int
+}
+
+func (e khEntry) where() string { return e.file + ":" + strconv.Itoa(e.line) }
+
+// khDB is the lines of a host's known_hosts files, matched as OpenSSH does
+// (ssh(1) hostfile.c, match.c): against "host" or "[host]:port" when the
+// port is not 22, lower-cased, with * and ? wildcards, !negation and hashed
+// names. x/crypto's knownhosts matches a pattern without a port only on
+// port 22 and wildcards only in the host part, so "*" or "[*.lan]:*" would
+// not cover a host on another port; that matters for @cert-authority lines,
+// which are nearly always wildcards.
+type khDB struct{ entries []khEntry }
+
+// readKnownHostsDB parses files (missing ones are skipped). A malformed line
+// is an error naming file and line, as knownhosts.New's.
+func readKnownHostsDB(files []string) (*khDB, error) {
+	db := &khDB{}
+	for _, file := range existingFiles(files) {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("known_hosts: %w", err)
+		}
+		for n, raw := range bytes.Split(b, []byte("\n")) {
+			e, ok, err := parseKnownHostsLine(string(raw))
+			if err != nil {
+				return nil, fmt.Errorf("known_hosts: %s:%d: %v", file, n+1, err)
+			}
+			if ok {
+				e.file, e.line = file, n+1
+				db.entries = append(db.entries, e)
+			}
+		}
+	}
+	return db, nil
+}
+
+func parseKnownHostsLine(line string) (khEntry, bool, error) {
+	f := strings.Fields(line)
+	if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+		return khEntry{}, false, nil
+	}
+	var e khEntry
+	if strings.HasPrefix(f[0], "@") {
+		if f[0] != markerCA && f[0] != markerRevoked {
+			return e, false, fmt.Errorf("unknown marker %q", f[0])
+		}
+		e.marker, f = f[0], f[1:]
+	}
+	if len(f) < 3 {
+		return e, false, errors.New("want host patterns, key type and key")
+	}
+	e.pattern = f[0]
+	if strings.HasPrefix(e.pattern, "|") {
+		if _, _, err := decodeHashedName(e.pattern); err != nil {
+			return e, false, err
+		}
+	}
+	blob, err := base64.StdEncoding.DecodeString(f[2])
+	if err != nil {
+		return e, false, fmt.Errorf("key: %v", err)
+	}
+	if e.key, err = ssh.ParsePublicKey(blob); err != nil {
+		return e, false, fmt.Errorf("key: %v", err)
+	}
+	if e.key.Type() != f[1] {
+		return e, false, fmt.Errorf("key type %s is written %s", e.key.Type(), f[1])
+	}
+	return e, true, nil
+}
+
+// lookupName is what known_hosts patterns are matched against for
+// "host:port": "host", or "[host]:port" when the port is not 22, lower-case.
+func lookupName(hostport string) string { return strings.ToLower(knownhosts.Normalize(hostport)) }
+
+func (db *khDB) matching(marker, hostport string) []khEntry {
+	name := lookupName(hostport)
+	var out []khEntry
+	for _, e := range db.entries {
+		if e.marker == marker && matchHostPatterns(e.pattern, name) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// authorities returns the @cert-authority lines that cover hostport.
+func (db *khDB) authorities(hostport string) []khEntry { return db.matching(markerCA, hostport) }
+
+// pinned returns the plain key lines recorded for hostport.
+func (db *khDB) pinned(hostport string) []khEntry { return db.matching("", hostport) }
+
+// revoked returns the @revoked line that lists key, if any. Revocation is
+// applied whatever the line's host patterns (stricter than OpenSSH, which
+// reads @revoked lines for the host only; the same as x/crypto's knownhosts).
+func (db *khDB) revoked(key ssh.PublicKey) (khEntry, bool) {
+	for _, e := range db.entries {
+		if e.marker == markerRevoked && keyEqual(e.key, key) {
+			return e, true
+		}
+	}
+	return khEntry{}, false
+}
+
+func keyEqual(a, b ssh.PublicKey) bool { return bytes.Equal(a.Marshal(), b.Marshal()) }
+
+// checkCovered decides about key, presented by hostport, which the CA lines
+// cas cover. It returns nil only for a valid host certificate signed by one
+// of those CAs, or for a key recorded for the host in known_hosts (as
+// OpenSSH, which also falls back from a refused certificate to its plain key
+// — but then asks to trust it on first use, which hawiz never does here).
+func (db *khDB) checkCovered(display, hostport string, cas []khEntry, key ssh.PublicKey, now time.Time) error {
+	plain := key
+	cert, isCert := key.(*ssh.Certificate)
+	if isCert {
+		plain = cert.Key
+	}
+	e := &HostCertError{Host: display, Address: hostport, KeyType: key.Type(),
+		Fingerprint: ssh.FingerprintSHA256(plain), Authority: cas[0].where()}
+	if r, ok := db.revoked(plain); ok {
+		if !isCert {
+			return fmt.Errorf("host %s: the host key %s presented (%s %s) is marked @revoked at %s; hawiz will not connect",
+				display, hostport, key.Type(), e.Fingerprint, r.where())
+		}
+		e.Reason = "its key is marked @revoked at " + r.where()
+		return e
+	}
+	if isCert {
+		if r, ok := db.revoked(cert.SignatureKey); ok {
+			e.Reason = "its CA key is marked @revoked at " + r.where()
+			return e
+		}
+		reason := hostCertProblem(cas, hostport, cert, now)
+		if reason == "" {
+			return nil
+		}
+		e.Reason = reason
+	}
+	for _, p := range db.pinned(hostport) {
+		if keyEqual(p.key, plain) {
+			return nil // recorded by the operator: not trust on first use
+		}
+	}
+	return e
+}
+
+// hostCertProblem checks cert as OpenSSH's check_host_cert does for a host
+// dialled as hostport, and returns why it is not valid ("" when it is): a
+// host certificate, signed by a CA key of one of cas with an algorithm
+// OpenSSH accepts by default, listing the host name (the name dialled,
+// lower-case; not its address) among its principals, valid now, without
+// critical options. Stricter than OpenSSH: a certificate without principals
+// (valid for any host to OpenSSH) is refused.
+func hostCertProblem(cas []khEntry, hostport string, cert *ssh.Certificate, now time.Time) string {
+	if cert.CertType != ssh.HostCert {
+		return "it is a user certificate, not a host certificate"
+	}
+	signedBy := false
+	for _, ca := range cas {
+		if keyEqual(ca.key, cert.SignatureKey) {
+			signedBy = true
+		}
+	}
+	if !signedBy {
+		return fmt.Sprintf("it is signed by %s CA %s, which no @cert-authority line for this host lists",
+			cert.SignatureKey.Type(), ssh.FingerprintSHA256(cert.SignatureKey))
+	}
+	if cert.Signature == nil || !caSignatureAlgorithms[cert.Signature.Format] {
+		f := "no"
+		if cert.Signature != nil {
+			f = cert.Signature.Format
+		}
+		return fmt.Sprintf("its CA signature uses %s, which OpenSSH refuses by default (CASignatureAlgorithms)", f)
+	}
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	host = strings.ToLower(host)
+	if len(cert.ValidPrincipals) == 0 {
+		return "it lists no principals (hawiz wants the host name " + strconv.Quote(host) + " listed)"
+	}
+	if !slices.Contains(cert.ValidPrincipals, host) {
+		return fmt.Sprintf("its principals %q do not include the host name %q", cert.ValidPrincipals, host)
+	}
+	const layout = "2006-01-02 15:04:05Z07:00"
+	if after := int64(cert.ValidAfter); after < 0 || now.Unix() < after {
+		return "it is not valid before " + time.Unix(int64(cert.ValidAfter), 0).UTC().Format(layout)
+	}
+	if cert.ValidBefore != ssh.CertTimeInfinity {
+		if before := int64(cert.ValidBefore); before < 0 || now.Unix() >= before {
+			return "it expired at " + time.Unix(int64(cert.ValidBefore), 0).UTC().Format(layout)
+		}
+	}
+	// The rest (critical options, the CA's signature) as x/crypto checks it.
+	cc := ssh.CertChecker{Clock: func() time.Time { return now }}
+	if err := cc.CheckCert(host, cert); err != nil {
+		return strings.TrimPrefix(err.Error(), "ssh: ")
+	}
+	return ""
+}
+
+// matchHostPatterns reports whether name (see lookupName) matches a
+// known_hosts host field, as OpenSSH's match_hostname: a comma list of
+// patterns with * and ?, case-insensitive; a matching !pattern excludes the
+// host whatever else matches. A hashed field matches its one name exactly.
+func matchHostPatterns(field, name string) bool {
+	if strings.HasPrefix(field, "|") {
+		salt, hash, err := decodeHashedName(field)
+		if err != nil {
+			return false
+		}
+		mac := hmac.New(sha1.New, salt)
+		mac.Write([]byte(name))
+		return hmac.Equal(mac.Sum(nil), hash)
+	}
+	matched := false
+	for _, p := range strings.Split(field, ",") {
+		neg := strings.HasPrefix(p, "!")
+		if neg {
+			p = p[1:]
+		}
+		if wildcardMatch(strings.ToLower(p), name) {
+			if neg {
+				return false
+			}
+			matched = true
+		}
+	}
+	return matched
+}
+
+// decodeHashedName decodes a hashed known_hosts name, |1|salt|hash.
+func decodeHashedName(field string) (salt, hash []byte, err error) {
+	parts := strings.Split(field, "|")
+	if len(parts) != 4 || parts[0] != "" || parts[1] != "1" {
+		return nil, nil, fmt.Errorf("bad hashed host name %q", field)
+	}
+	if salt, err = base64.StdEncoding.DecodeString(parts[2]); err != nil {
+		return nil, nil, fmt.Errorf("bad hashed host name %q: %v", field, err)
+	}
+	if hash, err = base64.StdEncoding.DecodeString(parts[3]); err != nil {
+		return nil, nil, fmt.Errorf("bad hashed host name %q: %v", field, err)
+	}
+	return salt, hash, nil
+}
+
+// wildcardMatch matches s against pattern, where * is any run of bytes and ?
+// any one byte (OpenSSH's match_pattern), in linear time.
+func wildcardMatch(pattern, s string) bool {
+	p, i := 0, 0
+	star, mark := -1, 0
+	for i < len(s) {
+		switch {
+		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]):
+			p++
+			i++
+		case p < len(pattern) && pattern[p] == '*':
+			star, mark = p, i
+			p++
+		case star >= 0:
+			p = star + 1
+			mark++
+			i = mark
+		default:
+			return false
+		}
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
 }
