@@ -94,6 +94,9 @@ func Connect(ctx context.Context, opts Options, hosts []HostConfig) (*Fleet, err
 		if _, dup := f.byName[hc.Name]; dup {
 			return nil, fmt.Errorf("host %s listed twice", hc.Name)
 		}
+		if err := checkPasswords(hc); err != nil {
+			return nil, fmt.Errorf("host %s: %w", hc.Name, err)
+		}
 		f.red.Add(hc.Password)
 		f.red.Add(hc.SudoPassword)
 		t, err := f.resolve(hc.Name, hc.Name, hc, true)

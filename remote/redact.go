@@ -1,24 +1,49 @@
 package remote
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // Redacted replaces every registered secret.
 const Redacted = "[REDACTED]"
 
-// Redactor replaces registered secrets, and their base64 and hex encodings,
-// with [REDACTED]. It is safe for concurrent use; a nil *Redactor redacts
-// nothing.
+// Redactor replaces registered secrets with [REDACTED], in the forms a
+// secret takes on its way through a command's output: as is; base64 (all
+// four alphabets) and hex (both cases); URL-encoded (query, path, userinfo
+// and every non-unreserved byte as %XX in both cases); JSON-escaped (with
+// and without HTML escaping, and ASCII-only); and shell-quoted (POSIX and
+// PowerShell, with and without the outer quotes).
+//
+// A secret is also found when line breaks (CR, LF) split it: output
+// wrapped at 80 columns, `base64` wrapping at 76, a terminal. Redact of a
+// multi-line text therefore sees more than Redact of each of its lines;
+// redact whole outputs where there are any. The line breaks inside a
+// redacted span are kept after [REDACTED], so the text keeps its lines.
+//
+// Every byte covered by any match of any form is redacted (overlapping and
+// adjacent matches become one [REDACTED]). It is safe for concurrent use; a
+// nil *Redactor redacts nothing.
 type Redactor struct {
 	mu      sync.Mutex
-	secrets map[string]struct{}
-	r       atomic.Pointer[strings.Replacer]
+	secrets map[string]struct{} // the secrets as added
+	set     atomic.Pointer[formSet]
+}
+
+// formSet is what Redact searches for: every form of every secret, with
+// line breaks removed, and none that contains another (its matches are
+// covered by the shorter one's).
+type formSet struct {
+	forms []string
 }
 
 // NewRedactor returns an empty Redactor.
@@ -34,54 +59,270 @@ func (r *Redactor) Add(secret string) {
 	if r.secrets == nil {
 		r.secrets = map[string]struct{}{}
 	}
-	forms := []string{
-		secret,
-		base64.StdEncoding.EncodeToString([]byte(secret)),
-		base64.RawStdEncoding.EncodeToString([]byte(secret)),
-		base64.URLEncoding.EncodeToString([]byte(secret)),
-		base64.RawURLEncoding.EncodeToString([]byte(secret)),
-		hex.EncodeToString([]byte(secret)),
-		strings.ToUpper(hex.EncodeToString([]byte(secret))),
-	}
-	changed := false
-	for _, f := range forms {
-		if _, ok := r.secrets[f]; !ok {
-			r.secrets[f] = struct{}{}
-			changed = true
-		}
-	}
-	if !changed {
+	if _, ok := r.secrets[secret]; ok {
 		return
 	}
-	all := make([]string, 0, len(r.secrets))
+	r.secrets[secret] = struct{}{}
+	uniq := map[string]struct{}{}
 	for s := range r.secrets {
-		all = append(all, s)
+		for _, f := range secretForms(s) {
+			if f = stripBreaks(f); f != "" {
+				uniq[f] = struct{}{}
+			}
+		}
 	}
-	// Longest first, so a secret containing another is replaced whole.
+	all := make([]string, 0, len(uniq))
+	for f := range uniq {
+		all = append(all, f)
+	}
 	sort.Slice(all, func(i, j int) bool {
 		if len(all[i]) != len(all[j]) {
-			return len(all[i]) > len(all[j])
+			return len(all[i]) < len(all[j])
 		}
 		return all[i] < all[j]
 	})
-	pairs := make([]string, 0, 2*len(all))
-	for _, s := range all {
-		pairs = append(pairs, s, Redacted)
+	// Shortest first: a form containing a kept one adds nothing.
+	var kept []string
+	for _, f := range all {
+		dominated := false
+		for _, k := range kept {
+			if strings.Contains(f, k) {
+				dominated = true
+				break
+			}
+		}
+		if !dominated {
+			kept = append(kept, f)
+		}
 	}
-	r.r.Store(strings.NewReplacer(pairs...))
+	r.set.Store(&formSet{forms: kept})
 }
 
-// Redact returns s with every registered secret replaced.
+// secretForms returns the encodings of secret that Redact looks for.
+func secretForms(secret string) []string {
+	b := []byte(secret)
+	lowerHex := hex.EncodeToString(b)
+	sq := ShQuote(secret)
+	pq := psQuote(secret)
+	return []string{
+		secret,
+		base64.StdEncoding.EncodeToString(b),
+		base64.RawStdEncoding.EncodeToString(b),
+		base64.URLEncoding.EncodeToString(b),
+		base64.RawURLEncoding.EncodeToString(b),
+		lowerHex,
+		strings.ToUpper(lowerHex),
+		url.QueryEscape(secret),
+		url.PathEscape(secret),
+		strings.TrimPrefix(url.UserPassword("", secret).String(), ":"),
+		percentEncode(secret, "0123456789ABCDEF"),
+		percentEncode(secret, "0123456789abcdef"),
+		jsonEscape(secret, true),
+		jsonEscape(secret, false),
+		jsonASCII(secret),
+		sq, sq[1 : len(sq)-1],
+		pq, pq[1 : len(pq)-1],
+	}
+}
+
+// percentEncode writes every byte but RFC 3986's unreserved ones as %XX.
+func percentEncode(s, digits string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(digits[c>>4])
+		b.WriteByte(digits[c&15])
+	}
+	return b.String()
+}
+
+// jsonEscape is s as encoding/json writes it inside a JSON string.
+func jsonEscape(s string, escapeHTML bool) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(escapeHTML)
+	if err := enc.Encode(s); err != nil { // a string always encodes
+		return s
+	}
+	out := strings.TrimSuffix(buf.String(), "\n")
+	return out[1 : len(out)-1]
+}
+
+// jsonASCII is s inside a JSON string as ASCII-only encoders write it
+// (Python's json.dumps): every non-ASCII rune as \uXXXX (surrogate pairs
+// above U+FFFF).
+func jsonASCII(s string) string {
+	e := jsonEscape(s, false)
+	var b strings.Builder
+	for _, c := range e {
+		switch {
+		case c < utf8.RuneSelf:
+			b.WriteRune(c)
+		case c > 0xFFFF:
+			c -= 0x10000
+			fmt.Fprintf(&b, `\u%04x\u%04x`, 0xD800+(c>>10), 0xDC00+(c&0x3FF))
+		default:
+			fmt.Fprintf(&b, `\u%04x`, c)
+		}
+	}
+	return b.String()
+}
+
+// stripBreaks returns s without its CR and LF bytes.
+func stripBreaks(s string) string {
+	if strings.IndexByte(s, '\n') < 0 && strings.IndexByte(s, '\r') < 0 {
+		return s
+	}
+	return strings.Map(func(c rune) rune {
+		if c == '\r' || c == '\n' {
+			return -1
+		}
+		return c
+	}, s)
+}
+
+// gap is a run of line breaks removed from a text: at index at of the joined
+// text, removed bytes in all up to and including this run.
+type gap struct{ at, removed int }
+
+// joinLines returns s without its CR and LF bytes, and where they were.
+func joinLines(s string) (string, []gap) {
+	var b strings.Builder
+	b.Grow(len(s))
+	var gaps []gap
+	removed := 0
+	nl, cr := -1, -1 // the next LF and CR at or after i (len(s): none)
+	next := func(c byte, from, cached int) int {
+		if cached >= from {
+			return cached
+		}
+		if k := strings.IndexByte(s[from:], c); k >= 0 {
+			return from + k
+		}
+		return len(s)
+	}
+	for i := 0; i < len(s); {
+		nl, cr = next('\n', i, nl), next('\r', i, cr)
+		j := min(nl, cr)
+		b.WriteString(s[i:j])
+		if j == len(s) {
+			break
+		}
+		k := j
+		for k < len(s) && (s[k] == '\r' || s[k] == '\n') {
+			k++
+		}
+		removed += k - j
+		gaps = append(gaps, gap{at: b.Len(), removed: removed})
+		i = k
+	}
+	return b.String(), gaps
+}
+
+// orig maps index i of the joined text back to s.
+func orig(gaps []gap, i int) int {
+	n := sort.Search(len(gaps), func(k int) bool { return gaps[k].at > i })
+	if n == 0 {
+		return i
+	}
+	return i + gaps[n-1].removed
+}
+
+type span struct{ start, end int }
+
+// find returns the merged spans of t covered by any form, in order.
+func (fs *formSet) find(t string) []span {
+	var spans []span
+	for _, f := range fs.forms {
+		first := len(spans)
+		for off := 0; off+len(f) <= len(t); {
+			i := strings.Index(t[off:], f)
+			if i < 0 {
+				break
+			}
+			s, e := off+i, off+i+len(f)
+			if n := len(spans); n > first && s <= spans[n-1].end {
+				spans[n-1].end = e // overlaps this form's previous match
+			} else {
+				spans = append(spans, span{s, e})
+			}
+			off = s + 1
+		}
+	}
+	if len(spans) < 2 {
+		return spans
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
+	out := spans[:1]
+	for _, sp := range spans[1:] {
+		if last := &out[len(out)-1]; sp.start <= last.end {
+			last.end = max(last.end, sp.end)
+		} else {
+			out = append(out, sp)
+		}
+	}
+	return out
+}
+
+// Redact returns s with every registered secret replaced, also where line
+// breaks split it (see Redactor).
 func (r *Redactor) Redact(s string) string {
 	if r == nil || s == "" {
 		return s
 	}
-	rep := r.r.Load()
-	if rep == nil {
+	fs := r.set.Load()
+	if fs == nil {
 		return s
 	}
-	return rep.Replace(s)
+	t, gaps := s, []gap(nil)
+	if strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 {
+		t, gaps = joinLines(s)
+	}
+	spans := fs.find(t)
+	if len(spans) == 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	prev := 0
+	for _, sp := range spans {
+		start, end := orig(gaps, sp.start), orig(gaps, sp.end-1)+1
+		b.WriteString(s[prev:start])
+		b.WriteString(Redacted)
+		for i := start; i < end; i++ { // keep the lines
+			if s[i] == '\r' || s[i] == '\n' {
+				b.WriteByte(s[i])
+			}
+		}
+		prev = end
+	}
+	b.WriteString(s[prev:])
+	return b.String()
+}
+
+// checkPasswords refuses a host's password or sudo password that cannot be
+// passed on as it is: sudo reads its password from stdin up to the first
+// newline, so with a CR or LF in it the rest would become the command's
+// input; a NUL cuts it. Connect calls it for every host before dialling any.
+func checkPasswords(hc HostConfig) error {
+	for _, p := range []struct{ field, v, why string }{
+		{"SSH password", hc.Password, "an SSH password is read only up to the first newline, so no host has it"},
+		{"sudo password", hc.SudoPassword, "sudo reads only up to the first newline and the rest would become the command's input"},
+	} {
+		switch {
+		case strings.ContainsAny(p.v, "\r\n"):
+			return fmt.Errorf("%s: contains a line break (CR or LF); %s", p.field, p.why)
+		case strings.IndexByte(p.v, 0) >= 0:
+			return fmt.Errorf("%s: contains a NUL byte; it would be cut there", p.field)
+		}
+	}
+	return nil
 }
 
 // Empty reports whether no secret is registered.
-func (r *Redactor) Empty() bool { return r == nil || r.r.Load() == nil }
+func (r *Redactor) Empty() bool { return r == nil || r.set.Load() == nil }
