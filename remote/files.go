@@ -149,6 +149,15 @@ func (h *Host) ReadFile(ctx context.Context, path string, sudo bool) (_ []byte, 
 // at most a temp file (.NAME.hawiz-tmp.XXXXXXXX), removed by the next write
 // to the same path; the target is never half-written.
 //
+// A symlink at path (or a chain of them) is followed: the file it names is
+// replaced in its own directory, the links stay, and the backup is made
+// next to that file. A link to a missing file, a loop of links and a path
+// that is not a regular file are refused, naming the path. The new file
+// and the backup get the old file's mode and owner, set before the new
+// file is put in place (so no file is ever more exposed than it was); a
+// new file gets Mode, else 0644. Mode, Owner and Group, when set, are what
+// the file gets.
+//
 // On Windows, Mode, Owner and Group are not applied (ACLs are left as they
 // are) and Sudo is ignored.
 func (h *Host) WriteFile(ctx context.Context, path string, data []byte, o WriteOptions) (_ WriteResult, err error) {
@@ -204,6 +213,12 @@ func (h *Host) write(ctx context.Context, kind, detail, path string, content io.
 				strings.TrimSpace(strings.SplitN(stderr[i+len("hawiz-backup:"):], "\n", 2)[0])
 		}
 		return WriteResult{}, fmt.Errorf("host %s: %s: %w (expected sha256 %s, found %s)%s", h.cfg.Name, path, ErrChanged, cas, now, kept)
+	case 6:
+		why := "refused by the write script"
+		if i := strings.Index(stderr, "hawiz-refuse:"); i >= 0 {
+			why = refusalText(strings.TrimSpace(strings.SplitN(stderr[i+len("hawiz-refuse:"):], "\n", 2)[0]))
+		}
+		return WriteResult{}, fmt.Errorf("host %s: %s %s: refused: %s; nothing was written", h.cfg.Name, kind, path, why)
 	default:
 		if strings.Contains(stderr, "hawiz-short:") {
 			return WriteResult{}, fmt.Errorf("host %s: %s %s: content arrived incomplete; file left unchanged", h.cfg.Name, kind, path)
@@ -217,6 +232,17 @@ func (h *Host) write(ctx context.Context, kind, detail, path string, content io.
 	}
 	state, bak, _ := strings.Cut(rest, ":")
 	return WriteResult{Backup: bak, SHA256: sum, Changed: state == "changed"}, nil
+}
+
+// refusalText replaces control characters (a terminal escape from a hostile
+// host) in text that goes into an error message.
+func refusalText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 func isHexSHA256(s string) bool {

@@ -292,8 +292,20 @@ exec cat -- "$p"`
 // Content on stdin. Exit 3 = CAS refused (stderr hawiz-cas:CURRENT, and
 // hawiz-backup:PATH when the file changed after its backup was taken: the
 // backup, of the content the caller read, is kept),
-// 4 = failure, 5 = interrupted. Stdout: hawiz-write:changed:BACKUP or
-// hawiz-write:unchanged:.
+// 4 = failure, 5 = interrupted, 6 = refused (stderr hawiz-refuse:WHY: a
+// dangling symlink, a loop of them, not a regular file). Stdout:
+// hawiz-write:changed:BACKUP or hawiz-write:unchanged:.
+//
+// A symlink (or a chain of them) is followed to the file it names, and that
+// file is replaced, by a rename in its own directory: the links stay links.
+// The new file gets the old one's mode and owner (numeric ids: an id without
+// a name is kept too), set on the private temp file (umask 077, so 0600)
+// before the rename: chown first, as chown may clear setuid/setgid, then
+// chmod. The file in place is never chmod'ed or chown'ed: the same content
+// with another mode or owner is written again. The backup is a copy (cp -p:
+// the old file's mode, owner and times) made under a temp name of the same
+// kind and renamed to its final name, so no one can have it follow a planted
+// symlink or see it half-written.
 //
 // It runs as few programs as it can (each costs a fork and exec on the
 // server, per write): the directory and name by parameter expansion, one
@@ -304,6 +316,22 @@ umask 077
 nl='
 '
 drain() { cat >/dev/null; }
+refuse() { drain; echo "hawiz-refuse:$1" >&2; exit 6; }
+fmt=%a:%u:%g:%U:%G
+m= u= g= U= G=
+parse() { m=${1%%:*}; r=${1#*:}; u=${r%%:*}; r=${r#*:}; g=${r%%:*}; r=${r#*:}; U=${r%%:*}; G=${r#*:}; }
+n=0
+while [ -L "$p" ]; do
+  n=$((n+1)); if [ "$n" -gt 40 ]; then refuse "$1: too many levels of symbolic links"; fi
+  l=$(readlink -- "$p" && echo .) || { drain; exit 4; }
+  l=${l%"$nl."}
+  case $l in
+  /*) p=$l ;;
+  *) case $p in */*) p=${p%/*}/$l ;; *) p=$l ;; esac ;;
+  esac
+done
+if [ "$n" -gt 0 ] && [ ! -e "$p" ]; then refuse "$1 is a symbolic link to $p, which does not exist"; fi
+if [ -e "$p" ] && [ ! -f "$p" ]; then refuse "$p is not a regular file"; fi
 case $p in
 */) dir=$(dirname -- "$p") && base=$(basename -- "$p") || { drain; exit 4; } ;;
 */*) dir=${p%/*} base=${p##*/}; if [ -z "$dir" ]; then dir=/; fi ;;
@@ -313,45 +341,51 @@ for t in "$dir/.$base.hawiz-tmp."*; do if [ -f "$t" ]; then rm -f -- "$t"; fi; d
 cur=absent
 if [ -e "$p" ]; then cur=$(sha256sum < "$p") || { drain; exit 4; }; cur=${cur%% *}; fi
 if [ -n "$cas" ] && [ "$cas" != "$cur" ]; then drain; echo "hawiz-cas:$cur" >&2; exit 3; fi
-own() { if [ -n "$1" ] && [ -n "$2" ]; then echo "$1:$2"; elif [ -n "$1" ]; then echo "$1"; elif [ -n "$2" ]; then echo ":$2"; fi; }
+same=
 if [ "$cur" = "$want" ]; then
-  drain
-  c=
-  if [ -n "$mode$owner$group" ]; then st=$(stat -c '%a %U:%G' -- "$p") || exit 4; fi
-  if [ -n "$mode" ] && [ "${st%% *}" != "$mode" ]; then chmod -- "$mode" "$p" || exit 4; c=1; fi
-  if [ -n "$owner$group" ]; then
-    o=${st#* }
-    if [ "$o" != "${owner:-${o%%:*}}:${group:-${o#*:}}" ]; then chown -- "$(own "$owner" "$group")" "$p" || exit 4; c=1; fi
+  if [ -n "$mode$owner$group" ]; then
+    st=$(stat -L -c "$fmt" -- "$p") || { drain; exit 4; }
+    parse "$st"
+    same=1
+    if [ -n "$mode" ] && [ "$mode" != "$m" ]; then same=; fi
+    if [ -n "$owner" ] && [ "$owner" != "$u" ] && [ "$owner" != "$U" ]; then same=; fi
+    if [ -n "$group" ] && [ "$group" != "$g" ] && [ "$group" != "$G" ]; then same=; fi
+    if [ -z "$same" ]; then backup=0; fi
+  else
+    same=1
   fi
-  if [ -n "$c" ]; then echo "hawiz-write:changed:"; else echo "hawiz-write:unchanged:"; fi
-  exit 0
+  if [ -n "$same" ]; then drain; echo "hawiz-write:unchanged:"; exit 0; fi
 fi
+bt=
 tmp=$(mktemp -- "$dir/.$base.hawiz-tmp.XXXXXXXX") || { drain; exit 4; }
-trap 'rm -f -- "$tmp"' EXIT
+trap 'rm -f -- "$tmp"; if [ -n "$bt" ]; then rm -f -- "$bt"; fi' EXIT
 trap 'exit 5' HUP INT TERM PIPE
 dd of="$tmp" bs=65536 conv=fsync 2>/dev/null || exit 4
 got=$(sha256sum < "$tmp") || exit 4; got=${got%% *}
 if [ "$got" != "$want" ]; then echo "hawiz-short:$got" >&2; exit 4; fi
+m= u= g= U= G=
 if [ "$cur" != absent ]; then
-  st=$(stat -c '%a %U:%G' -- "$p" "$tmp") || exit 4
-  pst=${st%%"$nl"*} tst=${st#*"$nl"}
-  if [ -z "$mode" ]; then mode=${pst%% *}; fi
-  o=${pst#* }
-  owner=${owner:-${o%%:*}} group=${group:-${o#*:}}
+  st=$(stat -L -c "$fmt" -- "$p" "$tmp") || exit 4
+  parse "${st%%"$nl"*}"
+  mode=${mode:-$m} owner=${owner:-$u} group=${group:-$g}
+  parse "${st#*"$nl"}"
 else
   if [ -z "$mode" ]; then mode=644; fi
-  tst=
-  if [ -n "$owner$group" ]; then tst=$(stat -c '%a %U:%G' -- "$tmp") || exit 4; fi
+  if [ -n "$owner$group" ]; then st=$(stat -L -c "$fmt" -- "$tmp") || exit 4; parse "$st"; fi
 fi
 og=
-if [ -n "$owner" ] && [ -n "$group" ]; then og=$owner:$group; elif [ -n "$owner" ]; then og=$owner; elif [ -n "$group" ]; then og=:$group; fi
-if [ "${tst%% *}" != "$mode" ]; then chmod -- "$mode" "$tmp" || exit 4; fi
-if [ -n "$og" ] && [ "${tst#* }" != "$og" ]; then chown -- "$og" "$tmp" || exit 4; fi
+if [ -n "$owner" ] && [ "$owner" != "$u" ] && [ "$owner" != "$U" ]; then og=$owner; fi
+if [ -n "$group" ] && [ "$group" != "$g" ] && [ "$group" != "$G" ]; then og=$og:$group; fi
+if [ -n "$og" ]; then chown -- "$og" "$tmp" || exit 4; fi
+if [ "$m" != "$mode" ]; then chmod -- "$mode" "$tmp" || exit 4; fi
 b=
 if [ "$backup" = 1 ] && [ "$cur" != absent ]; then
-  for t in $ts; do b="$p.hawiz-$t.bak"; if [ ! -e "$b" ]; then break; fi; b=; done
+  for t in $ts; do b="$p.hawiz-$t.bak"; if [ ! -e "$b" ] && [ ! -L "$b" ]; then break; fi; b=; done
   if [ -z "$b" ]; then echo "hawiz: no free backup name for $p" >&2; exit 4; fi
-  cp -p -- "$p" "$b" || exit 4
+  bt=$(mktemp -- "$dir/.$base.hawiz-tmp.XXXXXXXX") || exit 4
+  cp -p -- "$p" "$bt" || exit 4
+  mv -f -- "$bt" "$b" || exit 4
+  bt=
 fi
 if [ -n "$cas" ]; then now=absent; if [ -e "$p" ]; then now=$(sha256sum < "$p") || exit 4; now=${now%% *}; fi
   if [ "$now" != "$cas" ]; then echo "hawiz-cas:$now" >&2; if [ -n "$b" ]; then echo "hawiz-backup:$b" >&2; fi; exit 3; fi
@@ -388,6 +422,19 @@ $s.Flush()
 `
 }
 
+// psWriteScript renders the Windows write: the same contract as writeScript
+// (exit 3 CAS, 4 failure, 6 refused; hawiz-write: on stdout). A symbolic link
+// (a chain of them) is followed to the file it names, with PowerShell 5.1's
+// own Get-Item .LinkType/.Target (relative targets against the link's
+// directory, the \??\ prefix of a raw target dropped); a link to a missing
+// file, a loop, a directory, and any other reparse point are refused. The
+// temp file is created with the old file's DACL (FileStream with a
+// FileSecurity: never, not even while it is written, more open than the
+// file it replaces; a new file inherits its directory's). It replaces the
+// file with [IO.File]::Replace (ReplaceFile: the old file's DACL, times and
+// identity carry over, and a failure leaves both files under their names),
+// the old file moving to the backup's name, so the backup is the old file
+// itself, or to a temp name removed afterwards.
 func psWriteScript(path, cas, want, ts string, backup bool) string {
 	bk := "$false"
 	if backup {
@@ -396,31 +443,61 @@ func psWriteScript(path, cas, want, ts string, backup bool) string {
 	return psPrelude + "$p = " + psQuote(path) + "; $cas = " + psQuote(cas) + "; $want = " + psQuote(want) +
 		"; $backup = " + bk + "; $ts = " + psQuote(ts) + `
 $in = [Console]::OpenStandardInput()
+function Refuse([string]$why) { $in.CopyTo([IO.Stream]::Null); [Console]::Error.WriteLine('hawiz-refuse:' + $why); exit 6 }
+$full = [IO.Path]::GetFullPath($p)
+$n = 0
+while ($true) {
+  $fi = [IO.FileInfo]::new($full)
+  if (-not $fi.Exists -or ($fi.Attributes -band [IO.FileAttributes]::ReparsePoint) -eq 0) { break }
+  $li = Get-Item -LiteralPath $full -Force
+  if ($li.LinkType -ne 'SymbolicLink') { Refuse ($full + ' is a reparse point that is not a symbolic link (' + $li.LinkType + ')') }
+  $n++
+  if ($n -gt 40) { Refuse ($p + ': too many levels of symbolic links') }
+  $l = [string]@($li.Target)[0]
+  if ($l -eq '') { Refuse ($full + ' is a symbolic link whose target cannot be read') }
+  if ($l.StartsWith('\??\UNC\')) { $l = '\\' + $l.Substring(8) } elseif ($l.StartsWith('\??\')) { $l = $l.Substring(4) }
+  $full = [IO.Path]::GetFullPath([IO.Path]::Combine([IO.Path]::GetDirectoryName($full), $l))
+}
+if ([IO.Directory]::Exists($full)) { Refuse ($full + ' is not a regular file') }
+if ($n -gt 0 -and -not [IO.File]::Exists($full)) { Refuse ($p + ' is a symbolic link to ' + $full + ', which does not exist') }
 $cur = 'absent'
-if (Test-Path -LiteralPath $p -PathType Leaf) { $cur = (Get-FileHash -LiteralPath $p -Algorithm SHA256).Hash.ToLower() }
+if ([IO.File]::Exists($full)) { $cur = (Get-FileHash -LiteralPath $full -Algorithm SHA256).Hash.ToLower() }
 if ($cas -ne '' -and $cas -ne $cur) { $in.CopyTo([IO.Stream]::Null); [Console]::Error.WriteLine("hawiz-cas:$cur"); exit 3 }
 if ($cur -eq $want) { $in.CopyTo([IO.Stream]::Null); [Console]::Out.WriteLine('hawiz-write:unchanged:'); exit 0 }
-$full = [IO.Path]::GetFullPath($p)
 $dir = [IO.Path]::GetDirectoryName($full)
 $base = [IO.Path]::GetFileName($full)
 Get-ChildItem -LiteralPath $dir -Force -Filter ".$base.hawiz-tmp.*" -ErrorAction SilentlyContinue | Remove-Item -Force -ErrorAction SilentlyContinue
-$tmp = [IO.Path]::Combine($dir, ".$base.hawiz-tmp." + [guid]::NewGuid().ToString('N'))
-$f = [IO.File]::Open($tmp, 'CreateNew', 'Write')
+function Temp-Name { [IO.Path]::Combine($dir, ".$base.hawiz-tmp." + [guid]::NewGuid().ToString('N')) }
+$tmp = Temp-Name
+if ($cur -eq 'absent') {
+  $f = [IO.FileStream]::new($tmp, [IO.FileMode]::CreateNew, [IO.FileAccess]::Write, [IO.FileShare]::None)
+} else {
+  $sec = [Security.AccessControl.FileSecurity]::new()
+  $sec.SetSecurityDescriptorSddlForm((Get-Acl -LiteralPath $full).GetSecurityDescriptorSddlForm('Access'), 'Access')
+  $f = [IO.FileStream]::new($tmp, [IO.FileMode]::CreateNew, [Security.AccessControl.FileSystemRights]::Write, [IO.FileShare]::None, 65536, [IO.FileOptions]::None, $sec)
+}
 try { $in.CopyTo($f); $f.Flush($true) } finally { $f.Close() }
 $got = (Get-FileHash -LiteralPath $tmp -Algorithm SHA256).Hash.ToLower()
 if ($got -ne $want) { Remove-Item -LiteralPath $tmp -Force; [Console]::Error.WriteLine("hawiz-short:$got"); exit 4 }
 $b = ''
 if ($backup -and $cur -ne 'absent') {
-  foreach ($t in $ts.Split(' ')) { $b = "$full.hawiz-$t.bak"; if (-not (Test-Path -LiteralPath $b)) { break }; $b = '' }
+  foreach ($t in $ts.Split(' ')) { $b = "$full.hawiz-$t.bak"; if (-not [IO.File]::Exists($b) -and -not [IO.Directory]::Exists($b)) { break }; $b = '' }
   if ($b -eq '') { Remove-Item -LiteralPath $tmp -Force; [Console]::Error.WriteLine("hawiz: no free backup name for $full"); exit 4 }
-  Copy-Item -LiteralPath $full -Destination $b
 }
 if ($cas -ne '') {
   $now = 'absent'
-  if (Test-Path -LiteralPath $full -PathType Leaf) { $now = (Get-FileHash -LiteralPath $full -Algorithm SHA256).Hash.ToLower() }
-  if ($now -ne $cas) { Remove-Item -LiteralPath $tmp -Force; [Console]::Error.WriteLine("hawiz-cas:$now"); if ($b -ne '') { [Console]::Error.WriteLine("hawiz-backup:$b") }; exit 3 }
+  if ([IO.File]::Exists($full)) { $now = (Get-FileHash -LiteralPath $full -Algorithm SHA256).Hash.ToLower() }
+  if ($now -ne $cas) { Remove-Item -LiteralPath $tmp -Force; [Console]::Error.WriteLine("hawiz-cas:$now"); exit 3 }
 }
-Move-Item -LiteralPath $tmp -Destination $full -Force
+if ($cur -eq 'absent') {
+  [IO.File]::Move($tmp, $full)
+} elseif ($b -ne '') {
+  [IO.File]::Replace($tmp, $full, $b, $true)
+} else {
+  $old = Temp-Name
+  [IO.File]::Replace($tmp, $full, $old, $true)
+  Remove-Item -LiteralPath $old -Force
+}
 [Console]::Out.WriteLine("hawiz-write:changed:$b")
 `
 }
