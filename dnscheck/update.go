@@ -2,8 +2,10 @@ package dnscheck
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -30,23 +32,40 @@ type Change struct {
 // Empty reports whether there is nothing to add or remove.
 func (c Change) Empty() bool { return len(c.Add) == 0 && len(c.Remove) == 0 }
 
-// ErrRefused: the server refused the update (TSIG, policy, not the primary).
-// ErrPrerequisite: the records changed since they were read; nothing was changed.
-// Both are wrapped by *UpdateError; errors.Is works with either.
+// ErrRefused: the update does not count as done: the server refused it
+// (TSIG, policy, not the primary), or its reply is not authenticated
+// (ErrUnverified as well). ErrPrerequisite: the records changed since they
+// were read; nothing was changed. ErrUnverified: the reply is not an
+// authenticated answer to the update (RFC 8945 5.3), whatever it says; the
+// zone may or may not have changed. All are wrapped by *UpdateError;
+// errors.Is works with each.
 var (
 	ErrRefused      = errors.New("DNS update refused")
 	ErrPrerequisite = errors.New("the records changed since they were read")
+	ErrUnverified   = errors.New("the DNS server's reply is not authenticated")
 )
 
-// UpdateError is an UPDATE the server answered with an error.
+// UpdateError is an UPDATE that does not count as done: the server
+// answered with an error, or its reply is not authenticated.
 type UpdateError struct {
 	Server    string
-	Rcode     int // dns.RcodeNotAuth, dns.RcodeRefused, dns.RcodeNXRrset, ...
+	Rcode     int // dns.RcodeNotAuth, dns.RcodeRefused, dns.RcodeNXRrset, ...; -1 when the reply does not parse
 	TSIGError int // from the answer's TSIG record; 0 when none
+	// Unverified says why the reply is not an authenticated answer to the
+	// update (unsigned, signed with another key, a MAC that does not
+	// verify, a TSIG error in a NOERROR, a time beyond the fudge, another
+	// ID, opcode or zone): what it says, success or error, does not count.
+	// Empty for an authenticated reply, and for the unsigned BADKEY or
+	// BADSIG error RFC 8945 5.3.2 prescribes.
+	Unverified string
 }
 
-// Prerequisite reports whether the server refused because a prerequisite failed.
+// Prerequisite reports whether the server refused, in an authenticated
+// reply, because a prerequisite failed.
 func (e *UpdateError) Prerequisite() bool {
+	if e.Unverified != "" {
+		return false
+	}
 	switch e.Rcode {
 	case dns.RcodeNXRrset, dns.RcodeYXRrset, dns.RcodeNameError, dns.RcodeYXDomain:
 		return true
@@ -55,11 +74,25 @@ func (e *UpdateError) Prerequisite() bool {
 }
 
 func (e *UpdateError) Is(target error) bool {
-	return target == ErrRefused || (target == ErrPrerequisite && e.Prerequisite())
+	return target == ErrRefused || (target == ErrPrerequisite && e.Prerequisite()) || (target == ErrUnverified && e.Unverified != "")
 }
 
 func (e *UpdateError) Error() string {
 	rc := rcodeName(e.Rcode)
+	if e.Unverified != "" {
+		const tail = "; the zone may or may not have changed: verify"
+		switch {
+		case e.Rcode < 0:
+			return fmt.Sprintf("update to %s: the reply does not count: %s%s", e.Server, e.Unverified, tail)
+		case e.Rcode == dns.RcodeSuccess:
+			return fmt.Sprintf("update to %s: the reply says NOERROR but is not authenticated, so hawiz does not count it as done: %s%s", e.Server, e.Unverified, tail)
+		}
+		msg := fmt.Sprintf("update to %s: the reply says %s", e.Server, rc)
+		if e.TSIGError != 0 {
+			msg += ", TSIG error " + rcodeName(e.TSIGError)
+		}
+		return msg + " but is not authenticated: " + e.Unverified + tail
+	}
 	if e.Prerequisite() {
 		return fmt.Sprintf("update to %s: %s: the records changed since they were read; nothing was changed, run again", e.Server, rc)
 	}
@@ -210,7 +243,9 @@ func addrRR(name string, a netip.Addr, ttl uint32) dns.RR {
 // with key, with the prerequisite that the name's address RRsets are
 // exactly prereq (or absent, when prereq holds none of that type). A refusal
 // is an *UpdateError (errors.Is ErrRefused; ErrPrerequisite when the
-// records changed). Errors never contain the secret.
+// records changed). Only a reply authenticated with key counts as done
+// (RFC 8945 5.3): any other one is an *UpdateError that is ErrUnverified
+// too. Errors never contain the secret.
 func Apply(ctx context.Context, primary string, c Change, key TSIGKey, prereq []netip.Addr) error {
 	if err := key.Validate(); err != nil {
 		return err
@@ -257,31 +292,87 @@ func Apply(ctx context.Context, primary string, c Change, key TSIGKey, prereq []
 		}
 		m.Insert(rrs)
 	}
-	keyName, alg := key.wire()
-	m.SetTsig(keyName, alg, 300, time.Now().Unix())
+	signer, err := newOneKey(key)
+	if err != nil {
+		return err
+	}
+	m.SetTsig(signer.name, signer.alg, maxFudge, time.Now().Unix())
+	wire, reqMAC, err := signer.sign(m)
+	if err != nil {
+		return fmt.Errorf("update to %s: cannot sign it: %w; nothing was sent", server, err)
+	}
 
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = withTimeout(ctx, 10*time.Second)
 		defer cancel()
 	}
-	cl := &dns.Client{Net: "tcp", Timeout: time.Hour, TsigSecret: map[string]string{keyName: key.Secret}}
-	r, _, err := cl.ExchangeContext(ctx, m, server)
-	if r == nil {
-		if err == nil {
-			err = errors.New("no answer")
-		}
+	raw, err := exchangeTCP(ctx, server, wire)
+	if err != nil {
 		return fmt.Errorf("update to %s: %w; the zone may or may not have changed: verify", server, describeNetError(ctx, err))
+	}
+	return judgeReply(server, m, raw, signer, reqMAC, time.Now())
+}
+
+// judgeReply turns the primary's reply raw to the signed update req into
+// Apply's result. Only an authenticated NOERROR with TSIG error 0 counts as
+// done (RFC 8945 5.3); an authenticated refusal, or the unsigned BADKEY or
+// BADSIG error RFC 8945 5.3.2 prescribes, is an *UpdateError; any other
+// reply is an *UpdateError whose Unverified says why it does not count.
+func judgeReply(server string, req *dns.Msg, raw []byte, k oneKey, reqMAC string, now time.Time) error {
+	r := new(dns.Msg)
+	if err := r.Unpack(raw); err != nil {
+		return &UpdateError{Server: server, Rcode: -1, Unverified: "it does not parse: " + err.Error()}
 	}
 	tsigErr := 0
 	if t := r.IsTsig(); t != nil {
 		tsigErr = int(t.Error)
 	}
-	if r.Rcode != dns.RcodeSuccess {
+	why := checkReply(req, r, raw, k, reqMAC, now)
+	switch {
+	case why == "" && r.Rcode == dns.RcodeSuccess && tsigErr == 0:
+		return nil
+	case why == "" && r.Rcode == dns.RcodeSuccess:
+		return &UpdateError{Server: server, Rcode: r.Rcode, TSIGError: tsigErr, Unverified: "its TSIG error is " + rcodeName(tsigErr)}
+	case why == "", keyErrorReply(req, r, k):
 		return &UpdateError{Server: server, Rcode: r.Rcode, TSIGError: tsigErr}
 	}
+	return &UpdateError{Server: server, Rcode: r.Rcode, TSIGError: tsigErr, Unverified: why}
+}
+
+// exchangeTCP sends the packed message wire to server over TCP and returns
+// the first message it answers, within ctx.
+func exchangeTCP(ctx context.Context, server string, wire []byte) ([]byte, error) {
+	c := &dns.Client{Net: "tcp", Timeout: time.Hour} // the context bounds it
+	conn, err := c.DialContext(ctx, server)
 	if err != nil {
-		return fmt.Errorf("update to %s answered NOERROR but the answer did not verify (%v): verify the zone", server, err)
+		return nil, err
 	}
-	return nil
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+	if d, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(d)
+	}
+	if _, err := conn.Write(wire); err != nil {
+		return nil, ctxErr(ctx, err)
+	}
+	// The message as it comes, however short: judgeReply says what is wrong with it.
+	var size [2]byte
+	if _, err := io.ReadFull(conn.Conn, size[:]); err != nil {
+		return nil, ctxErr(ctx, err)
+	}
+	raw := make([]byte, binary.BigEndian.Uint16(size[:]))
+	if _, err := io.ReadFull(conn.Conn, raw); err != nil {
+		return nil, ctxErr(ctx, err)
+	}
+	return raw, nil
+}
+
+// ctxErr prefers ctx's error, when it ended, to the I/O error it caused.
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
