@@ -149,7 +149,9 @@ func (e *Env) Secret(name string) (string, error) {
 		return v, nil
 	}
 	v = e.getenv(SecretEnvVar(name))
+	from := "from " + SecretEnvVar(name)
 	if v == "" {
+		from = "as entered"
 		prompt := secretPrompts[name]
 		if prompt == "" {
 			prompt = name
@@ -160,11 +162,44 @@ func (e *Env) Secret(name string) (string, error) {
 			return "", fmt.Errorf("secret %s (or set %s): %w", name, SecretEnvVar(name), err)
 		}
 	}
+	if err := checkSecret(name, from, v); err != nil {
+		return "", err
+	}
 	e.redactor.Add(v)
 	e.mu.Lock()
 	e.secrets[name] = v
 	e.mu.Unlock()
 	return v, nil
+}
+
+// checkSecret refuses a secret value that cannot be passed on as it is: a
+// line break or NUL in it would be cut or reinterpreted on the way (sudo
+// reads its password up to the first newline and the rest would become the
+// command's input). The error names the field and where the value came
+// from (from is "from HAWIZ_…" or "as entered"), never the value.
+func checkSecret(name, from, v string) error {
+	what, why := "", ""
+	switch {
+	case strings.ContainsAny(v, "\r\n"):
+		what = "a line break (CR or LF)"
+		switch name {
+		case SecretSudoPassword:
+			why = "sudo reads only up to the first newline and the rest would become the command's input"
+		case SecretSSHPassword, SecretKeyPassphrase:
+			why = "ssh and ssh-keygen read a password or passphrase only up to the first newline, so no host or key has it"
+		default:
+			why = "a secret is one line of text and would be cut or misread where it is used"
+		}
+	case strings.IndexByte(v, 0) >= 0:
+		what, why = "a NUL byte", "it would be cut there"
+	default:
+		return nil
+	}
+	field := secretPrompts[name]
+	if field == "" {
+		field = name
+	}
+	return fmt.Errorf("%s (%s): contains %s; %s", field, from, what, why)
 }
 
 // Redactor returns the run's redactor; register derived secret values with
