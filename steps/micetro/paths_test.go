@@ -71,8 +71,9 @@ func TestMemberPathsPrecedence(t *testing.T) {
 	}
 	a := &UpgradeAnswers{Common: twoMembers(), Installer: Installer{Local: "/home/me/micetro-central-10.3.6.linux.x64.tgz"}, UploadDir: "/var/tmp"}
 	a.Members[1].UploadDir = "/data/upload"
-	if p0, p1 := a.installerPath(&a.Members[0]), a.installerPath(&a.Members[1]); p0 != "/var/tmp/micetro-central-10.3.6.linux.x64.tgz" || p1 != "/data/upload/micetro-central-10.3.6.linux.x64.tgz" {
-		t.Errorf("installer paths %q %q", p0, p1)
+	if p0, p1 := a.uploadTarget(&a.Members[0]), a.uploadTarget(&a.Members[1]); p0 != "/var/tmp/hawiz-stage-micetro-upgrade-central1.XXXXXXXXXX/micetro-central-10.3.6.linux.x64.tgz" ||
+		p1 != "/data/upload/hawiz-stage-micetro-upgrade-central2.XXXXXXXXXX/micetro-central-10.3.6.linux.x64.tgz" {
+		t.Errorf("upload targets %q %q", p0, p1)
 	}
 	a.Members[0].Host.OS = "windows"
 	if p := a.installerPath(&a.Members[0]); p != `C:\Windows\Temp\micetro-central-10.3.6.linux.x64.tgz` {
@@ -126,14 +127,15 @@ func TestPlanNotesDifferingPaths(t *testing.T) {
 	pkg := filepath.Join(t.TempDir(), "micetro-central-10.3.6.linux.x64.tgz")
 	os.WriteFile(pkg, []byte("x"), 0o644)
 	up.Installer = Installer{Local: pkg, ExpectedVersion: "10.3.6"}
-	if out := plan(CentralUpgrade(), up); !strings.Contains(out, "to /tmp/micetro-central-10.3.6.linux.x64.tgz on every member, SHA-256") {
+	if out := plan(CentralUpgrade(), up); !strings.Contains(out, "to /tmp/hawiz-stage-micetro-upgrade-MEMBER.XXXXXXXXXX/micetro-central-10.3.6.linux.x64.tgz on every member, SHA-256") {
 		t.Errorf("upload action with the default directory:\n%s", out)
 	}
 	up.Members[1].UploadDir = "/data/upload"
 	up.Members[1].PreferencesPath = "/opt/mmc/preferences.cfg"
 	out = plan(CentralUpgrade(), up)
 	for _, want := range []string{
-		"to /tmp/micetro-central-10.3.6.linux.x64.tgz on central1, /data/upload/micetro-central-10.3.6.linux.x64.tgz on central2 (members[1].upload_dir, not the default /tmp), SHA-256",
+		"to /tmp/hawiz-stage-micetro-upgrade-central1.XXXXXXXXXX/micetro-central-10.3.6.linux.x64.tgz on central1, /data/upload/hawiz-stage-micetro-upgrade-central2.XXXXXXXXXX/micetro-central-10.3.6.linux.x64.tgz on central2 (members[1].upload_dir, not the default /tmp), SHA-256",
+		"in the installer's staging directory under /data/upload",
 		"note: preferences.cfg on central2 is /opt/mmc/preferences.cfg (members[1].preferences_path)",
 	} {
 		if !strings.Contains(out, want) {
@@ -171,7 +173,7 @@ func TestMemberPreferencesPathUsed(t *testing.T) {
 	}
 }
 
-// A member's own upload_dir is where its installer is uploaded.
+// A member's own upload_dir is where its installer's staging directory is made.
 func TestMemberUploadDirUsed(t *testing.T) {
 	_, a, e, _ := upgradeSetup(t, 2)
 	own := t.TempDir()
@@ -191,10 +193,10 @@ func TestMemberUploadDirUsed(t *testing.T) {
 		}
 	}
 	name := filepath.Base(a.Installer.Local)
-	if _, err := os.Stat(filepath.Join(own, name)); err != nil {
-		t.Errorf("central2's installer: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(a.UploadDir, name)); err != nil {
-		t.Errorf("central1's installer: %v", err)
+	for _, c := range []struct{ dir, prefix string }{{own, "hawiz-stage-micetro-upgrade-central2"}, {a.UploadDir, "hawiz-stage-micetro-upgrade-central1"}} {
+		m, _ := filepath.Glob(filepath.Join(c.dir, c.prefix+".*", name))
+		if len(m) != 1 {
+			t.Errorf("installer staged in %s: %v", c.dir, m)
+		}
 	}
 }

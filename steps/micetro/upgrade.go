@@ -39,12 +39,23 @@ func CentralUpgrade() *steps.Procedure {
 	}
 }
 
-// installerPath is where the installer is on member m.
+// installerName is the installer's file name.
+func (a *UpgradeAnswers) installerName() string {
+	if a.Installer.Remote != "" {
+		return path.Base(a.Installer.Remote)
+	}
+	return filepath.Base(a.Installer.Local)
+}
+
+// installerPath is where the installer is on a Windows member (uploaded
+// there, or installer.remote), and on a Linux member the installer.remote
+// it is copied from. A Linux member installs from a copy in a staging
+// directory (stageDir).
 func (a *UpgradeAnswers) installerPath(m *Member) string {
 	if a.Installer.Remote != "" {
 		return a.Installer.Remote
 	}
-	return joinDir(m, a.uploadDir(m), filepath.Base(a.Installer.Local))
+	return joinDir(m, a.uploadDir(m), a.installerName())
 }
 
 // DefaultWindowsUploadDir is where an uploaded installer goes on Windows
@@ -52,7 +63,8 @@ func (a *UpgradeAnswers) installerPath(m *Member) string {
 const DefaultWindowsUploadDir = `C:\Windows\Temp`
 
 // uploadDir is where an uploaded installer goes on m: the member's own
-// upload_dir, else the top-level one (Linux members), else the default.
+// upload_dir, else the top-level one (Linux members), else the default. On
+// a Linux member it is the parent of the installer's staging directory.
 func (a *UpgradeAnswers) uploadDir(m *Member) string {
 	switch {
 	case m.UploadDir != "":
@@ -71,6 +83,33 @@ func joinDir(m *Member, dir, name string) string {
 	return path.Join(dir, name)
 }
 
+// stagePrefix names m's staging directories (remote.MakeStageDir):
+// PREFIX.XXXXXXXXXX under m's upload directory, made by root, mode 0700.
+// Each member has its own prefix, so members that share an upload_dir
+// (a shared file system) never take or remove each other's.
+func (a *UpgradeAnswers) stagePrefix(m *Member) string {
+	seen := map[string]bool{}
+	for i := range a.Members {
+		s := slug(a.Members[i].Name)
+		if s == "" || seen[s] {
+			s = fmt.Sprintf("member-%d", i+1)
+		}
+		seen[s] = true
+		if &a.Members[i] == m {
+			return "hawiz-stage-micetro-upgrade-" + s
+		}
+	}
+	return "hawiz-stage-micetro-upgrade"
+}
+
+// uploadTarget is where the installer goes on m, as the plan shows it.
+func (a *UpgradeAnswers) uploadTarget(m *Member) string {
+	if m.windows() {
+		return a.installerPath(m)
+	}
+	return path.Join(a.uploadDir(m), a.stagePrefix(m)+".XXXXXXXXXX", a.installerName())
+}
+
 // uploadTargets is the upload step's action: where the installer goes on
 // every member, each member named when they differ, and which answer set a
 // directory other than the default (the plan says so).
@@ -79,12 +118,15 @@ func (a *UpgradeAnswers) uploadTargets() string {
 	same := true
 	for i := range a.Members {
 		m := &a.Members[i]
-		if m.UploadDir != "" || a.installerPath(m) != a.installerPath(first) {
+		if m.UploadDir != "" || a.uploadDir(m) != a.uploadDir(first) || m.windows() != first.windows() {
 			same = false
 		}
 	}
 	if same {
-		s := a.installerPath(first) + " on every member"
+		s := a.uploadTarget(first) + " on every member"
+		if !first.windows() { // the member's name in each directory's
+			s = path.Join(a.uploadDir(first), "hawiz-stage-micetro-upgrade-MEMBER.XXXXXXXXXX", a.installerName()) + " on every member"
+		}
 		if !first.windows() && a.UploadDir != DefaultUploadDir {
 			s += " (upload_dir, not the default " + DefaultUploadDir + ")"
 		}
@@ -93,7 +135,7 @@ func (a *UpgradeAnswers) uploadTargets() string {
 	var parts []string
 	for i := range a.Members {
 		m := &a.Members[i]
-		s := a.installerPath(m) + " on " + m.Host.Name
+		s := a.uploadTarget(m) + " on " + m.Host.Name
 		switch {
 		case m.UploadDir != "" && m.UploadDir != a.defaultUploadDir(m):
 			s += fmt.Sprintf(" (members[%d].upload_dir, not the default %s)", i, a.defaultUploadDir(m))
@@ -112,15 +154,18 @@ func (a *UpgradeAnswers) defaultUploadDir(m *Member) string {
 	return DefaultUploadDir
 }
 
-// installScript extracts a .tgz into a fresh directory and runs the
-// ./install it holds (B.7). It is a constant: the paths travel as
-// positional parameters, never inside the script.
+// installScript extracts a .tgz into a fresh directory inside the staging
+// directory and runs the ./install it holds (B.7). It is a constant: the
+// paths travel as positional parameters, never inside the script. It runs
+// as root through remote.RunVerified, which has checked the installer's
+// SHA-256 in the same process just before.
 const installScript = `set -e
 pkg=$1 dir=$2
-rm -rf "$dir"
-mkdir -p "$dir"
-tar -xzf "$pkg" -C "$dir"
-cd "$dir"
+x=$dir/extract
+rm -rf -- "$x"
+mkdir -- "$x"
+tar -xzf "$pkg" -C "$x"
+cd "$x"
 for f in install */install; do
 	if [ -f "$f" ]; then
 		cd "$(dirname "$f")"
@@ -131,14 +176,13 @@ echo "hawiz: no install script in $pkg" >&2
 exit 1
 `
 
-// installArgv is the command that upgrades m.
-func (a *UpgradeAnswers) installArgv(m *Member) []string {
-	inst := a.installerPath(m)
-	dir := strings.TrimSuffix(inst, path.Ext(inst)) + ".hawiz-extract"
+// installArgv is the command that upgrades m with the installer at inst,
+// in the directory dir (on Linux: the staging directory).
+func (a *UpgradeAnswers) installArgv(m *Member, inst, dir string) []string {
 	if len(a.InstallCommand) > 0 {
 		out := make([]string, len(a.InstallCommand))
 		for i, s := range a.InstallCommand {
-			out[i] = strings.NewReplacer("{installer}", inst, "{dir}", path.Dir(inst)).Replace(s)
+			out[i] = strings.NewReplacer("{installer}", inst, "{dir}", dir).Replace(s)
 		}
 		return out
 	}
@@ -261,35 +305,148 @@ func upgradePreflightStep(a *UpgradeAnswers) *steps.Step {
 	}
 }
 
-func uploadStep(a *UpgradeAnswers) *steps.Step {
-	localSum := func() (string, error) {
-		sum, err := localSHA256(a.Installer.Local)
+// localSum is the SHA-256 of installer.local, which must be installer.sha256
+// when that is set.
+func (a *UpgradeAnswers) localSum() (string, error) {
+	sum, err := localSHA256(a.Installer.Local)
+	if err != nil {
+		return "", err
+	}
+	if a.Installer.SHA256 != "" && sum != a.Installer.SHA256 {
+		return "", fmt.Errorf("installer.local %s has SHA-256 %s, not installer.sha256 %s: a different or damaged file", a.Installer.Local, sum, a.Installer.SHA256)
+	}
+	return sum, nil
+}
+
+// factRemoteSHA256 holds the SHA-256 check-installer found for
+// installer.remote on a host, the first time in this run.
+func factRemoteSHA256(host string) string { return "installer.remote.sha256." + host }
+
+// wantSum is the SHA-256 the installer must have on hn when it is
+// installed: installer.local's, else installer.sha256, else the one
+// check-installer found on hn first in this run.
+func (a *UpgradeAnswers) wantSum(e *steps.Env, hn string) (string, error) {
+	switch {
+	case a.Installer.Local != "":
+		return a.localSum()
+	case a.Installer.SHA256 != "":
+		return a.Installer.SHA256, nil
+	}
+	if v, ok := e.Fact(factRemoteSHA256(hn)); ok {
+		return v, nil
+	}
+	return "", fmt.Errorf("no SHA-256 recorded for installer.remote %s on %s (step check-installer records it)", a.Installer.Remote, hn)
+}
+
+// uploadDirField names the answer that sets m's upload directory.
+func (a *UpgradeAnswers) uploadDirField(m *Member) string {
+	if i, _ := a.memberByHost(m.Host.Name); m.UploadDir != "" {
+		return fmt.Sprintf("members[%d].upload_dir", i)
+	}
+	return "upload_dir"
+}
+
+// findStage lists m's staging directories and tells which one holds the
+// installer with SHA-256 sum ("" when none does; sum "" matches none).
+func (a *UpgradeAnswers) findStage(ctx context.Context, h *remote.Host, m *Member, sum string) (string, []string, error) {
+	dirs, err := h.StageDirs(ctx, a.uploadDir(m), a.stagePrefix(m), a.sudo(m))
+	if err != nil || sum == "" {
+		return "", dirs, err
+	}
+	for _, d := range dirs {
+		fi, err := h.Stat(ctx, path.Join(d, a.installerName()), a.sudo(m))
+		if err != nil {
+			return "", nil, err
+		}
+		if fi.Exists && fi.Mode.IsRegular() && fi.SHA256 == sum {
+			return d, dirs, nil
+		}
+	}
+	return "", dirs, nil
+}
+
+// removeStages removes m's staging directories dirs but keep.
+func (a *UpgradeAnswers) removeStages(ctx context.Context, e *steps.Env, h *remote.Host, m *Member, dirs []string, keep string) error {
+	for _, d := range dirs {
+		if d == keep {
+			continue
+		}
+		ok, err := h.RemoveStageDir(ctx, d, a.stagePrefix(m), a.sudo(m))
+		if err != nil {
+			return err
+		}
+		if ok {
+			e.Output(m.Host.Name, "removed the staging directory "+d)
+		}
+	}
+	return nil
+}
+
+// stage puts the installer with SHA-256 sum into a staging directory on
+// the Linux member m and returns that directory: the one that already
+// holds it, else a new one (remote.MakeStageDir: mktemp -d as root under
+// the upload directory, mode 0700) that the installer is uploaded into, or
+// installer.remote copied into, as root. Any other staging directory of
+// m's (an interrupted upload) is removed.
+func (a *UpgradeAnswers) stage(ctx context.Context, e *steps.Env, h *remote.Host, m *Member, sum string) (string, error) {
+	dir, dirs, err := a.findStage(ctx, h, m, sum)
+	if err != nil {
+		return "", err
+	}
+	if dir == "" {
+		dir, err = h.MakeStageDir(ctx, a.uploadDir(m), a.stagePrefix(m), a.sudo(m))
+		if errors.Is(err, remote.ErrUnsafeParent) {
+			return "", fmt.Errorf("%s %s on %s: %w; choose a directory that only root (and the SSH user) can change, such as /tmp or /var/tmp", a.uploadDirField(m), a.uploadDir(m), m.Host.Name, err)
+		}
 		if err != nil {
 			return "", err
 		}
-		if a.Installer.SHA256 != "" && sum != a.Installer.SHA256 {
-			return "", fmt.Errorf("installer.local %s has SHA-256 %s, not installer.sha256 %s: a different or damaged file", a.Installer.Local, sum, a.Installer.SHA256)
+		pkg := path.Join(dir, a.installerName())
+		if a.Installer.Local != "" {
+			err = a.upload(ctx, e, h, m, pkg, a.sudo(m))
+		} else {
+			var r remote.Result
+			r, err = h.Run(ctx, remote.Cmd{Program: "cp", Args: []string{"--", a.Installer.Remote, pkg}, Sudo: a.sudo(m), Timeout: a.InstallTimeout})
+			if err == nil && r.ExitStatus != 0 {
+				err = fmt.Errorf("%s: copying installer.remote %s into %s: %w", m.Host.Name, a.Installer.Remote, dir, r.ExitError())
+			}
 		}
-		return sum, nil
+		if err != nil {
+			return "", err
+		}
 	}
-	return &steps.Step{
-		ID:      "upload-installer",
-		Title:   "Copy the installer to every member",
-		Why:     "each member is upgraded manually using an installer",
-		DocRef:  docUpgrade + " steps 2–3; C6 binaries.rst, install_central.rst",
-		Hosts:   a.hostNames(),
-		Mode:    steps.Parallel,
-		Actions: []string{fmt.Sprintf("upload %s to %s, SHA-256 checked on arrival", a.Installer.Local, a.uploadTargets())},
-		Check: func(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {
-			sum, err := localSum()
-			if err != nil {
-				return false, "", err
-			}
-			h, err := host(e, hn)
-			if err != nil {
-				return false, "", err
-			}
-			_, m := a.memberByHost(hn)
+	return dir, a.removeStages(ctx, e, h, m, dirs, dir)
+}
+
+// upload sends installer.local to dst on m, reporting progress.
+func (a *UpgradeAnswers) upload(ctx context.Context, e *steps.Env, h *remote.Host, m *Member, dst string, sudo bool) error {
+	last := -1
+	hn := m.Host.Name
+	_, err := h.Upload(ctx, a.Installer.Local, dst, remote.WriteOptions{Mode: 0o600, Sudo: sudo}, func(done, total int64) {
+		if total <= 0 {
+			return
+		}
+		pct := int(done * 100 / total)
+		if pct/10 != last/10 || done == total {
+			last = pct
+			e.Output(hn, fmt.Sprintf("upload %s: %d%% (%d of %d bytes)", filepath.Base(a.Installer.Local), pct, done, total))
+		}
+	})
+	return err
+}
+
+func uploadStep(a *UpgradeAnswers) *steps.Step {
+	check := func(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {
+		sum, err := a.localSum()
+		if err != nil {
+			return false, "", err
+		}
+		h, err := host(e, hn)
+		if err != nil {
+			return false, "", err
+		}
+		_, m := a.memberByHost(hn)
+		if m.windows() {
 			info, err := h.Stat(ctx, a.installerPath(m), false)
 			if err != nil {
 				return false, "", err
@@ -298,9 +455,32 @@ func uploadStep(a *UpgradeAnswers) *steps.Step {
 				return true, fmt.Sprintf("%s is there (sha256 %s)", a.installerPath(m), short(sum)), nil
 			}
 			return false, fmt.Sprintf("%s is not there yet", a.installerPath(m)), nil
-		},
+		}
+		if ok, ev, err := upgraded(ctx, a, h, m); err != nil || ok {
+			return ok, ev + "; nothing to upload", err
+		}
+		dir, _, err := a.findStage(ctx, h, m, sum)
+		if err != nil {
+			return false, "", err
+		}
+		if dir != "" {
+			return true, fmt.Sprintf("%s is there (sha256 %s)", path.Join(dir, a.installerName()), short(sum)), nil
+		}
+		return false, "the installer is not staged under " + a.uploadDir(m) + " yet", nil
+	}
+	return &steps.Step{
+		ID:     "upload-installer",
+		Title:  "Copy the installer to every member",
+		Why:    "each member is upgraded manually using an installer",
+		DocRef: docUpgrade + " steps 2–3; C6 binaries.rst, install_central.rst",
+		Hosts:  a.hostNames(),
+		Mode:   steps.Parallel,
+		Actions: []string{fmt.Sprintf("upload %s to %s, SHA-256 checked on arrival", a.Installer.Local, a.uploadTargets()),
+			"on Linux members, into a new directory made by root with mktemp -d (mode 0700: no other user can read or replace the installer), uploaded as root; a member that already runs " + a.Installer.ExpectedVersion + " gets nothing"},
+		Check: check,
 		Apply: func(ctx context.Context, e *steps.Env, hn string) error {
-			if _, err := localSum(); err != nil {
+			sum, err := a.localSum()
+			if err != nil {
 				return err
 			}
 			h, err := host(e, hn)
@@ -308,37 +488,18 @@ func uploadStep(a *UpgradeAnswers) *steps.Step {
 				return err
 			}
 			_, m := a.memberByHost(hn)
-			last := -1
-			_, err = h.Upload(ctx, a.Installer.Local, a.installerPath(m), remote.WriteOptions{Mode: 0o644}, func(done, total int64) {
-				if total <= 0 {
-					return
-				}
-				pct := int(done * 100 / total)
-				if pct/10 != last/10 || done == total {
-					last = pct
-					e.Output(hn, fmt.Sprintf("upload %s: %d%% (%d of %d bytes)", filepath.Base(a.Installer.Local), pct, done, total))
-				}
-			})
+			if m.windows() {
+				return a.upload(ctx, e, h, m, a.installerPath(m), false)
+			}
+			_, err = a.stage(ctx, e, h, m, sum)
 			return err
 		},
 		Verify: func(ctx context.Context, e *steps.Env, hn string) (string, error) {
-			sum, err := localSum()
-			if err != nil {
-				return "", err
+			ok, ev, err := check(ctx, e, hn)
+			if err == nil && !ok {
+				err = fmt.Errorf("%s: %s", hn, ev)
 			}
-			h, err := host(e, hn)
-			if err != nil {
-				return "", err
-			}
-			_, m := a.memberByHost(hn)
-			info, err := h.Stat(ctx, a.installerPath(m), false)
-			if err != nil {
-				return "", err
-			}
-			if !info.Exists || info.SHA256 != sum {
-				return "", fmt.Errorf("%s on %s: sha256 %q, want %s", a.installerPath(m), hn, info.SHA256, sum)
-			}
-			return fmt.Sprintf("%s: %d bytes, sha256 %s", a.installerPath(m), info.Size, short(sum)), nil
+			return ev, err
 		},
 	}
 }
@@ -360,6 +521,11 @@ func remoteInstallerStep(a *UpgradeAnswers) *steps.Step {
 		if a.Installer.SHA256 != "" && info.SHA256 != a.Installer.SHA256 {
 			return "", fmt.Errorf("installer.remote %s on %s has SHA-256 %s, not installer.sha256 %s", a.installerPath(m), hn, info.SHA256, a.Installer.SHA256)
 		}
+		// The installer is installed only with the hash seen here first.
+		if old, ok := e.Fact(factRemoteSHA256(hn)); ok && old != info.SHA256 {
+			return "", fmt.Errorf("installer.remote %s on %s changed since this run began (SHA-256 %s, was %s)", a.installerPath(m), hn, short(info.SHA256), short(old))
+		}
+		e.SetFact(factRemoteSHA256(hn), info.SHA256)
 		return fmt.Sprintf("%s: %d bytes, sha256 %s", a.installerPath(m), info.Size, short(info.SHA256)), nil
 	}
 	return &steps.Step{
@@ -369,7 +535,7 @@ func remoteInstallerStep(a *UpgradeAnswers) *steps.Step {
 		DocRef:  docUpgrade + " steps 2–3",
 		Hosts:   a.hostNames(),
 		Mode:    steps.Parallel,
-		Actions: []string{"stat " + a.Installer.Remote + " on every member (SHA-256 compared when installer.sha256 is set)"},
+		Actions: []string{"stat " + a.Installer.Remote + " on every member (SHA-256 compared when installer.sha256 is set, and recorded: a Linux member installs a copy that root checks has it)"},
 		Check: func(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {
 			ev, err := check(ctx, e, hn)
 			return err == nil, ev, err
@@ -458,11 +624,20 @@ func stopSecondariesStep(a *UpgradeAnswers) *steps.Step {
 	}
 }
 
-func manualInstall(a *UpgradeAnswers, m *Member) string {
+func manualInstall(a *UpgradeAnswers, m *Member, dir string) string {
 	if m.windows() {
 		return fmt.Sprintf("run %s on %s by hand", a.installerPath(m), m.Host.Name)
 	}
-	return fmt.Sprintf("on %s: sudo tar -xzf %s -C /tmp && cd /tmp/<extracted directory> && sudo ./install", m.Host.Name, a.installerPath(m))
+	return fmt.Sprintf("on %s, as root: cd %s && tar -xzf %s && cd <the extracted directory> && ./install (the staging directory is root's alone; hawiz removes it once the member runs %s)",
+		m.Host.Name, remote.ShQuote(dir), remote.ShQuote(a.installerName()), a.Installer.ExpectedVersion)
+}
+
+// windowsDir is the directory of a Windows path.
+func windowsDir(p string) string {
+	if i := strings.LastIndexAny(p, `\/`); i > 0 {
+		return p[:i]
+	}
+	return p
 }
 
 func upgradeHostStep(a *UpgradeAnswers, i int, id string) *steps.Step {
@@ -473,6 +648,14 @@ func upgradeHostStep(a *UpgradeAnswers, i int, id string) *steps.Step {
 		title = fmt.Sprintf("Upgrade the secondary server %s using an installer; the service is started again afterwards", m.Name)
 		doc = docUpgrade + " step 3"
 	}
+	run := "run the installer on " + m.Host.Name + ": " + strings.Join(a.installArgv(m, a.installerPath(m), windowsDir(a.installerPath(m))), " ") + " (its prompts get install_input; default: accept every default)"
+	if !m.windows() {
+		how := "extract it into that directory and run its ./install"
+		if len(a.InstallCommand) > 0 {
+			how = "run " + strings.Join(a.installArgv(m, "{installer}", "{dir}"), " ")
+		}
+		run = fmt.Sprintf("on %s, as root, in the installer's staging directory under %s (staged again if it is gone): check the installer's SHA-256 and, in the same shell, %s (its prompts get install_input; default: accept every default); then remove the staging directory", m.Host.Name, a.uploadDir(m), how)
+	}
 	return &steps.Step{
 		ID:     id,
 		Title:  title,
@@ -481,7 +664,7 @@ func upgradeHostStep(a *UpgradeAnswers, i int, id string) *steps.Step {
 		Hosts:  []string{m.Host.Name},
 		Mode:   steps.Once,
 		Actions: []string{
-			fmt.Sprintf("run the installer on %s: %s (its prompts get install_input; default: accept every default)", m.Host.Name, strings.Join(a.installArgv(m)[:min(2, len(a.installArgv(m)))], " ")),
+			run,
 			fmt.Sprintf("then Central is active, port %d listens and it reports version %s", CentralPort, a.Installer.ExpectedVersion),
 		},
 		Check: func(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {
@@ -489,7 +672,19 @@ func upgradeHostStep(a *UpgradeAnswers, i int, id string) *steps.Step {
 			if err != nil {
 				return false, "", err
 			}
-			return upgraded(ctx, a, h, m)
+			ok, ev, err := upgraded(ctx, a, h, m)
+			if err != nil || !ok || m.windows() {
+				return ok, ev, err
+			}
+			// Upgraded, by a run killed before it removed the staging directory?
+			_, dirs, err := a.findStage(ctx, h, m, "")
+			if err != nil {
+				return false, "", err
+			}
+			if len(dirs) > 0 {
+				return false, ev + "; the staging directory " + strings.Join(dirs, ", ") + " is still there (an interrupted run)", nil
+			}
+			return true, ev, nil
 		},
 		Apply: func(ctx context.Context, e *steps.Env, hn string) error {
 			h, err := host(e, hn)
@@ -497,23 +692,59 @@ func upgradeHostStep(a *UpgradeAnswers, i int, id string) *steps.Step {
 				return err
 			}
 			// The version on the host decides: never install twice.
-			if ok, _, err := upgraded(ctx, a, h, m); err != nil || ok {
+			if ok, _, err := upgraded(ctx, a, h, m); err != nil {
 				return err
+			} else if ok {
+				if m.windows() {
+					return nil
+				}
+				_, dirs, err := a.findStage(ctx, h, m, "")
+				if err != nil {
+					return err
+				}
+				return a.removeStages(ctx, e, h, m, dirs, "")
 			}
 			e.Output(hn, "The installer asks whether to install Central, where the configuration files go, the user and group, and the binary location (B.7); hawiz answers with install_input.")
-			argv := a.installArgv(m)
-			markChanged(e, hn)
-			r, err := h.Run(ctx, remote.Cmd{
-				Program: argv[0], Args: argv[1:], Sudo: a.sudo(m),
-				Stdin:   strings.NewReader(a.installInput()),
-				Timeout: a.InstallTimeout,
-				OnLine:  func(_, line string) { e.Output(hn, line) },
-			})
+			cmd := remote.Cmd{Sudo: a.sudo(m), Stdin: strings.NewReader(a.installInput()), Timeout: a.InstallTimeout,
+				OnLine: func(_, line string) { e.Output(hn, line) }}
+			var r remote.Result
+			dir := ""
+			if m.windows() {
+				argv := a.installArgv(m, a.installerPath(m), windowsDir(a.installerPath(m)))
+				cmd.Program, cmd.Args = argv[0], argv[1:]
+				markChanged(e, hn)
+				r, err = h.Run(ctx, cmd)
+			} else {
+				var sum string
+				if sum, err = a.wantSum(e, hn); err != nil {
+					return err
+				}
+				if dir, err = a.stage(ctx, e, h, m, sum); err != nil {
+					return err
+				}
+				pkg := path.Join(dir, a.installerName())
+				argv := a.installArgv(m, pkg, dir)
+				cmd.Program, cmd.Args = argv[0], argv[1:]
+				markChanged(e, hn)
+				r, err = h.RunVerified(ctx, pkg, sum, cmd)
+				if errors.Is(err, remote.ErrNotVerified) {
+					// Never install a file that changed: stage it again next time.
+					if _, rerr := h.RemoveStageDir(context.WithoutCancel(ctx), dir, a.stagePrefix(m), a.sudo(m)); rerr != nil {
+						return fmt.Errorf("%w; removing the staging directory: %v", err, rerr)
+					}
+					return fmt.Errorf("%w; nothing was installed and the staging directory was removed: `hawiz resume` stages the installer again", err)
+				}
+			}
 			if err == nil {
 				err = r.ExitError()
 			}
 			if err != nil {
-				return fmt.Errorf("the installer failed on %s: %w\nIf it needs answers hawiz cannot give, %s, then run `hawiz resume`: the version on the host decides whether it is upgraded", hn, err, manualInstall(a, m))
+				return fmt.Errorf("the installer failed on %s: %w\nIf it needs answers hawiz cannot give, %s, then run `hawiz resume`: the version on the host decides whether it is upgraded", hn, err, manualInstall(a, m, dir))
+			}
+			if dir != "" {
+				if err := a.removeStages(ctx, e, h, m, []string{dir}, ""); err != nil {
+					return err
+				}
 			}
 			// The installer starts Central again (C2 step 3); start it if not.
 			if active, err := isActive(ctx, &a.Common, h, m); err == nil && !active {
@@ -538,6 +769,15 @@ func upgradeHostStep(a *UpgradeAnswers, i int, id string) *steps.Step {
 			}
 			if !ok {
 				return "", fmt.Errorf("%s still reports %s, not %s", hn, ev, a.Installer.ExpectedVersion)
+			}
+			if !m.windows() {
+				_, dirs, err := a.findStage(ctx, h, m, "")
+				if err != nil {
+					return "", err
+				}
+				if len(dirs) > 0 {
+					return "", fmt.Errorf("%s: the staging directory %s is still there", hn, strings.Join(dirs, ", "))
+				}
 			}
 			run, rev, err := running(ctx, &a.Common, h, m)
 			if err == nil && !run {

@@ -167,6 +167,8 @@ type fakeHost struct {
 	srv  *sshtest.Server
 	mu   sync.Mutex
 	cmds []string
+	// onExec, when set, sees each command line before it runs.
+	onExec func(cmd string)
 }
 
 func newWorld(t *testing.T, names ...string) *world {
@@ -264,7 +266,11 @@ func (h *fakeHost) exec(env []string) func(ctx context.Context, req sshtest.Exec
 		}
 		h.mu.Lock()
 		h.cmds = append(h.cmds, req.Command)
+		hook := h.onExec
 		h.mu.Unlock()
+		if hook != nil {
+			hook(req.Command)
+		}
 		c := exec.Command("/bin/sh", "-c", cmd)
 		c.Dir = h.root
 		c.Env = append(append(append(os.Environ(), "HAWIZ_ROOT="+h.root), env...), req.Env...)
