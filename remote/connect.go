@@ -236,7 +236,8 @@ func (f *Fleet) dial(ctx context.Context, owner string, t *target, rec *recorder
 			}
 			var hk *HostKeyChangedError
 			var uk *UnknownHostKeyError
-			if errors.As(err, &hk) || errors.As(err, &uk) {
+			var ce *HostCertError
+			if errors.As(err, &hk) || errors.As(err, &uk) || errors.As(err, &ce) {
 				return nil, fmt.Errorf("host %s: via ProxyJump %s: %w", t.display, hop.display, err)
 			}
 			return nil, fmt.Errorf("host %s: via ProxyJump %s: %w", t.display, hop.display, err)
@@ -254,7 +255,8 @@ func (f *Fleet) dial(ctx context.Context, owner string, t *target, rec *recorder
 		}
 		var hk *HostKeyChangedError
 		var uk *UnknownHostKeyError
-		if errors.As(err, &hk) || errors.As(err, &uk) {
+		var ce *HostCertError
+		if errors.As(err, &hk) || errors.As(err, &uk) || errors.As(err, &ce) {
 			return nil, err // their text already names the host
 		}
 		return nil, fmt.Errorf("host %s: %w", t.display, err)
@@ -336,6 +338,10 @@ func (f *Fleet) dialOne(ctx context.Context, owner string, t *target, via *ssh.C
 		var uk *UnknownHostKeyError
 		if errors.As(err, &uk) {
 			return nil, uk
+		}
+		var ce *HostCertError
+		if errors.As(err, &ce) {
+			return nil, ce
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("connect %s@%s: %w", t.user, hp, ctx.Err())

@@ -492,7 +492,8 @@ func (r *runner) connect(ctx context.Context, e *Env) (*remote.Fleet, error) {
 // classify turns an error before the steps into the right exit code.
 func classifyConnect(err error) error {
 	var hk *remote.HostKeyChangedError
-	if errors.As(err, &hk) {
+	var ce *remote.HostCertError
+	if errors.As(err, &hk) || errors.As(err, &ce) {
 		return &RefusedError{Reason: "refused", Err: err}
 	}
 	return err

@@ -91,7 +91,8 @@ func (e *DriftError) Error() string {
 
 // ExitCode maps an error from this package (or remote) to the process exit
 // code: nil 0; *UsageError, FieldErrors 2; *StoppedError, ErrWaitingForOperator,
-// context.Canceled 3; *RefusedError, *remote.HostKeyChangedError 4;
+// context.Canceled 3; *RefusedError, *remote.HostKeyChangedError,
+// *remote.HostCertError 4;
 // anything else (*StepError, *DriftError, connection errors) 1.
 func ExitCode(err error) int {
 	if err == nil {
@@ -100,12 +101,13 @@ func ExitCode(err error) int {
 	var (
 		re *RefusedError
 		hk *remote.HostKeyChangedError
+		ce *remote.HostCertError
 		ue *UsageError
 		fe FieldErrors
 		se *StoppedError
 	)
 	switch {
-	case errors.As(err, &re), errors.As(err, &hk):
+	case errors.As(err, &re), errors.As(err, &hk), errors.As(err, &ce):
 		return ExitRefused
 	case errors.As(err, &ue), errors.As(err, &fe):
 		return ExitUsage

@@ -988,6 +988,10 @@ func errText(err error) string {
 	if errors.As(err, &hk) {
 		return hk.Error()
 	}
+	var ce *remote.HostCertError
+	if errors.As(err, &ce) {
+		return ce.Error()
+	}
 	return err.Error()
 }
 
