@@ -37,7 +37,7 @@ var ErrUnsafeParent = errors.New("unsafe parent directory")
 // have the expected SHA-256: the program was not run.
 var ErrNotVerified = errors.New("the file does not have the expected SHA-256")
 
-// stageMakeScript: $1 parent, $2 prefix. The parent is resolved to its
+// stageMakeScript: $1 parent, $2 prefix ("" = only check the parent). The parent is resolved to its
 // physical path; it and every directory above it must be owned by root or
 // by the user this runs as, and not writable by group or others unless
 // sticky (sshd's StrictModes rule): otherwise another user could rename
@@ -57,6 +57,7 @@ while :; do
 	d=${d%/*}
 	if [ -z "$d" ]; then d=/; fi
 done
+if [ -z "$pre" ]; then echo "hawiz-stage:$phys"; exit 0; fi
 s=$(mktemp -d -- "$phys/$pre.XXXXXXXXXX") || exit 4
 chmod 700 -- "$s" || { rmdir -- "$s"; exit 4; }
 echo "hawiz-stage:$s"`
@@ -168,6 +169,27 @@ func (h *Host) MakeStageDir(ctx context.Context, parent, prefix string, sudo boo
 		return "", fmt.Errorf("host %s: %s: unexpected output %q", h.cfg.Name, what, res.Stdout)
 	}
 	return l[0], nil
+}
+
+// CheckStageParent tells whether MakeStageDir would accept parent (an
+// error wrapping ErrUnsafeParent when not), without making anything: for a
+// preflight that checks every host before anything is written.
+func (h *Host) CheckStageParent(ctx context.Context, parent string, sudo bool) error {
+	what := "stage directory under " + parent
+	if !path.IsAbs(parent) {
+		return fmt.Errorf("host %s: %s: not an absolute path", h.cfg.Name, what)
+	}
+	res, err := h.stageScript(ctx, what, sudo, stageMakeScript, parent, "")
+	if err != nil {
+		return err
+	}
+	if why, ok := stderrTag(res, "hawiz-unsafe"); ok && res.ExitStatus == 3 {
+		return fmt.Errorf("host %s: %s: %s: %w", h.cfg.Name, what, why, ErrUnsafeParent)
+	}
+	if res.ExitStatus != 0 || len(stageLines(res)) != 1 {
+		return fmt.Errorf("host %s: %s: %w (output %q)", h.cfg.Name, what, h.exitErr(res), res.Stdout)
+	}
+	return nil
 }
 
 // StageDirs lists the stage directories of prefix under parent: real

@@ -112,6 +112,12 @@ func TestMakeStageDirRefusesUnsafeParent(t *testing.T) {
 		if !errors.Is(err, ErrUnsafeParent) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: want ErrUnsafeParent saying %q, got %v", p, want, err)
 		}
+		if err := h.CheckStageParent(ctx, p, false); !errors.Is(err, ErrUnsafeParent) || !strings.Contains(err.Error(), want) {
+			t.Errorf("check %s: want ErrUnsafeParent saying %q, got %v", p, want, err)
+		}
+	}
+	if err := h.CheckStageParent(ctx, sticky, false); err != nil {
+		t.Errorf("check a sticky parent: %v", err)
 	}
 	if m, _ := filepath.Glob(filepath.Join(root, "*", "hawiz-stage-test.*")); len(m) != 0 {
 		t.Errorf("made under a refused parent: %v", m)
