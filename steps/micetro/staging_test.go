@@ -386,13 +386,22 @@ func TestUpgradeRemoteInstallerStaged(t *testing.T) {
 }
 
 // An upload directory other users can write to (no sticky bit) is refused
-// before anything is uploaded, naming the answer and the member.
+// in preflight, before anything is uploaded or stopped, naming the answer
+// and the member.
 func TestUpgradeRefusesUnsafeUploadDir(t *testing.T) {
 	w, a, e, list := upgradeSetup(t, 2)
 	os.Chmod(a.UploadDir, 0o777)
-	_, err := runSteps(context.Background(), e, list)
+	lg, err := runSteps(context.Background(), e, list)
 	if err == nil || !strings.Contains(err.Error(), "upload_dir "+a.UploadDir+" on central1") || !strings.Contains(err.Error(), "writable by its group or others") {
 		t.Fatalf("err = %v", err)
+	}
+	if len(lg.applied) != 0 || !strings.HasPrefix(err.Error(), "preflight") {
+		t.Errorf("applied %v; err %v: want a refusal in preflight", lg.applied, err)
+	}
+	for _, h := range w.hosts {
+		if strings.Contains(h.systemctlLog(), "stop") {
+			t.Errorf("%s: stopped", h.name)
+		}
 	}
 	if got := entries(t, a.UploadDir); len(got) != 0 {
 		t.Errorf("uploaded into an unsafe directory: %v", got)

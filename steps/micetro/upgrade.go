@@ -260,6 +260,13 @@ func upgradePreflightStep(a *UpgradeAnswers) *steps.Step {
 				if err == nil {
 					vers[i], err = centralVersion(ctx, &a.Common, h, m)
 				}
+				if err == nil && !m.windows() && vers[i] != a.Installer.ExpectedVersion {
+					// Where the installer will be staged: checked before anything is written.
+					err = h.CheckStageParent(ctx, a.uploadDir(m), a.sudo(m))
+					if errors.Is(err, remote.ErrUnsafeParent) {
+						err = a.unsafeUploadDir(m, err)
+					}
+				}
 				errs[i] = err
 			}()
 		}
@@ -295,7 +302,8 @@ func upgradePreflightStep(a *UpgradeAnswers) *steps.Step {
 		DocRef: docUpgrade + " (warning)",
 		Mode:   steps.Once,
 		Actions: append([]string{"check sudo on every member", "read the Central version on every member (" +
-			strings.Join(a.versionCommand(&a.Members[0]), " ") + ")"}, a.pathNotes()...),
+			strings.Join(a.versionCommand(&a.Members[0]), " ") + ")",
+			"on every Linux member still to upgrade: its upload directory and every directory above it are root's or the SSH user's and not writable by others (unless sticky, as /tmp)"}, a.pathNotes()...),
 		Check: run,
 		Verify: func(ctx context.Context, e *steps.Env, h string) (string, error) {
 			_, ev, err := run(ctx, e, h)
@@ -344,6 +352,10 @@ func (a *UpgradeAnswers) uploadDirField(m *Member) string {
 		return fmt.Sprintf("members[%d].upload_dir", i)
 	}
 	return "upload_dir"
+}
+
+func (a *UpgradeAnswers) unsafeUploadDir(m *Member, err error) error {
+	return fmt.Errorf("%s %s on %s: %w; choose a directory that only root (and the SSH user) can change, such as /tmp or /var/tmp", a.uploadDirField(m), a.uploadDir(m), m.Host.Name, err)
 }
 
 // findStage lists m's staging directories and tells which one holds the
@@ -396,7 +408,7 @@ func (a *UpgradeAnswers) stage(ctx context.Context, e *steps.Env, h *remote.Host
 	if dir == "" {
 		dir, err = h.MakeStageDir(ctx, a.uploadDir(m), a.stagePrefix(m), a.sudo(m))
 		if errors.Is(err, remote.ErrUnsafeParent) {
-			return "", fmt.Errorf("%s %s on %s: %w; choose a directory that only root (and the SSH user) can change, such as /tmp or /var/tmp", a.uploadDirField(m), a.uploadDir(m), m.Host.Name, err)
+			return "", a.unsafeUploadDir(m, err)
 		}
 		if err != nil {
 			return "", err
