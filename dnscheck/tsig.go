@@ -15,7 +15,7 @@ import (
 // secret: String, GoString and LogValue leave it out.
 type TSIGKey struct {
 	Name      string // key name, e.g. "hawiz-update"
-	Algorithm string // "hmac-sha256" (default), hmac-sha1/224/384/512, hmac-md5
+	Algorithm string // "hmac-sha256" (default), hmac-sha1/224/384/512
 	Secret    string // base64
 }
 
@@ -44,13 +44,11 @@ func (k TSIGKey) algName() string {
 }
 
 var algorithms = map[string]string{
-	"hmac-md5":                 dns.HmacMD5,
-	"hmac-md5.sig-alg.reg.int": dns.HmacMD5,
-	"hmac-sha1":                dns.HmacSHA1,
-	"hmac-sha224":              dns.HmacSHA224,
-	"hmac-sha256":              dns.HmacSHA256,
-	"hmac-sha384":              dns.HmacSHA384,
-	"hmac-sha512":              dns.HmacSHA512,
+	"hmac-sha1":   dns.HmacSHA1,
+	"hmac-sha224": dns.HmacSHA224,
+	"hmac-sha256": dns.HmacSHA256,
+	"hmac-sha384": dns.HmacSHA384,
+	"hmac-sha512": dns.HmacSHA512,
 }
 
 // Validate checks the key's fields; errors name the field, never the secret.
@@ -58,8 +56,11 @@ func (k TSIGKey) Validate() error {
 	if _, ok := dns.IsDomainName(k.Name); !ok || strings.TrimSpace(k.Name) == "" || k.Name == "." {
 		return inputErrorf("tsig key name", "%q is not a valid key name", k.Name)
 	}
+	if a := k.algName(); a == "hmac-md5" || a == "hmac-md5.sig-alg.reg.int" {
+		return inputErrorf("tsig algorithm", "hmac-md5 is not supported (hawiz's DNS library does not sign with it): make a hmac-sha256 key, e.g. with tsig-keygen")
+	}
 	if _, ok := algorithms[k.algName()]; !ok {
-		return inputErrorf("tsig algorithm", "unknown algorithm %q (use hmac-sha256, hmac-sha512, hmac-sha384, hmac-sha224, hmac-sha1 or hmac-md5)", k.Algorithm)
+		return inputErrorf("tsig algorithm", "unknown algorithm %q (use hmac-sha256, hmac-sha512, hmac-sha384, hmac-sha224 or hmac-sha1)", k.Algorithm)
 	}
 	if k.Secret == "" {
 		return inputErrorf("tsig secret", "empty")

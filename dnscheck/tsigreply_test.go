@@ -187,13 +187,18 @@ func TestApplyNoReply(t *testing.T) {
 	}
 }
 
-// TestApplyUnsupportedAlgorithm: a key hawiz cannot sign with is bad input,
-// and nothing is sent.
+// TestApplyUnsupportedAlgorithm: a key hawiz cannot sign with (miekg/dns
+// has no HMAC-MD5) is bad input naming the field, and nothing is sent; it
+// used to be sent to nobody and reported as "the zone may or may not have
+// changed".
 func TestApplyUnsupportedAlgorithm(t *testing.T) {
 	p, proxy := hostilePrimary(t, nil)
 	err := Apply(context.Background(), proxy.Addr(), wwwChange, TSIGKey{Name: keyName, Algorithm: "hmac-md5", Secret: keySecret}, wwwHave)
 	var ie *InputError
-	if !errors.As(err, &ie) || ie.Field != "tsig algorithm" || p.Queries() != 0 {
+	if !errors.As(err, &ie) || ie.Field != "tsig algorithm" || !strings.Contains(err.Error(), "hmac-md5 is not supported") || p.Queries() != 0 {
 		t.Fatalf("err %v, %d queries", err, p.Queries())
+	}
+	if _, err := ParseTSIGKeyLine("hmac-md5:k:" + keySecret); err == nil || !strings.Contains(err.Error(), "tsig algorithm: hmac-md5 is not supported") {
+		t.Fatalf("key line: %v", err)
 	}
 }
