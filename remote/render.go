@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"unicode"
 	"unicode/utf16"
 )
 
@@ -185,11 +186,31 @@ func DecodePowerShell(cmdline string) (string, error) {
 	return string(utf16.Decode(u)), nil
 }
 
-// psRunScript renders a program call. With stdin, the program reads the
-// script's standard input.
+// psRunScript renders a program call on Windows. Windows PowerShell 5.1
+// passes arguments to a native program by joining them into one command
+// line without escaping embedded double quotes (fixed only in PowerShell
+// 7.3), so an argument holding `"` could split into several. The script
+// therefore builds that command line itself (winCommandLine: the quoting
+// that CommandLineToArgvW and the Microsoft C runtime undo) and starts the
+// program with System.Diagnostics.Process: the program is found like `&`
+// finds it (Get-Command, applications only, so no alias or function can
+// stand in), its stdout and stderr are the script's own (bytes pass
+// through untouched), its stdin is the script's standard input copied
+// byte for byte with withStdin (else empty), and the script exits with its
+// exit code. cmd.exe parses a batch file's command line by other rules
+// (and expands %VAR% even inside quotes), so a .bat/.cmd program is
+// refused when an argument holds anything but letters, digits, spaces and
+// -_.:/\@+~.
 func psRunScript(argv []string, env map[string]string, withStdin bool) (string, error) {
 	if len(argv) == 0 || argv[0] == "" {
 		return "", fmt.Errorf("empty program")
+	}
+	line, err := winCommandLine(argv[1:])
+	if err != nil {
+		return "", err
+	}
+	if strings.ContainsRune(argv[0], 0) {
+		return "", fmt.Errorf("program %q contains a NUL character", argv[0])
 	}
 	var b strings.Builder
 	b.WriteString(psPrelude)
@@ -200,15 +221,102 @@ func psRunScript(argv []string, env map[string]string, withStdin bool) (string, 
 	for _, k := range keys {
 		b.WriteString("$env:" + k + " = " + psQuote(env[k]) + "\n")
 	}
+	b.WriteString("$exe = (Get-Command -Name " + psQuote(psWildcardEscape(argv[0])) + " -CommandType Application -TotalCount 1).Path\n")
+	for i, a := range argv[1:] {
+		if !batchSafe(a) {
+			b.WriteString("if ($exe -match '\\.(bat|cmd)$') { [Console]::Error.WriteLine('hawiz: ' + $exe + " +
+				psQuote(fmt.Sprintf(" is a batch file, whose command line cmd.exe parses by its own rules: refusing argument %d (%s)", i+1, refusalText(a))) +
+				"); exit 126 }\n")
+			break
+		}
+	}
+	b.WriteString("$si = [Diagnostics.ProcessStartInfo]::new($exe, " + psQuote(line) + ")\n")
+	b.WriteString("$si.UseShellExecute = $false\n$si.RedirectStandardInput = $true\n")
+	b.WriteString("$c = [Diagnostics.Process]::Start($si)\n")
 	if withStdin {
-		b.WriteString("[Console]::In.ReadToEnd() | ")
+		b.WriteString("try { [Console]::OpenStandardInput().CopyTo($c.StandardInput.BaseStream); $c.StandardInput.Close() } catch [IO.IOException] { }\n")
+	} else {
+		b.WriteString("$c.StandardInput.Close()\n")
 	}
-	b.WriteString("&")
-	for _, a := range argv {
-		b.WriteString(" " + psQuote(a))
-	}
-	b.WriteString("\nexit $LASTEXITCODE\n")
+	b.WriteString("$c.WaitForExit()\nexit $c.ExitCode\n")
 	return b.String(), nil
+}
+
+// maxWinCommandLine is CreateProcess's limit on a command line, in UTF-16
+// code units with its terminating NUL; the program's quoted path comes on
+// top of the arguments, so they get somewhat less.
+const maxWinCommandLine = 32767
+
+// winCommandLine joins args into the arguments part of a Win32 command line
+// that CommandLineToArgvW and the Microsoft C runtime split back into
+// exactly args: an argument without space, tab, newline, vertical tab or
+// double quote, and not empty, goes as it is; any other is put in double
+// quotes, each `"` in it escaped as \", the backslashes before a `"` or
+// before the closing quote doubled (other backslashes are literal).
+func winCommandLine(args []string) (string, error) {
+	var b strings.Builder
+	for i, a := range args {
+		if strings.ContainsRune(a, 0) {
+			return "", fmt.Errorf("argument %d (%q) contains a NUL character, which a Windows command line cannot carry", i+1, a)
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(winArg(a))
+	}
+	if n := len(utf16.Encode([]rune(b.String()))); n > maxWinCommandLine-300 {
+		return "", fmt.Errorf("the arguments make a Windows command line of %d characters; with the program's path it must stay under %d", n, maxWinCommandLine)
+	}
+	return b.String(), nil
+}
+
+func winArg(a string) string {
+	if a != "" && !strings.ContainsAny(a, " \t\n\v\"") {
+		return a
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	bs := 0 // backslashes not yet written
+	for i := 0; i < len(a); i++ {
+		switch c := a[i]; c {
+		case '\\':
+			bs++
+			continue
+		case '"':
+			b.WriteString(strings.Repeat(`\`, 2*bs+1))
+		default:
+			b.WriteString(strings.Repeat(`\`, bs))
+		}
+		b.WriteByte(a[i])
+		bs = 0
+	}
+	b.WriteString(strings.Repeat(`\`, 2*bs))
+	b.WriteByte('"')
+	return b.String()
+}
+
+// batchSafe: a is safe on a batch file's command line (cmd.exe's own
+// parsing): letters, digits, spaces and -_.:/\@+~ only.
+func batchSafe(a string) bool {
+	for _, r := range a {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune(` -_.:/\@+~`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// psWildcardEscape escapes PowerShell's wildcard characters (Get-Command
+// -Name takes a pattern): *, ?, [, ] and the backtick itself.
+func psWildcardEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune("*?[]`", r) {
+			b.WriteByte('`')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // fileModeString renders the permission (and setuid/setgid/sticky) bits as
