@@ -26,12 +26,13 @@ const Redacted = "[REDACTED]"
 //
 // A secret is also found when line breaks (CR, LF) split it: output
 // wrapped at 80 columns, `base64` wrapping at 76, a terminal. Redact of a
-// multi-line text therefore sees more than Redact of each of its lines;
-// redact whole outputs where there are any. The line breaks inside a
-// redacted span are kept after [REDACTED], so the text keeps its lines.
+// multi-line text therefore sees more than Redact of each of its lines:
+// redact whole outputs where there are any, and lines that stream one at a
+// time through a LineStream. Each line's part of a secret becomes one
+// [REDACTED]; the line breaks stay, so the text keeps its lines.
 //
 // Every byte covered by any match of any form is redacted (overlapping and
-// adjacent matches become one [REDACTED]). It is safe for concurrent use; a
+// adjacent matches on a line become one [REDACTED]). It is safe for concurrent use; a
 // nil *Redactor redacts nothing.
 type Redactor struct {
 	mu      sync.Mutex
@@ -43,7 +44,8 @@ type Redactor struct {
 // line breaks removed, and none that contains another (its matches are
 // covered by the shorter one's).
 type formSet struct {
-	forms []string
+	forms  []string
+	maxLen int // the longest form's length
 }
 
 // NewRedactor returns an empty Redactor.
@@ -95,7 +97,11 @@ func (r *Redactor) Add(secret string) {
 			kept = append(kept, f)
 		}
 	}
-	r.set.Store(&formSet{forms: kept})
+	fs := &formSet{forms: kept}
+	for _, f := range kept {
+		fs.maxLen = max(fs.maxLen, len(f))
+	}
+	r.set.Store(fs)
 }
 
 // secretForms returns the encodings of secret that Redact looks for.
@@ -269,6 +275,81 @@ func (fs *formSet) find(t string) []span {
 	return out
 }
 
+// scan returns the merged spans of s (a text with line breaks) that any
+// form covers once line breaks are ignored, and, when wantPending, the
+// smallest index at which the rest of s is a proper prefix of some form (a
+// secret the next line may complete), or -1.
+func (fs *formSet) scan(s string, wantPending bool) ([]span, int) {
+	t, gaps := s, []gap(nil)
+	if strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 {
+		t, gaps = joinLines(s)
+	}
+	spans := fs.find(t)
+	for i, sp := range spans {
+		spans[i] = span{orig(gaps, sp.start), orig(gaps, sp.end-1) + 1}
+	}
+	pending := -1
+	if wantPending {
+		if p := fs.pending(t); p >= 0 {
+			pending = orig(gaps, p)
+		}
+	}
+	return spans, pending
+}
+
+// pending returns the smallest i at which t[i:] is a non-empty proper
+// prefix of a form, or -1.
+func (fs *formSet) pending(t string) int {
+	best := -1
+	for _, f := range fs.forms {
+		from := max(len(t)-len(f)+1, 0)
+		if best >= 0 && from >= best {
+			continue
+		}
+		for i := from; i < len(t); {
+			k := strings.IndexByte(t[i:], f[0])
+			if k < 0 {
+				break
+			}
+			i += k
+			if best >= 0 && i >= best {
+				break
+			}
+			if strings.HasPrefix(f, t[i:]) {
+				best = i
+				break
+			}
+			i++
+		}
+	}
+	return best
+}
+
+// render writes s[from:to] with the bytes spans cover replaced: one
+// [REDACTED] for each run of them within a line, line breaks kept.
+func render(b *strings.Builder, s string, spans []span, from, to int) {
+	prev := from
+	for _, sp := range spans {
+		if sp.end <= from || sp.start >= to {
+			continue
+		}
+		start, end := max(sp.start, from), min(sp.end, to)
+		b.WriteString(s[prev:start])
+		inRun := false
+		for i := start; i < end; i++ {
+			if c := s[i]; c == '\r' || c == '\n' {
+				b.WriteByte(c)
+				inRun = false
+			} else if !inRun {
+				b.WriteString(Redacted)
+				inRun = true
+			}
+		}
+		prev = end
+	}
+	b.WriteString(s[prev:to])
+}
+
 // Redact returns s with every registered secret replaced, also where line
 // breaks split it (see Redactor).
 func (r *Redactor) Redact(s string) string {
@@ -279,30 +360,146 @@ func (r *Redactor) Redact(s string) string {
 	if fs == nil {
 		return s
 	}
-	t, gaps := s, []gap(nil)
-	if strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 {
-		t, gaps = joinLines(s)
-	}
-	spans := fs.find(t)
+	spans, _ := fs.scan(s, false)
 	if len(spans) == 0 {
 		return s
 	}
 	var b strings.Builder
 	b.Grow(len(s))
-	prev := 0
-	for _, sp := range spans {
-		start, end := orig(gaps, sp.start), orig(gaps, sp.end-1)+1
-		b.WriteString(s[prev:start])
-		b.WriteString(Redacted)
-		for i := start; i < end; i++ { // keep the lines
-			if s[i] == '\r' || s[i] == '\n' {
-				b.WriteByte(s[i])
-			}
-		}
-		prev = end
-	}
-	b.WriteString(s[prev:])
+	render(&b, s, spans, 0, len(s))
 	return b.String()
+}
+
+// maxHeld bounds the lines a LineStream holds back (a secret's beginning
+// followed by that many empty lines is let through).
+const maxHeld = 64
+
+// LineStream redacts lines that arrive one at a time (a command's output as
+// it streams) as Redact redacts them joined, so that a secret split over
+// lines is found too. A line whose end could begin a secret that the next
+// line completes is held back until the next line shows whether it does,
+// or until Flush (the end of the stream): the callback may see a line late,
+// never unredacted. Not safe for concurrent use: one per output stream.
+type LineStream struct {
+	r    *Redactor
+	emit func(line string)
+	held []string // lines not yet emitted
+	// tail is the end (line breaks removed, raw) of the lines emitted, and
+	// fs the form set they were emitted under. It is searched again with
+	// the held lines when a secret may have begun in it and go on in them:
+	// a match ran over from the last line emitted into the held ones, or
+	// maxHeld forced lines out, or Add changed the forms.
+	tail     string
+	fs       *formSet
+	needTail bool
+}
+
+// NewLineStream returns a LineStream that calls emit with each line,
+// redacted.
+func (r *Redactor) NewLineStream(emit func(line string)) *LineStream {
+	return &LineStream{r: r, emit: emit}
+}
+
+// Line adds one line (without its line break).
+func (ls *LineStream) Line(line string) {
+	ls.held = append(ls.held, line)
+	ls.advance(false)
+}
+
+// Flush emits every line held back; call it when the stream ends.
+func (ls *LineStream) Flush() { ls.advance(true) }
+
+func (ls *LineStream) advance(final bool) {
+	if len(ls.held) == 0 {
+		return
+	}
+	var fs *formSet
+	if ls.r != nil {
+		fs = ls.r.set.Load()
+	}
+	if fs == nil {
+		for _, l := range ls.held {
+			ls.emit(l)
+		}
+		ls.held, ls.tail, ls.fs = ls.held[:0], "", nil
+		return
+	}
+	withTail := ls.tail != "" && (ls.needTail || ls.fs != fs)
+	// text is the tail (if any), then the held lines joined by "\n".
+	text, starts := ls.held[0], []int{0}
+	if withTail || len(ls.held) > 1 {
+		var b strings.Builder
+		starts = make([]int, len(ls.held))
+		if withTail {
+			b.WriteString(ls.tail)
+		}
+		for i, l := range ls.held {
+			if withTail || i > 0 {
+				b.WriteByte('\n')
+			}
+			starts[i] = b.Len()
+			b.WriteString(l)
+		}
+		text = b.String()
+	}
+	spans, pending := fs.scan(text, !final && len(ls.held) <= maxHeld)
+	n := len(ls.held)
+	if pending >= 0 {
+		n = 0
+		for n < len(ls.held) && starts[n]+len(ls.held[n]) <= pending {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	for i := range n {
+		from, to := starts[i], starts[i]+len(ls.held[i])
+		if !covers(spans, from, to) {
+			ls.emit(ls.held[i])
+			continue
+		}
+		var lb strings.Builder
+		render(&lb, text, spans, from, to)
+		ls.emit(lb.String())
+	}
+	end := starts[n-1] + len(ls.held[n-1])
+	ls.needTail = !final && len(ls.held) > maxHeld
+	for _, sp := range spans {
+		if sp.start < end && sp.end > end {
+			ls.needTail = true // a match runs on into the lines still held
+		}
+	}
+	ls.fs = fs
+	ls.tail = lastBytes(text[:end], fs.maxLen-1)
+	if final {
+		ls.tail = ""
+	}
+	ls.held = append(ls.held[:0], ls.held[n:]...)
+}
+
+// covers reports whether a span meets s[from:to].
+func covers(spans []span, from, to int) bool {
+	for _, sp := range spans {
+		if sp.start < to && sp.end > from {
+			return true
+		}
+	}
+	return false
+}
+
+// lastBytes returns the last n bytes of s that are not line breaks.
+func lastBytes(s string, n int) string {
+	var keep []byte
+	for i := len(s) - 1; i >= 0 && len(keep) < n; i-- {
+		if c := s[i]; c != '\r' && c != '\n' {
+			keep = append(keep, c)
+		}
+	}
+	for i, j := 0, len(keep)-1; i < j; i, j = i+1, j-1 {
+		keep[i], keep[j] = keep[j], keep[i]
+	}
+	return string(keep)
 }
 
 // checkPasswords refuses a host's password or sudo password that cannot be
