@@ -66,7 +66,7 @@ upgrade:
   package: ./mongodb-mms-8.0.1.500.20241029T1739Z.amd64.deb   # .deb, .rpm or .tar.gz
   version: 8.0.1.500.20241029T1739Z                          # as dpkg-query / rpm -q report it
   # sha256: <64 hex digits>
-  # remote_dir: /var/tmp    # where the package is uploaded (default /tmp)
+  # remote_dir: /var/tmp    # where the package's private staging directory is made (default /tmp)
 gen_key_backup_to: ./gen.key.before-upgrade
 # load_balancer: {url: http://opsmanager.example.net:8080}   # health through the LB at the end
 # start_timeout: 10m
@@ -144,7 +144,8 @@ func upgradeSteps(a *UpgradeAnswers) ([]*steps.Step, error) {
 		Hosts:  names,
 		Mode:   steps.EachInOrder,
 		Actions: []string{
-			"stop Ops Manager; upload " + path.Base(u.Package) + " (SHA-256 checked); " + installDescription(u.Package) + "; start; /monitor/health 200; conf-mms.properties and gen.key unchanged",
+			"stop Ops Manager; upload " + path.Base(u.Package) + " into a new directory made by root under " + u.RemoteDir + " (mktemp -d, mode 0700: no other user can read or replace it), SHA-256 checked on arrival; " +
+				installDescription(u.Package) + ", by a root shell that checks the SHA-256 again first; remove the directory; start; /monitor/health 200; conf-mms.properties and gen.key unchanged",
 		},
 		Check: func(ctx context.Context, e *steps.Env, host string) (bool, string, error) {
 			return upCheck(ctx, e, a, host)
@@ -201,6 +202,14 @@ func upgradePreflight(ctx context.Context, e *steps.Env, a *UpgradeAnswers) (str
 			return "", err
 		}
 		vs[indexOf(c.serverNames(), name)] = v
+		if !versionMatches(v, target) {
+			// Where the package will be staged: checked before anything is written.
+			if err := h.CheckStageParent(ctx, a.Upgrade.RemoteDir, l.Sudo); errors.Is(err, remote.ErrUnsafeParent) {
+				return "", fmt.Errorf("upgrade.remote_dir %s on %s: %w; choose a directory that only root (and the SSH user) can change, such as /tmp or /var/tmp", a.Upgrade.RemoteDir, name, err)
+			} else if err != nil {
+				return "", err
+			}
+		}
 		if _, ok := e.Fact(upFact(name, "from")); !ok {
 			e.SetFact(upFact(name, "from"), v)
 		}
@@ -374,41 +383,46 @@ func upCheck(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string) 
 	if err != nil || !same {
 		return false, kev, err
 	}
-	if p, left, err := uploadLeft(ctx, e, a, h, l); err != nil || left {
-		return false, fmt.Sprintf("%s: Ops Manager %s; %s; %s; the uploaded package %s is still there (a run stopped before removing it)", host, v, ev, kev, p), err
+	if left, err := stagesLeft(ctx, a, h, l); err != nil || len(left) > 0 {
+		return false, fmt.Sprintf("%s: Ops Manager %s; %s; %s; the staging directory %s is still there (a run stopped before removing it)", host, v, ev, kev, strings.Join(left, ", ")), err
 	}
 	return true, fmt.Sprintf("%s: Ops Manager %s; %s; %s", host, v, ev, kev), nil
 }
 
-// uploadPath is where install uploads the package on a server: named by
-// the package's hash, so a copy from another package is never taken for it.
-func uploadPath(e *steps.Env, a *UpgradeAnswers) string {
-	want, _ := e.Fact("upgrade.package.sha256")
-	return path.Join(a.Upgrade.RemoteDir, "hawiz-upgrade-"+want[:min(12, len(want))]+"-"+path.Base(a.Upgrade.Package))
+// stagePrefix names host's staging directories (remote.MakeStageDir):
+// PREFIX.XXXXXXXXXX under upgrade.remote_dir, made by root, mode 0700,
+// holding the uploaded package until it is installed. Each server has its
+// own prefix: servers that share remote_dir (a shared file system) never
+// remove each other's.
+func stagePrefix(host string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(host) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return "hawiz-stage-opsmanager-upgrade-" + b.String()
 }
 
-// uploadLeft tells whether the uploaded package is still on the server:
-// install removes it when it ends, but a run killed after installing and
-// before that removal leaves it (hundreds of MB in /tmp) and the server
-// already upgraded. `test -e`, not Stat: Stat would hash the whole package.
-func uploadLeft(ctx context.Context, e *steps.Env, a *UpgradeAnswers, h *remote.Host, l layout) (string, bool, error) {
-	p := uploadPath(e, a)
-	res, err := h.Run(ctx, remote.Cmd{Program: "test", Args: []string{"-e", p}, Sudo: l.Sudo, Timeout: time.Minute})
-	if err != nil {
-		return p, false, err
-	}
-	return p, res.ExitStatus == 0, nil
+// stagesLeft lists the server's staging directories: install removes its
+// own when it ends, but a run killed between the upload and that removal
+// leaves one (hundreds of MB, root's alone), whether it installed or not.
+func stagesLeft(ctx context.Context, a *UpgradeAnswers, h *remote.Host, l layout) ([]string, error) {
+	return h.StageDirs(ctx, a.Upgrade.RemoteDir, stagePrefix(h.Name()), l.Sudo)
 }
 
-// removeUpload removes the uploaded package (no error when it is gone).
-func removeUpload(ctx context.Context, e *steps.Env, a *UpgradeAnswers, h *remote.Host, l layout) error {
-	p := uploadPath(e, a)
-	res, err := h.Run(ctx, remote.Cmd{Program: "rm", Args: []string{"-f", p}, Sudo: l.Sudo, Timeout: time.Minute})
-	if err != nil {
-		return err
-	}
-	if res.ExitStatus != 0 {
-		return fmt.Errorf("%s: removing the uploaded package %s: %s", h.Name(), p, strings.TrimSpace(string(res.Stderr)))
+// removeStages removes the staging directories dirs, saying so.
+func removeStages(ctx context.Context, e *steps.Env, h *remote.Host, l layout, dirs []string, why string) error {
+	for _, d := range dirs {
+		ok, err := h.RemoveStageDir(ctx, d, stagePrefix(h.Name()), l.Sudo)
+		if err != nil {
+			return err
+		}
+		if ok && why != "" {
+			e.Output(h.Name(), "removed "+d+", "+why)
+		}
 	}
 	return nil
 }
@@ -458,6 +472,14 @@ func upApply(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string) 
 		e.Warn(host, "mongodb-mms %s is %q: an install was interrupted; installing the package again to finish it", v, st)
 	}
 	if !versionMatches(v, a.Upgrade.Version) || !complete {
+		// The package is staged before the server is stopped: a failed
+		// upload leaves it running.
+		pkg, err := stagePackage(ctx, e, a, host, l)
+		if err != nil {
+			return err
+		}
+		// A run killed before this: upCheck finds the directory, upApply or the next staging removes it.
+		defer removeStages(context.WithoutCancel(ctx), e, h, l, []string{path.Dir(pkg)}, "")
 		// M16 step 1: stop the instance.
 		if res, err := service(ctx, e, h, l, "stop", c.StartTimeout); err != nil {
 			return err
@@ -465,7 +487,7 @@ func upApply(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string) 
 			return fmt.Errorf("%s failed (exit %d): %s", l.describe("stop"), res.ExitStatus, strings.TrimSpace(string(res.Stderr)))
 		}
 		// M16 step 2: install the new package or archive.
-		if err := install(ctx, e, a, host, l); err != nil {
+		if err := install(ctx, e, a, host, l, pkg); err != nil {
 			return err
 		}
 		if v, err = installedVersion(ctx, h, l); err != nil {
@@ -475,14 +497,11 @@ func upApply(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string) 
 			return fmt.Errorf("%s: after installing %s the version is %s, not %s (upgrade.version)", host, path.Base(a.Upgrade.Package), v, a.Upgrade.Version)
 		}
 		e.SetFact(upFact(host, "installed"), v)
-	} else if p, left, err := uploadLeft(ctx, e, a, h, l); err != nil {
+	} else if left, err := stagesLeft(ctx, a, h, l); err != nil {
 		return err
-	} else if left {
-		// Installed by a run stopped before it removed the upload.
-		if err := removeUpload(ctx, e, a, h, l); err != nil {
-			return err
-		}
-		e.Output(host, "removed "+p+", left by an interrupted run after it installed the package")
+	} else if err := removeStages(ctx, e, h, l, left, "left by an interrupted run after it installed the package"); err != nil {
+		// Installed by a run stopped before it removed the staging directory.
+		return err
 	}
 	// The upgrade must not have changed the configuration or the key (M17, M14).
 	if err := restoreIfChanged(ctx, e, c, host, l); err != nil {
@@ -537,31 +556,57 @@ func restoreIfChanged(ctx context.Context, e *steps.Env, c *Common, host string,
 	return nil
 }
 
-func install(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string, l layout) error {
+// stagePackage uploads the package into a new staging directory (mktemp
+// -d by root under upgrade.remote_dir, mode 0700: no other user can read or
+// replace it) and returns the package's path there. Staging directories a
+// killed run left are removed first.
+func stagePackage(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string, l layout) (string, error) {
+	h := e.Host(host)
+	want, _ := e.Fact("upgrade.package.sha256")
+	left, err := stagesLeft(ctx, a, h, l)
+	if err != nil {
+		return "", err
+	}
+	if err := removeStages(ctx, e, h, l, left, "left by an interrupted run"); err != nil {
+		return "", err
+	}
+	dir, err := h.MakeStageDir(ctx, a.Upgrade.RemoteDir, stagePrefix(host), l.Sudo)
+	if errors.Is(err, remote.ErrUnsafeParent) {
+		return "", fmt.Errorf("upgrade.remote_dir %s on %s: %w; choose a directory that only root (and the SSH user) can change, such as /tmp or /var/tmp", a.Upgrade.RemoteDir, host, err)
+	}
+	if err != nil {
+		return "", err
+	}
+	pkg := path.Join(dir, filepath.Base(a.Upgrade.Package))
+	sum, err := h.Upload(ctx, a.Upgrade.Package, pkg, remote.WriteOptions{Mode: 0o600, Sudo: l.Sudo}, nil)
+	if err == nil && sum != want {
+		err = fmt.Errorf("%s: uploaded package has sha256 %s, expected %s", host, sum, want)
+	}
+	if err != nil {
+		removeStages(context.WithoutCancel(ctx), e, h, l, []string{dir}, "")
+		return "", err
+	}
+	return pkg, nil
+}
+
+// install installs the staged package pkg with remote.RunVerified: the root
+// shell that runs dpkg, rpm or tar checks the package's SHA-256 first.
+func install(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string, l layout, pkg string) error {
 	h := e.Host(host)
 	want, _ := e.Fact("upgrade.package.sha256")
 	kind := packageKind(a.Upgrade.Package)
-	remotePath := uploadPath(e, a)
-	sum, err := h.Upload(ctx, a.Upgrade.Package, remotePath, remote.WriteOptions{Mode: 0o644}, nil)
-	if err != nil {
-		return err
-	}
-	if sum != want {
-		return fmt.Errorf("%s: uploaded package has sha256 %s, expected %s", host, sum, want)
-	}
-	defer removeUpload(context.WithoutCancel(ctx), e, a, h, l) // a run killed before this: upCheck finds it, upApply removes it
 	var argv []string
 	env := map[string]string{}
 	switch kind {
 	case "deb":
-		argv = []string{"dpkg", "--force-confold", "-i", remotePath}
+		argv = []string{"dpkg", "--force-confold", "-i", pkg}
 		env["DEBIAN_FRONTEND"] = "noninteractive"
 	case "rpm":
-		argv = []string{"rpm", "-U", remotePath}
+		argv = []string{"rpm", "-U", pkg}
 	default:
-		return installTar(ctx, e, host, l, remotePath)
+		return installTar(ctx, e, host, l, pkg, want)
 	}
-	res, err := h.Run(ctx, remote.Cmd{Program: argv[0], Args: argv[1:], Sudo: l.Sudo, Env: env, Timeout: 30 * time.Minute,
+	res, err := h.RunVerified(ctx, pkg, want, remote.Cmd{Program: argv[0], Args: argv[1:], Sudo: l.Sudo, Env: env, Timeout: 30 * time.Minute,
 		OnLine: func(_, line string) { e.Output(host, line) }})
 	if err != nil {
 		return err
@@ -574,11 +619,11 @@ func install(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string, 
 
 // installTar extracts the archive next to the current version's directory,
 // copies conf-mms.properties and mms.conf into it and repoints the
-// install_dir symlink [derived: M10 documents the archive layout only].
-func installTar(ctx context.Context, e *steps.Env, host string, l layout, archive string) error {
+// install_dir symlink [derived: M10 documents the archive layout only]. The
+// extraction checks the archive's SHA-256 (sum) in the same root shell.
+func installTar(ctx context.Context, e *steps.Env, host string, l layout, archive, sum string) error {
 	h := e.Host(host)
-	run := func(argv ...string) (string, error) {
-		res, err := h.Run(ctx, remote.Cmd{Program: argv[0], Args: argv[1:], Sudo: l.Sudo, Timeout: 10 * time.Minute})
+	check := func(argv []string, res remote.Result, err error) (string, error) {
 		if err != nil {
 			return "", err
 		}
@@ -586,6 +631,10 @@ func installTar(ctx context.Context, e *steps.Env, host string, l layout, archiv
 			return "", fmt.Errorf("%s: %s (exit %d): %s", host, strings.Join(argv, " "), res.ExitStatus, strings.TrimSpace(string(res.Stderr)))
 		}
 		return strings.TrimSpace(string(res.Stdout)), nil
+	}
+	run := func(argv ...string) (string, error) {
+		res, err := h.Run(ctx, remote.Cmd{Program: argv[0], Args: argv[1:], Sudo: l.Sudo, Timeout: 10 * time.Minute})
+		return check(argv, res, err)
 	}
 	cur, err := run("readlink", "-f", l.InstallDir)
 	if err != nil {
@@ -604,7 +653,9 @@ func installTar(ctx context.Context, e *steps.Env, host string, l layout, archiv
 	if next == cur {
 		return fmt.Errorf("%s: the archive extracts to the current directory %s", host, cur)
 	}
-	if _, err := run("tar", "-xzf", archive, "-C", parent); err != nil {
+	x := []string{"tar", "-xzf", archive, "-C", parent}
+	res, err := h.RunVerified(ctx, archive, sum, remote.Cmd{Program: x[0], Args: x[1:], Sudo: l.Sudo, Timeout: 10 * time.Minute})
+	if _, err := check(x, res, err); err != nil {
 		return err
 	}
 	for _, f := range []string{"conf/conf-mms.properties", "conf/mms.conf", "conf/conf-mms.properties.hawiz-pre-upgrade"} {

@@ -112,16 +112,22 @@ func TestUpgradeInterruptedAndResumed(t *testing.T) {
 	if n := rec.count(steps.EventApply); n != 0 {
 		t.Fatalf("re-run applied %d times:\n%s", n, rec)
 	}
-	uploads := func() []string { m, _ := filepath.Glob(filepath.Join(w.dir, "hawiz-upgrade-*")); return m }
+	uploads := func() []string {
+		m, _ := filepath.Glob(filepath.Join(w.dir, "hawiz-stage-*"))
+		old, _ := filepath.Glob(filepath.Join(w.dir, "hawiz-upgrade-*"))
+		return append(m, old...)
+	}
 	if u := uploads(); len(u) != 0 {
 		t.Fatalf("uploaded packages left: %v", u)
 	}
 
-	// A run killed after installing and before removing the upload (chaos
-	// R1 found one) leaves the package; the next run removes it. The
-	// servers share this file system: the first server's step removes it.
-	left := filepath.Join(w.dir, "hawiz-upgrade-"+fileSHA(t, pkg)[:12]+"-"+filepath.Base(pkg))
-	if err := os.WriteFile(left, []byte("package"), 0o644); err != nil {
+	// A run killed after installing and before removing its staging
+	// directory (chaos R1 found one) leaves it; the next run removes it.
+	left := filepath.Join(w.dir, "hawiz-stage-opsmanager-upgrade-om2.KILLEDRUN1")
+	if err := os.Mkdir(left, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(left, filepath.Base(pkg)), []byte("package"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	rec, err = w.runUpgrade(t, context.Background(), y, filepath.Join(w.dir, "up3.json"), false, nil)
