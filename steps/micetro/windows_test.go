@@ -109,7 +109,8 @@ func TestWindowsGolden(t *testing.T) {
 		})
 	}
 	stop, _ := os.ReadFile(filepath.Join("testdata", "windows", "stop.golden"))
-	if !strings.Contains(string(stop), `'C:\Program Files\Men and Mice\Central\mmcentral.exe' '-stop'`) {
+	if !strings.Contains(string(stop), `-Name 'C:\Program Files\Men and Mice\Central\mmcentral.exe' -CommandType Application`) ||
+		!strings.Contains(string(stop), `ProcessStartInfo]::new($exe, '-stop')`) {
 		t.Errorf("stop does not run mmcentral.exe -stop with an ASCII hyphen:\n%s", stop)
 	}
 }
