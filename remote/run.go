@@ -103,9 +103,9 @@ func (h *Host) exec(ctx context.Context, r *execReq) (Result, error) {
 		a := Action{Time: start, Host: h.cfg.Name, Kind: r.kind, Detail: r.detail, ExitStatus: res.ExitStatus,
 			Duration: res.Duration, Err: h.f.errString(err)}
 		if !r.noOutput {
-			a.Output = transcriptOutput(res.Stdout, res.Stderr)
+			a.Output = transcriptOutput(h.f.red, res.Stdout, res.Stderr)
 		} else if len(res.Stderr) > 0 {
-			a.Output = transcriptOutput(nil, res.Stderr)
+			a.Output = transcriptOutput(h.f.red, nil, res.Stderr)
 		}
 		h.f.record(a)
 	}
@@ -118,7 +118,10 @@ func (h *Host) exec(ctx context.Context, r *execReq) (Result, error) {
 
 const maxTranscriptOutput = 8 << 10
 
-func transcriptOutput(stdout, stderr []byte) string {
+// transcriptOutput joins a command's output for the transcript, redacted
+// whole BEFORE a long output is cut (a secret across the cut would leave
+// its ends in clear otherwise).
+func transcriptOutput(red *Redactor, stdout, stderr []byte) string {
 	if len(stdout) == 0 && len(stderr) == 0 {
 		return ""
 	}
@@ -130,7 +133,7 @@ func transcriptOutput(stdout, stderr []byte) string {
 		}
 		b.Write(stderr)
 	}
-	s := b.String()
+	s := red.Redact(b.String())
 	if len(s) > maxTranscriptOutput {
 		s = s[:maxTranscriptOutput/2] + "\n[… " + strconv.Itoa(len(s)-maxTranscriptOutput) + " bytes elided …]\n" + s[len(s)-maxTranscriptOutput/2:]
 	}
@@ -241,6 +244,7 @@ func (h *Host) execRaw(ctx context.Context, r *execReq) (Result, error) {
 			<-wait
 			stdout.flush()
 			stderr.flush()
+			lines.flush()
 			res.Stdout, res.Stderr = outBuf.Bytes(), errBuf.Bytes()
 			return res, fmt.Errorf("host %s: %w (%s)", h.cfg.Name, ctx.Err(), how)
 		case <-tc:
@@ -248,12 +252,14 @@ func (h *Host) execRaw(ctx context.Context, r *execReq) (Result, error) {
 			<-wait
 			stdout.flush()
 			stderr.flush()
+			lines.flush()
 			res.Stdout, res.Stderr = outBuf.Bytes(), errBuf.Bytes()
 			return res, fmt.Errorf("host %s: %w after %s (%s)", h.cfg.Name, ErrTimeout, timeout, how)
 		}
 	}
 	stdout.flush()
 	stderr.flush()
+	lines.flush()
 	res.Stdout, res.Stderr = outBuf.Bytes(), errBuf.Bytes()
 	var ee *ssh.ExitError
 	switch {
@@ -378,16 +384,38 @@ func (h *Host) redial(ctx context.Context, old *conn) (*conn, error) {
 
 // lineSink delivers complete lines to the caller's callback, one at a time.
 type lineSink struct {
-	mu  sync.Mutex
-	fn  func(stream, line string)
-	red *Redactor
+	mu      sync.Mutex
+	fn      func(stream, line string)
+	red     *Redactor
+	streams [2]*LineStream // stdout, stderr: a secret the output wraps over lines is caught
 }
 
 func (l *lineSink) emit(stream string, line []byte) {
 	s := strings.TrimSuffix(string(line), "\r")
 	l.mu.Lock()
-	l.fn(stream, l.red.Redact(s))
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	i := 0
+	if stream == "stderr" {
+		i = 1
+	}
+	if l.streams[i] == nil {
+		l.streams[i] = l.red.NewLineStream(func(s string) { l.fn(stream, s) })
+	}
+	l.streams[i].Line(s)
+}
+
+// flush emits the lines the streams still hold back (the command ended).
+func (l *lineSink) flush() {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, ls := range l.streams {
+		if ls != nil {
+			ls.Flush()
+		}
+	}
 }
 
 // sudoGate writes the sudo password when sudo prompts for it, and the
