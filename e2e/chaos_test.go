@@ -531,7 +531,7 @@ func mmSnapshotter(m *mmLab, upgrade bool) *snapshotter {
 		{path: "/etc/hawiz-lab/services/mmcentral"},
 	}
 	if upgrade { // the uploaded and extracted installer
-		roots = append(roots, snapRoot{path: "/tmp", only: regexp.MustCompile(`^/tmp/micetro`)})
+		roots = append(roots, snapRoot{path: "/tmp", only: regexp.MustCompile(`^/tmp/(micetro|hawiz-stage-)`)})
 	}
 	return &snapshotter{l: m.Lab, t: m.t, roots: roots,
 		extra: func(i int) []string {
@@ -578,6 +578,8 @@ func chaosMicetroUpgrade(pkg string) func(t *testing.T) *chaosProc {
 		m := setupMicetro(t, 3)
 		for i := 0; i < 3; i++ { // a previous run's upload would be "already there"
 			old, _ := filepath.Glob(m.hostPath(t, i, "/tmp/micetro*"))
+			stage, _ := filepath.Glob(m.hostPath(t, i, "/tmp/hawiz-stage-*"))
+			old = append(old, stage...)
 			for _, f := range old {
 				os.RemoveAll(f)
 			}
@@ -600,7 +602,7 @@ func omSnapshotter(o *omLab, local ...string) *snapshotter {
 			{path: "/etc/mongodb-mms"},
 			{path: "/opt/mongodb/mms", skip: regexp.MustCompile(`^/opt/mongodb/mms/(logs|tmp)/.`)},
 			{path: "/etc/init.d/mongodb-mms"},
-			{path: "/tmp", only: regexp.MustCompile(`^/tmp/hawiz-upgrade-`)}, // the uploaded package
+			{path: "/tmp", only: regexp.MustCompile(`^/tmp/(hawiz-upgrade-|hawiz-stage-)`)}, // the uploaded package
 		},
 		keys: regexp.MustCompile(`gen\.key|key\.before-upgrade`),
 		norm: func(b []byte) []byte {
@@ -665,6 +667,8 @@ func chaosOMUpgrade(deb string) func(t *testing.T) *chaosProc {
 		}
 		for i := 0; i < 3; i++ {
 			old, _ := filepath.Glob(o.hostPath(t, i, "/tmp/hawiz-upgrade-*"))
+			stage, _ := filepath.Glob(o.hostPath(t, i, "/tmp/hawiz-stage-*"))
+			old = append(old, stage...)
 			for _, f := range old {
 				os.RemoveAll(f)
 			}
