@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+	"github.com/hawiz/hawiz/internal/localfile"
 	"github.com/hawiz/hawiz/remote"
 )
 
@@ -36,6 +37,10 @@ func Run(ctx context.Context, cfg RunConfig) (Outcome, error) {
 	out := Outcome{StatePath: r.path}
 	if err := os.MkdirAll(filepath.Dir(r.path), 0o700); err != nil {
 		return out, fmt.Errorf("state directory: %w", err)
+	}
+	if err := checkStatePath(r.path); err != nil {
+		out.Status = StatusRefused
+		return out, err
 	}
 	unlock, err := lockState(r.path)
 	if err != nil {
@@ -108,38 +113,83 @@ func (r *runner) statePath() (string, error) {
 	return DefaultStatePath(r.getenv, r.p.Name, r.cfg.RunName)
 }
 
-// lockState takes STATE.lock or refuses (exit 4).
+// lockState takes STATE.lock (in the state's directory with its symbolic
+// links resolved) or refuses (exit 4). The lock file is opened without
+// following a link: a link planted there is refused, never written through.
 func lockState(path string) (func(), error) {
-	lp := LockPath(path)
-	fl := flock.New(lp, flock.SetPermissions(0o600))
+	lp, err := lockPathOf(path)
+	if err != nil {
+		return nil, &RefusedError{Reason: "cannot lock " + LockPath(path), Err: err}
+	}
+	if err := localfile.CheckNotLink(lp); err != nil {
+		return nil, &RefusedError{Reason: "cannot lock " + path, Err: err}
+	}
+	fl := flock.New(lp, flock.SetPermissions(0o600), flock.SetFlag(os.O_CREATE|os.O_RDWR|localfile.NoFollow))
 	ok, err := fl.TryLock()
 	if err != nil {
-		return nil, &RefusedError{Reason: "cannot lock " + lp, Err: err}
+		if lerr := localfile.CheckNotLink(lp); lerr != nil {
+			err = lerr
+		}
+		return nil, &RefusedError{Reason: "cannot lock " + path, Err: err}
 	}
 	if !ok {
 		who := ""
-		if b, err := os.ReadFile(lp); err == nil {
-			if pid := strings.TrimSpace(string(b)); pid != "" {
-				who = " (pid " + pid + ")"
-			}
+		if pid := readLockPid(lp); pid != "" {
+			who = " (pid " + pid + ")"
 		}
 		return nil, &RefusedError{Reason: fmt.Sprintf("another hawiz run holds %s%s; wait for it to end, or stop it", path, who)}
 	}
-	_ = os.WriteFile(lp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+	fi, err := fl.Stat()
+	if err == nil {
+		err = localfile.CheckOpened(lp, fi)
+	}
+	if err != nil {
+		_ = fl.Unlock()
+		return nil, &RefusedError{Reason: "cannot lock " + path, Err: err}
+	}
+	writeLockPid(lp, strconv.Itoa(os.Getpid())+"\n")
 	return func() {
-		_ = os.WriteFile(lp, nil, 0o600)
+		writeLockPid(lp, "")
 		_ = fl.Unlock()
 	}, nil
 }
 
+// writeLockPid replaces the lock file's content (best effort), never
+// through a link.
+func writeLockPid(lp, s string) {
+	f, err := localfile.OpenNoFollow(lp, os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return
+	}
+	_, _ = f.WriteString(s)
+	_ = f.Close()
+}
+
+// readLockPid is the pid recorded in the lock file ("" when unknown), not
+// read through a link.
+func readLockPid(lp string) string {
+	f, err := localfile.OpenNoFollow(lp, os.O_RDONLY, 0)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b := make([]byte, 32)
+	n, _ := f.Read(b)
+	return strings.TrimSpace(string(b[:n]))
+}
+
 // LockedBy reports whether a hawiz run holds the state's lock now, and the
-// pid it recorded ("" when unknown).
+// pid it recorded ("" when unknown). A lock file that is a link counts as
+// not held (a run would refuse it).
 func LockedBy(statePath string) (pid string, locked bool) {
-	lp := LockPath(statePath)
-	if _, err := os.Stat(lp); err != nil {
+	lp, err := lockPathOf(statePath)
+	if err != nil {
 		return "", false
 	}
-	fl := flock.New(lp)
+	if fi, err := os.Lstat(lp); err != nil || !fi.Mode().IsRegular() {
+		return "", false
+	}
+	fl := flock.New(lp, flock.SetFlag(os.O_RDONLY|localfile.NoFollow))
 	ok, err := fl.TryRLock()
 	if err != nil {
 		return "", false
@@ -148,8 +198,7 @@ func LockedBy(statePath string) (pid string, locked bool) {
 		_ = fl.Unlock()
 		return "", false
 	}
-	b, _ := os.ReadFile(lp)
-	return strings.TrimSpace(string(b)), true
+	return readLockPid(lp), true
 }
 
 // prepare loads or creates the state, builds the steps and checks flags.
@@ -236,7 +285,11 @@ func (r *runner) prepare() error {
 		r.st = newState(r.p, r.list, runNameOr(r.cfg.RunName), answersYAML, r.cfg.AnswersFile, r.cfg.ToolVersion, time.Now().UTC())
 	}
 	tp := TranscriptPath(r.path)
-	if r.transcript, err = os.OpenFile(tp, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
+	if r.transcript, err = localfile.OpenNoFollow(tp, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
+		var le *localfile.LinkError
+		if errors.As(err, &le) {
+			return &RefusedError{Reason: "refusing to write the transcript", Err: err}
+		}
 		return fmt.Errorf("transcript: %w", err)
 	}
 	r.env = &Env{

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/hawiz/hawiz/internal/localfile"
 )
 
 // StateSchema is the version of the state file format this build reads and writes.
@@ -287,44 +289,33 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
 
 // writeFileAtomicSync is writeFileAtomic; without sync it skips both fsyncs
 // (still atomic for readers and across a killed process, not across a power
-// loss).
+// loss). The temp file has a random name (os.CreateTemp) and mode perm
+// before any byte is written; a link at path is replaced, not written
+// through.
 func writeFileAtomicSync(path string, data []byte, perm fs.FileMode, sync bool) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	return localfile.WriteAtomic(path, data, perm, sync)
+}
+
+// checkStatePath refuses a state file that is a symbolic link (or, on
+// Windows, another reparse point): hawiz would read another file's run and
+// then replace the link, and runs reaching that file by its own name would
+// not share this one's lock.
+func checkStatePath(path string) error {
+	if err := localfile.CheckNotLink(path); err != nil {
+		return &RefusedError{Reason: "refusing to use the state file", Err: fmt.Errorf("%w; name the file itself with --state", err)}
+	}
+	return nil
+}
+
+// lockPathOf is LockPath of the state path with its directory's symbolic
+// links resolved (filepath.EvalSymlinks), so that runs reaching one state
+// through different directory names lock, and report, one lock file.
+func lockPathOf(statePath string) (string, error) {
+	dir, err := filepath.EvalSymlinks(filepath.Dir(statePath))
 	if err != nil {
-		return err
+		return "", err
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if sync {
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if !sync {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return LockPath(filepath.Join(dir, filepath.Base(statePath))), nil
 }
 
 // DefaultStateDir is $XDG_STATE_HOME/hawiz, or ~/.local/state/hawiz.
