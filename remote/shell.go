@@ -38,8 +38,9 @@ import (
 //     form; anything else ends the shell at once, before anything runs;
 //   - the N bytes of stdin are copied whole by `head -c N` (GNU coreutils,
 //     which reads no more than it was asked; checked when the shell starts)
-//     into a file of a private directory (mktemp -d, umask 077: mode 0700,
-//     owned by the shell's user, root in a sudo shell), and their count is
+//     into a file of a private directory (mktemp -d under umask 077: mode
+//     0700, owned by the shell's user, root in a sudo shell; the commands
+//     keep the login's umask), and their count is
 //     checked BEFORE the command starts: a short copy (a full disk, a broken
 //     stream) ends the shell with "TOKEN!" on stderr and nothing runs;
 //   - the command then runs in a subshell (nothing it sets survives it) with
@@ -60,9 +61,8 @@ import (
 // again; the next command starts a new one. A shell that cannot start (sudo
 // refused, no GNU head, no private directory) is not tried again on that host:
 // its commands take sessions of their own, which report sudo's error.
-const shellLoop = `umask 077
-case $(head --version 2>/dev/null) in *coreutils*) ;; *) echo "hawiz-shell-no: head is not GNU coreutils" >&2; exit 96 ;; esac
-hawiz_d=$(mktemp -d "${TMPDIR:-/tmp}/hawiz-shell.XXXXXXXXXX") || exit 96
+const shellLoop = `case $(head --version 2>/dev/null) in *coreutils*) ;; *) echo "hawiz-shell-no: head is not GNU coreutils" >&2; exit 96 ;; esac
+hawiz_d=$(umask 077 && mktemp -d "${TMPDIR:-/tmp}/hawiz-shell.XXXXXXXXXX") || exit 96
 trap 'rm -rf -- "$hawiz_d"' EXIT
 trap 'exit 129' HUP
 trap 'exit 143' TERM

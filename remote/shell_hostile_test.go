@@ -393,3 +393,31 @@ func TestReadsHaveATimeout(t *testing.T) {
 		}
 	}
 }
+
+// Commands in a resident shell run with the umask a session of their own
+// gets (the shell's private directory is made under umask 077 in a
+// subshell): files a command creates are no more private, nor more exposed,
+// than with --session-per-command.
+func TestResidentShellKeepsTheUmask(t *testing.T) {
+	l := newLab(t)
+	s := l.server(nil)
+	ctx := ctxT(t)
+	umask := func(o Options) string {
+		h := l.connect(o, s).Host("web1")
+		var out string
+		for i := 0; i < 2; i++ {
+			res, err := h.Run(ctx, Cmd{Program: "sh", Args: []string{"-c", "umask"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = string(res.Stdout)
+		}
+		return out
+	}
+	o := l.opts()
+	viaShell := umask(o)
+	o.SessionPerCommand = true
+	if own := umask(o); viaShell != own {
+		t.Fatalf("umask %q in a resident shell, %q in a session of its own", viaShell, own)
+	}
+}
