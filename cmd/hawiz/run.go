@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hawiz/hawiz/internal/localfile"
 	"github.com/hawiz/hawiz/remote"
 	"github.com/hawiz/hawiz/steps"
 	"github.com/hawiz/hawiz/steps/catalog"
@@ -130,7 +131,7 @@ func (f *outFlags) session(c *cobra.Command, d deps) (*session, error) {
 	}
 	s.logger = slog.New(slog.DiscardHandler)
 	if f.logFile != "" {
-		lf, err := os.OpenFile(f.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		lf, err := localfile.OpenNoFollow(f.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 		if err != nil {
 			return nil, usageErrorf("--log: %v", err)
 		}
