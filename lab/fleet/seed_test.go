@@ -29,6 +29,7 @@ var unseedable = []struct {
 	{regexp.MustCompile(`Started in: \d+ \(ms\)`), "Started in: N (ms)", "the stand-in Ops Manager's start time in its log"},
 	{regexp.MustCompile(`\(\S+ apart\)`), "(DURATION apart)", "the measured gap between the load balancer probes"},
 	{regexp.MustCompile(`read from appdb\d\.`), "read from appdbN.", "the App DB members are asked at once: the first to answer is named"},
+	{regexp.MustCompile(`(hawiz-stage-[^/\s]+)\.[A-Za-z0-9]{10}`), "$1.XXXXXXXXXX", "an upgrade's private staging directory is made by mktemp -d (random suffix)"},
 }
 
 // normalize removes what cannot be seeded and sorts the lines of each
