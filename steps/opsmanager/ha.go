@@ -905,12 +905,14 @@ func backupCheck(ctx context.Context, e *steps.Env, c *Common, to string) (bool,
 	if err != nil {
 		return false, fmt.Sprintf("no backup at %s yet", to), nil
 	}
-	st, _ := os.Stat(to)
-	if sha(b) == want && st.Mode().Perm() == 0o600 {
+	// A link, or a copy in a directory others can write, is not the backup:
+	// Apply refuses it and says why.
+	st, err := os.Lstat(to)
+	if err == nil && st.Mode().IsRegular() && sha(b) == want && st.Mode().Perm() == 0o600 && backupDirPrivate(to) {
 		e.SetFact(factGenKeyBackup, absPath(to))
 		return true, fmt.Sprintf("backup %s holds the cluster's gen.key (sha256 %s, mode 0600)", absPath(to), short(want)), nil
 	}
-	return false, fmt.Sprintf("%s is not a 0600 copy of the cluster's gen.key", to), nil
+	return false, fmt.Sprintf("%s is not a 0600 copy of the cluster's gen.key in a directory only its owner can write", to), nil
 }
 
 func absPath(p string) string {
@@ -938,23 +940,7 @@ func backupApply(ctx context.Context, e *steps.Env, c *Common, to string) error 
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(to); err == nil {
-		old, _ := os.ReadFile(to)
-		if sha(old) != sha(key) {
-			return &steps.RefusedError{Reason: fmt.Sprintf("%s exists and holds a different key; choose another gen_key.backup_to", to)}
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(absPath(to)), 0o700); err != nil {
-		return err
-	}
-	tmp := to + ".hawiz-tmp"
-	if err := os.WriteFile(tmp, key, 0o600); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, to); err != nil {
+	if err := writeBackup(to, key); err != nil {
 		return err
 	}
 	e.SetFact(factGenKeyBackup, absPath(to))
