@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
-	"github.com/hawiz/hawiz/internal/localfile"
+	"github.com/hawiz/hawiz/steps/localfile"
 	"github.com/hawiz/hawiz/remote"
 )
 

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hawiz/hawiz/internal/localfile"
+	"github.com/hawiz/hawiz/steps/localfile"
 )
 
 // StateSchema is the version of the state file format this build reads and writes.

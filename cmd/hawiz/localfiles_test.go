@@ -33,3 +33,23 @@ func TestLogFileLinkRefused(t *testing.T) {
 		}
 	}
 }
+
+// --log /dev/stderr (a link to a device, not a file someone could have
+// planted) is accepted: the debug log goes there.
+func TestLogFileDeviceLink(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(dir, "log")
+	if err := os.Symlink(os.DevNull, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{link, "/dev/stderr"} {
+		f, err := openLog(p)
+		if err != nil {
+			t.Fatalf("openLog(%s): %v", p, err)
+		}
+		f.Close()
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatal("the link was replaced")
+	}
+}

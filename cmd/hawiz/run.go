@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -10,10 +12,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hawiz/hawiz/internal/localfile"
 	"github.com/hawiz/hawiz/remote"
 	"github.com/hawiz/hawiz/steps"
 	"github.com/hawiz/hawiz/steps/catalog"
+	"github.com/hawiz/hawiz/steps/localfile"
 	"github.com/hawiz/hawiz/tui"
 )
 
@@ -131,7 +133,7 @@ func (f *outFlags) session(c *cobra.Command, d deps) (*session, error) {
 	}
 	s.logger = slog.New(slog.DiscardHandler)
 	if f.logFile != "" {
-		lf, err := localfile.OpenNoFollow(f.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		lf, err := openLog(f.logFile)
 		if err != nil {
 			return nil, usageErrorf("--log: %v", err)
 		}
@@ -237,4 +239,19 @@ func runEngine(c *cobra.Command, d deps, of *outFlags, cfg steps.RunConfig) erro
 func runHome(c *cobra.Command, _ deps) error {
 	_ = c.Help()
 	return withCode(exitUsage, fmt.Errorf("no terminal: name a command (hawiz procedures, hawiz run …)"))
+}
+
+// openLog opens the --log file for appending without following a link
+// (a link planted there could point at a file of someone else's). A link
+// to a device or a pipe (/dev/stderr, /dev/fd/N) is not a file to clobber:
+// it is opened as it is, never created.
+func openLog(path string) (*os.File, error) {
+	lf, err := localfile.OpenNoFollow(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	var le *localfile.LinkError
+	if err != nil && errors.As(err, &le) {
+		if fi, serr := os.Stat(path); serr == nil && fi.Mode()&(fs.ModeCharDevice|fs.ModeNamedPipe) != 0 {
+			return os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		}
+	}
+	return lf, err
 }

@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/hawiz/hawiz/internal/localfile"
+	"github.com/hawiz/hawiz/steps/localfile"
 	"github.com/hawiz/hawiz/steps"
 )
 
