@@ -185,6 +185,21 @@ func benchmark(n int, quick bool, maxRatio float64) error {
 	floor.floor = floor
 	sudoFloor := &method{name: "x/crypto/ssh session: sudo -n true", every: 1, run: func() error { return rawRun("sudo -n true") }}
 	sudoFloor.floor = sudoFloor
+	stdin4k := bytes.Repeat([]byte("x=1\n"), 1024)
+	stdinFloor := &method{name: "x/crypto/ssh session: sudo -n cat, 4 KiB stdin", every: 1, run: func() error {
+		s, err := raw.NewSession()
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		s.Stdin = bytes.NewReader(stdin4k)
+		out, err := s.Output("sudo -n cat")
+		if err == nil && len(out) != len(stdin4k) {
+			err = fmt.Errorf("cat gave back %d bytes of %d", len(out), len(stdin4k))
+		}
+		return err
+	}}
+	stdinFloor.floor = stdinFloor
 	hawiz := &method{name: "hawiz remote Run(true), reused conn", every: 1, floor: floor, run: func() error { return hawizRun(false) }}
 	cmaster := &method{name: "ssh ControlMaster/ControlPersist", every: 1, floor: floor, run: func() error { return sshCmd(cm, "true") }}
 	methods := []*method{
@@ -194,6 +209,17 @@ func benchmark(n int, quick bool, maxRatio float64) error {
 		{name: "hawiz remote Run(true, Sudo), reused conn", every: 1, floor: sudoFloor, run: func() error { return hawizRun(true) }},
 		{name: "hawiz --session-per-command: Run(true)", every: 1, floor: floor, run: func() error { return run(ph, false) }},
 		{name: "hawiz --session-per-command: Run(true, Sudo)", every: 1, floor: sudoFloor, run: func() error { return run(ph, true) }},
+		// A command with stdin (a small file write's shape): the resident shell
+		// stages the 4 KiB in its private directory and counts them before the
+		// command runs (remote/shell.go), against a session streaming them.
+		stdinFloor,
+		{name: "hawiz remote Run(cat, 4 KiB stdin, Sudo)", every: 1, floor: stdinFloor, run: func() error {
+			res, err := h.Run(ctx, remote.Cmd{Program: "cat", Sudo: true, Stdin: bytes.NewReader(stdin4k)})
+			if err == nil && len(res.Stdout) != len(stdin4k) {
+				err = fmt.Errorf("cat gave back %d bytes of %d", len(res.Stdout), len(stdin4k))
+			}
+			return err
+		}},
 		// Diagnostic: the floor's session running a line shaped like hawiz's wrapper
 		// (remote/render.go: a PID line on stderr, then the program): the server-side
 		// share of hawiz's overhead.
