@@ -467,21 +467,11 @@ func (r *runner) tail(host string) []string {
 	return slices.Clone(r.tails[host])
 }
 
-func (r *runner) sshAnswers() *SSHAnswers {
-	if r.p.SSH != nil {
-		if s := r.p.SSH(r.answers); s != nil {
-			return s
-		}
-	}
-	return &SSHAnswers{Sudo: SudoNoPasswd}
-}
+func (r *runner) sshAnswers() *SSHAnswers { return sshAnswersOf(r.answers) }
 
 // connect asks the up-front secrets and connects every host.
 func (r *runner) connect(ctx context.Context, e *Env) (*remote.Fleet, error) {
-	if r.p.Hosts == nil {
-		return nil, nil
-	}
-	hosts := r.p.Hosts(r.answers)
+	hosts := HostConfigs(r.answers)
 	if len(hosts) == 0 {
 		return nil, nil
 	}

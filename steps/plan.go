@@ -6,19 +6,13 @@ import (
 	"strings"
 )
 
-// BuildSteps calls p.Steps(a) and lints the result against p.Hosts(a).
+// BuildSteps calls p.Steps(a) and lints the result against a's hosts.
 func BuildSteps(p *Procedure, a Answers) ([]*Step, error) {
 	list, err := p.Steps(a)
 	if err != nil {
 		return nil, &UsageError{Err: fmt.Errorf("%s: %w", p.Name, err)}
 	}
-	var names []string
-	if p.Hosts != nil {
-		for _, h := range p.Hosts(a) {
-			names = append(names, h.Name)
-		}
-	}
-	if err := Lint(list, names); err != nil {
+	if err := Lint(list, HostNames(a)); err != nil {
 		return nil, fmt.Errorf("procedure %s is defined wrongly (a hawiz bug):\n%w", p.Name, err)
 	}
 	return list, nil
@@ -40,25 +34,23 @@ func WritePlan(w io.Writer, p *Procedure, a Answers) error {
 	if p.DocURL != "" {
 		fmt.Fprintf(&b, "Docs: %s\n", p.DocURL)
 	}
-	if p.Hosts != nil {
-		hosts := p.Hosts(a)
-		if len(hosts) > 0 {
-			b.WriteString("Hosts:\n")
+	hosts := HostConfigs(a)
+	if len(hosts) > 0 {
+		b.WriteString("Hosts:\n")
+	}
+	for _, h := range hosts {
+		addr := h.Address
+		if addr == "" {
+			addr = h.Name
 		}
-		for _, h := range hosts {
-			addr := h.Address
-			if addr == "" {
-				addr = h.Name
-			}
-			if h.Port != 0 {
-				addr = fmt.Sprintf("%s:%d", addr, h.Port)
-			}
-			user := ""
-			if h.User != "" {
-				user = h.User + "@"
-			}
-			fmt.Fprintf(&b, "  %-12s %s%s (%s)\n", h.Name, user, addr, h.OS)
+		if h.Port != 0 {
+			addr = fmt.Sprintf("%s:%d", addr, h.Port)
 		}
+		user := ""
+		if h.User != "" {
+			user = h.User + "@"
+		}
+		fmt.Fprintf(&b, "  %-12s %s%s (%s)\n", h.Name, user, addr, h.OS)
 	}
 	fmt.Fprintf(&b, "Steps: %d\n", len(list))
 	for i, s := range list {

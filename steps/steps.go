@@ -120,13 +120,9 @@ type Procedure struct {
 	// Template is the annotated YAML template printed by `hawiz answers`. It
 	// must load (LoadAnswers) once its placeholders are filled in.
 	Template string
-	// Hosts returns the fleet to connect, in the answers' order. Secrets are
-	// NOT filled: the engine fills Password / SudoPassword from Env secrets
-	// according to SSH(a).
-	Hosts func(a Answers) []remote.HostConfig
-	// SSH returns the answers' shared ssh block; nil func or nil result =
-	// defaults (ssh_config, ~/.ssh/known_hosts, sudo nopasswd, key/agent auth).
-	SSH func(a Answers) *SSHAnswers
+	// The hosts to connect and the ssh block come from the answers: see
+	// HostSource.
+
 	// Steps builds the ordered steps from validated answers.
 	Steps func(a Answers) ([]*Step, error)
 }
@@ -136,6 +132,64 @@ type Answers interface {
 	// Validate applies defaults and checks the answers as a whole. It returns
 	// nil or FieldErrors listing every problem, each naming its field path.
 	Validate() error
+}
+
+// HostSource is implemented by a procedure's answers that name hosts to
+// connect to over SSH. The engine connects to HostAnswers(), in order, each
+// with SSHAnswers()'s defaults (see HostConfigs), and fills the passwords from
+// Env secrets as SSHAnswers() asks. Answers that do not implement it connect
+// nowhere (every step runs locally).
+type HostSource interface {
+	// HostAnswers lists every host of the answers, in their order.
+	HostAnswers() []HostAnswers
+	// SSHAnswers returns the answers' shared ssh block; nil = the defaults
+	// (ssh_config, ~/.ssh/known_hosts, sudo nopasswd, key/agent auth).
+	SSHAnswers() *SSHAnswers
+}
+
+// HostConfigs returns the fleet a's hosts make, in order, each built by the
+// ssh block's HostConfig; nil when a names no hosts. Secrets are NOT filled:
+// the engine fills Password / SudoPassword from Env secrets.
+func HostConfigs(a Answers) []remote.HostConfig {
+	src, ok := a.(HostSource)
+	if !ok {
+		return nil
+	}
+	hs := src.HostAnswers()
+	if len(hs) == 0 {
+		return nil
+	}
+	sa := sshAnswersOf(a)
+	out := make([]remote.HostConfig, len(hs))
+	for i, h := range hs {
+		out[i] = sa.HostConfig(h)
+	}
+	return out
+}
+
+// HostNames returns the names of a's hosts, in order (nil when a names none),
+// for Step.Hosts and Lint.
+func HostNames(a Answers) []string {
+	src, ok := a.(HostSource)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, h := range src.HostAnswers() {
+		out = append(out, h.Name)
+	}
+	return out
+}
+
+// sshAnswersOf returns a's ssh block, or the defaults (sudo nopasswd) when a
+// has none.
+func sshAnswersOf(a Answers) *SSHAnswers {
+	if src, ok := a.(HostSource); ok {
+		if s := src.SSHAnswers(); s != nil {
+			return s
+		}
+	}
+	return &SSHAnswers{Sudo: SudoNoPasswd}
 }
 
 // FieldError is one invalid answer.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hawiz/hawiz/remote"
 	"github.com/hawiz/hawiz/steps"
 )
 
@@ -53,19 +52,21 @@ func (a *fakeAnswers) Validate() error {
 	return es.Err()
 }
 
+func (a *fakeAnswers) HostAnswers() []steps.HostAnswers {
+	var hs []steps.HostAnswers
+	for _, m := range a.Members {
+		hs = append(hs, m.Host)
+	}
+	return hs
+}
+
+func (a *fakeAnswers) SSHAnswers() *steps.SSHAnswers { return &a.SSH }
+
 func fakeProc() *steps.Procedure {
 	return &steps.Procedure{
 		Name: "fake-ha", Title: "Fake service high availability", Description: "Two members, one round-robin name (a test procedure)",
 		Version:    1,
 		NewAnswers: func() steps.Answers { return &fakeAnswers{} },
-		Hosts: func(a steps.Answers) []remote.HostConfig {
-			fa := a.(*fakeAnswers)
-			var hs []remote.HostConfig
-			for _, m := range fa.Members {
-				hs = append(hs, fa.SSH.HostConfig(m.Host))
-			}
-			return hs
-		},
 		Steps: func(a steps.Answers) ([]*steps.Step, error) {
 			fa := a.(*fakeAnswers)
 			var names []string

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/hawiz/hawiz/steps"
 )
 
 var kebab = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
@@ -24,8 +26,10 @@ func TestCatalog(t *testing.T) {
 		if p.Title == "" || p.Description == "" || strings.Contains(p.Description, "\n") {
 			t.Errorf("%s: needs a title and a one-line description", p.Name)
 		}
-		if p.NewAnswers == nil || p.NewAnswers() == nil || p.Steps == nil || p.Hosts == nil {
+		if p.NewAnswers == nil || p.NewAnswers() == nil || p.Steps == nil {
 			t.Errorf("%s: NewAnswers, Steps and Hosts are required", p.Name)
+		} else if _, ok := p.NewAnswers().(steps.HostSource); !ok {
+			t.Errorf("%s: its answers must implement steps.HostSource (the hosts to connect)", p.Name)
 		}
 		var n yaml.Node
 		if err := yaml.Unmarshal([]byte(p.Template), &n); err != nil || p.Template == "" {

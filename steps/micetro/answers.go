@@ -381,21 +381,17 @@ func (c *Common) memberByHost(host string) (int, *Member) {
 	return -1, nil
 }
 
-func (c *Common) hostNames() []string {
-	out := make([]string, len(c.Members))
+// HostAnswers lists the members' hosts in the answers' order (steps.HostSource).
+func (c *Common) HostAnswers() []steps.HostAnswers {
+	out := make([]steps.HostAnswers, len(c.Members))
 	for i, m := range c.Members {
-		out[i] = m.Host.Name
+		out[i] = m.Host
 	}
 	return out
 }
 
-func (c *Common) hostConfigs() []remote.HostConfig {
-	out := make([]remote.HostConfig, len(c.Members))
-	for i, m := range c.Members {
-		out[i] = c.SSH.HostConfig(m.Host)
-	}
-	return out
-}
+// SSHAnswers returns the shared ssh block (steps.HostSource).
+func (c *Common) SSHAnswers() *steps.SSHAnswers { return &c.SSH }
 
 func (m *Member) windows() bool { return m.Host.OS == "windows" }
 

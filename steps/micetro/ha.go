@@ -38,8 +38,6 @@ func CentralHA() *steps.Procedure {
 		Version:     1,
 		NewAnswers:  func() steps.Answers { return &HAAnswers{} },
 		Template:    haTemplate,
-		Hosts:       func(a steps.Answers) []remote.HostConfig { return a.(*HAAnswers).hostConfigs() },
-		SSH:         func(a steps.Answers) *steps.SSHAnswers { return &a.(*HAAnswers).SSH },
 		Steps:       func(a steps.Answers) ([]*steps.Step, error) { return haSteps(a.(*HAAnswers)) },
 	}
 }
@@ -102,7 +100,7 @@ func haSteps(a *HAAnswers) ([]*steps.Step, error) {
 	}
 	_ = ph
 	list = append(list, dnsStep(a), loginStep(a))
-	return list, steps.Lint(list, a.hostNames())
+	return list, steps.Lint(list, steps.HostNames(a))
 }
 
 func secondaries(n int) string {

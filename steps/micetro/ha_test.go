@@ -73,7 +73,7 @@ func setup(t *testing.T, n int, mod func(*HAAnswers)) (*world, *HAAnswers, *test
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	f := w.connect(ctx, a.hostConfigs())
+	f := w.connect(ctx, steps.HostConfigs(a))
 	// Central is installed and running standalone on every member.
 	for _, h := range f.Hosts() {
 		if _, err := h.Service(ctx, remote.ServiceManager{Kind: "systemctl"}, "mmcentral", remote.ServiceStart, false); err != nil {

@@ -33,8 +33,6 @@ func CentralUpgrade() *steps.Procedure {
 		Version:     1,
 		NewAnswers:  func() steps.Answers { return &UpgradeAnswers{} },
 		Template:    upgradeTemplate,
-		Hosts:       func(a steps.Answers) []remote.HostConfig { return a.(*UpgradeAnswers).hostConfigs() },
-		SSH:         func(a steps.Answers) *steps.SSHAnswers { return &a.(*UpgradeAnswers).SSH },
 		Steps:       func(a steps.Answers) ([]*steps.Step, error) { return upgradeSteps(a.(*UpgradeAnswers)) },
 	}
 }
@@ -232,7 +230,7 @@ func upgradeSteps(a *UpgradeAnswers) ([]*steps.Step, error) {
 		list = append(list, upgradeHostStep(a, i, id))
 	}
 	list = append(list, haStatesStep(a))
-	return list, steps.Lint(list, a.hostNames())
+	return list, steps.Lint(list, steps.HostNames(a))
 }
 
 func factVersionBefore(h string) string { return "version-before." + h }
@@ -485,7 +483,7 @@ func uploadStep(a *UpgradeAnswers) *steps.Step {
 		Title:  "Copy the installer to every member",
 		Why:    "each member is upgraded manually using an installer",
 		DocRef: docUpgrade + " steps 2–3; C6 binaries.rst, install_central.rst",
-		Hosts:  a.hostNames(),
+		Hosts:  steps.HostNames(a),
 		Mode:   steps.Parallel,
 		Actions: []string{fmt.Sprintf("upload %s to %s, SHA-256 checked on arrival", a.Installer.Local, a.uploadTargets()),
 			"on Linux members, into a new directory made by root with mktemp -d (mode 0700: no other user can read or replace the installer), uploaded as root; a member that already runs " + a.Installer.ExpectedVersion + " gets nothing"},
@@ -545,7 +543,7 @@ func remoteInstallerStep(a *UpgradeAnswers) *steps.Step {
 		Title:   "Check the installer on every member",
 		Why:     "each member is upgraded manually using an installer",
 		DocRef:  docUpgrade + " steps 2–3",
-		Hosts:   a.hostNames(),
+		Hosts:   steps.HostNames(a),
 		Mode:    steps.Parallel,
 		Actions: []string{"stat " + a.Installer.Remote + " on every member (SHA-256 compared when installer.sha256 is set, and recorded: a Linux member installs a copy that root checks has it)"},
 		Check: func(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {

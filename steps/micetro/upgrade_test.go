@@ -40,7 +40,7 @@ func upgradeSetup(t *testing.T, n int) (*world, *UpgradeAnswers, *steps.Env, []*
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	fl := w.connect(ctx, a.hostConfigs())
+	fl := w.connect(ctx, steps.HostConfigs(a))
 	for i, h := range fl.Hosts() {
 		w.hosts[i].writeFile("var/mmsuite/mmcentral/preferences.cfg", mmcentral.SamplePrefs+fmt.Sprintf(`<ClusterMemberName value="central%d"/>`+"\n", i+1))
 		if _, err := h.Service(ctx, remote.ServiceManager{Kind: "systemctl"}, "mmcentral", remote.ServiceStart, false); err != nil {

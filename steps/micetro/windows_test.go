@@ -50,7 +50,7 @@ func TestWindowsGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	f := w.connect(ctx, a.hostConfigs()[:1])
+	f := w.connect(ctx, steps.HostConfigs(a)[:1])
 	h := f.Host("central1")
 	m := &a.Members[0]
 	if a.prefsPath(m) != `C:\ProgramData\Men and Mice\Central\preferences.cfg` || a.serviceName(m) != "Micetro Central" {

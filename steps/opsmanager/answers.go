@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hawiz/hawiz/remote"
 	"github.com/hawiz/hawiz/steps"
 )
 
@@ -688,17 +687,29 @@ func (d *AppDB) DataBearing() int {
 	return n
 }
 
-// hostConfigs lists servers then agents.
-func (a *Answers) hostConfigs() []remote.HostConfig {
-	var out []remote.HostConfig
+// HostAnswers lists servers then agents (steps.HostSource).
+func (a *Answers) HostAnswers() []steps.HostAnswers {
+	var out []steps.HostAnswers
 	for _, s := range a.Servers {
-		out = append(out, a.SSH.HostConfig(s.HostAnswers))
+		out = append(out, s.HostAnswers)
 	}
 	for _, g := range a.Agents {
-		out = append(out, a.SSH.HostConfig(g.HostAnswers))
+		out = append(out, g.HostAnswers)
 	}
 	return out
 }
+
+// HostAnswers lists the servers in upgrade order (steps.HostSource).
+func (a *UpgradeAnswers) HostAnswers() []steps.HostAnswers {
+	var out []steps.HostAnswers
+	for _, s := range a.Servers {
+		out = append(out, s.HostAnswers)
+	}
+	return out
+}
+
+// SSHAnswers returns the shared ssh block (steps.HostSource).
+func (c *Common) SSHAnswers() *steps.SSHAnswers { return &c.SSH }
 
 func (c *Common) server(name string) *Server {
 	for i := range c.Servers {

@@ -58,8 +58,6 @@ func HA() *steps.Procedure {
 		Version:     1,
 		NewAnswers:  func() steps.Answers { return &Answers{} },
 		Template:    TemplateHA,
-		Hosts:       func(a steps.Answers) []remote.HostConfig { return a.(*Answers).hostConfigs() },
-		SSH:         func(a steps.Answers) *steps.SSHAnswers { return &a.(*Answers).SSH },
 		Steps:       func(a steps.Answers) ([]*steps.Step, error) { return haSteps(a.(*Answers)) },
 	}
 }

@@ -658,7 +658,7 @@ func TestConfVerifyReadsOwnThenAllOnce(t *testing.T) {
 	// last server's Verify finds the difference; the others still hold.
 	copts := ropts
 	copts.KnownHostsFile, copts.SSHConfigFile = w.known, "none"
-	f, err := remote.Connect(context.Background(), copts, p.Hosts(a))
+	f, err := remote.Connect(context.Background(), copts, steps.HostConfigs(a))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,16 +40,7 @@ func UpgradeProcedure() *steps.Procedure {
 		Version:     1,
 		NewAnswers:  func() steps.Answers { return &UpgradeAnswers{} },
 		Template:    TemplateUpgrade,
-		Hosts: func(a steps.Answers) []remote.HostConfig {
-			u := a.(*UpgradeAnswers)
-			var out []remote.HostConfig
-			for _, s := range u.Servers {
-				out = append(out, u.SSH.HostConfig(s.HostAnswers))
-			}
-			return out
-		},
-		SSH:   func(a steps.Answers) *steps.SSHAnswers { return &a.(*UpgradeAnswers).SSH },
-		Steps: func(a steps.Answers) ([]*steps.Step, error) { return upgradeSteps(a.(*UpgradeAnswers)) },
+		Steps:       func(a steps.Answers) ([]*steps.Step, error) { return upgradeSteps(a.(*UpgradeAnswers)) },
 	}
 }
 

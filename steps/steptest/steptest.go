@@ -61,6 +61,12 @@ func (a *Answers) Validate() error {
 	return es.Err()
 }
 
+// HostAnswers lists the hosts in order (steps.HostSource).
+func (a *Answers) HostAnswers() []steps.HostAnswers { return a.Hosts }
+
+// SSHAnswers returns the ssh block (steps.HostSource).
+func (a *Answers) SSHAnswers() *steps.SSHAnswers { return &a.SSH }
+
 const testTemplate = `# test procedure answers
 ssh:
   sudo: none            # nopasswd | password | none
@@ -134,15 +140,6 @@ func Procedure() *steps.Procedure {
 		Version:     1,
 		NewAnswers:  func() steps.Answers { return &Answers{} },
 		Template:    testTemplate,
-		SSH:         func(a steps.Answers) *steps.SSHAnswers { return &a.(*Answers).SSH },
-		Hosts: func(sa steps.Answers) []remote.HostConfig {
-			a := sa.(*Answers)
-			var hs []remote.HostConfig
-			for _, h := range a.Hosts {
-				hs = append(hs, a.SSH.HostConfig(h))
-			}
-			return hs
-		},
 		Steps: func(sa steps.Answers) ([]*steps.Step, error) {
 			a := sa.(*Answers)
 			names := []string{a.Hosts[0].Name, a.Hosts[1].Name}
