@@ -12,7 +12,7 @@ import (
 // Process exit codes (the user contract in README.md).
 const (
 	ExitOK      = 0 // done / verified
-	ExitFailed  = 1 // a step failed (resumable) / drift found by `hawiz check`
+	ExitFailed  = 1 // a step failed (resumable) / drift found by `hawiz check` / DNS records differ
 	ExitUsage   = 2 // bad usage or invalid answers; nothing touched
 	ExitStopped = 3 // stopped by the operator, interrupted, or waiting for a manual step (resumable)
 	ExitRefused = 4 // refused for safety: host key, lock held, incompatible or corrupt state

@@ -45,7 +45,7 @@ func newCheckCmdWith(d deps) *cobra.Command {
 					return withCode(steps.ExitCode(err), err)
 				}
 				if p, err = d.find(st.Procedure); err != nil {
-					return withCode(exitRefused, fmt.Errorf("state file %s is a run of procedure %q, which this hawiz does not know", statePath, st.Procedure))
+					return withCode(steps.ExitRefused, fmt.Errorf("state file %s is a run of procedure %q, which this hawiz does not know", statePath, st.Procedure))
 				}
 			default:
 				return usageErrorf("name a procedure and its answers (check PROCEDURE -a FILE), or a run (--state FILE)")

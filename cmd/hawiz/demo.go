@@ -110,7 +110,7 @@ func runDemoTUI(c *cobra.Command, o fleet.Options) error {
 		d, err := fleet.Setup(q)
 		if err != nil {
 			closeAll()
-			return withCode(exitUsage, fmt.Errorf("demo: %v (a kept demo may be stale: try hawiz demo --fresh)", err))
+			return withCode(steps.ExitUsage, fmt.Errorf("demo: %v (a kept demo may be stale: try hawiz demo --fresh)", err))
 		}
 		demos = append(demos, d)
 		cfg.Procedures = append(cfg.Procedures, d.Procedure)
@@ -146,9 +146,9 @@ func runDemoTUI(c *cobra.Command, o fleet.Options) error {
 		os.RemoveAll(base)
 	}
 	if err != nil {
-		return withCode(exitFailed, err)
+		return withCode(steps.ExitFailed, err)
 	}
-	if code != exitOK {
+	if code != steps.ExitOK {
 		return withCode(code, fmt.Errorf("demo: the run did not finish (exit %d)", code))
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 
 	"github.com/charmbracelet/x/term"
 	"github.com/hawiz/hawiz/dnscheck"
+	"github.com/hawiz/hawiz/steps"
 	"github.com/spf13/cobra"
 )
 
@@ -190,7 +191,7 @@ func runApply(cmd *cobra.Command, q dnscheck.Query, key dnscheck.TSIGKey, ttl ui
 		if !asJSON {
 			printReport(out, rep)
 		}
-		return withCode(exitFailed, fmt.Errorf("cannot plan the update: %w", err))
+		return withCode(steps.ExitFailed, fmt.Errorf("cannot plan the update: %w", err))
 	}
 	if change.Empty() {
 		// The primary is right; the others have not caught up (or are broken).
@@ -218,18 +219,18 @@ func runApply(cmd *cobra.Command, q dnscheck.Query, key dnscheck.TSIGKey, ttl ui
 			return err
 		}
 		if !ok {
-			return withCode(exitStopped, errors.New("not sent: the operator declined"))
+			return withCode(steps.ExitStopped, errors.New("not sent: the operator declined"))
 		}
 	}
 	if err := dnscheck.Apply(ctx, change.Primary, change, key, change.Have); err != nil {
 		if errors.Is(err, dnscheck.ErrRefused) {
-			return withCode(exitRefused, err)
+			return withCode(steps.ExitRefused, err)
 		}
 		var ie *dnscheck.InputError
 		if errors.As(err, &ie) {
 			return usageErrorf("%v", err)
 		}
-		return withCode(exitFailed, err)
+		return withCode(steps.ExitFailed, err)
 	}
 	if !asJSON {
 		fmt.Fprintf(out, "update accepted by %s; waiting up to %s for every server to agree\n", change.Primary, wait)
@@ -240,7 +241,7 @@ func runApply(cmd *cobra.Command, q dnscheck.Query, key dnscheck.TSIGKey, ttl ui
 func finishApply(ctx context.Context, out io.Writer, q dnscheck.Query, wait time.Duration, change *dnscheck.Change, asJSON bool) error {
 	rep, err := dnscheck.WaitConsistent(ctx, q, wait)
 	if err != nil && !errors.Is(err, context.Canceled) {
-		return withCode(exitFailed, err)
+		return withCode(steps.ExitFailed, err)
 	}
 	if asJSON {
 		writeJSON(out, map[string]any{"change": change, "report": rep})
@@ -248,7 +249,7 @@ func finishApply(ctx context.Context, out io.Writer, q dnscheck.Query, wait time
 		printReport(out, rep)
 	}
 	if err != nil {
-		return withCode(exitStopped, err)
+		return withCode(steps.ExitStopped, err)
 	}
 	return reportExit(rep)
 }
@@ -277,7 +278,7 @@ func reportExit(rep dnscheck.Report) error {
 		return nil
 	}
 	n := len(rep.Problems)
-	return withCode(exitFailed, fmt.Errorf("DNS records of %s differ: %d problem(s)", strings.TrimSuffix(rep.Name, "."), n))
+	return withCode(steps.ExitFailed, fmt.Errorf("DNS records of %s differ: %d problem(s)", strings.TrimSuffix(rep.Name, "."), n))
 }
 
 func exactArgs(name string) cobra.PositionalArgs {

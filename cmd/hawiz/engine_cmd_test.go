@@ -54,11 +54,11 @@ func (c *engineCLI) run(args ...string) (int, string) {
 	root.SetErr(&out)
 	root.SetIn(strings.NewReader(""))
 	err := root.ExecuteContext(context.Background())
-	code := exitOK
+	code := steps.ExitOK
 	if err != nil {
 		out.WriteString("ERROR: " + err.Error() + "\n")
 		var ee *exitError
-		code = exitUsage
+		code = steps.ExitUsage
 		if errors.As(err, &ee) {
 			code = ee.code
 		}

@@ -36,11 +36,11 @@ func runWizard(c *cobra.Command, d deps, accessible bool) error {
 	} else {
 		code, err = tui.Run(c.Context(), cfg)
 	}
-	if code == exitOK {
+	if code == steps.ExitOK {
 		return nil
 	}
 	if err == nil {
-		err = errors.New(map[int]string{exitFailed: "the run did not finish", exitStopped: "stopped; the state is kept (run hawiz again to resume)", exitRefused: "refused for safety"}[code])
+		err = errors.New(map[int]string{steps.ExitFailed: "the run did not finish", steps.ExitStopped: "stopped; the state is kept (run hawiz again to resume)", steps.ExitRefused: "refused for safety"}[code])
 		if err.Error() == "" {
 			err = fmt.Errorf("exit %d", code)
 		}

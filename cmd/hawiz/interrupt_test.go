@@ -150,8 +150,8 @@ func TestCtrlCStopsResumably(t *testing.T) {
 	}
 	code, stdout, stderr := p.wait(t)
 	t.Logf("run → %d\n%s%s", code, stdout, stderr)
-	if code != exitStopped {
-		t.Fatalf("exit %d after Ctrl-C, want %d", code, exitStopped)
+	if code != steps.ExitStopped {
+		t.Fatalf("exit %d after Ctrl-C, want %d", code, steps.ExitStopped)
 	}
 	resume := "hawiz resume --state " + state
 	if !strings.Contains(stderr, "stopped: interrupted during step write-config; resume with: "+resume) {
@@ -192,7 +192,7 @@ func TestCtrlCStopsResumably(t *testing.T) {
 	os.WriteFile(filepath.Join(l.Roots[1], "release"), nil, 0o644)
 	code, stdout, stderr = runHawiz(t, bin, xdg, "resume", "--state", state, "--plain")
 	t.Logf("resume → %d\n%s%s", code, stdout, stderr)
-	if code != exitOK || !strings.Contains(stdout, "write-config h2: check: not done") {
+	if code != steps.ExitOK || !strings.Contains(stdout, "write-config h2: check: not done") {
 		t.Fatalf("resume: exit %d", code)
 	}
 	if st, err := steps.ReadState(state); err != nil || st.Status != steps.StatusDone {
@@ -206,7 +206,7 @@ func TestCtrlCStopsResumably(t *testing.T) {
 	for _, r := range l2.Roots {
 		os.WriteFile(filepath.Join(r, "release"), nil, 0o644)
 	}
-	if code, stdout, stderr := runHawiz(t, bin, xdg, "run", "test-files", "-a", answers2, "--plain", "--yes", "--state", filepath.Join(dir, "straight.json")); code != exitOK {
+	if code, stdout, stderr := runHawiz(t, bin, xdg, "run", "test-files", "-a", answers2, "--plain", "--yes", "--state", filepath.Join(dir, "straight.json")); code != steps.ExitOK {
 		t.Fatalf("uninterrupted run: exit %d\n%s%s", code, stdout, stderr)
 	}
 	if got, want := hostFiles(t, l), hostFiles(t, l2); got != want {

@@ -13,6 +13,7 @@ import (
 
 	"charm.land/fang/v2"
 	"github.com/charmbracelet/x/term"
+	"github.com/hawiz/hawiz/steps"
 	"github.com/spf13/cobra"
 )
 
@@ -20,15 +21,6 @@ import (
 var (
 	version = ""
 	commit  = ""
-)
-
-// Exit codes: a user contract, documented in README.md.
-const (
-	exitOK      = 0 // done / verified
-	exitFailed  = 1 // a step failed (resumable) / records differ / drift found
-	exitUsage   = 2 // bad usage or invalid answers; nothing touched
-	exitStopped = 3 // stopped by the operator, interrupted, or waiting for a manual step
-	exitRefused = 4 // refused for safety
 )
 
 // exitError carries a process exit code through cobra.
@@ -50,7 +42,7 @@ func withCode(code int, err error) error {
 
 // usageErrorf reports bad input: exit 2, nothing touched.
 func usageErrorf(format string, args ...any) error {
-	return withCode(exitUsage, fmt.Errorf(format, args...))
+	return withCode(steps.ExitUsage, fmt.Errorf(format, args...))
 }
 
 func newRootCmd() *cobra.Command {
@@ -67,7 +59,7 @@ func newRootCmd() *cobra.Command {
 		Args:          cobra.NoArgs,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return withCode(exitUsage, err)
+		return withCode(steps.ExitUsage, err)
 	})
 	// hawiz with no arguments: the wizard.
 	addHome(root, defaultDeps()) // cmd/hawiz/home.go: the wizard (TUI, or --accessible prompts)
@@ -121,12 +113,12 @@ func run(ctx context.Context, args []string) int {
 	}
 	err := fang.Execute(ctx, root, opts...)
 	if err == nil {
-		return exitOK
+		return steps.ExitOK
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
 	}
 	// cobra's own argument and flag errors are usage errors.
-	return exitUsage
+	return steps.ExitUsage
 }

@@ -46,7 +46,7 @@ func newResumeCmdWith(d deps) *cobra.Command {
 			}
 			p, err := d.find(st.Procedure)
 			if err != nil {
-				return withCode(exitRefused, fmt.Errorf("state file %s is a run of procedure %q, which this hawiz does not know", path, st.Procedure))
+				return withCode(steps.ExitRefused, fmt.Errorf("state file %s is a run of procedure %q, which this hawiz does not know", path, st.Procedure))
 			}
 			return runEngine(c, d, &of, steps.RunConfig{
 				Procedure: p, StatePath: path, Resume: true, RunName: st.RunName,

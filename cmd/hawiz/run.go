@@ -238,7 +238,7 @@ func runEngine(c *cobra.Command, d deps, of *outFlags, cfg steps.RunConfig) erro
 // a terminal, home.go opens the wizard.)
 func runHome(c *cobra.Command, _ deps) error {
 	_ = c.Help()
-	return withCode(exitUsage, fmt.Errorf("no terminal: name a command (hawiz procedures, hawiz run …)"))
+	return withCode(steps.ExitUsage, fmt.Errorf("no terminal: name a command (hawiz procedures, hawiz run …)"))
 }
 
 // openLog opens the --log file for appending without following a link
