@@ -5,36 +5,40 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/hawiz/hawiz/lab/standins/mmcentral"
 	"github.com/hawiz/hawiz/remote"
 	"github.com/hawiz/hawiz/steps"
-	"github.com/hawiz/hawiz/steps/micetro"
-	"github.com/hawiz/hawiz/steps/opsmanager"
 )
+
+// demoSetup is one procedure the demo can run. Its setup, in the file
+// demo_<procedure>.go, starts the fleet and sets d.Fleet (as soon as it is
+// started: Setup closes it on an error), d.Procedure, d.Answers (Setup
+// validates them) and d.Notes (what differs from a real run).
+type demoSetup struct {
+	procedure string
+	setup     func(d *Demo) error
+}
+
+// demoSetups lists the procedures the demo can run, the default first. A
+// procedure joins the demo with one line here and its own file.
+func demoSetups() []demoSetup {
+	return []demoSetup{
+		{"micetro-central-ha", setupMicetroCentralHA},
+		{"opsmanager-ha", setupOpsManagerHA},
+		{"micetro-central-upgrade", setupMicetroCentralUpgrade},
+	}
+}
 
 // DemoProcedures are the procedures the demo can run, the default first.
 func DemoProcedures() []string {
-	return []string{"micetro-central-ha", "opsmanager-ha", "micetro-central-upgrade"}
-}
-
-// DemoUpgradeVersion is the version the demo's Central installer installs.
-const DemoUpgradeVersion = "10.3.6"
-
-func writeInstaller(path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
+	var out []string
+	for _, s := range demoSetups() {
+		out = append(out, s.procedure)
 	}
-	if err := mmcentral.WriteInstaller(f, DemoUpgradeVersion); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return out
 }
 
 // Options is one `hawiz demo`.
@@ -70,127 +74,30 @@ type Demo struct {
 // Setup starts the fleet and builds the procedure's answers.
 func Setup(o Options) (*Demo, error) {
 	if o.Procedure == "" {
-		o.Procedure = "micetro-central-ha"
+		o.Procedure = demoSetups()[0].procedure
 	}
 	if o.Members == 0 {
 		o.Members = 3
 	}
 	d := &Demo{Opts: o}
-	switch o.Procedure {
-	case "micetro-central-ha":
-		if o.Members < 2 || o.Members > 9 {
-			return nil, fmt.Errorf("--members %d: micetro-central-ha needs 2 to 9 members", o.Members)
+	var setup func(*Demo) error
+	for _, s := range demoSetups() {
+		if s.procedure == o.Procedure {
+			setup = s.setup
 		}
-		var names []string
-		for i := 1; i <= o.Members; i++ {
-			names = append(names, fmt.Sprintf("central%d", i))
-		}
-		f, err := Start(Config{Kind: Micetro, Hosts: names, Seed: o.Seed, Exe: o.Exe, TempDir: o.TempDir, Root: o.Root})
-		if err != nil {
-			return nil, err
-		}
-		d.Fleet = f
-		d.Procedure = micetro.CentralHA()
-		a := &micetro.HAAnswers{}
-		a.SSH = steps.SSHAnswers{User: demoUser(), IdentityFile: f.KeyFile, KnownHosts: f.KnownHosts, SSHConfig: "none", Sudo: steps.SudoNone}
-		for i, h := range f.Hosts {
-			a.Members = append(a.Members, micetro.Member{Name: h.Name,
-				Host:     steps.HostAnswers{Name: h.Name, Address: "127.0.0.1", Port: h.SSH.Port()},
-				Priority: 10 * (i + 1), IP: h.IP, PreferencesPath: h.PrefsPath()})
-		}
-		a.DNS = micetro.DNSAnswers{Name: "central." + Zone, Servers: []string{f.DNS.Addr(), f.DNS2.Addr()}, Resolver: f.DNS.Addr(),
-			TSIGKeyFile: f.TSIGFile, MaxWait: 10 * time.Second}
-		a.StartWait = 15 * time.Second
-		a.ServiceTimeout = 30 * time.Second
-		if err := a.Validate(); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("demo answers: %w", err)
-		}
-		d.Answers = a
-		d.Notes = []string{
-			fmt.Sprintf("%d demo hosts are in-process SSH servers on 127.0.0.1 (ports %s); commands run on this machine as %s (ssh.sudo: none)", len(f.Hosts), sshPorts(f), demoUser()),
-			"each host's files are in its own directory " + f.Root + "/HOST: the answers name each member's preferences.cfg there (members[i].preferences_path)",
-			"systemctl, ps and mmcentrald on the demo hosts are stand-ins (hawiz __standin) running the lab's Central stand-in",
-			fmt.Sprintf("DNS: zone %s on in-process servers %s (primary, TSIG key %s) and %s", Zone, f.DNS.Addr(), f.TSIGFile, f.DNS2.Addr()),
-		}
-	case "micetro-central-upgrade":
-		if o.Members < 2 || o.Members > 9 {
-			return nil, fmt.Errorf("--members %d: micetro-central-upgrade needs 2 to 9 members", o.Members)
-		}
-		var names []string
-		for i := 1; i <= o.Members; i++ {
-			names = append(names, fmt.Sprintf("central%d", i))
-		}
-		f, err := Start(Config{Kind: Micetro, Hosts: names, Seed: o.Seed, Exe: o.Exe, TempDir: o.TempDir, Root: o.Root, Cluster: true})
-		if err != nil {
-			return nil, err
-		}
-		d.Fleet = f
-		pkg := filepath.Join(f.Root, mmcentral.InstallerName(DemoUpgradeVersion))
-		if err := writeInstaller(pkg); err != nil {
-			f.Close()
-			return nil, err
-		}
-		d.Procedure = micetro.CentralUpgrade()
-		a := &micetro.UpgradeAnswers{}
-		a.SSH = steps.SSHAnswers{User: demoUser(), IdentityFile: f.KeyFile, KnownHosts: f.KnownHosts, SSHConfig: "none", Sudo: steps.SudoNone}
-		for _, h := range f.Hosts {
-			a.Members = append(a.Members, micetro.Member{Name: h.Name,
-				Host: steps.HostAnswers{Name: h.Name, Address: "127.0.0.1", Port: h.SSH.Port()}, IP: h.IP,
-				PreferencesPath: h.PrefsPath(), UploadDir: h.UploadDir()})
-		}
-		a.Installer = micetro.Installer{Local: pkg, ExpectedVersion: DemoUpgradeVersion}
-		a.StartWait = 15 * time.Second
-		a.ServiceTimeout = 30 * time.Second
-		a.InstallTimeout = time.Minute
-		if err := a.Validate(); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("demo answers: %w", err)
-		}
-		d.Answers = a
-		d.Notes = []string{
-			fmt.Sprintf("%d demo hosts are in-process SSH servers on 127.0.0.1 (ports %s); commands run on this machine as %s (ssh.sudo: none)", len(f.Hosts), sshPorts(f), demoUser()),
-			"the members already form an HA cluster running Central " + mmcentral.DefaultVersion + "; the installer is the lab's stand-in for " + DemoUpgradeVersion,
-			"each host's files are in its own directory " + f.Root + "/HOST: the answers name each member's preferences.cfg and upload directory there (members[i].preferences_path, members[i].upload_dir)",
-		}
-	case "opsmanager-ha":
-		if o.Members < 2 || o.Members > 9 {
-			return nil, fmt.Errorf("--members %d: opsmanager-ha needs 2 to 9 servers", o.Members)
-		}
-		var names []string
-		for i := 1; i <= o.Members; i++ {
-			names = append(names, fmt.Sprintf("om%d", i))
-		}
-		f, err := Start(Config{Kind: OpsManager, Hosts: names, Seed: o.Seed, Exe: o.Exe, TempDir: o.TempDir, Root: o.Root})
-		if err != nil {
-			return nil, err
-		}
-		d.Fleet = f
-		d.Procedure = opsmanager.HA()
-		a := &opsmanager.Answers{}
-		a.SSH = steps.SSHAnswers{User: demoUser(), IdentityFile: f.KeyFile, KnownHosts: f.KnownHosts, SSHConfig: "none", Sudo: steps.SudoNone}
-		for _, h := range f.Hosts {
-			a.Servers = append(a.Servers, opsmanager.Server{
-				HostAnswers: steps.HostAnswers{Name: h.Name, Address: "127.0.0.1", Port: h.SSH.Port()},
-				Install:     opsmanager.InstallTar, InstallDir: h.InstallDir})
-		}
-		a.AppDB = opsmanager.AppDB{URI: "mongodb://" + strings.Join(AppDBHosts(), ",") + "/?maxPoolSize=100", Username: AppDBUser}
-		a.LoadBalancer = opsmanager.LoadBalancer{URL: f.LBURL, CacheProbeGap: 1100 * time.Millisecond}
-		a.GenKey = opsmanager.GenKey{Mode: opsmanager.GenKeyFirst, BackupTo: f.Root + "/gen.key.backup"}
-		a.StartTimeout = 60 * time.Second
-		if err := a.Validate(); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("demo answers: %w", err)
-		}
-		d.Answers = a
-		d.Notes = []string{
-			fmt.Sprintf("%d demo hosts are in-process SSH servers on 127.0.0.1 (ports %s); commands run on this machine as %s (ssh.sudo: none)", len(f.Hosts), sshPorts(f), demoUser()),
-			"each host is a tar install of the lab's stand-in Ops Manager under " + f.Root + " (install_dir in the answers); its control program is hawiz __standin mongodb-mms",
-			"the load balancer " + f.LBURL + " is an in-process stand-in in front of the servers' port 8080",
-			"the App DB " + strings.Join(AppDBHosts(), ", ") + " is an in-process stand-in (MongoDB wire protocol, SCRAM, replSetGetConfig) that the hosts reach by those names through their SSH connections; its password is the demo's own (HAWIZ_APPDB_PASSWORD is not read)",
-		}
-	default:
+	}
+	if setup == nil {
 		return nil, fmt.Errorf("--procedure %q: the demo runs %s", o.Procedure, strings.Join(DemoProcedures(), ", "))
+	}
+	if err := setup(d); err != nil {
+		if d.Fleet != nil {
+			d.Fleet.Close()
+		}
+		return nil, err
+	}
+	if err := d.Answers.Validate(); err != nil {
+		d.Fleet.Close()
+		return nil, fmt.Errorf("demo answers: %w", err)
 	}
 	d.StatePath = d.Fleet.StateDir + "/" + d.Procedure.Name + "-demo.json"
 	if o.Root != "" {
@@ -200,6 +107,36 @@ func Setup(o Options) (*Demo, error) {
 		d.Procedure = d.wrap(d.Procedure)
 	}
 	return d, nil
+}
+
+// checkMembers refuses an o.Members the procedure's demo cannot run; unit
+// names what it counts ("members", "servers").
+func checkMembers(o Options, unit string) error {
+	if o.Members < 2 || o.Members > 9 {
+		return fmt.Errorf("--members %d: %s needs 2 to 9 %s", o.Members, o.Procedure, unit)
+	}
+	return nil
+}
+
+// demoHostNames is prefix1 … prefixN.
+func demoHostNames(prefix string, n int) []string {
+	var names []string
+	for i := 1; i <= n; i++ {
+		names = append(names, fmt.Sprintf("%s%d", prefix, i))
+	}
+	return names
+}
+
+// demoSSH is the answers' ssh block for f: the demo user, f's key and
+// known_hosts, no ssh_config, no sudo.
+func demoSSH(f *Fleet) steps.SSHAnswers {
+	return steps.SSHAnswers{User: demoUser(), IdentityFile: f.KeyFile, KnownHosts: f.KnownHosts, SSHConfig: "none", Sudo: steps.SudoNone}
+}
+
+// demoHostsNote is every demo's first note: where the hosts are and who
+// runs their commands.
+func demoHostsNote(f *Fleet) string {
+	return fmt.Sprintf("%d demo hosts are in-process SSH servers on 127.0.0.1 (ports %s); commands run on this machine as %s (ssh.sudo: none)", len(f.Hosts), sshPorts(f), demoUser())
 }
 
 func sshPorts(f *Fleet) string {
