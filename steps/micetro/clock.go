@@ -159,86 +159,20 @@ func startedAt(ctx context.Context, c *Common, h *remote.Host, m *Member) (span,
 // parseStarted reads startedScript's output (or Windows' "start T" lines)
 // into the span holding the oldest process's start.
 func parseStarted(out string) (span, bool, error) {
-	var (
-		found     bool
-		oldest    span
-		minTicks  int64 = -1
-		maxElapse int64 = -1
-		clock     []string
-		now       string
-	)
-	bad := func(l string) (span, bool, error) { return span{}, false, fmt.Errorf("unexpected output %q", l) }
-	for _, l := range strings.Split(out, "\n") {
-		f := strings.Fields(l)
-		switch {
-		case len(f) == 0:
-		case f[0] == "start" && len(f) == 2: // Windows: StartTime
-			t, prec, err := parseHostTime(f[1])
-			if err != nil {
-				return bad(l)
-			}
-			if s := exactly(t, prec); !found || s.lo.Before(oldest.lo) {
-				oldest, found = s, true
-			}
-		case f[0] == "clock" && len(f) == 5:
-			clock = f[1:]
-		case f[0] == "ticks" && len(f) == 2:
-			n, err := strconv.ParseInt(f[1], 10, 64)
-			if err != nil || n < 0 {
-				return bad(l)
-			}
-			if minTicks < 0 || n < minTicks {
-				minTicks = n
-			}
-		case f[0] == "now" && len(f) == 2:
-			now = f[1]
-		case len(f) == 1: // ps -o etimes=
-			n, err := strconv.ParseInt(f[0], 10, 64)
-			if err != nil || n < 0 {
-				return bad(l)
-			}
-			if n > maxElapse {
-				maxElapse = n
-			}
-		default:
-			return bad(l)
-		}
+	o, err := scanStarted(out)
+	if err != nil {
+		return span{}, false, err
 	}
-	if found { // Windows
-		return oldest, true, nil
+	if o.found { // Windows
+		return o.oldest, true, nil
 	}
-	var coarse, precise *span
-	if now != "" && maxElapse >= 0 {
-		t, prec, err := parseHostTime(now)
-		if err != nil {
-			return bad("now " + now)
-		}
-		// ps counts whole elapsed seconds (truncated, from uptime and the
-		// start in ticks) a moment after the clock was read: the start lies
-		// within a second of now-elapsed, with a little slack either side.
-		start := t.Add(-time.Duration(maxElapse) * time.Second)
-		const slack = 50 * time.Millisecond
-		coarse = &span{start.Add(-time.Second - slack), start.Add(prec + time.Second + slack)}
+	coarse, err := o.coarseStart()
+	if err != nil {
+		return span{}, false, err
 	}
-	if clock != nil && minTicks >= 0 {
-		tck, err := strconv.ParseInt(clock[0], 10, 64)
-		if err != nil || tck <= 0 {
-			return bad("clock " + strings.Join(clock, " "))
-		}
-		d1, p1, err1 := parseHostTime(clock[1])
-		up, pu, err2 := parseHostTime(clock[2])
-		d2, p2, err3 := parseHostTime(clock[3])
-		if err1 != nil || err2 != nil || err3 != nil || d2.Before(d1) {
-			return bad("clock " + strings.Join(clock, " "))
-		}
-		// The host clock at the uptime reading lies within [d1, d2+p2);
-		// uptime is truncated (pu); the start lies within one tick after
-		// ticks/CLK_TCK.
-		tick := time.Second / time.Duration(tck)
-		upD := time.Duration(up.Unix())*time.Second + time.Duration(up.Nanosecond())
-		startSinceBoot := time.Duration(minTicks) * tick
-		boot := span{d1.Add(-upD - pu), d2.Add(max(p1, p2) - upD)} // host clock at boot
-		precise = &span{boot.lo.Add(startSinceBoot), boot.hi.Add(startSinceBoot + tick)}
+	precise, err := o.preciseStart()
+	if err != nil {
+		return span{}, false, err
 	}
 	switch {
 	case precise != nil && (coarse == nil || precise.maybeAfter(*coarse) && coarse.maybeAfter(*precise)):
@@ -247,4 +181,103 @@ func parseStarted(out string) (span, bool, error) {
 		return *coarse, true, nil
 	}
 	return span{}, false, nil
+}
+
+// startedOutput is startedScript's output (or Windows' "start T" lines), as
+// read by scanStarted.
+type startedOutput struct {
+	found     bool     // Windows "start T" lines were read
+	oldest    span     // the oldest of them
+	minTicks  int64    // the least "ticks N" (a start since boot); -1 none
+	maxElapse int64    // the greatest ps etimes; -1 none
+	clock     []string // "clock CLK_TCK DATE UPTIME DATE" after its tag
+	now       string   // "now T"
+}
+
+func errUnexpected(l string) error { return fmt.Errorf("unexpected output %q", l) }
+
+func scanStarted(out string) (startedOutput, error) {
+	o := startedOutput{minTicks: -1, maxElapse: -1}
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) == 0:
+		case f[0] == "start" && len(f) == 2: // Windows: StartTime
+			t, prec, err := parseHostTime(f[1])
+			if err != nil {
+				return o, errUnexpected(l)
+			}
+			if s := exactly(t, prec); !o.found || s.lo.Before(o.oldest.lo) {
+				o.oldest, o.found = s, true
+			}
+		case f[0] == "clock" && len(f) == 5:
+			o.clock = f[1:]
+		case f[0] == "ticks" && len(f) == 2:
+			n, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil || n < 0 {
+				return o, errUnexpected(l)
+			}
+			if o.minTicks < 0 || n < o.minTicks {
+				o.minTicks = n
+			}
+		case f[0] == "now" && len(f) == 2:
+			o.now = f[1]
+		case len(f) == 1: // ps -o etimes=
+			n, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil || n < 0 {
+				return o, errUnexpected(l)
+			}
+			if n > o.maxElapse {
+				o.maxElapse = n
+			}
+		default:
+			return o, errUnexpected(l)
+		}
+	}
+	return o, nil
+}
+
+// coarseStart is the start from ps's elapsed seconds and the clock read
+// with them (nil without them).
+func (o startedOutput) coarseStart() (*span, error) {
+	if o.now == "" || o.maxElapse < 0 {
+		return nil, nil
+	}
+	t, prec, err := parseHostTime(o.now)
+	if err != nil {
+		return nil, errUnexpected("now " + o.now)
+	}
+	// ps counts whole elapsed seconds (truncated, from uptime and the
+	// start in ticks) a moment after the clock was read: the start lies
+	// within a second of now-elapsed, with a little slack either side.
+	start := t.Add(-time.Duration(o.maxElapse) * time.Second)
+	const slack = 50 * time.Millisecond
+	return &span{start.Add(-time.Second - slack), start.Add(prec + time.Second + slack)}, nil
+}
+
+// preciseStart is the start from /proc's ticks since boot and the clock
+// and uptime read around them (nil without them).
+func (o startedOutput) preciseStart() (*span, error) {
+	if o.clock == nil || o.minTicks < 0 {
+		return nil, nil
+	}
+	clock := o.clock
+	tck, err := strconv.ParseInt(clock[0], 10, 64)
+	if err != nil || tck <= 0 {
+		return nil, errUnexpected("clock " + strings.Join(clock, " "))
+	}
+	d1, p1, err1 := parseHostTime(clock[1])
+	up, pu, err2 := parseHostTime(clock[2])
+	d2, p2, err3 := parseHostTime(clock[3])
+	if err1 != nil || err2 != nil || err3 != nil || d2.Before(d1) {
+		return nil, errUnexpected("clock " + strings.Join(clock, " "))
+	}
+	// The host clock at the uptime reading lies within [d1, d2+p2);
+	// uptime is truncated (pu); the start lies within one tick after
+	// ticks/CLK_TCK.
+	tick := time.Second / time.Duration(tck)
+	upD := time.Duration(up.Unix())*time.Second + time.Duration(up.Nanosecond())
+	startSinceBoot := time.Duration(o.minTicks) * tick
+	boot := span{d1.Add(-upD - pu), d2.Add(max(p1, p2) - upD)} // host clock at boot
+	return &span{boot.lo.Add(startSinceBoot), boot.hi.Add(startSinceBoot + tick)}, nil
 }

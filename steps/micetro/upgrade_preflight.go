@@ -1,0 +1,102 @@
+package micetro
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/hawiz/hawiz/remote"
+	"github.com/hawiz/hawiz/steps"
+)
+
+// Step preflight of micetro-central-upgrade: every member reachable, sudo
+// works, Central version read on each, and the upload directory of every
+// Linux member still to upgrade safe for a staging directory.
+// Docs: https://docs.menandmice.com/en/10.1/guides/implementation/central_ha.html#update-central-ha
+// (C2 central_ha.rst on branch 10.1, "Updating Central in High Availability
+// setup", the warning on Automatic Update).
+
+func upgradePreflightStep(a *UpgradeAnswers) *steps.Step {
+	run := func(ctx context.Context, e *steps.Env, _ string) (bool, string, error) {
+		ev, err := upgradePreflight(ctx, e, a)
+		return err == nil, ev, err
+	}
+	return &steps.Step{
+		ID:     StepUpPreflight,
+		Title:  "Preflight: every member reachable, sudo works, Central version read on each",
+		Why:    "the Automatic Update feature cannot be used while Central is in High Availability; each member is upgraded by hand with an installer, and the version on each host decides what is left to do",
+		DocRef: docUpgrade + " (warning)",
+		Mode:   steps.Once,
+		Actions: append([]string{"check sudo on every member", "read the Central version on every member (" +
+			strings.Join(a.versionCommand(&a.Members[0]), " ") + ")",
+			"on every Linux member still to upgrade: its upload directory and every directory above it are root's or the SSH user's and not writable by others (unless sticky, as /tmp)"}, a.pathNotes()...),
+		Check: run,
+		Verify: func(ctx context.Context, e *steps.Env, h string) (string, error) {
+			_, ev, err := run(ctx, e, h)
+			return ev, err
+		},
+		After: []string{},
+	}
+}
+
+func upgradePreflight(ctx context.Context, e *steps.Env, a *UpgradeAnswers) (string, error) {
+	if f := e.Fleet(); f != nil && a.SSH.Sudo != steps.SudoNone {
+		if err := f.CheckSudo(ctx); err != nil {
+			return "", err
+		}
+	}
+	vers := make([]string, len(a.Members))
+	errs := make([]error, len(a.Members))
+	var wg sync.WaitGroup
+	for i := range a.Members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			vers[i], errs[i] = preflightMember(ctx, e, a, &a.Members[i])
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return "", err
+	}
+	for i, m := range a.Members {
+		if d, ok := steps.CompareVersions(vers[i], a.Installer.ExpectedVersion); ok && d > 0 {
+			return "", fmt.Errorf("%s runs Central %s, newer than installer.expected_version %s: hawiz does not downgrade (an older Central on a newer database); nothing was changed", m.Host.Name, vers[i], a.Installer.ExpectedVersion)
+		}
+	}
+	var ev []string
+	all := "yes"
+	for i, m := range a.Members {
+		if vers[i] != a.Installer.ExpectedVersion {
+			all = "no"
+		}
+		if _, ok := e.Fact(factVersionBefore(m.Host.Name)); !ok {
+			e.SetFact(factVersionBefore(m.Host.Name), vers[i])
+		}
+		ev = append(ev, fmt.Sprintf("%s %s", m.Host.Name, vers[i]))
+	}
+	if _, ok := e.Fact(factUpgradedBefore); !ok {
+		e.SetFact(factUpgradedBefore, all)
+	}
+	return "Central versions: " + strings.Join(ev, ", ") + "; target " + a.Installer.ExpectedVersion, nil
+}
+
+// preflightMember reads m's Central version and, on a Linux member still to
+// upgrade, checks where the installer will be staged: before anything is
+// written.
+func preflightMember(ctx context.Context, e *steps.Env, a *UpgradeAnswers, m *Member) (string, error) {
+	h, err := host(e, m.Host.Name)
+	if err != nil {
+		return "", err
+	}
+	v, err := centralVersion(ctx, &a.Common, h, m)
+	if err == nil && !m.windows() && v != a.Installer.ExpectedVersion {
+		err = h.CheckStageParent(ctx, a.uploadDir(m), a.sudo(m))
+		if errors.Is(err, remote.ErrUnsafeParent) {
+			err = a.unsafeUploadDir(m, err)
+		}
+	}
+	return v, err
+}

@@ -1,0 +1,236 @@
+package micetro
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/hawiz/hawiz/remote"
+	"github.com/hawiz/hawiz/steps"
+)
+
+// Steps upgrade-primary ("Upgrade the primary server manually using an
+// installer") and upgrade-MEMBER ("Upgrade the secondary server NAME using an
+// installer; the service is started again afterwards") of
+// micetro-central-upgrade. The version on the host decides: a member that
+// already runs installer.expected_version is never upgraded again.
+// Docs: https://docs.menandmice.com/en/10.1/guides/implementation/central_ha.html#update-central-ha
+// (C2 central_ha.rst on branch 10.1, "Updating Central in High Availability
+// setup", steps 2 and 3).
+
+// upgradeMember upgrades member m.
+type upgradeMember struct {
+	a *UpgradeAnswers
+	m *Member
+}
+
+func upgradeMemberStep(a *UpgradeAnswers, i int, id string) *steps.Step {
+	m := &a.Members[i]
+	s := &upgradeMember{a: a, m: m}
+	title := "Upgrade the primary server manually using an installer"
+	doc := docUpgrade + " step 2"
+	if i > 0 {
+		title = fmt.Sprintf("Upgrade the secondary server %s using an installer; the service is started again afterwards", m.Name)
+		doc = docUpgrade + " step 3"
+	}
+	return &steps.Step{
+		ID:     id,
+		Title:  title,
+		Why:    "members are upgraded one at a time, primary first; a host that already reports " + a.Installer.ExpectedVersion + " is never upgraded again",
+		DocRef: doc,
+		Hosts:  []string{m.Host.Name},
+		Mode:   steps.Once,
+		Actions: []string{
+			s.runAction(),
+			fmt.Sprintf("then Central is active, port %d listens and it reports version %s", CentralPort, a.Installer.ExpectedVersion),
+		},
+		Check:  s.check,
+		Apply:  s.apply,
+		Verify: s.verify,
+	}
+}
+
+// runAction is the plan's line for running the installer.
+func (s *upgradeMember) runAction() string {
+	a, m := s.a, s.m
+	if m.windows() {
+		return "run the installer on " + m.Host.Name + ": " + strings.Join(a.installArgv(m, a.installerPath(m), windowsDir(a.installerPath(m))), " ") + " (its prompts get install_input; default: accept every default)"
+	}
+	how := "extract it into that directory and run its ./install"
+	if len(a.InstallCommand) > 0 {
+		how = "run " + strings.Join(a.installArgv(m, "{installer}", "{dir}"), " ")
+	}
+	return fmt.Sprintf("on %s, as root, in the installer's staging directory under %s (staged again if it is gone): check the installer's SHA-256 and, in the same shell, %s (its prompts get install_input; default: accept every default); then remove the staging directory", m.Host.Name, a.uploadDir(m), how)
+}
+
+// leftovers lists the member's staging directories (none on Windows).
+func (s *upgradeMember) leftovers(ctx context.Context, h *remote.Host) ([]string, error) {
+	if s.m.windows() {
+		return nil, nil
+	}
+	_, dirs, err := s.a.findStage(ctx, h, s.m, "")
+	return dirs, err
+}
+
+// check: upgraded, and no staging directory left by a run killed before it
+// removed it.
+func (s *upgradeMember) check(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {
+	h, err := host(e, hn)
+	if err != nil {
+		return false, "", err
+	}
+	ok, ev, err := upgraded(ctx, s.a, h, s.m)
+	if err != nil || !ok || s.m.windows() {
+		return ok, ev, err
+	}
+	dirs, err := s.leftovers(ctx, h)
+	if err != nil {
+		return false, "", err
+	}
+	if len(dirs) > 0 {
+		return false, ev + "; the staging directory " + strings.Join(dirs, ", ") + " is still there (an interrupted run)", nil
+	}
+	return true, ev, nil
+}
+
+func (s *upgradeMember) apply(ctx context.Context, e *steps.Env, hn string) error {
+	a, m := s.a, s.m
+	h, err := host(e, hn)
+	if err != nil {
+		return err
+	}
+	// The version on the host decides: never install twice.
+	if ok, _, err := upgraded(ctx, a, h, m); err != nil {
+		return err
+	} else if ok {
+		dirs, err := s.leftovers(ctx, h)
+		if err != nil {
+			return err
+		}
+		return a.removeStages(ctx, e, h, m, dirs, "")
+	}
+	e.Output(hn, "The installer asks whether to install Central, where the configuration files go, the user and group, and the binary location (B.7); hawiz answers with install_input.")
+	if m.windows() {
+		err = s.installWindows(ctx, e, h, hn)
+	} else {
+		err = s.installLinux(ctx, e, h, hn)
+	}
+	if err != nil {
+		return err
+	}
+	return s.ensureRunning(ctx, e, h, hn)
+}
+
+// installCmd is the installer's command, without its program: install_input
+// on its stdin, each output line shown.
+func (s *upgradeMember) installCmd(e *steps.Env, hn string, argv []string) remote.Cmd {
+	a := s.a
+	return remote.Cmd{Program: argv[0], Args: argv[1:], Sudo: a.sudo(s.m), Stdin: strings.NewReader(a.installInput()), Timeout: a.InstallTimeout,
+		OnLine: func(_, line string) { e.Output(hn, line) }}
+}
+
+// installWindows runs the installer where it was uploaded.
+func (s *upgradeMember) installWindows(ctx context.Context, e *steps.Env, h *remote.Host, hn string) error {
+	a, m := s.a, s.m
+	cmd := s.installCmd(e, hn, a.installArgv(m, a.installerPath(m), windowsDir(a.installerPath(m))))
+	markChanged(e, hn)
+	r, err := h.Run(ctx, cmd)
+	return s.installerFailed(hn, r, err, "")
+}
+
+// installLinux stages the installer (again, if it is gone) and runs it as
+// root in its staging directory, in the shell that checks its SHA-256 just
+// before (remote.RunVerified); the staging directory is removed after.
+func (s *upgradeMember) installLinux(ctx context.Context, e *steps.Env, h *remote.Host, hn string) error {
+	a, m := s.a, s.m
+	sum, err := a.wantSum(e, hn)
+	if err != nil {
+		return err
+	}
+	dir, err := a.stage(ctx, e, h, m, sum)
+	if err != nil {
+		return err
+	}
+	pkg := path.Join(dir, a.installerName())
+	cmd := s.installCmd(e, hn, a.installArgv(m, pkg, dir))
+	markChanged(e, hn)
+	r, err := h.RunVerified(ctx, pkg, sum, cmd)
+	if errors.Is(err, remote.ErrNotVerified) {
+		// Never install a file that changed: stage it again next time.
+		if _, rerr := h.RemoveStageDir(context.WithoutCancel(ctx), dir, a.stagePrefix(m), a.sudo(m)); rerr != nil {
+			return fmt.Errorf("%w; removing the staging directory: %v", err, rerr)
+		}
+		return fmt.Errorf("%w; nothing was installed and the staging directory was removed: `hawiz resume` stages the installer again", err)
+	}
+	if err := s.installerFailed(hn, r, err, dir); err != nil {
+		return err
+	}
+	return a.removeStages(ctx, e, h, m, []string{dir}, "")
+}
+
+// installerFailed is nil when the installer ran and exited 0, else the
+// error that tells how to finish by hand (dir: the staging directory).
+func (s *upgradeMember) installerFailed(hn string, r remote.Result, err error, dir string) error {
+	if err == nil {
+		err = r.ExitError()
+	}
+	if err != nil {
+		return fmt.Errorf("the installer failed on %s: %w\nIf it needs answers hawiz cannot give, %s, then run `hawiz resume`: the version on the host decides whether it is upgraded", hn, err, manualInstall(s.a, s.m, dir))
+	}
+	return nil
+}
+
+// ensureRunning: the installer starts Central again (C2 step 3); start it
+// if not, and wait for port 1231.
+func (s *upgradeMember) ensureRunning(ctx context.Context, e *steps.Env, h *remote.Host, hn string) error {
+	a, m := s.a, s.m
+	if active, err := isActive(ctx, &a.Common, h, m); err == nil && !active {
+		e.Output(hn, "Central is not running after the installer: starting it")
+		if _, err := service(ctx, &a.Common, h, m, remote.ServiceStart); err != nil {
+			return err
+		}
+	}
+	if !waitListening(ctx, &a.Common, h) {
+		return fmt.Errorf("Central on %s did not listen on port %d within %v after the upgrade; see %s", hn, CentralPort, a.StartWait, logsDir(&a.Common, m))
+	}
+	return nil
+}
+
+// verify: the expected version, no staging directory left, Central running.
+func (s *upgradeMember) verify(ctx context.Context, e *steps.Env, hn string) (string, error) {
+	a, m := s.a, s.m
+	h, err := host(e, hn)
+	if err != nil {
+		return "", err
+	}
+	ok, ev, err := upgraded(ctx, a, h, m)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", fmt.Errorf("%s still reports %s, not %s", hn, ev, a.Installer.ExpectedVersion)
+	}
+	dirs, err := s.leftovers(ctx, h)
+	if err != nil {
+		return "", err
+	}
+	if len(dirs) > 0 {
+		return "", fmt.Errorf("%s: the staging directory %s is still there", hn, strings.Join(dirs, ", "))
+	}
+	run, rev, err := running(ctx, &a.Common, h, m)
+	if err == nil && !run {
+		err = errors.New(rev)
+	}
+	before, _ := e.Fact(factVersionBefore(hn))
+	return fmt.Sprintf("%s → %s; %s", before, a.Installer.ExpectedVersion, rev), err
+}
+
+func manualInstall(a *UpgradeAnswers, m *Member, dir string) string {
+	if m.windows() {
+		return fmt.Sprintf("run %s on %s by hand", a.installerPath(m), m.Host.Name)
+	}
+	return fmt.Sprintf("on %s, as root: cd %s && tar -xzf %s && cd <the extracted directory> && ./install (the staging directory is root's alone; hawiz removes it once the member runs %s)",
+		m.Host.Name, remote.ShQuote(dir), remote.ShQuote(a.installerName()), a.Installer.ExpectedVersion)
+}
