@@ -7,14 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/hawiz/hawiz/steps/localfile"
 )
 
 // StateSchema is the version of the state file format this build reads and writes.
@@ -199,6 +196,12 @@ func ReadState(path string) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseState(path, data)
+}
+
+// parseState decodes and checks the state saved at path (named in errors),
+// as ReadState does.
+func parseState(path string, data []byte) (*State, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &RefusedError{Reason: "refusing to resume", Err: &CorruptStateError{path, errors.New("empty file")}}
 	}
@@ -279,43 +282,6 @@ func checkCompatible(path string, st *State, p *Procedure, list []*Step) error {
 		diff = append(diff, "a step's hosts, mode or manual flag changed")
 	}
 	return &RefusedError{Reason: "refusing to resume", Err: fmt.Errorf("state file %s was written by a different definition of %s (%s); finish it with the hawiz that started it (%s), or start a new run with another --state", path, p.Name, strings.Join(diff, "; "), orUnknown(st.ToolVersion))}
-}
-
-// writeFileAtomic writes data to path: temp file in the same directory,
-// fsync, rename, fsync of the directory.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	return writeFileAtomicSync(path, data, perm, true)
-}
-
-// writeFileAtomicSync is writeFileAtomic; without sync it skips both fsyncs
-// (still atomic for readers and across a killed process, not across a power
-// loss). The temp file has a random name (os.CreateTemp) and mode perm
-// before any byte is written; a link at path is replaced, not written
-// through.
-func writeFileAtomicSync(path string, data []byte, perm fs.FileMode, sync bool) error {
-	return localfile.WriteAtomic(path, data, perm, sync)
-}
-
-// checkStatePath refuses a state file that is a symbolic link (or, on
-// Windows, another reparse point): hawiz would read another file's run and
-// then replace the link, and runs reaching that file by its own name would
-// not share this one's lock.
-func checkStatePath(path string) error {
-	if err := localfile.CheckNotLink(path); err != nil {
-		return &RefusedError{Reason: "refusing to use the state file", Err: fmt.Errorf("%w; name the file itself with --state", err)}
-	}
-	return nil
-}
-
-// lockPathOf is LockPath of the state path with its directory's symbolic
-// links resolved (filepath.EvalSymlinks), so that runs reaching one state
-// through different directory names lock, and report, one lock file.
-func lockPathOf(statePath string) (string, error) {
-	dir, err := filepath.EvalSymlinks(filepath.Dir(statePath))
-	if err != nil {
-		return "", err
-	}
-	return LockPath(filepath.Join(dir, filepath.Base(statePath))), nil
 }
 
 // DefaultStateDir is $XDG_STATE_HOME/hawiz, or ~/.local/state/hawiz.
