@@ -40,7 +40,6 @@ package e2e
 // time; always printed) and HAWIZ_CHAOS_PROCS=name,name (a subset) override.
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
@@ -147,52 +146,6 @@ func (p *chaosProc) resumeArgs() []string {
 func (p *chaosProc) invoke(onEvent func(event) bool, deadline time.Time, args ...string) (code int, evs []event, stderr string) {
 	p.t.Helper()
 	return hawizJSON(p.t, append([]string{"XDG_STATE_HOME=" + p.dir, "NO_COLOR=1"}, p.env...), onEvent, deadline, args...)
-}
-
-func hawizJSON(t *testing.T, env []string, onEvent func(event) bool, deadline time.Time, args ...string) (int, []event, string) {
-	t.Helper()
-	cmd := exec.Command(buildHawiz(t), append(args, "--json")...)
-	cmd.Env = append(os.Environ(), env...)
-	var errb strings.Builder
-	cmd.Stderr = &errb
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !deadline.IsZero() {
-		timer := time.AfterFunc(time.Until(deadline), func() { cmd.Process.Signal(syscall.SIGKILL) })
-		defer timer.Stop()
-	}
-	var evs []event
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	asked := false
-	for sc.Scan() {
-		var e event
-		if json.Unmarshal(sc.Bytes(), &e) != nil {
-			continue
-		}
-		evs = append(evs, e)
-		if !asked && onEvent != nil && onEvent(e) {
-			cmd.Process.Signal(syscall.SIGKILL)
-			asked = true
-		}
-	}
-	err = cmd.Wait()
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-		return -9, evs, errb.String()
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode(), evs, errb.String()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 0, evs, errb.String()
 }
 
 func eventsText(evs []event) string {

@@ -18,10 +18,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -305,47 +303,6 @@ func TestDNSLabDeadServerCountsOnce(t *testing.T) {
 	if !r.Servers[0].OK || !r.Servers[1].OK {
 		t.Errorf("live servers: %+v", r.Servers[:2])
 	}
-}
-
-var (
-	hawizOnce sync.Once
-	hawizBin  string
-	hawizErr  error
-)
-
-func buildHawiz(t *testing.T) string {
-	t.Helper()
-	hawizOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hawiz-e2e-dns-")
-		if err != nil {
-			hawizErr = err
-			return
-		}
-		hawizBin = filepath.Join(dir, "hawiz")
-		out, err := exec.Command("go", "build", "-o", hawizBin, "github.com/hawiz/hawiz/cmd/hawiz").CombinedOutput()
-		if err != nil {
-			hawizErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if hawizErr != nil {
-		t.Fatal(hawizErr)
-	}
-	return hawizBin
-}
-
-func runHawiz(t *testing.T, args ...string) (int, string) {
-	t.Helper()
-	cmd := exec.Command(buildHawiz(t), args...)
-	cmd.Stdin = nil // /dev/null: not a terminal
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode(), string(out)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 0, string(out)
 }
 
 func TestDNSLabCLI(t *testing.T) {

@@ -3,18 +3,12 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,30 +23,10 @@ import (
 // of the lab's systemctl. Manual steps are confirmed with
 // `hawiz resume --confirm STEP` (exit 3 each time: the contract).
 
-var (
-	mmcdOnce sync.Once
-	mmcdBin  string
-	mmcdErr  error
-)
-
+// buildMmcentrald is the Central stand-in's daemon, built once.
 func buildMmcentrald(t *testing.T) string {
 	t.Helper()
-	mmcdOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hawiz-e2e-mmcentrald-")
-		if err != nil {
-			mmcdErr = err
-			return
-		}
-		mmcdBin = filepath.Join(dir, "mmcentrald")
-		out, err := exec.Command("go", "build", "-o", mmcdBin, "github.com/hawiz/hawiz/lab/standins/mmcentral/mmcentrald").CombinedOutput()
-		if err != nil {
-			mmcdErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if mmcdErr != nil {
-		t.Fatal(mmcdErr)
-	}
-	return mmcdBin
+	return goBuild(t, "github.com/hawiz/hawiz/lab/standins/mmcentral/mmcentrald")
 }
 
 type mmLab struct {
@@ -148,56 +122,11 @@ func (m *mmLab) haAnswers() string {
 	return m.answers("ha.yaml", []int{10, 20, 30, 40, 50}[:m.n], fmt.Sprintf("dns:\n  name: central.lab.hawiz.test\n  servers: [%q]\n  resolver: 127.0.0.1:1\n", m.dns.Addr()))
 }
 
-type event struct {
-	Kind    string `json:"kind"`
-	Step    string `json:"step"`
-	Host    string `json:"host"`
-	Message string `json:"message"`
-	Status  string `json:"status"`
-}
-
 // hawiz runs the binary with --json; onEvent (optional) sees every event and
 // may return true to SIGKILL the process at once.
 func (m *mmLab) hawiz(onEvent func(event) bool, args ...string) (int, []event, string) {
 	m.t.Helper()
-	cmd := exec.Command(buildHawiz(m.t), append(args, "--json")...)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+m.dir, "NO_COLOR=1")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		m.t.Fatal(err)
-	}
-	var evs []event
-	killed := false
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var e event
-		if json.Unmarshal(sc.Bytes(), &e) != nil {
-			continue
-		}
-		evs = append(evs, e)
-		if !killed && onEvent != nil && onEvent(e) {
-			cmd.Process.Signal(syscall.SIGKILL)
-			killed = true
-		}
-	}
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if killed {
-			return -9, evs, stderr.String()
-		}
-		return ee.ExitCode(), evs, stderr.String()
-	}
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	return 0, evs, stderr.String()
+	return hawizJSON(m.t, []string{"XDG_STATE_HOME=" + m.dir, "NO_COLOR=1"}, onEvent, time.Time{}, args...)
 }
 
 var confirmRE = regexp.MustCompile(`--confirm ([a-z0-9-]+)`)

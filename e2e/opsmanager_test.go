@@ -3,22 +3,16 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,34 +28,15 @@ import (
 // host names, so its own record. The load balancer is a Go reverse proxy
 // on loopback started by the test (a caching variant for the refusal).
 
-var (
-	omBinOnce sync.Once
-	omBin     []byte
-	omBinErr  error
-)
-
+// buildOMStandin is the Ops Manager stand-in's program, built once
+// (static: it runs on the lab hosts).
 func buildOMStandin(t *testing.T) []byte {
 	t.Helper()
-	omBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hawiz-e2e-om-")
-		if err != nil {
-			omBinErr = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		out := filepath.Join(dir, "mongodb-mms")
-		cmd := exec.Command("go", "build", "-o", out, "github.com/hawiz/hawiz/lab/standins/opsmanager/mongodb-mms")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			omBinErr = fmt.Errorf("go build: %v\n%s", err, b)
-			return
-		}
-		omBin, omBinErr = os.ReadFile(out)
-	})
-	if omBinErr != nil {
-		t.Fatal(omBinErr)
+	b, err := os.ReadFile(goBuild(t, "github.com/hawiz/hawiz/lab/standins/opsmanager/mongodb-mms", "CGO_ENABLED=0"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return omBin
+	return b
 }
 
 type omLab struct {
@@ -168,59 +143,13 @@ func (o *omLab) answers(name, genKey, extra string) string {
 	return p
 }
 
-type omEvent struct {
-	Kind     string `json:"kind"`
-	Step     string `json:"step"`
-	Host     string `json:"host"`
-	Message  string `json:"message"`
-	Evidence string `json:"evidence"`
-	Status   string `json:"status"`
-}
-
 // hawiz runs the binary with --json; onEvent may return true to SIGKILL it.
-func (o *omLab) hawiz(onEvent func(omEvent) bool, args ...string) (int, []omEvent, string) {
+func (o *omLab) hawiz(onEvent func(event) bool, args ...string) (int, []event, string) {
 	o.t.Helper()
-	cmd := exec.Command(buildHawiz(o.t), append(args, "--json")...)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+o.dir, "NO_COLOR=1", "HAWIZ_APPDB_PASSWORD="+omPassword)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		o.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		o.t.Fatal(err)
-	}
-	var evs []omEvent
-	killed := false
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var e omEvent
-		if json.Unmarshal(sc.Bytes(), &e) != nil {
-			continue
-		}
-		evs = append(evs, e)
-		if !killed && onEvent != nil && onEvent(e) {
-			cmd.Process.Signal(syscall.SIGKILL)
-			killed = true
-		}
-	}
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if killed {
-			return -9, evs, stderr.String()
-		}
-		return ee.ExitCode(), evs, stderr.String()
-	}
-	if err != nil {
-		o.t.Fatal(err)
-	}
-	return 0, evs, stderr.String()
+	return hawizJSON(o.t, []string{"XDG_STATE_HOME=" + o.dir, "NO_COLOR=1", "HAWIZ_APPDB_PASSWORD=" + omPassword}, onEvent, time.Time{}, args...)
 }
 
-func count(evs []omEvent, kind string) int {
+func count(evs []event, kind string) int {
 	n := 0
 	for _, e := range evs {
 		if e.Kind == kind {
@@ -305,7 +234,7 @@ func (o *omLab) noSecrets(outputs ...string) {
 	}
 }
 
-func evString(evs []omEvent) string {
+func evString(evs []event) string {
 	var b strings.Builder
 	for _, e := range evs {
 		fmt.Fprintf(&b, "%s %s %s %s\n", e.Kind, e.Step, e.Host, e.Message)
@@ -372,7 +301,7 @@ func TestOpsManagerHAGeneratedKey(t *testing.T) {
 func TestOpsManagerHAKilledMidRunResumes(t *testing.T) {
 	o := setupOM(t, 3, false)
 	a := o.answers("ha.yaml", "  mode: first-server\n", "")
-	code, evs, stderr := o.hawiz(func(e omEvent) bool {
+	code, evs, stderr := o.hawiz(func(e event) bool {
 		return e.Kind == "apply" && e.Step == "copy-gen-key" && e.Host == o.Names[2]
 	}, "run", "opsmanager-ha", "-a", a, "--yes", "--state", o.state)
 	if code != -9 {
@@ -389,7 +318,7 @@ func TestOpsManagerHAWrongKeyCaughtBeforeStart(t *testing.T) {
 	o := setupOM(t, 3, false)
 	a := o.answers("ha.yaml", "  mode: first-server\n", "")
 	// Stop once every server has the key, before the remaining servers start…
-	code, _, stderr := o.hawiz(func(e omEvent) bool {
+	code, _, stderr := o.hawiz(func(e event) bool {
 		return e.Kind == "step-start" && e.Step == "start-remaining-servers"
 	}, "run", "opsmanager-ha", "-a", a, "--yes", "--state", o.state)
 	if code != -9 {
@@ -457,7 +386,7 @@ func TestOpsManagerUpgradeInterruptedResumes(t *testing.T) {
 	ua := filepath.Join(o.dir, "upgrade.yaml")
 	os.WriteFile(ua, []byte(b.String()), 0o600)
 	us := filepath.Join(o.dir, "upgrade.json")
-	code, evs, stderr := o.hawiz(func(e omEvent) bool {
+	code, evs, stderr := o.hawiz(func(e event) bool {
 		return e.Kind == "apply" && e.Step == "upgrade-each-server" && e.Host == o.Names[1]
 	}, "run", "opsmanager-upgrade", "-a", ua, "--yes", "--state", us)
 	if code != -9 {

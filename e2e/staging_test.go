@@ -3,19 +3,16 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	omstandin "github.com/hawiz/hawiz/lab/standins/opsmanager"
 )
@@ -28,51 +25,11 @@ import (
 // between the upload and the install; what another user planted at the
 // old predictable paths is never used, changed or removed.
 
-type stEvent struct {
-	Kind   string   `json:"kind"`
-	Step   string   `json:"step"`
-	Host   string   `json:"host"`
-	Output []string `json:"output"`
-}
-
 // stagingHawiz runs hawiz with --json; onEvent may return true to SIGKILL it.
-func stagingHawiz(t *testing.T, dir string, env []string, onEvent func(stEvent) bool, args ...string) (int, string) {
+func stagingHawiz(t *testing.T, dir string, env []string, onEvent func(event) bool, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(buildHawiz(t), append(args, "--json")...)
-	cmd.Env = append(append(os.Environ(), "XDG_STATE_HOME="+dir, "NO_COLOR=1"), env...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	killed := false
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var e stEvent
-		if json.Unmarshal(sc.Bytes(), &e) != nil {
-			continue
-		}
-		if !killed && onEvent != nil && onEvent(e) {
-			cmd.Process.Signal(syscall.SIGKILL)
-			killed = true
-		}
-	}
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee) && killed:
-		return -9, stderr.String()
-	case errors.As(err, &ee):
-		return ee.ExitCode(), stderr.String()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return 0, stderr.String()
+	code, _, stderr := hawizJSON(t, append([]string{"XDG_STATE_HOME=" + dir, "NO_COLOR=1"}, env...), onEvent, time.Time{}, args...)
+	return code, stderr
 }
 
 // stagingGlobs are where staging files are (or, before, were) on a host.
@@ -238,7 +195,7 @@ func TestStagingOpsManagerUpgradeKilledAfterUpload(t *testing.T) {
 	// staged before the server is stopped, so the stop's output comes in
 	// between.
 	var seen string
-	code, stderr := stagingHawiz(t, o.dir, env, func(e stEvent) bool {
+	code, stderr := stagingHawiz(t, o.dir, env, func(e event) bool {
 		if e.Kind != "output" || e.Step != "upgrade-each-server" || e.Host != o.Names[0] {
 			return false
 		}
