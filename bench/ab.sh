@@ -9,7 +9,8 @@
 # the code under test differs (the remote package linked into sshlatency, the hawiz binary
 # proof drives). Runs in a private network namespace (unshare --net, loopback only) with a
 # 3-host lab of its own in $HAWIZ_AB_DIR (default /tmp/hawiz-ab), stopped on exit.
-# Prints each round's rows, then the medians of A (REV) and B (work tree) and B/A.
+# Rounds alternate the order (A B, then B A, ...). Prints each round's rows, then the medians
+# of A (REV) and B (work tree) and B/A; P2's Ansible row shows how far the load moved between sides.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rev="" reps=3 n=100
@@ -53,7 +54,9 @@ bash lab/sshd.sh start 3
 res=$work/results.tsv
 : >"$res"
 for r in $(seq 1 "$reps"); do
-	for side in A B; do
+	order="A B"
+	[ $((r % 2)) = 1 ] || order="B A" # ABBA: neither side always runs first
+	for side in $order; do
 		out=$work/$side/p1-$r.txt
 		"$work/$side/sshlatency" -n "$n" -max-ratio 1000 >"$out"
 		grep -E 'hawiz remote Run' "$out" | sed "s/^/round $r $side P1 /"
