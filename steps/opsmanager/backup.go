@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/hawiz/hawiz/steps/localfile"
 	"github.com/hawiz/hawiz/steps"
+	"github.com/hawiz/hawiz/steps/localfile"
 )
 
 // writeBackup stores the cluster's gen.key at to (gen_key.backup_to, on the
