@@ -1,6 +1,11 @@
+// backup.go holds the gen.key backup on the machine hawiz runs on
+// (gen_key.backup_to, gen_key_backup_to): the step's check and action,
+// shared by opsmanager-ha and opsmanager-upgrade, and the private write.
+
 package opsmanager
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -72,4 +77,64 @@ func readNoFollow(path string) ([]byte, error) {
 // would store the key in (group and others cannot write it).
 func backupDirPrivate(to string) bool {
 	return localfile.CheckPrivateDir(filepath.Dir(absPath(to))) == nil
+}
+
+// backupCheck: done when to holds the cluster's key, a regular file, mode
+// 0600, in a directory only its owner can write.
+func backupCheck(ctx context.Context, e *steps.Env, c *Common, to string) (bool, string, error) {
+	if to == "" {
+		return false, "no gen_key.backup_to in the answers", nil
+	}
+	want, err := wantKeySHA(ctx, e, c)
+	if err != nil {
+		return false, "", err
+	}
+	b, err := os.ReadFile(to)
+	if err != nil {
+		return false, fmt.Sprintf("no backup at %s yet", to), nil
+	}
+	// A link, or a copy in a directory others can write, is not the backup:
+	// Apply refuses it and says why.
+	st, err := os.Lstat(to)
+	if err == nil && st.Mode().IsRegular() && sha(b) == want && st.Mode().Perm() == 0o600 && backupDirPrivate(to) {
+		e.SetFact(factGenKeyBackup, absPath(to))
+		return true, fmt.Sprintf("backup %s holds the cluster's gen.key (sha256 %s, mode 0600)", absPath(to), short(want)), nil
+	}
+	return false, fmt.Sprintf("%s is not a 0600 copy of the cluster's gen.key in a directory only its owner can write", to), nil
+}
+
+// absPath is p made absolute (p itself when that fails).
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// backupApply asks the operator, then writes the cluster's key to to (none
+// given, or declined: a warning says to back it up by hand).
+func backupApply(ctx context.Context, e *steps.Env, c *Common, to string) error {
+	first := c.Servers[0].Name
+	if to == "" {
+		e.Warn("", "no gen_key.backup_to given: back up gen.key from %s to a secure location yourself (M1)", first)
+		return nil
+	}
+	ok, err := e.Operator().Confirm(ctx, fmt.Sprintf("Save a backup copy of gen.key to %s (mode 0600)?", absPath(to)), true)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		e.Warn("", "gen.key backup declined: back up gen.key from %s to a secure location yourself (M1)", first)
+		return nil
+	}
+	key, err := sourceKey(ctx, e, c, GenKeyFirst, "")
+	if err != nil {
+		return err
+	}
+	if err := writeBackup(to, key); err != nil {
+		return err
+	}
+	e.SetFact(factGenKeyBackup, absPath(to))
+	e.Output("", "gen.key backup written to "+absPath(to)+" (mode 0600)")
+	return nil
 }

@@ -1,0 +1,137 @@
+// ha_preflight_servers.go: step preflight-servers of opsmanager-ha, the
+// inventory of every Application server before anything is changed
+// (procedures.md A-0 [derived]; gen.key paths from
+// https://www.mongodb.com/docs/ops-manager/current/tutorial/configure-application-high-availability/
+// "gen.key", M1; installs M9, M10; startup M11).
+
+package opsmanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+
+	"github.com/hawiz/hawiz/remote"
+	"github.com/hawiz/hawiz/steps"
+)
+
+func haPreflightServers(a *Answers) *steps.Step {
+	c := &a.Common
+	return &steps.Step{
+		ID:     StepPreflight,
+		Title:  "Preflight: inventory every Application server",
+		Why:    "every server needs the same Ops Manager version, its conf-mms.properties, and a known gen.key location (install type decides it)",
+		DocRef: "procedures.md A-0 [derived]; M1 (gen.key paths), M9, M10, M11",
+		Actions: []string{
+			"on every server: install type (dpkg-query/rpm -q mongodb-mms, or <install_dir>/bin/mongodb-mms); version; running or not",
+			"stat conf-mms.properties; read mms.conf (MMS_USER, ENC_KEY_PATH); stat gen.key",
+		},
+		Verify: func(ctx context.Context, e *steps.Env, _ string) (string, error) { return preflight(ctx, e, c) },
+	}
+}
+
+// preflight inventories every server at once; they must all run one
+// version.
+func preflight(ctx context.Context, e *steps.Env, c *Common) (string, error) {
+	names := c.serverNames()
+	versions := make([]string, len(c.Servers))
+	lines, err := forEachServer(ctx, names, func(ctx context.Context, name string) (string, error) {
+		line, v, err := inventoryServer(ctx, e, c, name)
+		if v != "" {
+			versions[indexOf(names, name)] = v
+		}
+		return line, err
+	})
+	if err != nil {
+		return "", err
+	}
+	for i, v := range versions {
+		if v != versions[0] {
+			return "", fmt.Errorf("Ops Manager versions differ: %s runs %s, %s runs %s; every server must run the same version (upgrade first, A.3)",
+				c.Servers[0].Name, versions[0], c.Servers[i].Name, v)
+		}
+	}
+	return strings.Join(lines, "\n"), nil
+}
+
+// inventoryServer describes one server (install, version, state, service
+// user, conf-mms.properties, gen.key, service command) and returns its
+// version.
+func inventoryServer(ctx context.Context, e *steps.Env, c *Common, name string) (string, string, error) {
+	h, err := hostOf(e, name)
+	if err != nil {
+		return "", "", err
+	}
+	s := c.server(name)
+	l, err := resolveLayout(ctx, e, c, name)
+	if err != nil {
+		return "", "", err
+	}
+	if s.Install == InstallTar {
+		if err := checkTarBinary(ctx, h, s, l); err != nil {
+			return "", "", err
+		}
+	}
+	v, err := installedVersion(ctx, h, l)
+	if err != nil {
+		return "", "", err
+	}
+	if err := warnLegacyConf(ctx, e, h, l); err != nil {
+		return "", v, err
+	}
+	key, err := genKeySummary(ctx, h, l)
+	if err != nil {
+		return "", v, err
+	}
+	up, _ := running(ctx, e, h, l, c)
+	state := "stopped"
+	if up {
+		state = "running"
+	}
+	return fmt.Sprintf("%s: %s install at %s, Ops Manager %s, %s; service user %s; conf %s; %s at %s; service: %s",
+		name, s.Install, s.InstallDir, v, state, l.User, l.Conf, key, l.GenKey, l.describe("start")), v, nil
+}
+
+// checkTarBinary: a tar install's install_dir holds bin/mongodb-mms (M10).
+func checkTarBinary(ctx context.Context, h *remote.Host, s *Server, l layout) error {
+	fi, err := h.Stat(ctx, filepath.Join(s.InstallDir, "bin", "mongodb-mms"), l.Sudo)
+	if err != nil {
+		return err
+	}
+	if !fi.Exists {
+		return fmt.Errorf("%s: install: tar, but %s/bin/mongodb-mms does not exist (M10)", h.Name(), s.InstallDir)
+	}
+	return nil
+}
+
+// warnLegacyConf reads conf-mms.properties (it must exist, M4) and warns
+// about the legacy replica-set key.
+func warnLegacyConf(ctx context.Context, e *steps.Env, h *remote.Host, l layout) error {
+	b, _, err := h.ReadFile(ctx, l.Conf, l.Sudo)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s: %s does not exist (M4)", h.Name(), l.Conf)
+		}
+		return err
+	}
+	if _, ok := ParseProps(b).Get(KeyReplicaSet); ok {
+		e.Warn(h.Name(), "%s sets the legacy %s (MMS-era docs, M3); current docs do not list it and it may be obsolete ([OBSOLETE SETTING] stops startup, M19): consider removing it", l.Conf, KeyReplicaSet)
+	}
+	return nil
+}
+
+// genKeySummary says whether the server holds a gen.key and what it looks
+// like (size, owner, mode, the start of its hash; never its bytes).
+func genKeySummary(ctx context.Context, h *remote.Host, l layout) (string, error) {
+	kfi, err := h.Stat(ctx, l.GenKey, l.Sudo)
+	if err != nil {
+		return "", err
+	}
+	if !kfi.Exists {
+		return "no gen.key yet", nil
+	}
+	return fmt.Sprintf("gen.key %d bytes, %s, %s, sha256 %s…", kfi.Size, kfi.Owner, kfi.Mode.Perm(), kfi.SHA256[:min(12, len(kfi.SHA256))]), nil
+}
