@@ -27,25 +27,26 @@ func Run(ctx context.Context, cfg Config, opts ...tea.ProgramOption) (int, error
 // shutdown stops a run that is still going and waits (up to d) for the
 // engine to return.
 func (m *Model) shutdown(d time.Duration) {
-	if m.bridge == nil || m.finished {
+	if m.run == nil || m.finished() {
 		return
 	}
-	m.cancel()
-	m.bridge.Continue()
-	m.bridge.GiveUp()
+	b := m.run.bridge
+	m.run.cancel()
+	b.Continue()
+	b.GiveUp()
 	t := time.NewTimer(d)
 	defer t.Stop()
-	for !m.finished {
+	for !m.finished() {
 		select {
-		case x := <-m.bridge.ch:
+		case x := <-b.ch:
 			m.engine(x)
 			// answer nothing: every question returns ctx.Err once cancelled
 		case <-t.C:
-			m.bridge.Close()
+			b.Close()
 			return
 		}
 	}
-	m.bridge.Close()
+	b.Close()
 }
 
 // Model is a tea.Model.

@@ -52,14 +52,14 @@ func drive(tb testing.TB, m *Model) (wall, cpu []time.Duration) {
 	wall = make([]time.Duration, 0, 1100)
 	cpu = make([]time.Duration, 0, 1100)
 	n := 0
-	for !m.finished {
-		batch, _ := m.bridge.listen()().(batchMsg)
+	for !m.finished() {
+		batch, _ := m.run.bridge.listen()().(batchMsg)
 		for _, x := range batch {
 			m.engine(x)
-			if n++; n%100 == 0 || m.finished {
+			if n++; n%100 == 0 || m.finished() {
 				c := threadCPU()
 				t := time.Now()
-				m.refreshOutput()
+				m.run.refreshOutput()
 				_ = m.View()
 				wall = append(wall, time.Since(t))
 				cpu = append(cpu, threadCPU()-c)
@@ -102,7 +102,7 @@ func BenchmarkRenderWith100kLines(b *testing.B) {
 		m := newStreamModel(b)
 		w, c := drive(b, m)
 		all, cpu = append(all, w...), append(cpu, c...)
-		m.bridge.Close()
+		m.run.bridge.Close()
 	}
 	b.ReportMetric(float64(pct(all, 0.99).Microseconds())/1000, "p99-ms/frame")
 	b.ReportMetric(float64(pct(all, 0.50).Microseconds())/1000, "p50-ms/frame")
@@ -117,7 +117,7 @@ func TestPeakRSS100kLines(t *testing.T) {
 	if os.Getenv("HAWIZ_RSS_CHILD") == "1" {
 		m := newStreamModel(t)
 		frames, cpu := drive(t, m)
-		fmt.Printf("frames %d p50 %s p99 %s (cpu p99 %s) max %s lines-held %d dropped %d\n", len(frames), pct(frames, 0.5), pct(frames, 0.99), pct(cpu, 0.99), pct(frames, 1), m.out.Len(), m.out.Dropped())
+		fmt.Printf("frames %d p50 %s p99 %s (cpu p99 %s) max %s lines-held %d dropped %d\n", len(frames), pct(frames, 0.5), pct(frames, 0.99), pct(cpu, 0.99), pct(frames, 1), m.run.out.Len(), m.run.out.Dropped())
 		fmt.Printf("VmHWM %d\n", vmHWM(t))
 		return
 	}

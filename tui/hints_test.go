@@ -18,8 +18,8 @@ func TestGoldenStoppedResumeHint(t *testing.T) {
 		t.Errorf("quit confirmation:\n%s", s)
 	}
 	m.Update(press("y"))
-	for !m.finished {
-		m.engine((<-m.bridge.ch))
+	for !m.finished() {
+		m.engine((<-m.run.bridge.ch))
 	}
 	s := shot(m)
 	checkSize(t, s, 80, 24)
@@ -45,10 +45,10 @@ func TestGoldenFinishRemovedOnExit(t *testing.T) {
 		m.engine(eventMsg{steps.Event{Kind: steps.EventStepStart, Index: i + 2, Step: id}})
 		m.engine(eventMsg{steps.Event{Kind: steps.EventStepDone, Index: i + 2, Step: id, Elapsed: time.Second}})
 	}
-	m.engine(runDoneMsg{outcome: steps.Outcome{Status: steps.StatusDone, StatePath: m.statePath}})
+	m.engine(runDoneMsg{outcome: steps.Outcome{Status: steps.StatusDone, StatePath: m.run.statePath}})
 	s := shot(m)
 	checkSize(t, s, 80, 24)
-	for _, not := range []string{m.statePath, "Evidence report:", "hawiz check"} {
+	for _, not := range []string{m.run.statePath, "Evidence report:", "hawiz check"} {
 		if strings.Contains(s, not) {
 			t.Errorf("%q on the finish screen:\n%s", not, s)
 		}

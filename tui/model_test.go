@@ -31,9 +31,9 @@ func testModel(t *testing.T, run func(ctx context.Context, rc steps.RunConfig) (
 		Now: func() time.Time { return t0 }, NoSpinner: true, Getenv: func(string) string { return "" }})
 	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
 	t.Cleanup(func() {
-		if m.bridge != nil {
-			m.cancel()
-			m.bridge.Close()
+		if m.run != nil {
+			m.run.cancel()
+			m.run.bridge.Close()
 		}
 	})
 	return m
@@ -75,7 +75,7 @@ func running(t *testing.T) *Model {
 	m.proc = fakeProc()
 	m.answers = fakeAnswersValid()
 	m.startRun(steps.RunConfig{Procedure: m.proc, Answers: m.answers})
-	m.statePath = "/home/op/.local/state/hawiz/fake-ha-default.json"
+	m.run.statePath = "/home/op/.local/state/hawiz/fake-ha-default.json"
 	evs := []steps.Event{
 		{Kind: steps.EventRunStart, Total: 5},
 		{Kind: steps.EventStepStart, Index: 1, Total: 5, Step: "stop-services", Title: "Stop the service on every member"},
@@ -91,7 +91,7 @@ func running(t *testing.T) *Model {
 	for i := range 30 {
 		m.engine(eventMsg{steps.Event{Kind: steps.EventOutput, Step: "write-config", Host: "central1", Output: []string{"line " + string(rune('a'+i%26)) + strings.Repeat(" x", i)}}})
 	}
-	m.refreshOutput()
+	m.run.refreshOutput()
 	return m
 }
 
@@ -180,7 +180,7 @@ func TestGoldenFinish(t *testing.T) {
 		m.engine(eventMsg{steps.Event{Kind: steps.EventStepStart, Index: i + 2, Step: id}})
 		m.engine(eventMsg{steps.Event{Kind: steps.EventStepDone, Index: i + 2, Step: id, Elapsed: time.Second}})
 	}
-	m.engine(runDoneMsg{outcome: steps.Outcome{Status: steps.StatusDone, StatePath: m.statePath}})
+	m.engine(runDoneMsg{outcome: steps.Outcome{Status: steps.StatusDone, StatePath: m.run.statePath}})
 	s := shot(m)
 	checkSize(t, s, 80, 24)
 	golden.RequireEqual(t, s)
@@ -197,8 +197,8 @@ func TestGoldenStopped(t *testing.T) {
 	}
 	m.Update(press("y"))
 	// the fake engine returns once cancelled
-	for !m.finished {
-		m.engine((<-m.bridge.ch))
+	for !m.finished() {
+		m.engine((<-m.run.bridge.ch))
 	}
 	s := shot(m)
 	checkSize(t, s, 80, 24)

@@ -27,7 +27,7 @@ func TestSecretNeverOnScreen(t *testing.T) {
 	if got := <-r; got != "hunter2" {
 		t.Fatalf("secret %q", got)
 	}
-	if m.pr.kind != pNone {
+	if m.run.pr != nil || m.run.quit != nil {
 		t.Fatal("prompt still shown")
 	}
 }
@@ -35,17 +35,17 @@ func TestSecretNeverOnScreen(t *testing.T) {
 func TestPauseAfterStep(t *testing.T) {
 	m := running(t)
 	m.Update(press("p"))
-	if !m.bridge.pause.Load() {
+	if !m.run.bridge.pause.Load() {
 		t.Fatal("p did not ask for a pause")
 	}
 	released := make(chan struct{})
 	go func() {
-		m.bridge.Event(steps.Event{Kind: steps.EventStepDone, Index: 2, Step: "write-config"})
+		m.run.bridge.Event(steps.Event{Kind: steps.EventStepDone, Index: 2, Step: "write-config"})
 		close(released)
 	}()
 	// the model sees the step done, then the pause
-	for !m.paused {
-		batch := m.bridge.listen()().(batchMsg)
+	for !m.run.paused {
+		batch := m.run.bridge.listen()().(batchMsg)
 		for _, x := range batch {
 			m.engine(x)
 		}

@@ -42,9 +42,9 @@ func reviewModel(t *testing.T, a steps.Answers) (*teatest.TestModel, *snap, func
 	tm := teatest.NewTestModel(t, sm, teatest.WithInitialTermSize(80, 24),
 		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.Ascii)))
 	t.Cleanup(func() {
-		if m.bridge != nil {
-			m.cancel()
-			m.bridge.Close()
+		if m.run != nil {
+			m.run.cancel()
+			m.run.bridge.Close()
 		}
 	})
 	return tm, sm, func() steps.RunConfig { mu.Lock(); defer mu.Unlock(); return got }
