@@ -1,0 +1,148 @@
+// upgrade_preflight_servers.go: step preflight-servers of
+// opsmanager-upgrade: every server runs one version (or the target, after an
+// interrupted upgrade), nothing would be a downgrade, and every server can
+// be upgraded (procedures.md A.3;
+// https://www.mongodb.com/docs/ops-manager/current/tutorial/upgrade-ops-manager/
+// one host at a time, M17; a failed rolling upgrade, M18).
+
+package opsmanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hawiz/hawiz/remote"
+	"github.com/hawiz/hawiz/steps"
+)
+
+func upPreflightServers(a *UpgradeAnswers) *steps.Step {
+	return &steps.Step{
+		ID:     StepUpPreflight,
+		Title:  "Preflight: inventory every Application server",
+		Why:    "all servers run one version (or the target, after an interrupted upgrade); upgrade only one at a time",
+		DocRef: "procedures.md A.3; M17 (one host at a time), M18 (failed rolling upgrade)",
+		Verify: func(ctx context.Context, e *steps.Env, _ string) (string, error) { return upgradePreflight(ctx, e, a) },
+	}
+}
+
+// upgradePreflight inventories every server at once; the ones not yet on
+// the target must all run one older version.
+func upgradePreflight(ctx context.Context, e *steps.Env, a *UpgradeAnswers) (string, error) {
+	c := &a.Common
+	target := a.Upgrade.Version
+	names := c.serverNames()
+	vs := make([]string, len(c.Servers))
+	lines, err := forEachServer(ctx, names, func(ctx context.Context, name string) (string, error) {
+		line, v, err := upInventoryServer(ctx, e, a, name)
+		vs[indexOf(names, name)] = v
+		return line, err
+	})
+	if err != nil {
+		return "", err
+	}
+	old, err := oneOldVersion(c, vs, target)
+	if err != nil {
+		return "", err
+	}
+	if old == "" {
+		lines = append(lines, "every server already runs "+target)
+	}
+	return strings.Join(lines, "\n"), nil
+}
+
+// upInventoryServer checks one server before the upgrade and returns its
+// line and version. The version it ran first is recorded (fact from).
+func upInventoryServer(ctx context.Context, e *steps.Env, a *UpgradeAnswers, name string) (string, string, error) {
+	c := &a.Common
+	target := a.Upgrade.Version
+	l, err := resolveLayout(ctx, e, c, name)
+	if err != nil {
+		return "", "", err
+	}
+	h, err := hostOf(e, name)
+	if err != nil {
+		return "", "", err
+	}
+	v, err := installedVersion(ctx, h, l)
+	if err != nil {
+		return "", "", err
+	}
+	upgrading := !versionMatches(v, target)
+	if upgrading {
+		// Where the package will be staged: checked before anything is written.
+		if err := h.CheckStageParent(ctx, a.Upgrade.RemoteDir, l.Sudo); errors.Is(err, remote.ErrUnsafeParent) {
+			return "", v, unsafeRemoteDir(a, name, err)
+		} else if err != nil {
+			return "", v, err
+		}
+	}
+	if _, ok := e.Fact(upFact(name, "from")); !ok {
+		e.SetFact(upFact(name, "from"), v)
+	}
+	if l.Install == InstallTar {
+		if err := checkTarSymlink(ctx, h, l, upgrading); err != nil {
+			return "", v, err
+		}
+	}
+	if err := checkHasGenKey(ctx, h, l); err != nil {
+		return "", v, err
+	}
+	up, ev, err := serverUp(ctx, e, c, h, l)
+	if err != nil {
+		return "", v, err
+	}
+	if !up && upgrading {
+		e.Warn(name, "%s", ev)
+	}
+	from, _ := e.Fact(upFact(name, "from"))
+	return fmt.Sprintf("%s: Ops Manager %s (before the upgrade: %s), target %s; %s", name, v, from, target, ev), v, nil
+}
+
+// checkTarSymlink: a tar install still to be upgraded has a symlink as its
+// install_dir (the upgrade repoints it).
+func checkTarSymlink(ctx context.Context, h *remote.Host, l layout, upgrading bool) error {
+	res, err := h.Run(ctx, remote.Cmd{Program: "test", Args: []string{"-L", l.InstallDir}, Timeout: time.Minute})
+	if err != nil {
+		return err
+	}
+	if res.ExitStatus != 0 && upgrading {
+		return fmt.Errorf("%s: install_dir %s is not a symlink; hawiz upgrades a tar install by extracting the new archive next to it and repointing that symlink", h.Name(), l.InstallDir)
+	}
+	return nil
+}
+
+// checkHasGenKey: the server holds a gen.key to preserve.
+func checkHasGenKey(ctx context.Context, h *remote.Host, l layout) error {
+	fi, err := h.Stat(ctx, l.GenKey, l.Sudo)
+	if err != nil {
+		return err
+	}
+	if !fi.Exists {
+		return fmt.Errorf("%s: no gen.key at %s: nothing to preserve (is this server set up?)", h.Name(), l.GenKey)
+	}
+	return nil
+}
+
+// oneOldVersion returns the one version the servers not yet on target run
+// ("" when all are on it); a newer one (no downgrade path) or two old ones
+// are refused.
+func oneOldVersion(c *Common, vs []string, target string) (string, error) {
+	old := ""
+	for i, v := range vs {
+		if versionMatches(v, target) {
+			continue
+		}
+		if d, ok := steps.CompareVersions(v, target); ok && d > 0 {
+			return "", fmt.Errorf("%s runs Ops Manager %s, newer than upgrade.version %s: there is no downgrade path (M17); nothing was changed", c.Servers[i].Name, v, target)
+		}
+		if old == "" {
+			old = v
+		} else if v != old {
+			return "", fmt.Errorf("%s runs %s and another server %s: more than one old version; bring them to one version first (M18)", c.Servers[i].Name, v, old)
+		}
+	}
+	return old, nil
+}
