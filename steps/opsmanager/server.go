@@ -46,8 +46,50 @@ func resolveLayout(ctx context.Context, e *steps.Env, c *Common, name string) (l
 	if s == nil {
 		return layout{}, fmt.Errorf("%s is not a server of the answers", name)
 	}
-	h := e.Host(name)
-	l := layout{Name: name, Install: s.Install, InstallDir: s.InstallDir, Sudo: c.SSH.Sudo != steps.SudoNone}
+	l := answersLayout(c, s)
+	if l.User != "" && l.GenKey != "" {
+		return l, nil
+	}
+	if v, ok := e.Fact(factKey(name, "user")); ok && l.User == "" {
+		l.User = v
+	}
+	if v, ok := e.Fact(factKey(name, "gen_key")); ok && l.GenKey == "" {
+		l.GenKey = v
+	}
+	if l.User != "" && l.GenKey != "" {
+		return l, nil
+	}
+	h, err := hostOf(e, name)
+	if err != nil {
+		return l, err
+	}
+	mms := map[string]string{}
+	if b, _, err := h.ReadFile(ctx, l.MMSConf, l.Sudo); err == nil {
+		mms = readShellVars(b)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return l, err
+	}
+	if l.User == "" {
+		l.User = mms["MMS_USER"]
+		if l.User == "" {
+			return l, fmt.Errorf("%s: no service_user in the answers and no MMS_USER in %s (M11)", name, l.MMSConf)
+		}
+		e.SetFact(factKey(name, "user"), l.User)
+	}
+	if l.GenKey == "" {
+		if l.GenKey, err = genKeyPath(ctx, h, s, l.User, mms["ENC_KEY_PATH"]); err != nil {
+			return l, err
+		}
+		e.SetFact(factKey(name, "gen_key"), l.GenKey)
+	}
+	return l, nil
+}
+
+// answersLayout is the layout the answers alone give server s: paths from
+// the install type and the paths overrides, the service and how it is
+// driven; the service user and gen.key path when the answers set them.
+func answersLayout(c *Common, s *Server) layout {
+	l := layout{Name: s.Name, Install: s.Install, InstallDir: s.InstallDir, Sudo: c.SSH.Sudo != steps.SudoNone}
 	p := s.Paths
 	l.Conf = or(p.Conf, path.Join(s.InstallDir, ConfRelPath))
 	l.MMSConf = or(p.MMSConf, path.Join(s.InstallDir, MMSConfRelPath))
@@ -66,58 +108,32 @@ func resolveLayout(ctx context.Context, e *steps.Env, c *Common, name string) (l
 	}
 	l.User = s.ServiceUser
 	l.GenKey = p.GenKey
-	if l.User != "" && l.GenKey != "" {
-		return l, nil
+	return l
+}
+
+// genKeyPath is where server s keeps gen.key when the answers do not say:
+// mms.conf's ENC_KEY_PATH (enc) unless it is relative to ${HOME}; for a
+// package install then /etc/mongodb-mms/gen.key, else under the service
+// user's home.
+func genKeyPath(ctx context.Context, h *remote.Host, s *Server, user, enc string) (string, error) {
+	usesHome := strings.Contains(enc, "$HOME") || strings.Contains(enc, "${HOME}")
+	switch {
+	case s.Install == InstallPackage && (enc == "" || usesHome):
+		// The docs put a package install's key in /etc/mongodb-mms/ (M1,
+		// M9); a ${HOME}-relative ENC_KEY_PATH (the default mms.conf, M25)
+		// is not trusted over them. paths.gen_key overrides.
+		return PackageGenKeyPath, nil
+	case enc != "" && !usesHome:
+		return enc, nil
 	}
-	if v, ok := e.Fact(factKey(name, "user")); ok && l.User == "" {
-		l.User = v
+	home, err := userHome(ctx, h, user)
+	if err != nil {
+		return "", err
 	}
-	if v, ok := e.Fact(factKey(name, "gen_key")); ok && l.GenKey == "" {
-		l.GenKey = v
+	if enc == "" {
+		enc = "${HOME}/" + TarGenKeyRelPath // M1, M10
 	}
-	if l.User != "" && l.GenKey != "" {
-		return l, nil
-	}
-	if h == nil {
-		return l, fmt.Errorf("%s: not connected", name)
-	}
-	mms := map[string]string{}
-	if b, _, err := h.ReadFile(ctx, l.MMSConf, l.Sudo); err == nil {
-		mms = readShellVars(b)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return l, err
-	}
-	if l.User == "" {
-		l.User = mms["MMS_USER"]
-		if l.User == "" {
-			return l, fmt.Errorf("%s: no service_user in the answers and no MMS_USER in %s (M11)", name, l.MMSConf)
-		}
-		e.SetFact(factKey(name, "user"), l.User)
-	}
-	if l.GenKey == "" {
-		enc := mms["ENC_KEY_PATH"]
-		usesHome := strings.Contains(enc, "$HOME") || strings.Contains(enc, "${HOME}")
-		switch {
-		case s.Install == InstallPackage && (enc == "" || usesHome):
-			// The docs put a package install's key in /etc/mongodb-mms/ (M1,
-			// M9); a ${HOME}-relative ENC_KEY_PATH (the default mms.conf, M25)
-			// is not trusted over them. paths.gen_key overrides.
-			l.GenKey = PackageGenKeyPath
-		case enc != "" && !usesHome:
-			l.GenKey = enc
-		default:
-			home, err := userHome(ctx, h, l.User)
-			if err != nil {
-				return l, err
-			}
-			if enc == "" {
-				enc = "${HOME}/" + TarGenKeyRelPath // M1, M10
-			}
-			l.GenKey = strings.NewReplacer("${HOME}", home, "$HOME", home).Replace(enc)
-		}
-		e.SetFact(factKey(name, "gen_key"), l.GenKey)
-	}
-	return l, nil
+	return strings.NewReplacer("${HOME}", home, "$HOME", home).Replace(enc), nil
 }
 
 func or(a, b string) string {
