@@ -122,8 +122,9 @@ func (f *outFlags) session(c *cobra.Command, d deps) (*session, error) {
 	case f.json:
 		s.renderer = tui.NewJSONRenderer(out)
 	default:
-		// Until the full-screen TUI is wired in, the interactive mode is the
-		// plain renderer with line prompts.
+		// run, resume and check print one line per event (also at a
+		// terminal, where they ask at line prompts); the full-screen TUI is
+		// the wizard's: `hawiz` with no command and `hawiz demo` (home.go).
 		s.renderer = tui.NewPlainRenderer(out)
 	}
 	if interactive {
