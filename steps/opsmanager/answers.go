@@ -517,6 +517,43 @@ func WithCredentials(uri, user, password string) string {
 }
 
 func (d *AppDB) validate(es *steps.FieldErrors) {
+	d.validateLive(es)
+	if d.URI == "" {
+		es.Add("appdb.uri", "is required: mongodb://h0:27017,h1:27017,h2:27017/?maxPoolSize=100 (M2 step 3)")
+		return
+	}
+	hosts, err := ParseAppDBURI(d.URI)
+	if err != nil {
+		es.Add("appdb.uri", "%v", err)
+		return
+	}
+	if len(hosts) < 3 {
+		es.Add("appdb.uri", "lists %d host(s); the Application Database replica set needs at least 3, all listed (M2 step 3, M7)", len(hosts))
+	}
+	if len(d.Members) == 0 {
+		return
+	}
+	inURI := map[string]bool{}
+	for _, h := range hosts {
+		inURI[strings.ToLower(h.String())] = true
+	}
+	seen := map[string]int{}
+	for i := range d.Members {
+		d.Members[i].validate(es, fmt.Sprintf("appdb.members[%d]", i), i, seen, inURI)
+	}
+	for _, h := range hosts {
+		if _, ok := seen[strings.ToLower(h.String())]; !ok {
+			es.Add("appdb.members", "%s (in appdb.uri) is not described here: describe every member or none", h)
+		}
+	}
+	if err := CheckPlacement(d.Members); err != nil {
+		es.Add("appdb.members", "%v", err)
+	}
+}
+
+// validateLive checks and defaults the live check's settings
+// (appdb.live_check, live_via, live_timeout).
+func (d *AppDB) validateLive(es *steps.FieldErrors) {
 	switch d.LiveCheck {
 	case "":
 		d.LiveCheck = "try"
@@ -537,78 +574,52 @@ func (d *AppDB) validate(es *steps.FieldErrors) {
 	if d.LiveTimeout == 0 {
 		d.LiveTimeout = 5 * time.Second
 	}
-	if d.URI == "" {
-		es.Add("appdb.uri", "is required: mongodb://h0:27017,h1:27017,h2:27017/?maxPoolSize=100 (M2 step 3)")
+}
+
+// validate checks member i (field f) of appdb.members and fills in its
+// votes and priority defaults; seen maps the lower-cased hosts described so
+// far to their index, inURI holds appdb.uri's lower-cased hosts.
+func (m *Member) validate(es *steps.FieldErrors, f string, i int, seen map[string]int, inURI map[string]bool) {
+	if m.Host == "" {
+		es.Add(f+".host", "is required (host:port as in appdb.uri)")
 		return
 	}
-	hosts, err := ParseAppDBURI(d.URI)
-	if err != nil {
-		es.Add("appdb.uri", "%v", err)
+	hs, err := ParseAppDBURI("mongodb://" + m.Host)
+	if err != nil || len(hs) != 1 {
+		es.Add(f+".host", "%q is not host or host:port", m.Host)
 		return
 	}
-	if len(hosts) < 3 {
-		es.Add("appdb.uri", "lists %d host(s); the Application Database replica set needs at least 3, all listed (M2 step 3, M7)", len(hosts))
+	m.Host = hs[0].String()
+	key := strings.ToLower(m.Host)
+	if j, dup := seen[key]; dup {
+		es.Add(f+".host", "%q is already appdb.members[%d]", m.Host, j)
 	}
-	inURI := map[string]bool{}
-	for _, h := range hosts {
-		inURI[strings.ToLower(h.String())] = true
+	seen[key] = i
+	if m.Votes == nil {
+		v := 1
+		m.Votes = &v
 	}
-	if len(d.Members) == 0 {
-		return
+	if m.Priority == nil {
+		p := 1
+		if m.Arbiter || *m.Votes == 0 {
+			p = 0
+		}
+		m.Priority = &p
 	}
-	seen := map[string]int{}
-	for i := range d.Members {
-		m := &d.Members[i]
-		f := fmt.Sprintf("appdb.members[%d]", i)
-		if m.Host == "" {
-			es.Add(f+".host", "is required (host:port as in appdb.uri)")
-			continue
-		}
-		if hs, err := ParseAppDBURI("mongodb://" + m.Host); err != nil || len(hs) != 1 {
-			es.Add(f+".host", "%q is not host or host:port", m.Host)
-			continue
-		} else {
-			m.Host = hs[0].String()
-		}
-		key := strings.ToLower(m.Host)
-		if j, dup := seen[key]; dup {
-			es.Add(f+".host", "%q is already appdb.members[%d]", m.Host, j)
-		}
-		seen[key] = i
-		if m.Votes == nil {
-			v := 1
-			m.Votes = &v
-		}
-		if m.Priority == nil {
-			p := 1
-			if m.Arbiter || *m.Votes == 0 {
-				p = 0
-			}
-			m.Priority = &p
-		}
-		if *m.Votes != 0 && *m.Votes != 1 {
-			es.Add(f+".votes", "%d must be 0 or 1", *m.Votes)
-		}
-		if *m.Priority < 0 || *m.Priority > 1000 {
-			es.Add(f+".priority", "%d must be 0..1000", *m.Priority)
-		}
-		if *m.Votes == 0 && *m.Priority > 0 {
-			es.Add(f+".priority", "a non-voting member must have priority 0")
-		}
-		if m.Arbiter && (*m.Priority != 0 || *m.Votes != 1) {
-			es.Add(f+".arbiter", "an arbiter has priority 0 and 1 vote")
-		}
-		if !m.Arbiter && !inURI[key] {
-			es.Add(f+".host", "%q is not in appdb.uri: list every data-bearing member there (M7)", m.Host)
-		}
+	if *m.Votes != 0 && *m.Votes != 1 {
+		es.Add(f+".votes", "%d must be 0 or 1", *m.Votes)
 	}
-	for _, h := range hosts {
-		if _, ok := seen[strings.ToLower(h.String())]; !ok {
-			es.Add("appdb.members", "%s (in appdb.uri) is not described here: describe every member or none", h)
-		}
+	if *m.Priority < 0 || *m.Priority > 1000 {
+		es.Add(f+".priority", "%d must be 0..1000", *m.Priority)
 	}
-	if err := CheckPlacement(d.Members); err != nil {
-		es.Add("appdb.members", "%v", err)
+	if *m.Votes == 0 && *m.Priority > 0 {
+		es.Add(f+".priority", "a non-voting member must have priority 0")
+	}
+	if m.Arbiter && (*m.Priority != 0 || *m.Votes != 1) {
+		es.Add(f+".arbiter", "an arbiter has priority 0 and 1 vote")
+	}
+	if !m.Arbiter && !inURI[key] {
+		es.Add(f+".host", "%q is not in appdb.uri: list every data-bearing member there (M7)", m.Host)
 	}
 }
 
