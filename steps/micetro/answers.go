@@ -113,61 +113,85 @@ func (c *Common) validate(es *steps.FieldErrors, needPriority bool) {
 	if len(c.Members) < 2 {
 		es.Add("members", "needs at least 2 members (the first is the primary), got %d", len(c.Members))
 	}
-	names := map[string]int{}
-	hosts := map[string]int{}
-	prios := map[int]int{}
+	seen := memberSeen{names: map[string]int{}, hosts: map[string]int{}, prios: map[int]int{}}
 	for i := range c.Members {
-		m := &c.Members[i]
-		f := fmt.Sprintf("members[%d]", i)
-		if err := ValidName(m.Name); err != nil {
-			es.Add(f+".name", "%v", err)
-		} else if j, dup := names[strings.ToLower(m.Name)]; dup {
-			es.Add(f+".name", "%q is already the name of members[%d]: ClusterMemberName must be unique", m.Name, j)
-		} else {
-			names[strings.ToLower(m.Name)] = i
-		}
-		if m.Host.Name == "" {
-			m.Host.Name = m.Name
-			if !hostNameOK(m.Name) {
-				m.Host.Name = slug(m.Name)
-			}
-		}
-		*es = append(*es, m.Host.Validate().Prefix(f+".host")...)
-		if j, dup := hosts[m.Host.Name]; dup && m.Host.Name != "" {
-			es.Add(f+".host.name", "%q is already the host of members[%d]", m.Host.Name, j)
-		} else {
-			hosts[m.Host.Name] = i
-		}
-		if m.IP != "" {
-			if _, err := netip.ParseAddr(m.IP); err != nil {
-				es.Add(f+".ip", "%q is not an IP address", m.IP)
-			}
-		}
-		if m.PreferencesPath != "" && !m.absPath(m.PreferencesPath) {
-			es.Add(f+".preferences_path", "%q must be an absolute path%s", m.PreferencesPath, m.onOS())
-		}
-		if m.UploadDir != "" && !m.absPath(m.UploadDir) {
-			es.Add(f+".upload_dir", "%q must be an absolute path%s", m.UploadDir, m.onOS())
-		}
-		if !needPriority {
-			continue
-		}
-		switch {
-		case i == 0 && m.Priority == 0:
-			m.Priority = PrimaryPriority
-		case i == 0 && m.Priority != PrimaryPriority:
-			es.Add(f+".priority", "%d: the primary (first member) gets priority %d, as the docs say", m.Priority, PrimaryPriority)
-		case i > 0 && m.Priority == 0:
-			es.Add(f+".priority", "is required: a unique value higher than the primary's %d (e.g. %d)", PrimaryPriority, 10+10*i)
-		case i > 0 && m.Priority <= c.Members[0].Priority:
-			es.Add(f+".priority", "%d must be higher than the primary's %d", m.Priority, max(c.Members[0].Priority, PrimaryPriority))
-		}
-		if j, dup := prios[m.Priority]; dup && m.Priority != 0 && i > 0 {
-			es.Add(f+".priority", "%d is already the priority of members[%d] (%s): priorities must be unique", m.Priority, j, c.Members[j].Name)
-		} else if m.Priority != 0 {
-			prios[m.Priority] = i
+		c.validateMember(es, i, &seen, needPriority)
+	}
+	c.validateSettings(es)
+}
+
+// memberSeen is what validateMember found in the members before: names
+// (lower case), host names and priorities, each with its member's index.
+type memberSeen struct {
+	names, hosts map[string]int
+	prios        map[int]int
+}
+
+// validateMember checks members[i] against itself and the members before
+// it, and fills its host name (and the primary's priority) when unset.
+func (c *Common) validateMember(es *steps.FieldErrors, i int, seen *memberSeen, needPriority bool) {
+	m := &c.Members[i]
+	f := fmt.Sprintf("members[%d]", i)
+	if err := ValidName(m.Name); err != nil {
+		es.Add(f+".name", "%v", err)
+	} else if j, dup := seen.names[strings.ToLower(m.Name)]; dup {
+		es.Add(f+".name", "%q is already the name of members[%d]: ClusterMemberName must be unique", m.Name, j)
+	} else {
+		seen.names[strings.ToLower(m.Name)] = i
+	}
+	if m.Host.Name == "" {
+		m.Host.Name = m.Name
+		if !hostNameOK(m.Name) {
+			m.Host.Name = slug(m.Name)
 		}
 	}
+	*es = append(*es, m.Host.Validate().Prefix(f+".host")...)
+	if j, dup := seen.hosts[m.Host.Name]; dup && m.Host.Name != "" {
+		es.Add(f+".host.name", "%q is already the host of members[%d]", m.Host.Name, j)
+	} else {
+		seen.hosts[m.Host.Name] = i
+	}
+	if m.IP != "" {
+		if _, err := netip.ParseAddr(m.IP); err != nil {
+			es.Add(f+".ip", "%q is not an IP address", m.IP)
+		}
+	}
+	if m.PreferencesPath != "" && !m.absPath(m.PreferencesPath) {
+		es.Add(f+".preferences_path", "%q must be an absolute path%s", m.PreferencesPath, m.onOS())
+	}
+	if m.UploadDir != "" && !m.absPath(m.UploadDir) {
+		es.Add(f+".upload_dir", "%q must be an absolute path%s", m.UploadDir, m.onOS())
+	}
+	if needPriority {
+		c.validatePriority(es, i, seen)
+	}
+}
+
+// validatePriority: the primary gets priority 10 (filled when unset), every
+// other member a unique, higher one (C1, C2).
+func (c *Common) validatePriority(es *steps.FieldErrors, i int, seen *memberSeen) {
+	m := &c.Members[i]
+	f := fmt.Sprintf("members[%d]", i)
+	switch {
+	case i == 0 && m.Priority == 0:
+		m.Priority = PrimaryPriority
+	case i == 0 && m.Priority != PrimaryPriority:
+		es.Add(f+".priority", "%d: the primary (first member) gets priority %d, as the docs say", m.Priority, PrimaryPriority)
+	case i > 0 && m.Priority == 0:
+		es.Add(f+".priority", "is required: a unique value higher than the primary's %d (e.g. %d)", PrimaryPriority, 10+10*i)
+	case i > 0 && m.Priority <= c.Members[0].Priority:
+		es.Add(f+".priority", "%d must be higher than the primary's %d", m.Priority, max(c.Members[0].Priority, PrimaryPriority))
+	}
+	if j, dup := seen.prios[m.Priority]; dup && m.Priority != 0 && i > 0 {
+		es.Add(f+".priority", "%d is already the priority of members[%d] (%s): priorities must be unique", m.Priority, j, c.Members[j].Name)
+	} else if m.Priority != 0 {
+		seen.prios[m.Priority] = i
+	}
+}
+
+// validateSettings checks the settings shared by every member and fills
+// their defaults.
+func (c *Common) validateSettings(es *steps.FieldErrors) {
 	windows := false
 	for _, m := range c.Members {
 		if m.Host.OS == "windows" {
