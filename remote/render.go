@@ -202,6 +202,16 @@ func DecodePowerShell(cmdline string) (string, error) {
 // refused when an argument holds anything but letters, digits, spaces and
 // -_.:/\@+~.
 func psRunScript(argv []string, env map[string]string, withStdin bool) (string, error) {
+	body, err := psRunBody(argv, env, withStdin)
+	if err != nil {
+		return "", err
+	}
+	return psPrelude + body, nil
+}
+
+// psRunBody is psRunScript without its prelude: the part that sets the
+// environment and runs the program.
+func psRunBody(argv []string, env map[string]string, withStdin bool) (string, error) {
 	if len(argv) == 0 || argv[0] == "" {
 		return "", fmt.Errorf("empty program")
 	}
@@ -213,7 +223,6 @@ func psRunScript(argv []string, env map[string]string, withStdin bool) (string, 
 		return "", fmt.Errorf("program %q contains a NUL character", argv[0])
 	}
 	var b strings.Builder
-	b.WriteString(psPrelude)
 	keys, err := envKeys(env)
 	if err != nil {
 		return "", err
@@ -680,4 +689,144 @@ func checkServiceManager(m ServiceManager) error {
 		return fmt.Errorf("service manager kind %q: IsActive and StopStart are for kind \"command\"", m.Kind)
 	}
 	return nil
+}
+
+// ---- Windows stage directories (see stage.go) ----
+
+// psSIDSystem and psSIDAdmins are the only accounts a Windows stage
+// directory grants anything: LocalSystem and BUILTIN\Administrators.
+const (
+	psSIDSystem         = "S-1-5-18"
+	psSIDAdmins         = "S-1-5-32-544"
+	psSIDTrustedInstall = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"
+)
+
+// psStagePrivate defines Test-Private: $d is a real directory (no link or
+// junction), owned by SYSTEM, Administrators or this session's user, whose
+// DACL is protected (inherits nothing) and names no account but SYSTEM and
+// Administrators.
+const psStagePrivate = `$me = [Security.Principal.WindowsIdentity]::GetCurrent().User.Value
+function Test-Private([string]$d) {
+  $i = Get-Item -LiteralPath $d -Force -ErrorAction SilentlyContinue
+  if ($null -eq $i -or -not $i.PSIsContainer -or ($i.Attributes -band [IO.FileAttributes]::ReparsePoint) -ne 0) { return $false }
+  $acl = Get-Acl -LiteralPath $i.FullName
+  if (-not $acl.AreAccessRulesProtected) { return $false }
+  if (@('` + psSIDSystem + `', '` + psSIDAdmins + `', $me) -notcontains $acl.GetOwner([Security.Principal.SecurityIdentifier]).Value) { return $false }
+  foreach ($r in $acl.GetAccessRules($true, $true, [Security.Principal.SecurityIdentifier])) {
+    if (@('` + psSIDSystem + `', '` + psSIDAdmins + `') -notcontains $r.IdentityReference.Value) { return $false }
+  }
+  return $true
+}
+`
+
+// psStageMakeScript renders the Windows counterpart of stageMakeScript
+// (prefix "" = only check the parent): the session must be an elevated
+// administrator (else exit 5, hawiz-refused:WHY). The parent and every
+// directory above it must be a real directory (no link or junction),
+// owned by SYSTEM, Administrators, TrustedInstaller or this session's
+// user, and no other account may have, on the directory itself, a right
+// to delete or rename it or what is in it or to change its ACL or owner:
+// otherwise another user could move the stage directory, or one above it,
+// away and put their own in its place (exit 3, hawiz-unsafe:WHY). The
+// directory is PREFIX. and ten random letters and digits from a
+// cryptographic generator, refused when the name exists (exit 5), and
+// made with its security descriptor in the same call
+// ([IO.Directory]::CreateDirectory with a DirectorySecurity): inheritance
+// disabled, SYSTEM and Administrators full control, nobody else anything,
+// so it is never, not even for a moment, open to others. It is checked
+// afterwards (Test-Private, and empty): a directory of that name that
+// someone else made at the same moment is refused (exit 5). Stdout
+// hawiz-stage:PATH.
+func psStageMakeScript(parent, prefix string) string {
+	return psPrelude + "$parent = " + psQuote(parent) + "; $pre = " + psQuote(prefix) + "\n" + psStagePrivate + `function Unsafe([string]$why) { [Console]::Error.WriteLine('hawiz-unsafe:' + $why); exit 3 }
+function Refuse([string]$why) { [Console]::Error.WriteLine('hawiz-refused:' + $why); exit 5 }
+if (-not ([Security.Principal.WindowsPrincipal][Security.Principal.WindowsIdentity]::GetCurrent()).IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)) { Refuse 'this session is not an elevated administrator' }
+$pi = Get-Item -LiteralPath $parent -Force -ErrorAction SilentlyContinue
+if ($null -eq $pi -or -not $pi.PSIsContainer) { Unsafe ($parent + ' is not a directory') }
+$trusted = @('` + psSIDSystem + `', '` + psSIDAdmins + `', '` + psSIDTrustedInstall + `', $me)
+$bad = 0x10000 -bor 0x40 -bor 0x40000 -bor 0x80000 -bor 0x10000000
+for ($d = $pi; $null -ne $d; $d = $d.Parent) {
+  if (($d.Attributes -band [IO.FileAttributes]::ReparsePoint) -ne 0) { Unsafe ($d.FullName + ' is a link or junction') }
+  $acl = Get-Acl -LiteralPath $d.FullName
+  $o = $acl.GetOwner([Security.Principal.SecurityIdentifier]).Value
+  if ($trusted -notcontains $o) { Unsafe ($d.FullName + ' is owned by ' + $o + ', neither SYSTEM, Administrators, TrustedInstaller nor this user') }
+  foreach ($r in $acl.GetAccessRules($true, $true, [Security.Principal.SecurityIdentifier])) {
+    if ($r.AccessControlType -ne [Security.AccessControl.AccessControlType]::Allow) { continue }
+    if (($r.PropagationFlags -band [Security.AccessControl.PropagationFlags]::InheritOnly) -ne 0) { continue }
+    if ($trusted -notcontains $r.IdentityReference.Value -and ([int64]$r.FileSystemRights -band $bad) -ne 0) { Unsafe ($d.FullName + ' lets ' + $r.IdentityReference.Value + ' delete, rename or re-permission what is in it') }
+  }
+}
+if ($pre -eq '') { [Console]::Out.WriteLine('hawiz-stage:' + $pi.FullName); exit 0 }
+$b = New-Object 'byte[]' 10
+$rng = [Security.Cryptography.RandomNumberGenerator]::Create()
+$rng.GetBytes($b)
+$rng.Dispose()
+$chars = 'abcdefghijklmnopqrstuvwxyz0123456789'
+$s = [IO.Path]::Combine($pi.FullName, $pre + '.' + (-join ($b | ForEach-Object { $chars[$_ % 36] })))
+if (Test-Path -LiteralPath $s) { Refuse ($s + ' already exists') }
+$sec = [Security.AccessControl.DirectorySecurity]::new()
+$sec.SetAccessRuleProtection($true, $false)
+foreach ($sid in '` + psSIDSystem + `', '` + psSIDAdmins + `') {
+  $sec.AddAccessRule([Security.AccessControl.FileSystemAccessRule]::new([Security.Principal.SecurityIdentifier]::new($sid), [Security.AccessControl.FileSystemRights]::FullControl, [Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit', [Security.AccessControl.PropagationFlags]::None, [Security.AccessControl.AccessControlType]::Allow))
+}
+$null = [IO.Directory]::CreateDirectory($s, $sec)
+if (-not (Test-Private $s) -or @(Get-ChildItem -LiteralPath $s -Force).Count -ne 0) { Refuse ($s + ' is not the private directory this session made (another account made one of that name at the same moment?)') }
+[Console]::Out.WriteLine('hawiz-stage:' + $s)
+`
+}
+
+// psStageListScript renders the Windows counterpart of stageListScript:
+// stdout hawiz-stage:PATH for each directory PREFIX.XXXXXXXXXX (ten
+// lower-case letters and digits) under parent that Test-Private accepts. A
+// parent that does not exist holds none.
+func psStageListScript(parent, prefix string) string {
+	return psPrelude + "$parent = " + psQuote(parent) + "; $pre = " + psQuote(prefix) + "\n" + psStagePrivate + `$pi = Get-Item -LiteralPath $parent -Force -ErrorAction SilentlyContinue
+if ($null -eq $pi -or -not $pi.PSIsContainer) { exit 0 }
+$re = '^' + [regex]::Escape($pre) + '\.[a-z0-9]{10}$'
+foreach ($c in @(Get-ChildItem -LiteralPath $pi.FullName -Force -Directory -Filter ($pre + '.*'))) {
+  if ($c.Name -cmatch $re -and (Test-Private $c.FullName)) { [Console]::Out.WriteLine('hawiz-stage:' + $c.FullName) }
+}
+`
+}
+
+// psStageRemoveScript renders the Windows counterpart of
+// stageRemoveScript: exit 3 with hawiz-refused:WHY when dir is not one
+// Test-Private accepts; stdout hawiz-stage:removed or hawiz-stage:absent.
+func psStageRemoveScript(dir string) string {
+	return psPrelude + "$d = " + psQuote(dir) + "\n" + psStagePrivate + `if ($null -eq (Get-Item -LiteralPath $d -Force -ErrorAction SilentlyContinue)) { [Console]::Out.WriteLine('hawiz-stage:absent'); exit 0 }
+if (-not (Test-Private $d)) { [Console]::Error.WriteLine('hawiz-refused:' + $d + ' is not a private directory of SYSTEM and Administrators (a link, a file, or another owner or ACL)'); exit 3 }
+Remove-Item -LiteralPath $d -Recurse -Force
+[Console]::Out.WriteLine('hawiz-stage:removed')
+`
+}
+
+// psStageCopyScript renders the copy of the file src to dst, a new name in
+// a stage directory: [IO.File]::Copy refuses a dst already there, and the
+// copy gets the stage directory's inherited ACL (CopyFile copies no DACL).
+func psStageCopyScript(src, dst string) string {
+	return psPrelude + "[IO.File]::Copy(" + psQuote(src) + ", " + psQuote(dst) + ", $false)\n"
+}
+
+// psVerifiedRunScript renders the Windows counterpart of verifyScript: in
+// the script that runs argv (psRunBody), right before it, file's directory
+// must be a private stage directory (Test-Private) holding nothing but
+// file, and file is opened for reading with sharing for reading only, so
+// that no one (an administrator included) can write, replace, rename or
+// delete it, or rename a directory above it, until the script ends, and
+// hashed through that handle; the program runs only when the SHA-256 is
+// sum, with the handle still open. Exit 97 with hawiz-sha256:GOT (or
+// unreadable) on stderr, or with hawiz-unsafe:WHY, when it did not run.
+func psVerifiedRunScript(file, sum string, argv []string, env map[string]string, withStdin bool) (string, error) {
+	body, err := psRunBody(argv, env, withStdin)
+	if err != nil {
+		return "", err
+	}
+	return psPrelude + "$f = " + psQuote(file) + "; $want = " + psQuote(sum) + "\n" + psStagePrivate + `$dir = [IO.Path]::GetDirectoryName($f)
+if (-not (Test-Private $dir)) { [Console]::Error.WriteLine('hawiz-unsafe:' + $dir + ' is not a private directory of SYSTEM and Administrators'); exit 97 }
+if (@(Get-ChildItem -LiteralPath $dir -Force).Count -ne 1) { [Console]::Error.WriteLine('hawiz-unsafe:' + $dir + ' holds more than the installer'); exit 97 }
+try { $hold = [IO.File]::Open($f, [IO.FileMode]::Open, [IO.FileAccess]::Read, [IO.FileShare]::Read) } catch { [Console]::Error.WriteLine('hawiz-sha256:unreadable'); exit 97 }
+$sha = [Security.Cryptography.SHA256]::Create()
+$got = -join ($sha.ComputeHash($hold) | ForEach-Object { $_.ToString('x2') })
+if ($got -ne $want) { $hold.Close(); [Console]::Error.WriteLine('hawiz-sha256:' + $got); exit 97 }
+` + body, nil
 }

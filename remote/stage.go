@@ -22,10 +22,22 @@ import (
 // Upload into it with WriteOptions.Sudo set to the same sudo, and run what
 // installs with RunVerified: the root shell that installs checks the file's
 // SHA-256 just before it runs the installer.
+//
+// On Windows the administrator session makes it (sudo is ignored, as
+// everywhere on Windows): PREFIX. and ten random lower-case letters and
+// digits, created with a protected DACL (no inheritance) that grants SYSTEM
+// and Administrators full control and nobody else anything; only such a
+// directory (no link or junction, owned by SYSTEM, Administrators or the
+// session's user) is listed or removed. RunVerified's script checks that
+// the file's directory is still such a directory holding nothing else,
+// and hashes the file through a handle that lets nobody write, replace or
+// rename it until the program it then runs has ended. The PowerShell is
+// rendered by psStage*Script and psVerifiedRunScript (render.go).
 
 var (
-	stagePrefixRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
-	stageSuffixRE = regexp.MustCompile(`^\.[A-Za-z0-9]{10}$`)
+	stagePrefixRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+	stageSuffixRE    = regexp.MustCompile(`^\.[A-Za-z0-9]{10}$`)
+	winStageSuffixRE = regexp.MustCompile(`^\.[a-z0-9]{10}$`)
 )
 
 // ErrUnsafeParent is wrapped by MakeStageDir's error when the parent
@@ -113,9 +125,54 @@ func IsStageDir(dir, prefix string) bool {
 	return ok && stageSuffixRE.MatchString(rest)
 }
 
-func (h *Host) stageScript(ctx context.Context, what string, sudo bool, script string, args ...string) (Result, error) {
+// isWinStageDir is IsStageDir for a Windows host: dir is an absolute path
+// X:\… in backslashes without empty, . or .. elements, whose last element
+// is PREFIX. and ten lower-case letters and digits.
+func isWinStageDir(dir, prefix string) bool {
+	if !winAbs(dir) || checkStagePrefix(prefix) != nil {
+		return false
+	}
+	for _, el := range strings.Split(dir[3:], `\`) {
+		if el == "" || el == "." || el == ".." {
+			return false
+		}
+	}
+	rest, ok := strings.CutPrefix(dir[strings.LastIndexByte(dir, '\\')+1:], prefix)
+	return ok && winStageSuffixRE.MatchString(rest)
+}
+
+// winAbs: p starts with a drive letter, a colon and a backslash, and holds
+// no slash or NUL.
+func winAbs(p string) bool {
+	return winDrive(p) && p[2] == '\\' && !strings.ContainsAny(p, "/\x00")
+}
+
+// winDrive: p starts with a drive letter, a colon and a separator.
+func winDrive(p string) bool {
+	return len(p) >= 3 && p[0]|0x20 >= 'a' && p[0]|0x20 <= 'z' && p[1] == ':' && (p[2] == '\\' || p[2] == '/')
+}
+
+// isStageDir is IsStageDir for h's flavour.
+func (h *Host) isStageDir(dir, prefix string) bool {
 	if h.cfg.OS == Windows {
-		return Result{}, fmt.Errorf("host %s: %s: stage directories are for POSIX hosts", h.cfg.Name, what)
+		return isWinStageDir(dir, prefix)
+	}
+	return IsStageDir(dir, prefix)
+}
+
+// absParent: parent is an absolute path on h (on Windows X:\ or X:/).
+func (h *Host) absParent(parent string) bool {
+	if h.cfg.OS == Windows {
+		return winDrive(parent) && !strings.ContainsRune(parent, 0)
+	}
+	return path.IsAbs(parent)
+}
+
+// stageScript runs a stage script: on POSIX hosts script (a constant) with
+// args as its positional parameters, on Windows ps (the rendered script).
+func (h *Host) stageScript(ctx context.Context, what string, sudo bool, script, ps string, args ...string) (Result, error) {
+	if h.cfg.OS == Windows {
+		return h.exec(ctx, &execReq{kind: "run", detail: what, ps: ps, timeout: stageTimeout})
 	}
 	return h.Run(ctx, Cmd{Program: "sh", Args: append([]string{"-c", script, "hawiz"}, args...), Sudo: sudo, Timeout: stageTimeout})
 }
@@ -141,6 +198,50 @@ func stageLines(res Result) []string {
 	return out
 }
 
+// tagText is a stage script's reason as an error shows it: on Windows,
+// where it may carry a name another account chose (an ACL's account, a
+// path), control characters become '?' (refusalText); POSIX hosts' as
+// they always were.
+func (h *Host) tagText(why string) string {
+	if h.cfg.OS == Windows {
+		return refusalText(why)
+	}
+	return why
+}
+
+// stageTag is stderrTag, and stageOut stageLines, for h: on Windows, whose
+// PowerShell ends lines with CRLF, without the CR.
+func (h *Host) stageTag(res Result, tag string) (string, bool) {
+	why, ok := stderrTag(res, tag)
+	if h.cfg.OS == Windows {
+		why = strings.TrimSuffix(why, "\r")
+	}
+	return why, ok
+}
+
+func (h *Host) stageOut(res Result) []string {
+	l := stageLines(res)
+	if h.cfg.OS == Windows {
+		for i := range l {
+			l[i] = strings.TrimSuffix(l[i], "\r")
+		}
+	}
+	return l
+}
+
+// stageRefusal is the make script's refusal: exit 3 hawiz-unsafe (an
+// error wrapping ErrUnsafeParent), or on Windows exit 5 hawiz-refused (not
+// an administrator session, a name already there); nil otherwise.
+func (h *Host) stageRefusal(res Result, what string) error {
+	if why, ok := h.stageTag(res, "hawiz-unsafe"); ok && res.ExitStatus == 3 {
+		return fmt.Errorf("host %s: %s: %s: %w", h.cfg.Name, what, h.tagText(why), ErrUnsafeParent)
+	}
+	if why, ok := h.stageTag(res, "hawiz-refused"); ok && res.ExitStatus == 5 && h.cfg.OS == Windows {
+		return fmt.Errorf("host %s: %s: refused: %s", h.cfg.Name, what, h.tagText(why))
+	}
+	return nil
+}
+
 // MakeStageDir makes a new stage directory under parent (see above) and
 // returns its physical path. It refuses (ErrUnsafeParent) a parent that
 // is not a directory, or when that directory or one above it is owned by
@@ -151,21 +252,21 @@ func (h *Host) MakeStageDir(ctx context.Context, parent, prefix string, sudo boo
 	if err := checkStagePrefix(prefix); err != nil {
 		return "", fmt.Errorf("host %s: %s: %w", h.cfg.Name, what, err)
 	}
-	if !path.IsAbs(parent) {
+	if !h.absParent(parent) {
 		return "", fmt.Errorf("host %s: %s: not an absolute path", h.cfg.Name, what)
 	}
-	res, err := h.stageScript(ctx, what, sudo, stageMakeScript, parent, prefix)
+	res, err := h.stageScript(ctx, what, sudo, stageMakeScript, psStageMakeScript(parent, prefix), parent, prefix)
 	if err != nil {
 		return "", err
 	}
-	if why, ok := stderrTag(res, "hawiz-unsafe"); ok && res.ExitStatus == 3 {
-		return "", fmt.Errorf("host %s: %s: %s: %w", h.cfg.Name, what, why, ErrUnsafeParent)
+	if err := h.stageRefusal(res, what); err != nil {
+		return "", err
 	}
 	if res.ExitStatus != 0 {
 		return "", fmt.Errorf("host %s: %s: %w", h.cfg.Name, what, h.exitErr(res))
 	}
-	l := stageLines(res)
-	if len(l) != 1 || !IsStageDir(l[0], prefix) {
+	l := h.stageOut(res)
+	if len(l) != 1 || !h.isStageDir(l[0], prefix) {
 		return "", fmt.Errorf("host %s: %s: unexpected output %q", h.cfg.Name, what, res.Stdout)
 	}
 	return l[0], nil
@@ -176,17 +277,17 @@ func (h *Host) MakeStageDir(ctx context.Context, parent, prefix string, sudo boo
 // preflight that checks every host before anything is written.
 func (h *Host) CheckStageParent(ctx context.Context, parent string, sudo bool) error {
 	what := "stage directory under " + parent
-	if !path.IsAbs(parent) {
+	if !h.absParent(parent) {
 		return fmt.Errorf("host %s: %s: not an absolute path", h.cfg.Name, what)
 	}
-	res, err := h.stageScript(ctx, what, sudo, stageMakeScript, parent, "")
+	res, err := h.stageScript(ctx, what, sudo, stageMakeScript, psStageMakeScript(parent, ""), parent, "")
 	if err != nil {
 		return err
 	}
-	if why, ok := stderrTag(res, "hawiz-unsafe"); ok && res.ExitStatus == 3 {
-		return fmt.Errorf("host %s: %s: %s: %w", h.cfg.Name, what, why, ErrUnsafeParent)
+	if err := h.stageRefusal(res, what); err != nil {
+		return err
 	}
-	if res.ExitStatus != 0 || len(stageLines(res)) != 1 {
+	if res.ExitStatus != 0 || len(h.stageOut(res)) != 1 {
 		return fmt.Errorf("host %s: %s: %w (output %q)", h.cfg.Name, what, h.exitErr(res), res.Stdout)
 	}
 	return nil
@@ -200,10 +301,10 @@ func (h *Host) StageDirs(ctx context.Context, parent, prefix string, sudo bool) 
 	if err := checkStagePrefix(prefix); err != nil {
 		return nil, fmt.Errorf("host %s: %s: %w", h.cfg.Name, what, err)
 	}
-	if !path.IsAbs(parent) {
+	if !h.absParent(parent) {
 		return nil, fmt.Errorf("host %s: %s: not an absolute path", h.cfg.Name, what)
 	}
-	res, err := h.stageScript(ctx, what, sudo, stageListScript, parent, prefix)
+	res, err := h.stageScript(ctx, what, sudo, stageListScript, psStageListScript(parent, prefix), parent, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -211,8 +312,8 @@ func (h *Host) StageDirs(ctx context.Context, parent, prefix string, sudo bool) 
 		return nil, fmt.Errorf("host %s: %s: %w", h.cfg.Name, what, h.exitErr(res))
 	}
 	var out []string
-	for _, d := range stageLines(res) {
-		if IsStageDir(d, prefix) { // a name with a newline is never one of ours
+	for _, d := range h.stageOut(res) {
+		if h.isStageDir(d, prefix) { // a name with a newline is never one of ours
 			out = append(out, d)
 		}
 	}
@@ -225,20 +326,20 @@ func (h *Host) StageDirs(ctx context.Context, parent, prefix string, sudo bool) 
 // directory of another owner or mode.
 func (h *Host) RemoveStageDir(ctx context.Context, dir, prefix string, sudo bool) (bool, error) {
 	what := "remove stage directory " + dir
-	if !IsStageDir(dir, prefix) {
+	if !h.isStageDir(dir, prefix) {
 		return false, fmt.Errorf("host %s: %s: not a stage directory name of %q", h.cfg.Name, what, prefix)
 	}
-	res, err := h.stageScript(ctx, what, sudo, stageRemoveScript, dir)
+	res, err := h.stageScript(ctx, what, sudo, stageRemoveScript, psStageRemoveScript(dir), dir)
 	if err != nil {
 		return false, err
 	}
-	if why, ok := stderrTag(res, "hawiz-refused"); ok && res.ExitStatus == 3 {
-		return false, fmt.Errorf("host %s: %s: refused: %s", h.cfg.Name, what, why)
+	if why, ok := h.stageTag(res, "hawiz-refused"); ok && res.ExitStatus == 3 {
+		return false, fmt.Errorf("host %s: %s: refused: %s", h.cfg.Name, what, h.tagText(why))
 	}
 	if res.ExitStatus != 0 {
 		return false, fmt.Errorf("host %s: %s: %w", h.cfg.Name, what, h.exitErr(res))
 	}
-	switch l := stageLines(res); {
+	switch l := h.stageOut(res); {
 	case len(l) == 1 && l[0] == "removed":
 		return true, nil
 	case len(l) == 1 && l[0] == "absent":
@@ -252,7 +353,14 @@ func (h *Host) RemoveStageDir(ctx context.Context, dir, prefix string, sudo bool
 // program, so nothing runs between the check and the program. For a file
 // in a stage directory nobody else can change it in between either. A
 // different hash (or an unreadable file) is an error wrapping
-// ErrNotVerified, and c did not run. POSIX hosts only.
+// ErrNotVerified, and c did not run.
+//
+// On Windows the PowerShell script that runs c (psVerifiedRunScript) first
+// checks that file's directory is a private stage directory holding
+// nothing else, then hashes file through a handle that lets nobody write,
+// replace or rename it, and runs c's program while it holds that handle.
+// A directory that is not private, or holds more, is refused too (an error
+// wrapping ErrNotVerified); c.Sudo is ignored.
 func (h *Host) RunVerified(ctx context.Context, file, sum string, c Cmd) (Result, error) {
 	what := "run " + c.Program + " after checking " + file
 	if !isHexSHA256(sum) {
@@ -262,7 +370,7 @@ func (h *Host) RunVerified(ctx context.Context, file, sum string, c Cmd) (Result
 		return Result{}, fmt.Errorf("host %s: %s: empty file or program", h.cfg.Name, what)
 	}
 	if h.cfg.OS == Windows {
-		return Result{}, fmt.Errorf("host %s: %s: POSIX hosts only", h.cfg.Name, what)
+		return h.runVerifiedWindows(ctx, file, sum, c)
 	}
 	c.Args = append([]string{"-c", verifyScript, "hawiz-verify", file, strings.ToLower(sum), c.Program}, c.Args...)
 	c.Program = "sh"
@@ -270,8 +378,50 @@ func (h *Host) RunVerified(ctx context.Context, file, sum string, c Cmd) (Result
 	if err != nil {
 		return res, err
 	}
-	if got, ok := stderrTag(res, "hawiz-sha256"); ok && res.ExitStatus == 97 {
+	if got, ok := h.stageTag(res, "hawiz-sha256"); ok && res.ExitStatus == 97 {
 		return res, fmt.Errorf("host %s: %s has sha256 %s, not %s: refused to run %s: %w", h.cfg.Name, file, got, strings.ToLower(sum), c.Args[5], ErrNotVerified)
 	}
 	return res, nil
+}
+
+func (h *Host) runVerifiedWindows(ctx context.Context, file, sum string, c Cmd) (Result, error) {
+	argv := append([]string{c.Program}, c.Args...)
+	ps, err := psVerifiedRunScript(file, strings.ToLower(sum), argv, c.Env, c.Stdin != nil)
+	if err != nil {
+		return Result{}, fmt.Errorf("host %s: run %s after checking %s: %w", h.cfg.Name, c.Program, file, err)
+	}
+	r := execReq{kind: "run", ps: ps, stdin: c.Stdin, timeout: c.Timeout, onLine: c.OnLine}
+	if h.f.opts.Transcript != nil {
+		r.detail = ShJoin(argv) + " (after checking that " + file + " has sha256 " + strings.ToLower(sum) + ")"
+	}
+	res, err := h.exec(ctx, &r)
+	if err != nil || res.ExitStatus != 97 {
+		return res, err
+	}
+	if got, ok := h.stageTag(res, "hawiz-sha256"); ok {
+		return res, fmt.Errorf("host %s: %s has sha256 %s, not %s: refused to run %s: %w", h.cfg.Name, file, refusalText(got), strings.ToLower(sum), c.Program, ErrNotVerified)
+	}
+	if why, ok := h.stageTag(res, "hawiz-unsafe"); ok {
+		return res, fmt.Errorf("host %s: %s: %s: refused to run %s: %w", h.cfg.Name, file, refusalText(why), c.Program, ErrNotVerified)
+	}
+	return res, nil
+}
+
+// CopyIntoStageDir copies the file src on the host into the stage
+// directory dir (a name of prefix) as name, as root with sudo: on POSIX
+// hosts `cp -- SRC DIR/NAME`, on Windows [IO.File]::Copy, which refuses a
+// name already there and gives the copy the directory's inherited ACL.
+// The error is for what Run's is; a failed copy is Result.ExitStatus.
+func (h *Host) CopyIntoStageDir(ctx context.Context, src, dir, prefix, name string, sudo bool, timeout time.Duration) (Result, error) {
+	what := "copy " + src + " into stage directory " + dir
+	if !h.isStageDir(dir, prefix) {
+		return Result{}, fmt.Errorf("host %s: %s: not a stage directory name of %q", h.cfg.Name, what, prefix)
+	}
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") || h.cfg.OS == Windows && strings.ContainsAny(name, `\:`) {
+		return Result{}, fmt.Errorf("host %s: %s: %q is not a file name", h.cfg.Name, what, name)
+	}
+	if h.cfg.OS == Windows {
+		return h.exec(ctx, &execReq{kind: "run", detail: what, ps: psStageCopyScript(src, dir+`\`+name), timeout: timeout})
+	}
+	return h.Run(ctx, Cmd{Program: "cp", Args: []string{"--", src, path.Join(dir, name)}, Sudo: sudo, Timeout: timeout})
 }

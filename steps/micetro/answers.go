@@ -28,8 +28,8 @@ const (
 
 	DefaultMaxClockSkew = 5 * time.Second
 
-	// DefaultUploadDir is where an uploaded installer goes on Linux members
-	// unless upload_dir or members[i].upload_dir says otherwise.
+	// DefaultUploadDir is the parent of the installer's staging directory on
+	// Linux members unless upload_dir or members[i].upload_dir says otherwise.
 	DefaultUploadDir = "/tmp"
 )
 
@@ -59,9 +59,10 @@ type Member struct {
 	// the top-level preferences_path (a tar install or another layout on
 	// this host only); default: preferences_path, else the OS default.
 	PreferencesPath string `yaml:"preferences_path,omitempty"`
-	// UploadDir is where micetro-central-upgrade puts an uploaded installer
-	// on this member; default: the top-level upload_dir (Linux), else /tmp
-	// (Linux) or C:\Windows\Temp (Windows). Ignored by the HA procedure.
+	// UploadDir is where micetro-central-upgrade makes the installer's
+	// private staging directory on this member; default: the top-level
+	// upload_dir (Linux), else /tmp (Linux) or C:\Windows\Temp (Windows).
+	// Ignored by the HA procedure.
 	UploadDir string `yaml:"upload_dir,omitempty"`
 }
 
@@ -328,8 +329,8 @@ type Installer struct {
 type UpgradeAnswers struct {
 	Common    `yaml:",inline"`
 	Installer Installer `yaml:"installer"`
-	// UploadDir is where an uploaded installer is put on Linux members;
-	// default /tmp (the installer's own directory is extracted beside it).
+	// UploadDir is the parent of the installer's private staging directory
+	// on Linux members; default /tmp.
 	UploadDir string `yaml:"upload_dir,omitempty"`
 	// InstallCommand runs the installer (argv). "{installer}" is replaced by
 	// the installer's path on the host and "{dir}" by the directory it is

@@ -25,10 +25,19 @@ func (a *UpgradeAnswers) installerName() string {
 	return filepath.Base(a.Installer.Local)
 }
 
-// installerPath is where the installer is on a Windows member (uploaded
-// there, or installer.remote), and on a Linux member the installer.remote
-// it is copied from. A Linux member installs from a copy in a staging
-// directory (stageDir).
+// stagedName is the installer's file name in m's staging directory: its
+// base name, on a Windows member after the last \ or /.
+func (a *UpgradeAnswers) stagedName(m *Member) string {
+	if m.windows() && a.Installer.Remote != "" {
+		return a.Installer.Remote[strings.LastIndexAny(a.Installer.Remote, `\/`)+1:]
+	}
+	return a.installerName()
+}
+
+// installerPath is installer.remote (what check-installer checks and a
+// member's staging directory gets a copy of), else the installer's name
+// directly in m's upload directory: where it went before members staged it
+// in a private directory under that one (stagedPath).
 func (a *UpgradeAnswers) installerPath(m *Member) string {
 	if a.Installer.Remote != "" {
 		return a.Installer.Remote
@@ -119,12 +128,4 @@ func (a *UpgradeAnswers) wantSum(e *steps.Env, hn string) (string, error) {
 		return v, nil
 	}
 	return "", fmt.Errorf("no SHA-256 recorded for installer.remote %s on %s (step check-installer records it)", a.Installer.Remote, hn)
-}
-
-// windowsDir is the directory of a Windows path.
-func windowsDir(p string) string {
-	if i := strings.LastIndexAny(p, `\/`); i > 0 {
-		return p[:i]
-	}
-	return p
 }

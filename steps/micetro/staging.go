@@ -12,17 +12,20 @@ import (
 	"github.com/hawiz/hawiz/steps"
 )
 
-// This file puts the installer on a member: where it is uploaded, and on a
-// Linux member the private staging directory it is installed from
-// (remote.MakeStageDir), found again, and removed.
+// This file puts the installer on a member: the private staging directory
+// under the member's upload directory that it is uploaded (or copied) into
+// and installed from (remote.MakeStageDir), found again, and removed. On
+// Linux it is made by root with mktemp -d, mode 0700; on Windows by the
+// administrator session with a random name and an ACL of SYSTEM and
+// Administrators only, inheritance disabled.
 
-// DefaultWindowsUploadDir is where an uploaded installer goes on Windows
-// members unless members[i].upload_dir says otherwise.
+// DefaultWindowsUploadDir is the parent of the installer's staging
+// directory on Windows members unless members[i].upload_dir says otherwise.
 const DefaultWindowsUploadDir = `C:\Windows\Temp`
 
 // uploadDir is where an uploaded installer goes on m: the member's own
-// upload_dir, else the top-level one (Linux members), else the default. On
-// a Linux member it is the parent of the installer's staging directory.
+// upload_dir, else the top-level one (Linux members), else the default. It
+// is the parent of the installer's staging directory.
 func (a *UpgradeAnswers) uploadDir(m *Member) string {
 	switch {
 	case m.UploadDir != "":
@@ -42,7 +45,8 @@ func joinDir(m *Member, dir, name string) string {
 }
 
 // stagePrefix names m's staging directories (remote.MakeStageDir):
-// PREFIX.XXXXXXXXXX under m's upload directory, made by root, mode 0700.
+// PREFIX.XXXXXXXXXX under m's upload directory, private to root (Linux) or
+// to SYSTEM and Administrators (Windows).
 // Each member has its own prefix, so members that share an upload_dir
 // (a shared file system) never take or remove each other's.
 func (a *UpgradeAnswers) stagePrefix(m *Member) string {
@@ -58,9 +62,14 @@ func (a *UpgradeAnswers) stagePrefix(m *Member) string {
 // uploadTarget is where the installer goes on m, as the plan shows it.
 func (a *UpgradeAnswers) uploadTarget(m *Member) string {
 	if m.windows() {
-		return a.installerPath(m)
+		return joinDir(m, joinDir(m, a.uploadDir(m), a.stagePrefix(m)+".XXXXXXXXXX"), a.stagedName(m))
 	}
 	return path.Join(a.uploadDir(m), a.stagePrefix(m)+".XXXXXXXXXX", a.installerName())
+}
+
+// stagedPath is the installer's path in m's staging directory dir.
+func (a *UpgradeAnswers) stagedPath(m *Member, dir string) string {
+	return joinDir(m, dir, a.stagedName(m))
 }
 
 // uploadTargets is the upload step's action: where the installer goes on
@@ -76,9 +85,10 @@ func (a *UpgradeAnswers) uploadTargets() string {
 		}
 	}
 	if same {
-		s := a.uploadTarget(first) + " on every member"
-		if !first.windows() { // the member's name in each directory's
-			s = path.Join(a.uploadDir(first), "hawiz-stage-micetro-upgrade-MEMBER.XXXXXXXXXX", a.installerName()) + " on every member"
+		// the member's name in each directory's
+		s := path.Join(a.uploadDir(first), "hawiz-stage-micetro-upgrade-MEMBER.XXXXXXXXXX", a.installerName()) + " on every member"
+		if first.windows() {
+			s = joinDir(first, joinDir(first, a.uploadDir(first), "hawiz-stage-micetro-upgrade-MEMBER.XXXXXXXXXX"), a.stagedName(first)) + " on every member"
 		}
 		if !first.windows() && a.UploadDir != DefaultUploadDir {
 			s += " (upload_dir, not the default " + DefaultUploadDir + ")"
@@ -100,6 +110,16 @@ func (a *UpgradeAnswers) uploadTargets() string {
 	return strings.Join(parts, ", ")
 }
 
+// anyOS: some member runs Windows (windows), or Linux (!windows).
+func (a *UpgradeAnswers) anyOS(windows bool) bool {
+	for i := range a.Members {
+		if a.Members[i].windows() == windows {
+			return true
+		}
+	}
+	return false
+}
+
 func (a *UpgradeAnswers) defaultUploadDir(m *Member) string {
 	if m.windows() {
 		return DefaultWindowsUploadDir
@@ -116,6 +136,9 @@ func (a *UpgradeAnswers) uploadDirField(m *Member) string {
 }
 
 func (a *UpgradeAnswers) unsafeUploadDir(m *Member, err error) error {
+	if m.windows() {
+		return fmt.Errorf("%s %s on %s: %w; choose a directory that only SYSTEM, Administrators (and the SSH user) can change, such as %s", a.uploadDirField(m), a.uploadDir(m), m.Host.Name, err, DefaultWindowsUploadDir)
+	}
 	return fmt.Errorf("%s %s on %s: %w; choose a directory that only root (and the SSH user) can change, such as /tmp or /var/tmp", a.uploadDirField(m), a.uploadDir(m), m.Host.Name, err)
 }
 
@@ -127,7 +150,7 @@ func (a *UpgradeAnswers) findStage(ctx context.Context, h *remote.Host, m *Membe
 		return "", dirs, err
 	}
 	for _, d := range dirs {
-		fi, err := h.Stat(ctx, path.Join(d, a.installerName()), a.sudo(m))
+		fi, err := h.Stat(ctx, a.stagedPath(m, d), a.sudo(m))
 		if err != nil {
 			return "", nil, err
 		}
@@ -155,12 +178,13 @@ func (a *UpgradeAnswers) removeStages(ctx context.Context, e *steps.Env, h *remo
 	return nil
 }
 
-// stage puts the installer with SHA-256 sum into a staging directory on
-// the Linux member m and returns that directory: the one that already
-// holds it, else a new one (remote.MakeStageDir: mktemp -d as root under
-// the upload directory, mode 0700) that the installer is uploaded into, or
-// installer.remote copied into, as root. Any other staging directory of
-// m's (an interrupted upload) is removed.
+// stage puts the installer with SHA-256 sum into a staging directory on m
+// and returns that directory: the one that already holds it, else a new one
+// (remote.MakeStageDir under the upload directory: on Linux mktemp -d as
+// root, mode 0700; on Windows a random name with an ACL of SYSTEM and
+// Administrators only) that the installer is uploaded into, or
+// installer.remote copied into, as root (the administrator). Any other
+// staging directory of m's (an interrupted upload) is removed.
 func (a *UpgradeAnswers) stage(ctx context.Context, e *steps.Env, h *remote.Host, m *Member, sum string) (string, error) {
 	dir, dirs, err := a.findStage(ctx, h, m, sum)
 	if err != nil {
@@ -174,9 +198,8 @@ func (a *UpgradeAnswers) stage(ctx context.Context, e *steps.Env, h *remote.Host
 	return dir, a.removeStages(ctx, e, h, m, dirs, dir)
 }
 
-// newStage makes a new staging directory on the Linux member m and puts the
-// installer into it as root: installer.local uploaded, or installer.remote
-// copied.
+// newStage makes a new staging directory on m and puts the installer into
+// it as root: installer.local uploaded, or installer.remote copied.
 func (a *UpgradeAnswers) newStage(ctx context.Context, e *steps.Env, h *remote.Host, m *Member) (string, error) {
 	dir, err := h.MakeStageDir(ctx, a.uploadDir(m), a.stagePrefix(m), a.sudo(m))
 	if errors.Is(err, remote.ErrUnsafeParent) {
@@ -185,12 +208,11 @@ func (a *UpgradeAnswers) newStage(ctx context.Context, e *steps.Env, h *remote.H
 	if err != nil {
 		return "", err
 	}
-	pkg := path.Join(dir, a.installerName())
 	if a.Installer.Local != "" {
-		err = a.upload(ctx, e, h, m, pkg, a.sudo(m))
+		err = a.upload(ctx, e, h, m, a.stagedPath(m, dir), a.sudo(m))
 	} else {
 		var r remote.Result
-		r, err = h.Run(ctx, remote.Cmd{Program: "cp", Args: []string{"--", a.Installer.Remote, pkg}, Sudo: a.sudo(m), Timeout: a.InstallTimeout})
+		r, err = h.CopyIntoStageDir(ctx, a.Installer.Remote, dir, a.stagePrefix(m), a.stagedName(m), a.sudo(m), a.InstallTimeout)
 		if err == nil && r.ExitStatus != 0 {
 			err = fmt.Errorf("%s: copying installer.remote %s into %s: %w", m.Host.Name, a.Installer.Remote, dir, r.ExitError())
 		}

@@ -13,7 +13,7 @@ import (
 
 // Step preflight of micetro-central-upgrade: every member reachable, sudo
 // works, Central version read on each, and the upload directory of every
-// Linux member still to upgrade safe for a staging directory.
+// member still to upgrade safe for a staging directory.
 // Docs: https://docs.menandmice.com/en/10.1/guides/implementation/central_ha.html#update-central-ha
 // (C2 central_ha.rst on branch 10.1, "Updating Central in High Availability
 // setup", the warning on Automatic Update).
@@ -24,21 +24,33 @@ func upgradePreflightStep(a *UpgradeAnswers) *steps.Step {
 		return err == nil, ev, err
 	}
 	return &steps.Step{
-		ID:     StepUpPreflight,
-		Title:  "Preflight: every member reachable, sudo works, Central version read on each",
-		Why:    "the Automatic Update feature cannot be used while Central is in High Availability; each member is upgraded by hand with an installer, and the version on each host decides what is left to do",
-		DocRef: docUpgrade + " (warning)",
-		Mode:   steps.Once,
-		Actions: append([]string{"check sudo on every member", "read the Central version on every member (" +
-			strings.Join(a.versionCommand(&a.Members[0]), " ") + ")",
-			"on every Linux member still to upgrade: its upload directory and every directory above it are root's or the SSH user's and not writable by others (unless sticky, as /tmp)"}, a.pathNotes()...),
-		Check: run,
+		ID:      StepUpPreflight,
+		Title:   "Preflight: every member reachable, sudo works, Central version read on each",
+		Why:     "the Automatic Update feature cannot be used while Central is in High Availability; each member is upgraded by hand with an installer, and the version on each host decides what is left to do",
+		DocRef:  docUpgrade + " (warning)",
+		Mode:    steps.Once,
+		Actions: append(upgradePreflightActions(a), a.pathNotes()...),
+		Check:   run,
 		Verify: func(ctx context.Context, e *steps.Env, h string) (string, error) {
 			_, ev, err := run(ctx, e, h)
 			return ev, err
 		},
 		After: []string{},
 	}
+}
+
+// upgradePreflightActions is the plan's lines; the checks of the upload
+// directories as the members' systems have them.
+func upgradePreflightActions(a *UpgradeAnswers) []string {
+	acts := []string{"check sudo on every member", "read the Central version on every member (" +
+		strings.Join(a.versionCommand(&a.Members[0]), " ") + ")"}
+	if a.anyOS(false) {
+		acts = append(acts, "on every Linux member still to upgrade: its upload directory and every directory above it are root's or the SSH user's and not writable by others (unless sticky, as /tmp)")
+	}
+	if a.anyOS(true) {
+		acts = append(acts, "on every Windows member still to upgrade: the session is an elevated administrator; its upload directory and every directory above it are no link or junction, owned by SYSTEM, Administrators, TrustedInstaller or the SSH user, and let no other account delete, rename or re-permission what is in them")
+	}
+	return acts
 }
 
 func upgradePreflight(ctx context.Context, e *steps.Env, a *UpgradeAnswers) (string, error) {
@@ -83,7 +95,7 @@ func upgradePreflight(ctx context.Context, e *steps.Env, a *UpgradeAnswers) (str
 	return "Central versions: " + strings.Join(ev, ", ") + "; target " + a.Installer.ExpectedVersion, nil
 }
 
-// preflightMember reads m's Central version and, on a Linux member still to
+// preflightMember reads m's Central version and, on a member still to
 // upgrade, checks where the installer will be staged: before anything is
 // written.
 func preflightMember(ctx context.Context, e *steps.Env, a *UpgradeAnswers, m *Member) (string, error) {
@@ -92,7 +104,7 @@ func preflightMember(ctx context.Context, e *steps.Env, a *UpgradeAnswers, m *Me
 		return "", err
 	}
 	v, err := centralVersion(ctx, &a.Common, h, m)
-	if err == nil && !m.windows() && v != a.Installer.ExpectedVersion {
+	if err == nil && v != a.Installer.ExpectedVersion {
 		err = h.CheckStageParent(ctx, a.uploadDir(m), a.sudo(m))
 		if errors.Is(err, remote.ErrUnsafeParent) {
 			err = a.unsafeUploadDir(m, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"strings"
 
 	"github.com/hawiz/hawiz/remote"
@@ -56,7 +55,8 @@ func upgradeMemberStep(a *UpgradeAnswers, i int, id string) *steps.Step {
 func (s *upgradeMember) runAction() string {
 	a, m := s.a, s.m
 	if m.windows() {
-		return "run the installer on " + m.Host.Name + ": " + strings.Join(a.installArgv(m, a.installerPath(m), windowsDir(a.installerPath(m))), " ") + " (its prompts get install_input; default: accept every default)"
+		return fmt.Sprintf("on %s, as the administrator, from the installer's staging directory under %s (staged again if it is gone): in one PowerShell script, check that the directory is still private and holds only the installer, check the installer's SHA-256 through a handle that lets nobody change it, and with that handle open run %s (its prompts get install_input; default: accept every default); then remove the staging directory",
+			m.Host.Name, a.uploadDir(m), strings.Join(a.installArgv(m, "{installer}", "{dir}"), " "))
 	}
 	how := "extract it into that directory and run its ./install"
 	if len(a.InstallCommand) > 0 {
@@ -65,11 +65,8 @@ func (s *upgradeMember) runAction() string {
 	return fmt.Sprintf("on %s, as root, in the installer's staging directory under %s (staged again if it is gone): check the installer's SHA-256 and, in the same shell, %s (its prompts get install_input; default: accept every default); then remove the staging directory", m.Host.Name, a.uploadDir(m), how)
 }
 
-// leftovers lists the member's staging directories (none on Windows).
+// leftovers lists the member's staging directories.
 func (s *upgradeMember) leftovers(ctx context.Context, h *remote.Host) ([]string, error) {
-	if s.m.windows() {
-		return nil, nil
-	}
 	_, dirs, err := s.a.findStage(ctx, h, s.m, "")
 	return dirs, err
 }
@@ -82,7 +79,7 @@ func (s *upgradeMember) check(ctx context.Context, e *steps.Env, hn string) (boo
 		return false, "", err
 	}
 	ok, ev, err := upgraded(ctx, s.a, h, s.m)
-	if err != nil || !ok || s.m.windows() {
+	if err != nil || !ok {
 		return ok, ev, err
 	}
 	dirs, err := s.leftovers(ctx, h)
@@ -112,12 +109,7 @@ func (s *upgradeMember) apply(ctx context.Context, e *steps.Env, hn string) erro
 		return a.removeStages(ctx, e, h, m, dirs, "")
 	}
 	e.Output(hn, "The installer asks whether to install Central, where the configuration files go, the user and group, and the binary location (B.7); hawiz answers with install_input.")
-	if m.windows() {
-		err = s.installWindows(ctx, e, h, hn)
-	} else {
-		err = s.installLinux(ctx, e, h, hn)
-	}
-	if err != nil {
+	if err := s.install(ctx, e, h, hn); err != nil {
 		return err
 	}
 	return s.ensureRunning(ctx, e, h, hn)
@@ -131,19 +123,11 @@ func (s *upgradeMember) installCmd(e *steps.Env, hn string, argv []string) remot
 		OnLine: func(_, line string) { e.Output(hn, line) }}
 }
 
-// installWindows runs the installer where it was uploaded.
-func (s *upgradeMember) installWindows(ctx context.Context, e *steps.Env, h *remote.Host, hn string) error {
-	a, m := s.a, s.m
-	cmd := s.installCmd(e, hn, a.installArgv(m, a.installerPath(m), windowsDir(a.installerPath(m))))
-	markChanged(e, hn)
-	r, err := h.Run(ctx, cmd)
-	return s.installerFailed(hn, r, err, "")
-}
-
-// installLinux stages the installer (again, if it is gone) and runs it as
-// root in its staging directory, in the shell that checks its SHA-256 just
-// before (remote.RunVerified); the staging directory is removed after.
-func (s *upgradeMember) installLinux(ctx context.Context, e *steps.Env, h *remote.Host, hn string) error {
+// install stages the installer (again, if it is gone) and runs it as root
+// (the administrator) in its staging directory, in the shell (PowerShell
+// script) that checks its SHA-256 just before (remote.RunVerified); the
+// staging directory is removed after.
+func (s *upgradeMember) install(ctx context.Context, e *steps.Env, h *remote.Host, hn string) error {
 	a, m := s.a, s.m
 	sum, err := a.wantSum(e, hn)
 	if err != nil {
@@ -153,7 +137,7 @@ func (s *upgradeMember) installLinux(ctx context.Context, e *steps.Env, h *remot
 	if err != nil {
 		return err
 	}
-	pkg := path.Join(dir, a.installerName())
+	pkg := a.stagedPath(m, dir)
 	cmd := s.installCmd(e, hn, a.installArgv(m, pkg, dir))
 	markChanged(e, hn)
 	r, err := h.RunVerified(ctx, pkg, sum, cmd)
@@ -229,7 +213,7 @@ func (s *upgradeMember) verify(ctx context.Context, e *steps.Env, hn string) (st
 
 func manualInstall(a *UpgradeAnswers, m *Member, dir string) string {
 	if m.windows() {
-		return fmt.Sprintf("run %s on %s by hand", a.installerPath(m), m.Host.Name)
+		return fmt.Sprintf("on %s, in an administrator session, run %s by hand (the staging directory is SYSTEM's and Administrators' alone; hawiz removes it once the member runs %s)", m.Host.Name, a.stagedPath(m, dir), a.Installer.ExpectedVersion)
 	}
 	return fmt.Sprintf("on %s, as root: cd %s && tar -xzf %s && cd <the extracted directory> && ./install (the staging directory is root's alone; hawiz removes it once the member runs %s)",
 		m.Host.Name, remote.ShQuote(dir), remote.ShQuote(a.installerName()), a.Installer.ExpectedVersion)

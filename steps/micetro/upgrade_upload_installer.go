@@ -3,14 +3,12 @@ package micetro
 import (
 	"context"
 	"fmt"
-	"path"
 
 	"github.com/hawiz/hawiz/steps"
 )
 
 // Step upload-installer of micetro-central-upgrade (installer.local): "Copy
-// the installer to every member", into a private staging directory on Linux
-// members.
+// the installer to every member", into a private staging directory.
 // Docs: https://docs.menandmice.com/en/10.1/guides/implementation/central_ha.html#update-central-ha
 // (C2 central_ha.rst on branch 10.1, "Updating Central in High Availability
 // setup", steps 2–3); C6 binaries.rst, install_central.rst.
@@ -21,18 +19,30 @@ type uploadInstaller struct{ a *UpgradeAnswers }
 func uploadStep(a *UpgradeAnswers) *steps.Step {
 	s := &uploadInstaller{a}
 	return &steps.Step{
-		ID:     StepUpUploadInstaller,
-		Title:  "Copy the installer to every member",
-		Why:    "each member is upgraded manually using an installer",
-		DocRef: docUpgrade + " steps 2–3; C6 binaries.rst, install_central.rst",
-		Hosts:  steps.HostNames(a),
-		Mode:   steps.Parallel,
-		Actions: []string{fmt.Sprintf("upload %s to %s, SHA-256 checked on arrival", a.Installer.Local, a.uploadTargets()),
-			"on Linux members, into a new directory made by root with mktemp -d (mode 0700: no other user can read or replace the installer), uploaded as root; a member that already runs " + a.Installer.ExpectedVersion + " gets nothing"},
-		Check:  s.check,
-		Apply:  s.apply,
-		Verify: s.verify,
+		ID:      StepUpUploadInstaller,
+		Title:   "Copy the installer to every member",
+		Why:     "each member is upgraded manually using an installer",
+		DocRef:  docUpgrade + " steps 2–3; C6 binaries.rst, install_central.rst",
+		Hosts:   steps.HostNames(a),
+		Mode:    steps.Parallel,
+		Actions: uploadActions(a),
+		Check:   s.check,
+		Apply:   s.apply,
+		Verify:  s.verify,
 	}
+}
+
+// uploadActions is the plan's lines: where the installer goes, and how its
+// directory is private on Linux members and on Windows members.
+func uploadActions(a *UpgradeAnswers) []string {
+	acts := []string{fmt.Sprintf("upload %s to %s, SHA-256 checked on arrival", a.Installer.Local, a.uploadTargets())}
+	if a.anyOS(false) {
+		acts = append(acts, "on Linux members, into a new directory made by root with mktemp -d (mode 0700: no other user can read or replace the installer), uploaded as root; a member that already runs "+a.Installer.ExpectedVersion+" gets nothing")
+	}
+	if a.anyOS(true) {
+		acts = append(acts, "on Windows members, into a new directory with a random name that the administrator session makes with its ACL in the same call (inheritance disabled, SYSTEM and Administrators full control, nobody else anything; refused if the name exists); a member that already runs "+a.Installer.ExpectedVersion+" gets nothing")
+	}
+	return acts
 }
 
 func (s *uploadInstaller) check(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {
@@ -46,16 +56,6 @@ func (s *uploadInstaller) check(ctx context.Context, e *steps.Env, hn string) (b
 		return false, "", err
 	}
 	_, m := a.memberByHost(hn)
-	if m.windows() {
-		info, err := h.Stat(ctx, a.installerPath(m), false)
-		if err != nil {
-			return false, "", err
-		}
-		if info.Exists && info.SHA256 == sum {
-			return true, fmt.Sprintf("%s is there (sha256 %s)", a.installerPath(m), short(sum)), nil
-		}
-		return false, fmt.Sprintf("%s is not there yet", a.installerPath(m)), nil
-	}
 	if ok, ev, err := upgraded(ctx, a, h, m); err != nil || ok {
 		return ok, ev + "; nothing to upload", err
 	}
@@ -64,7 +64,7 @@ func (s *uploadInstaller) check(ctx context.Context, e *steps.Env, hn string) (b
 		return false, "", err
 	}
 	if dir != "" {
-		return true, fmt.Sprintf("%s is there (sha256 %s)", path.Join(dir, a.installerName()), short(sum)), nil
+		return true, fmt.Sprintf("%s is there (sha256 %s)", a.stagedPath(m, dir), short(sum)), nil
 	}
 	return false, "the installer is not staged under " + a.uploadDir(m) + " yet", nil
 }
@@ -80,9 +80,6 @@ func (s *uploadInstaller) apply(ctx context.Context, e *steps.Env, hn string) er
 		return err
 	}
 	_, m := a.memberByHost(hn)
-	if m.windows() {
-		return a.upload(ctx, e, h, m, a.installerPath(m), false)
-	}
 	_, err = a.stage(ctx, e, h, m, sum)
 	return err
 }
