@@ -580,6 +580,19 @@ func (d *AppDB) validateLive(es *steps.FieldErrors) {
 // votes and priority defaults; seen maps the lower-cased hosts described so
 // far to their index, inURI holds appdb.uri's lower-cased hosts.
 func (m *Member) validate(es *steps.FieldErrors, f string, i int, seen map[string]int, inURI map[string]bool) {
+	// Defaults first: a member whose host is refused still takes part in
+	// the placement check that follows (it used to dereference nil votes).
+	if m.Votes == nil {
+		v := 1
+		m.Votes = &v
+	}
+	if m.Priority == nil {
+		p := 1
+		if m.Arbiter || *m.Votes == 0 {
+			p = 0
+		}
+		m.Priority = &p
+	}
 	if m.Host == "" {
 		es.Add(f+".host", "is required (host:port as in appdb.uri)")
 		return
@@ -595,17 +608,6 @@ func (m *Member) validate(es *steps.FieldErrors, f string, i int, seen map[strin
 		es.Add(f+".host", "%q is already appdb.members[%d]", m.Host, j)
 	}
 	seen[key] = i
-	if m.Votes == nil {
-		v := 1
-		m.Votes = &v
-	}
-	if m.Priority == nil {
-		p := 1
-		if m.Arbiter || *m.Votes == 0 {
-			p = 0
-		}
-		m.Priority = &p
-	}
 	if *m.Votes != 0 && *m.Votes != 1 {
 		es.Add(f+".votes", "%d must be 0 or 1", *m.Votes)
 	}

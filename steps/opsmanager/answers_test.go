@@ -95,6 +95,12 @@ func TestAnswersValidation(t *testing.T) {
 			"db3:27017 (in appdb.uri) is not described"},
 		{strings.Replace(validYAML, "?maxPoolSize=100\n", "?maxPoolSize=100\n  members:\n    - {host: db1}\n    - {host: db2, votes: 2}\n    - {host: db3, votes: 0}\n", 1),
 			"appdb.members[1].votes: 2 must be 0 or 1"},
+		// a member whose host is empty or unparsable is named, not a crash
+		// in the placement check that follows
+		{strings.Replace(validYAML, "?maxPoolSize=100\n", "?maxPoolSize=100\n  members:\n    - {host: \"\"}\n    - {host: db2}\n    - {host: db3}\n", 1),
+			"appdb.members[0].host: is required"},
+		{strings.Replace(validYAML, "?maxPoolSize=100\n", "?maxPoolSize=100\n  members:\n    - {host: db1, facility: a}\n    - {host: \"db2:x\", facility: b}\n    - {host: db3, facility: b}\n", 1),
+			"appdb.members[1].host"},
 	}
 	for _, c := range cases {
 		_, err := steps.LoadAnswers(HA(), []byte(c.yaml))
