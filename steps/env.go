@@ -74,13 +74,21 @@ func NewEnv(ctx context.Context, a Answers, fleet *remote.Fleet, op Operator) *E
 // Answers returns the run's validated answers (type-assert to the procedure's type).
 func (e *Env) Answers() Answers { return e.answers }
 
-// Host returns the connected host by its answers name, or nil (no such host,
-// or a local step).
-func (e *Env) Host(name string) *remote.Host {
-	if e.fleet == nil || name == "" {
-		return nil
+// Host returns the connected host by its answers name. A name the fleet
+// does not hold (not in the answers, not connected, a local step's "") is an
+// error naming it, never a nil host.
+func (e *Env) Host(name string) (*remote.Host, error) {
+	if name == "" {
+		return nil, fmt.Errorf("no host named: a local step has no host")
 	}
-	return e.fleet.Host(name)
+	var h *remote.Host
+	if e.fleet != nil {
+		h = e.fleet.Host(name)
+	}
+	if h == nil {
+		return nil, fmt.Errorf("host %s: not connected", name)
+	}
+	return h, nil
 }
 
 // Fleet returns every connected host (nil when the procedure has none).

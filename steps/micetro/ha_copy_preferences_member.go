@@ -51,7 +51,7 @@ func (s *copyPreferences) check(ctx context.Context, e *steps.Env, hn string) (b
 		active     bool
 		errR, errA error
 	)
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return false, "", err
 	}
@@ -82,7 +82,7 @@ func (s *copyPreferences) observe(ctx context.Context, e *steps.Env, h *remote.H
 // refused, never overwritten); Verify compares with the primary's file
 // afresh.
 func (s *copyPreferences) apply(ctx context.Context, e *steps.Env, hn string) error {
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return err
 	}
@@ -151,11 +151,11 @@ type checkedCopy struct {
 func readCopyState(ctx context.Context, e *steps.Env, a *HAAnswers, i int) (copyState, error) {
 	p, m := &a.Members[0], &a.Members[i]
 	var cs copyState
-	ph, err := host(e, p.Host.Name)
+	ph, err := e.Host(p.Host.Name)
 	if err != nil {
 		return cs, err
 	}
-	mh, err := host(e, m.Host.Name)
+	mh, err := e.Host(m.Host.Name)
 	if err != nil {
 		return cs, err
 	}

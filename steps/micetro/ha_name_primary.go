@@ -45,7 +45,7 @@ func (s *namePrimary) want() map[string]string {
 func (s *namePrimary) check(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {
 	a, p := s.a, s.p
 	path := a.prefsPath(p)
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return false, "", err
 	}

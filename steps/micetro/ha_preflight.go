@@ -179,7 +179,7 @@ func recordCompleteBefore(ctx context.Context, e *steps.Env, a *HAAnswers, facts
 // read-only probes at once.
 func gatherMember(ctx context.Context, e *steps.Env, c *Common, m *Member) memberFacts {
 	var f memberFacts
-	h, err := host(e, m.Host.Name)
+	h, err := e.Host(m.Host.Name)
 	if err != nil {
 		f.err = err
 		return f

@@ -57,7 +57,7 @@ func registerStep(a *HAAnswers, i int, id, doc string) *steps.Step {
 		Apply: func(ctx context.Context, e *steps.Env, hn string) error {
 			if i == 0 {
 				// The restart after this must come later than now (primary's clock).
-				h, err := host(e, hn)
+				h, err := e.Host(hn)
 				if err != nil {
 					return err
 				}

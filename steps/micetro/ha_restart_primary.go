@@ -47,7 +47,7 @@ func restartPrimaryStep(a *HAAnswers, id, title, doc, registeredFact string) *st
 }
 
 func (s *restartPrimary) check(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return false, "", err
 	}
@@ -79,7 +79,7 @@ func (s *restartPrimary) notBefore(e *steps.Env) string {
 
 func (s *restartPrimary) apply(ctx context.Context, e *steps.Env, hn string) error {
 	a, p := s.a, s.p
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return err
 	}

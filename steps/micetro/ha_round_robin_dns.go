@@ -146,7 +146,7 @@ func expectedAddrs(ctx context.Context, e *steps.Env, a *HAAnswers) ([]netip.Add
 	var out []netip.Addr
 	for _, m := range a.Members {
 		cands := []string{m.IP, m.Host.Address}
-		if h := e.Host(m.Host.Name); h != nil {
+		if h, err := e.Host(m.Host.Name); err == nil {
 			cands = append(cands, h.Address())
 		}
 		var addr netip.Addr

@@ -41,7 +41,7 @@ func startMemberStep(a *HAAnswers, i int, id string) *steps.Step {
 }
 
 func (s *startMember) check(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return false, "", err
 	}
@@ -69,7 +69,7 @@ func (s *startMember) observe(ctx context.Context, h *remote.Host, hn string) ob
 }
 
 func (s *startMember) apply(ctx context.Context, e *steps.Env, hn string) error {
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return err
 	}

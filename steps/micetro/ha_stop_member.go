@@ -45,7 +45,7 @@ func stopMemberStep(a *HAAnswers, i int, id string) *steps.Step {
 func (s *stopMember) notActive() string { return "service " + s.a.serviceName(s.m) + " is not active" }
 
 func (s *stopMember) check(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return false, "", err
 	}
@@ -69,7 +69,7 @@ func (s *stopMember) check(ctx context.Context, e *steps.Env, hn string) (bool, 
 }
 
 func (s *stopMember) apply(ctx context.Context, e *steps.Env, hn string) error {
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func (s *stopMember) verify(ctx context.Context, e *steps.Env, hn string) (strin
 	if ev, ok := s.proved.take(hn); ok {
 		return ev, nil
 	}
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return "", err
 	}

@@ -240,7 +240,10 @@ func TestHAFreshStateRerunOnlyAsksManualSteps(t *testing.T) {
 func restartInOneSecond(t *testing.T, e *steps.Env, a *HAAnswers) (time.Time, time.Time) {
 	t.Helper()
 	m := &a.Members[0]
-	h := e.Host(m.Host.Name)
+	h, err := e.Host(m.Host.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The start as hawiz dates it (from /proc, to the clock tick), not the
 	// wall time around the restart: how long a restart takes (seconds on a
 	// loaded machine) does not matter, only where in its second it started.
@@ -268,7 +271,10 @@ func TestRestartCheckSameSecond(t *testing.T) {
 	w, a, _, e, _ := setup(t, 2, nil)
 	ctx := context.Background()
 	m := &a.Members[0]
-	h := e.Host(m.Host.Name)
+	h, err := e.Host(m.Host.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
 	prefs := filepath.Join(w.hosts[0].root, "var/mmsuite/mmcentral/preferences.cfg")
 	t0, t1 := restartInOneSecond(t, e, a)
 	check := func(mtime time.Time, notBefore string, overlapOK bool) (bool, string) {
@@ -313,7 +319,10 @@ func TestRestartCheckWithoutProcStart(t *testing.T) {
 	w, a, _, e, _ := setup(t, 2, nil)
 	ctx := context.Background()
 	m := &a.Members[0]
-	h := e.Host(m.Host.Name)
+	h, err := e.Host(m.Host.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
 	prefs := filepath.Join(w.hosts[0].root, "var/mmsuite/mmcentral/preferences.cfg")
 	t0, _ := restartInOneSecond(t, e, a)
 	w.hosts[0].writeFile("bin/pgrep", "#!/bin/sh\nexit 1\n") // from now no match (the real one may see other tests' stand-ins)
@@ -789,7 +798,10 @@ func TestServiceVerifyUsesTheActionsOwnProof(t *testing.T) {
 	}
 	start, stop := stepByID(t, list, "start-central2"), stepByID(t, list, "stop-central2")
 	hn := start.Hosts[0]
-	h := e.Host(hn)
+	h, err := e.Host(hn)
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc := remote.ServiceManager{Kind: "systemctl"}
 	// The proof is used once: Verify again asks the host.
 	if _, err := h.Service(ctx, svc, "mmcentral", remote.ServiceStop, false); err != nil {

@@ -61,7 +61,7 @@ func stateStep(a *HAAnswers, i int, id, title, doc string) *steps.Step {
 			return nil
 		},
 		Verify: func(ctx context.Context, e *steps.Env, hn string) (string, error) {
-			h, err := host(e, hn)
+			h, err := e.Host(hn)
 			if err != nil {
 				return "", err
 			}

@@ -18,15 +18,6 @@ import (
 // remote's typed primitives. No answer value is ever pasted into a shell
 // string: paths, names and argv go through remote.Cmd, which quotes them.
 
-// host returns the connected host for name or an error naming it.
-func host(e *steps.Env, name string) (*remote.Host, error) {
-	h := e.Host(name)
-	if h == nil {
-		return nil, fmt.Errorf("host %s is not connected", name)
-	}
-	return h, nil
-}
-
 // readPrefs reads m's preferences.cfg. exists is false when there is none.
 func readPrefs(ctx context.Context, c *Common, h *remote.Host, m *Member) (p *Prefs, info remote.FileInfo, err error) {
 	b, info, err := h.ReadFile(ctx, c.prefsPath(m), c.sudo(m))

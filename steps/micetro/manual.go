@@ -84,7 +84,7 @@ func clusterComplete(ctx context.Context, e *steps.Env, a *HAAnswers, facts []me
 	for i := range a.Members {
 		fs[i] = func() {
 			m := &a.Members[i]
-			h, err := host(e, m.Host.Name)
+			h, err := e.Host(m.Host.Name)
 			if err != nil {
 				errs[i] = err
 				return

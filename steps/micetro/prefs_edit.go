@@ -27,7 +27,7 @@ type prefsRead struct {
 // askOnDifferent: an element holding another value stops and asks the
 // operator (ClusterMemberName).
 func setPrefs(ctx context.Context, e *steps.Env, c *Common, m *Member, want map[string]string, askOnDifferent bool, read *prefsRead) error {
-	h, err := host(e, m.Host.Name)
+	h, err := e.Host(m.Host.Name)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func writePrefs(ctx context.Context, e *steps.Env, c *Common, h *remote.Host, m 
 // verifyPrefs checks that m's preferences.cfg holds want (once each), has no
 // typographic quotes and still names the database.
 func verifyPrefs(ctx context.Context, e *steps.Env, c *Common, m *Member, want map[string]string) (string, error) {
-	h, err := host(e, m.Host.Name)
+	h, err := e.Host(m.Host.Name)
 	if err != nil {
 		return "", err
 	}

@@ -108,7 +108,7 @@ func verifyRunning(ctx context.Context, e *steps.Env, proved *handoff[string], c
 	if ev, ok := proved.take(hn); ok {
 		return ev, nil
 	}
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return "", err
 	}

@@ -15,7 +15,7 @@ import (
 
 func remoteInstallerStep(a *UpgradeAnswers) *steps.Step {
 	check := func(ctx context.Context, e *steps.Env, hn string) (string, error) {
-		h, err := host(e, hn)
+		h, err := e.Host(hn)
 		if err != nil {
 			return "", err
 		}

@@ -99,7 +99,7 @@ func upgradePreflight(ctx context.Context, e *steps.Env, a *UpgradeAnswers) (str
 // upgrade, checks where the installer will be staged: before anything is
 // written.
 func preflightMember(ctx context.Context, e *steps.Env, a *UpgradeAnswers, m *Member) (string, error) {
-	h, err := host(e, m.Host.Name)
+	h, err := e.Host(m.Host.Name)
 	if err != nil {
 		return "", err
 	}

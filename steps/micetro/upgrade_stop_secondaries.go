@@ -41,7 +41,7 @@ func stopSecondariesStep(a *UpgradeAnswers) *steps.Step {
 
 func (s *stopSecondaries) check(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {
 	a := s.a
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return false, "", err
 	}
@@ -60,7 +60,7 @@ func (s *stopSecondaries) check(ctx context.Context, e *steps.Env, hn string) (b
 }
 
 func (s *stopSecondaries) apply(ctx context.Context, e *steps.Env, hn string) error {
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func (s *stopSecondaries) apply(ctx context.Context, e *steps.Env, hn string) er
 
 func (s *stopSecondaries) verify(ctx context.Context, e *steps.Env, hn string) (string, error) {
 	a := s.a
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return "", err
 	}

@@ -74,7 +74,7 @@ func (s *upgradeMember) leftovers(ctx context.Context, h *remote.Host) ([]string
 // check: upgraded, and no staging directory left by a run killed before it
 // removed it.
 func (s *upgradeMember) check(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return false, "", err
 	}
@@ -94,7 +94,7 @@ func (s *upgradeMember) check(ctx context.Context, e *steps.Env, hn string) (boo
 
 func (s *upgradeMember) apply(ctx context.Context, e *steps.Env, hn string) error {
 	a, m := s.a, s.m
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func (s *upgradeMember) ensureRunning(ctx context.Context, e *steps.Env, h *remo
 // verify: the expected version, no staging directory left, Central running.
 func (s *upgradeMember) verify(ctx context.Context, e *steps.Env, hn string) (string, error) {
 	a, m := s.a, s.m
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return "", err
 	}

@@ -51,7 +51,7 @@ func (s *uploadInstaller) check(ctx context.Context, e *steps.Env, hn string) (b
 	if err != nil {
 		return false, "", err
 	}
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return false, "", err
 	}
@@ -75,7 +75,7 @@ func (s *uploadInstaller) apply(ctx context.Context, e *steps.Env, hn string) er
 	if err != nil {
 		return err
 	}
-	h, err := host(e, hn)
+	h, err := e.Host(hn)
 	if err != nil {
 		return err
 	}

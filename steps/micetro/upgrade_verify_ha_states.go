@@ -69,7 +69,7 @@ func allUpgraded(ctx context.Context, e *steps.Env, a *UpgradeAnswers) (string, 
 	var ev []string
 	for i := range a.Members {
 		m := &a.Members[i]
-		h, err := host(e, m.Host.Name)
+		h, err := e.Host(m.Host.Name)
 		if err != nil {
 			return "", err
 		}

@@ -25,7 +25,7 @@ func confHas(ctx context.Context, e *steps.Env, c *Common, host string, want []k
 	if err != nil {
 		return false, "", err
 	}
-	h, err := hostOf(e, host)
+	h, err := e.Host(host)
 	if err != nil {
 		return false, "", err
 	}
@@ -56,7 +56,7 @@ func confSet(ctx context.Context, e *steps.Env, c *Common, host string, want []k
 	if err != nil {
 		return err
 	}
-	h, err := hostOf(e, host)
+	h, err := e.Host(host)
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func confLines(ctx context.Context, e *steps.Env, c *Common, name string, keys [
 	if err != nil {
 		return "", nil, err
 	}
-	h, err := hostOf(e, name)
+	h, err := e.Host(name)
 	if err != nil {
 		return "", nil, err
 	}

@@ -47,7 +47,7 @@ func wantKeySHA(ctx context.Context, e *steps.Env, c *Common) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	h, err := hostOf(e, first)
+	h, err := e.Host(first)
 	if err != nil {
 		return "", err
 	}
@@ -72,7 +72,7 @@ func keyMatches(ctx context.Context, e *steps.Env, c *Common, host string) (bool
 	if err != nil {
 		return false, "", err
 	}
-	h, err := hostOf(e, host)
+	h, err := e.Host(host)
 	if err != nil {
 		return false, "", err
 	}
@@ -125,7 +125,7 @@ func keyFromServers(ctx context.Context, e *steps.Env, c *Common, mode, want str
 		if err != nil {
 			return nil, false, err
 		}
-		h, err := hostOf(e, s.Name)
+		h, err := e.Host(s.Name)
 		if err != nil {
 			return nil, false, err
 		}
@@ -190,7 +190,7 @@ func writeKey(ctx context.Context, e *steps.Env, c *Common, host string, key []b
 	if err != nil {
 		return err
 	}
-	h, err := hostOf(e, host)
+	h, err := e.Host(host)
 	if err != nil {
 		return err
 	}

@@ -141,7 +141,7 @@ func readLive(ctx context.Context, e *steps.Env, a *Answers, pw string) (LiveCon
 		var dial Dialer
 		where, server := "this machine", ""
 		if via == "server" {
-			h, err := hostOf(e, first)
+			h, err := e.Host(first)
 			if err != nil {
 				return LiveConfig{}, "", fmt.Errorf("the live check connects through %s, which is not connected", first)
 			}

@@ -54,7 +54,7 @@ func agentSudo(a *Answers) bool { return a.SSH.Sudo != steps.SudoNone }
 
 func agentCheck(ctx context.Context, e *steps.Env, a *Answers, host string) (bool, string, error) {
 	g := a.agent(host)
-	h, err := hostOf(e, host)
+	h, err := e.Host(host)
 	if err != nil {
 		return false, "", err
 	}
@@ -75,7 +75,7 @@ func agentArgv(g *Agent, action string) []string {
 
 func agentApply(ctx context.Context, e *steps.Env, a *Answers, host string) error {
 	g := a.agent(host)
-	h, err := hostOf(e, host)
+	h, err := e.Host(host)
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func agentVerify(ctx context.Context, e *steps.Env, a *Answers, host string) (st
 	if g.ServiceManager != "service" {
 		argv = []string{"systemctl", "is-active", "--quiet", g.Service}
 	}
-	h, err := hostOf(e, host)
+	h, err := e.Host(host)
 	if err != nil {
 		return "", err
 	}

@@ -61,7 +61,7 @@ func preflight(ctx context.Context, e *steps.Env, c *Common) (string, error) {
 // user, conf-mms.properties, gen.key, service command) and returns its
 // version.
 func inventoryServer(ctx context.Context, e *steps.Env, c *Common, name string) (string, string, error) {
-	h, err := hostOf(e, name)
+	h, err := e.Host(name)
 	if err != nil {
 		return "", "", err
 	}

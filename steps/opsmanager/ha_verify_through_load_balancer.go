@@ -153,7 +153,7 @@ func accessLogHits(ctx context.Context, e *steps.Env, c *Common, name, tag strin
 	if err != nil {
 		return "", err
 	}
-	h, err := hostOf(e, name)
+	h, err := e.Host(name)
 	if err != nil {
 		return "", err
 	}

@@ -59,7 +59,7 @@ func resolveLayout(ctx context.Context, e *steps.Env, c *Common, name string) (l
 	if l.User != "" && l.GenKey != "" {
 		return l, nil
 	}
-	h, err := hostOf(e, name)
+	h, err := e.Host(name)
 	if err != nil {
 		return l, err
 	}

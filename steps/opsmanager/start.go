@@ -21,7 +21,7 @@ func refuseWrongKey(ctx context.Context, e *steps.Env, c *Common, host string, r
 	if err != nil {
 		return err
 	}
-	h, err := hostOf(e, host)
+	h, err := e.Host(host)
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func startCheck(ctx context.Context, e *steps.Env, c *Common, host string) (bool
 	if v, _ := e.Fact(factKey(host, "restart")); v == "1" {
 		return false, host + ": conf-mms.properties changed while it ran: restart needed", nil
 	}
-	h, err := hostOf(e, host)
+	h, err := e.Host(host)
 	if err != nil {
 		return false, "", err
 	}
@@ -85,7 +85,7 @@ func startApply(ctx context.Context, e *steps.Env, c *Common, host string, requi
 	if err != nil {
 		return err
 	}
-	h, err := hostOf(e, host)
+	h, err := e.Host(host)
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func startVerify(ctx context.Context, e *steps.Env, c *Common, host string) (str
 	if err != nil {
 		return "", err
 	}
-	h, err := hostOf(e, host)
+	h, err := e.Host(host)
 	if err != nil {
 		return "", err
 	}

@@ -50,7 +50,7 @@ func upBackupCheck(ctx context.Context, e *steps.Env, c *Common, host string) (b
 		return false, "", err
 	}
 	bc, bk := upBackupPaths(l)
-	h, err := hostOf(e, host)
+	h, err := e.Host(host)
 	if err != nil {
 		return false, "", err
 	}
@@ -112,7 +112,7 @@ func upBackupApply(ctx context.Context, e *steps.Env, c *Common, host string) er
 	if err != nil {
 		return err
 	}
-	h, err := hostOf(e, host)
+	h, err := e.Host(host)
 	if err != nil {
 		return err
 	}

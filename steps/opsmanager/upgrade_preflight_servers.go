@@ -62,7 +62,7 @@ func upInventoryServer(ctx context.Context, e *steps.Env, a *UpgradeAnswers, nam
 	if err != nil {
 		return "", "", err
 	}
-	h, err := hostOf(e, name)
+	h, err := e.Host(name)
 	if err != nil {
 		return "", "", err
 	}

@@ -49,7 +49,7 @@ func upCheck(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string) 
 	if err != nil {
 		return false, "", err
 	}
-	h, err := hostOf(e, host)
+	h, err := e.Host(host)
 	if err != nil {
 		return false, "", err
 	}
@@ -111,7 +111,7 @@ func upApply(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string) 
 	if err != nil {
 		return err
 	}
-	h, err := hostOf(e, host)
+	h, err := e.Host(host)
 	if err != nil {
 		return err
 	}

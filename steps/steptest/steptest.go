@@ -82,7 +82,7 @@ greeting: hello         # written to conf.txt
 
 func fileCheck(path, want string) func(context.Context, *steps.Env, string) (bool, string, error) {
 	return func(ctx context.Context, e *steps.Env, host string) (bool, string, error) {
-		fi, err := e.Host(host).Stat(ctx, path, false)
+		fi, err := hostOf(e, host).Stat(ctx, path, false)
 		if err != nil {
 			return false, "", err
 		}
@@ -99,12 +99,12 @@ func failIfAsked(ctx context.Context, e *steps.Env, host, id string) error {
 	if a.FailOn != id {
 		return nil
 	}
-	fi, err := e.Host(host).Stat(ctx, "fail", false)
+	fi, err := hostOf(e, host).Stat(ctx, "fail", false)
 	if err != nil {
 		return err
 	}
 	if fi.Exists {
-		res, err := e.Host(host).Run(ctx, remote.Cmd{Program: "sh", Args: []string{"-c", "echo about to fail; echo broken >&2; exit 7"}})
+		res, err := hostOf(e, host).Run(ctx, remote.Cmd{Program: "sh", Args: []string{"-c", "echo about to fail; echo broken >&2; exit 7"}})
 		if err != nil {
 			return err
 		}
@@ -123,7 +123,7 @@ func holdIfAsked(ctx context.Context, e *steps.Env, host, id string) error {
 	if e.Answers().(*Answers).Hold != id {
 		return nil
 	}
-	res, err := e.Host(host).Run(ctx, remote.Cmd{Program: "sh", Args: []string{"-c", holdScript},
+	res, err := hostOf(e, host).Run(ctx, remote.Cmd{Program: "sh", Args: []string{"-c", holdScript},
 		OnLine: func(_, line string) { e.Output(host, line) }})
 	if err != nil {
 		return err
@@ -156,7 +156,7 @@ func Procedure() *steps.Procedure {
 					if err := failIfAsked(ctx, e, host, "write-config"); err != nil {
 						return err
 					}
-					_, err := e.Host(host).WriteFile(ctx, "conf.txt", []byte(conf), remote.WriteOptions{Mode: 0o644})
+					_, err := hostOf(e, host).WriteFile(ctx, "conf.txt", []byte(conf), remote.WriteOptions{Mode: 0o644})
 					return err
 				},
 				Verify: func(ctx context.Context, e *steps.Env, host string) (string, error) {
@@ -175,14 +175,14 @@ func Procedure() *steps.Procedure {
 					if !ok {
 						return false, "no target recorded", nil
 					}
-					n, err := readCounter(ctx, e.Host(host))
+					n, err := readCounter(ctx, hostOf(e, host))
 					return err == nil && strconv.Itoa(n) == want, fmt.Sprintf("counter %d, want %s", n, want), err
 				},
 				Apply: func(ctx context.Context, e *steps.Env, host string) error {
 					if err := holdIfAsked(ctx, e, host, "bump-counter"); err != nil {
 						return err
 					}
-					h := e.Host(host)
+					h := hostOf(e, host)
 					n, err := readCounter(ctx, h)
 					if err != nil {
 						return err
@@ -192,7 +192,7 @@ func Procedure() *steps.Procedure {
 					return err
 				},
 				Verify: func(ctx context.Context, e *steps.Env, host string) (string, error) {
-					n, err := readCounter(ctx, e.Host(host))
+					n, err := readCounter(ctx, hostOf(e, host))
 					return fmt.Sprintf("counter %d", n), err
 				},
 			}, {
@@ -207,7 +207,7 @@ func Procedure() *steps.Procedure {
 						return err
 					}
 					e.Output(host, "writing marker for "+host)
-					_, err := e.Host(host).WriteFile(ctx, "marker.txt", []byte(host+"\n"), remote.WriteOptions{})
+					_, err := hostOf(e, host).WriteFile(ctx, "marker.txt", []byte(host+"\n"), remote.WriteOptions{})
 					return err
 				},
 				Verify: func(ctx context.Context, e *steps.Env, host string) (string, error) {
@@ -226,11 +226,11 @@ func Procedure() *steps.Procedure {
 						Values:       []steps.KV{{Label: "File", Value: "manual.txt"}},
 					},
 					Check: func(ctx context.Context, e *steps.Env, host string) (bool, string, error) {
-						fi, err := e.Host(host).Stat(ctx, "manual.txt", false)
+						fi, err := hostOf(e, host).Stat(ctx, "manual.txt", false)
 						return fi.Exists, fmt.Sprintf("manual.txt exists: %t", fi.Exists), err
 					},
 					Verify: func(ctx context.Context, e *steps.Env, host string) (string, error) {
-						fi, err := e.Host(host).Stat(ctx, "manual.txt", false)
+						fi, err := hostOf(e, host).Stat(ctx, "manual.txt", false)
 						if err == nil && !fi.Exists {
 							err = errors.New("manual.txt is missing")
 						}
@@ -256,15 +256,15 @@ func Procedure() *steps.Procedure {
 						}
 						e.Output(host, "storing password "+s)
 						e.Logger().Info("storing", "password", s)
-						if _, err := e.Host(host).Run(ctx, remote.Cmd{Program: "echo", Args: []string{"the secret is", s}}); err != nil {
+						if _, err := hostOf(e, host).Run(ctx, remote.Cmd{Program: "echo", Args: []string{"the secret is", s}}); err != nil {
 							return err
 						}
-						_, err = e.Host(host).WriteFile(ctx, "secret.txt", []byte(s), remote.WriteOptions{Secret: true, Mode: 0o600})
+						_, err = hostOf(e, host).WriteFile(ctx, "secret.txt", []byte(s), remote.WriteOptions{Secret: true, Mode: 0o600})
 						return err
 					},
 					Verify: func(ctx context.Context, e *steps.Env, host string) (string, error) {
 						s, _ := e.Secret(steps.SecretAppDBPassword)
-						b, _, err := e.Host(host).ReadFile(ctx, "secret.txt", false)
+						b, _, err := hostOf(e, host).ReadFile(ctx, "secret.txt", false)
 						return "secret.txt holds " + string(b) + " (want " + s + ")", err
 					},
 				})
@@ -452,4 +452,15 @@ const Secret = "s3cr3t-Pa55word!"
 
 func SlogJSON(w io.Writer, red *remote.Redactor) *slog.Logger {
 	return slog.New(steps.NewRedactingHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}), red))
+}
+
+// hostOf is the test procedures' host lookup: the engine runs them only on
+// connected hosts, so an unknown name is a bug in the test and panics
+// naming it.
+func hostOf(e *steps.Env, name string) *remote.Host {
+	h, err := e.Host(name)
+	if err != nil {
+		panic("steptest: " + err.Error())
+	}
+	return h
 }
