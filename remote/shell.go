@@ -462,19 +462,39 @@ func (h *Host) execShell(ctx context.Context, s *rshell, r *execReq) (res Result
 		return res, nil, false
 	}
 	var stdin []byte
-	n := -1
 	if r.stdin != nil { // read without consuming: a fallback session sends it again
 		br := r.stdin.(*bytes.Reader)
 		stdin = make([]byte, br.Len())
 		br.ReadAt(stdin, br.Size()-int64(br.Len()))
-		n = len(stdin)
 		defer func() {
 			if handled {
 				br.Seek(0, io.SeekEnd)
 			}
 		}()
 	}
-	var tok string
+	tok, req := shellRequest(script, stdin, r.stdin != nil)
+
+	outc, errc := make(chan shellOut, 1), make(chan shellOut, 1)
+	go readShellStream(s.out, tok, false, outc)
+	go readShellStream(s.err, tok, true, errc)
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := s.in.Write(req)
+		wrote <- err
+	}()
+	o, e, err := h.awaitShell(ctx, s, r.timeout, outc, errc)
+	if err != nil { // cancelled or timed out: the shell is killed
+		res.Stdout, res.Stderr = o.b, e.b
+		return res, err, true
+	}
+	return h.shellVerdict(s, o, e, wrote)
+}
+
+// shellRequest renders one command for a resident shell: a token new for
+// this command, found in neither the script nor the stdin, then the
+// request as the shell loop reads it (TOKEN, N, the script, TOKEN, the N
+// bytes).
+func shellRequest(script string, stdin []byte, hasStdin bool) (tok string, req []byte) {
 	for {
 		var b [16]byte
 		rand.Read(b[:])
@@ -483,58 +503,62 @@ func (h *Host) execShell(ctx context.Context, s *rshell, r *execReq) (res Result
 			break
 		}
 	}
-	req := make([]byte, 0, len(script)+2*len(tok)+len(stdin)+32)
+	n := -1
+	if hasStdin {
+		n = len(stdin)
+	}
+	req = make([]byte, 0, len(script)+2*len(tok)+len(stdin)+32)
 	req = append(req, tok+"\n"+strconv.Itoa(n)+"\n"+script+tok+"\n"...)
 	req = append(req, stdin...)
+	return tok, req
+}
 
-	outc, errc := make(chan shellOut, 1), make(chan shellOut, 1)
-	read := func(rd *bufio.Reader, ch chan shellOut, ack bool) {
-		var buf []byte
-		acked := false
-		for {
-			l, err := rd.ReadBytes('\n') // the token ends the last line
-			if ack && !acked {
-				switch {
-				case string(l) == tok+"+\n":
-					acked = true
-					continue
-				case string(l) == tok+"!\n": // the stdin could not be staged: nothing ran
-					ch <- shellOut{b: buf, staging: true}
-					return
-				case bytes.Contains(l, []byte(shellTokenPrefix)) && !bytes.Contains(l, []byte(tok)):
-					// Another command's token before this one started: the
-					// shell is out of step with hawiz.
-					ch <- shellOut{b: append(buf, l...), err: errShellFraming}
-					return
-				}
-			}
-			if i := bytes.Index(l, []byte(tok)); i >= 0 {
-				buf = append(buf, l[:i]...)
-				ch <- shellOut{b: buf, rest: strings.TrimSpace(string(l[i+len(tok):])), acked: acked}
+// readShellStream reads one of a resident shell's streams up to tok and
+// sends what came before it. On stderr (ack) it first waits for the
+// shell's "TOKEN+" (the command starts) and takes "TOKEN!" (its stdin could
+// not be staged: nothing ran) and another command's token (the shell is out
+// of step: errShellFraming) as their own answers.
+func readShellStream(rd *bufio.Reader, tok string, ack bool, ch chan<- shellOut) {
+	var buf []byte
+	acked := false
+	for {
+		l, err := rd.ReadBytes('\n') // the token ends the last line
+		if ack && !acked {
+			switch {
+			case string(l) == tok+"+\n":
+				acked = true
+				continue
+			case string(l) == tok+"!\n":
+				ch <- shellOut{b: buf, staging: true}
 				return
-			}
-			buf = append(buf, l...)
-			if err != nil {
-				ch <- shellOut{b: buf, err: err, acked: acked}
+			case bytes.Contains(l, []byte(shellTokenPrefix)) && !bytes.Contains(l, []byte(tok)):
+				ch <- shellOut{b: append(buf, l...), err: errShellFraming}
 				return
 			}
 		}
+		if i := bytes.Index(l, []byte(tok)); i >= 0 {
+			buf = append(buf, l[:i]...)
+			ch <- shellOut{b: buf, rest: strings.TrimSpace(string(l[i+len(tok):])), acked: acked}
+			return
+		}
+		buf = append(buf, l...)
+		if err != nil {
+			ch <- shellOut{b: buf, err: err, acked: acked}
+			return
+		}
 	}
-	go read(s.out, outc, false)
-	go read(s.err, errc, true)
-	wrote := make(chan error, 1)
-	go func() {
-		_, err := s.in.Write(req)
-		wrote <- err
-	}()
+}
 
+// awaitShell waits for both streams of a command, or for one of them to
+// break (then briefly for the other). A cancelled context or the timeout
+// kills the shell and returns what the streams had, with the error.
+func (h *Host) awaitShell(ctx context.Context, s *rshell, timeout time.Duration, outc, errc chan shellOut) (o, e shellOut, err error) {
 	var tc <-chan time.Time
-	if r.timeout > 0 {
-		t := time.NewTimer(r.timeout)
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
 		defer t.Stop()
 		tc = t.C
 	}
-	var o, e shellOut
 	haveO, haveE := false, false
 	for !haveO || !haveE {
 		select {
@@ -544,25 +568,42 @@ func (h *Host) execShell(ctx context.Context, s *rshell, r *execReq) (res Result
 			haveE = true
 		case <-ctx.Done():
 			how := h.dropShell(s, true, "cancelled")
-			res.Stdout, res.Stderr = drainGot(outc, o, haveO), drainGot(errc, e, haveE)
-			return res, fmt.Errorf("host %s: %w (%s)", h.cfg.Name, ctx.Err(), how), true
+			o.b, e.b = drainGot(outc, o, haveO), drainGot(errc, e, haveE)
+			return o, e, fmt.Errorf("host %s: %w (%s)", h.cfg.Name, ctx.Err(), how)
 		case <-tc:
 			how := h.dropShell(s, true, "timeout")
-			res.Stdout, res.Stderr = drainGot(outc, o, haveO), drainGot(errc, e, haveE)
-			return res, fmt.Errorf("host %s: %w after %s (%s)", h.cfg.Name, ErrTimeout, r.timeout, how), true
+			o.b, e.b = drainGot(outc, o, haveO), drainGot(errc, e, haveE)
+			return o, e, fmt.Errorf("host %s: %w after %s (%s)", h.cfg.Name, ErrTimeout, timeout, how)
 		}
 		if (haveO && o.err != nil) || (haveE && e.err != nil) {
 			break
 		}
 	}
 	if !haveO { // one stream broke: the other one ends with it
-		o, haveO = awaitOut(outc)
+		if o, haveO = awaitOut(outc); !haveO {
+			o.err = errStreamSilent
+		}
 	}
 	if !haveE {
-		e, haveE = awaitOut(errc)
+		if e, haveE = awaitOut(errc); !haveE {
+			e.err = errStreamSilent
+		}
 	}
+	return o, e, nil
+}
+
+// errStreamSilent: a stream that said nothing more after its twin broke.
+var errStreamSilent = errors.New("the stream did not end with its twin")
+
+// shellVerdict turns what a command's streams said into its result, and
+// decides the shell's fate: given back when all is in step, dropped (and
+// killed when it may still run something) otherwise. handled is false when
+// nothing ran and a session of its own must run the command.
+func (h *Host) shellVerdict(s *rshell, o, e shellOut, wrote <-chan error) (res Result, err error, handled bool) {
 	res.Stdout, res.Stderr = o.b, e.b
-	if haveE && e.staging {
+	unknown := "while the command ran; its outcome is unknown"
+	switch {
+	case e.staging:
 		// The shell copied fewer than N bytes of stdin (its temporary
 		// directory is full, say) and ended before running anything: the
 		// command takes a session of its own, as do later ones with stdin.
@@ -573,21 +614,19 @@ func (h *Host) execShell(ctx context.Context, s *rshell, r *execReq) (res Result
 		h.mu.Unlock()
 		h.f.debug("resident shell could not stage stdin", "host", h.cfg.Name, "stderr", h.f.red.Redact(string(e.b)))
 		return Result{}, nil, false
-	}
-	if errors.Is(o.err, errShellFraming) || errors.Is(e.err, errShellFraming) {
+	case errors.Is(o.err, errShellFraming) || errors.Is(e.err, errShellFraming):
 		how := h.dropShell(s, true, "framing lost")
-		return res, h.lostErr(fmt.Errorf("%w (%s)", errShellFraming, how), "while the command ran; its outcome is unknown"), true
-	}
-	if o.err != nil || e.err != nil || !haveO || !haveE {
+		return res, h.lostErr(fmt.Errorf("%w (%s)", errShellFraming, how), unknown), true
+	case o.err != nil || e.err != nil:
 		h.dropShell(s, false, "stream ended")
 		werr := <-wrote
-		if haveE && !e.acked && len(o.b) == 0 && len(e.b) == 0 {
+		if !errors.Is(e.err, errStreamSilent) && !e.acked && len(o.b) == 0 && len(e.b) == 0 {
 			// The shell never took the command (it ended before, e.g. with its
 			// connection): nothing ran, so a session of its own runs it.
 			h.f.debug("resident shell gone before the command", "host", h.cfg.Name, "err", errors.Join(o.err, e.err, werr))
 			return Result{}, nil, false
 		}
-		when := "while the command ran; its outcome is unknown"
+		when := unknown
 		if werr == nil && !s.c.isDead() {
 			when = "(its resident shell ended) " + when
 		}
@@ -595,13 +634,12 @@ func (h *Host) execShell(ctx context.Context, s *rshell, r *execReq) (res Result
 	}
 	if err := <-wrote; err != nil {
 		h.dropShell(s, false, "write failed")
-		return res, h.lostErr(err, "while the command ran; its outcome is unknown"), true
+		return res, h.lostErr(err, unknown), true
 	}
 	st, perr := strconv.Atoi(o.rest)
 	if perr != nil || !e.acked {
 		how := h.dropShell(s, true, "bad status line")
-		return res, h.lostErr(fmt.Errorf("%w: it answered %q instead of an exit status (%s)", errShellFraming, o.rest, how),
-			"while the command ran; its outcome is unknown"), true
+		return res, h.lostErr(fmt.Errorf("%w: it answered %q instead of an exit status (%s)", errShellFraming, o.rest, how), unknown), true
 	}
 	res.ExitStatus = st
 	h.putShell(s)
