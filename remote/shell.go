@@ -330,55 +330,9 @@ func (h *Host) startShell(ctx context.Context, mode sudoMode, timeout time.Durat
 		sess.Close()
 		return nil
 	}
-	type up struct {
-		refused bool
-		msg     string
-	}
-	done := make(chan up, 2)
-	go func() { // stdout: anything a login script printed, then the ready line
-		for {
-			l, err := s.out.ReadString('\n')
-			if err != nil {
-				done <- up{refused: true}
-				return
-			}
-			if dir, ok := shellDir(strings.TrimRight(l, "\r\n")); ok {
-				s.dir = dir
-				done <- up{}
-				return
-			}
-		}
-	}()
-	go func() { // stderr: the process group, sudo's password exchange, the ready line
-		prompts := 0
-		var noise strings.Builder
-		for {
-			l, err := s.err.ReadString('\n')
-			if err != nil {
-				done <- up{refused: true, msg: noise.String()}
-				return
-			}
-			line := strings.TrimRight(l, "\r\n")
-			switch {
-			case strings.HasPrefix(line, pidMarker):
-				n, _ := strconv.Atoi(line[len(pidMarker):])
-				s.pgid.Store(int64(n))
-			case line == sudoPrompt:
-				prompts++
-				if prompts > 1 || mode != sudoPassword {
-					s.in.Close() // refused: sudo gives up at once
-					continue
-				}
-				io.WriteString(s.in, h.cfg.SudoPassword+"\n")
-			case line == sudoOK:
-			case line == shellReady:
-				done <- up{}
-				return
-			default:
-				noise.WriteString(l)
-			}
-		}
-	}()
+	done := make(chan shellUp, 2)
+	go s.readyOut(done)
+	go s.readyErr(h.cfg.SudoPassword, done)
 	var fail string
 	for range 2 {
 		select {
@@ -417,6 +371,64 @@ func (h *Host) startShell(ctx context.Context, mode sudoMode, timeout time.Durat
 	h.mu.Unlock()
 	ok = true
 	return s
+}
+
+// shellUp is how one stream of a starting shell ended: at the ready line,
+// or refused (the stream ended first; msg is what stderr said).
+type shellUp struct {
+	refused bool
+	msg     string
+}
+
+// readyOut reads a starting shell's stdout: anything a login script
+// printed, then the ready line with the shell's private directory.
+func (s *rshell) readyOut(done chan<- shellUp) {
+	for {
+		l, err := s.out.ReadString('\n')
+		if err != nil {
+			done <- shellUp{refused: true}
+			return
+		}
+		if dir, ok := shellDir(strings.TrimRight(l, "\r\n")); ok {
+			s.dir = dir
+			done <- shellUp{}
+			return
+		}
+	}
+}
+
+// readyErr reads a starting shell's stderr: its process group, sudo's
+// password exchange (the password given once, for a password mode), then
+// the ready line.
+func (s *rshell) readyErr(password string, done chan<- shellUp) {
+	prompts := 0
+	var noise strings.Builder
+	for {
+		l, err := s.err.ReadString('\n')
+		if err != nil {
+			done <- shellUp{refused: true, msg: noise.String()}
+			return
+		}
+		line := strings.TrimRight(l, "\r\n")
+		switch {
+		case strings.HasPrefix(line, pidMarker):
+			n, _ := strconv.Atoi(line[len(pidMarker):])
+			s.pgid.Store(int64(n))
+		case line == sudoPrompt:
+			prompts++
+			if prompts > 1 || s.mode != sudoPassword {
+				s.in.Close() // refused: sudo gives up at once
+				continue
+			}
+			io.WriteString(s.in, password+"\n")
+		case line == sudoOK:
+		case line == shellReady:
+			done <- shellUp{}
+			return
+		default:
+			noise.WriteString(l)
+		}
+	}
 }
 
 // shellScript renders argv (with env) as the script a resident shell runs
