@@ -1044,7 +1044,9 @@ func r8(t *testing.T, when string) {
 			}()
 			return false
 		}
-		next, closeFn := inotifyNames(t, dir, syscall.IN_CREATE)
+		// The backup appears under its name by a rename from a private
+		// temp file (remote/render.go), or by a create (cp).
+		next, closeFn := inotifyNames(t, dir, syscall.IN_CREATE|syscall.IN_MOVED_TO)
 		go func() {
 			defer wg.Done()
 			defer closeFn()
