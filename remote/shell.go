@@ -62,10 +62,19 @@ import (
 // refused, no GNU head, no private directory) is not tried again on that host:
 // its commands take sessions of their own, which report sudo's error.
 const shellLoop = `case $(head --version 2>/dev/null) in *coreutils*) ;; *) echo "hawiz-shell-no: head is not GNU coreutils" >&2; exit 96 ;; esac
-hawiz_d=$(umask 077 && mktemp -d "${TMPDIR:-/tmp}/hawiz-shell.XXXXXXXXXX") || exit 96
+hawiz_d=$(umask 077 && mktemp -d "${TMPDIR:-/tmp}/hawiz-shell.$$.XXXXXXXXXX") || exit 96
 trap 'rm -rf -- "$hawiz_d"' EXIT
 trap 'exit 129' HUP
+trap 'exit 141' PIPE
 trap 'exit 143' TERM
+for hawiz_o in "${TMPDIR:-/tmp}"/hawiz-shell.*.*; do
+	[ -d "$hawiz_o" ] && [ ! -L "$hawiz_o" ] && [ -O "$hawiz_o" ] && [ "$hawiz_o" != "$hawiz_d" ] || continue
+	hawiz_p=${hawiz_o##*/hawiz-shell.}
+	hawiz_p=${hawiz_p%%.*}
+	case $hawiz_p in '' | *[!0-9]*) continue ;; esac
+	kill -0 "$hawiz_p" 2>/dev/null && continue
+	rm -rf -- "$hawiz_o"
+done
 echo "hawiz-shell-ready $hawiz_d"; echo hawiz-shell-ready >&2
 while IFS= read -r hawiz_tok && IFS= read -r hawiz_n; do
 	case $hawiz_tok in hawiz-end-????????????????????????????????) ;; *) echo hawiz-shell-framing >&2; exit 97 ;; esac
@@ -272,7 +281,9 @@ func shellDir(line string) (string, bool) {
 	dir := "/" + rest
 	base := dir[strings.LastIndexByte(dir, '/')+1:]
 	tail, ok := strings.CutPrefix(base, "hawiz-shell.")
-	if !ok || len(tail) != 10 || strings.ContainsAny(dir, "\x00\n\r") || strings.Contains(dir, "/../") {
+	pid, tail, ok2 := strings.Cut(tail, ".")
+	if !ok || !ok2 || pid == "" || strings.Trim(pid, "0123456789") != "" || len(tail) != 10 ||
+		strings.ContainsAny(dir, "\x00\n\r") || strings.Contains(dir, "/../") {
 		return "", false
 	}
 	for _, c := range tail {

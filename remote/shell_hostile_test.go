@@ -421,3 +421,44 @@ func TestResidentShellKeepsTheUmask(t *testing.T) {
 		t.Fatalf("umask %q in a resident shell, %q in a session of its own", viaShell, own)
 	}
 }
+
+// A shell killed where no trap runs (SIGKILL of its process group by
+// someone else, a crashed sshd) leaves its private directory, perhaps with a
+// command's stdin in it. The next shell of the same user removes every such
+// directory whose shell is gone — its own user's, a real directory, named
+// with a PID that no longer runs — and nothing else: not a live shell's,
+// not a symbolic link.
+func TestResidentShellRemovesStaleDirs(t *testing.T) {
+	l := newLab(t)
+	tmp, f := shellTmpServer(t, l, filepath.Join(l.dir, "bin"))
+	stale := filepath.Join(tmp, "hawiz-shell.999999999.abcdefghij") // above any pid_max
+	live := filepath.Join(tmp, "hawiz-shell."+strconv.Itoa(os.Getpid())+".klmnopqrst")
+	victim := filepath.Join(l.dir, "victim")
+	link := filepath.Join(tmp, "hawiz-shell.999999998.zzzzzzzzzz")
+	for _, d := range []string{stale, live, victim} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(stale, "in"), []byte("a staged secret"), 0o600)
+	os.WriteFile(filepath.Join(victim, "keep"), []byte("x"), 0o600)
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	h := f.Host("web1")
+	if res, err := h.Run(ctxT(t), Cmd{Program: "true"}); err != nil || res.ExitStatus != 0 {
+		t.Fatalf("%v %+v", err, res)
+	}
+	if _, err := os.Lstat(stale); !os.IsNotExist(err) {
+		t.Errorf("a dead shell's directory is still there: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a live shell's directory was removed: %v", err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the symbolic link was removed or replaced: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(victim, "keep")); err != nil {
+		t.Errorf("the link's target was touched: %v", err)
+	}
+}
