@@ -106,6 +106,10 @@ type AppDB struct {
 	LiveVia string `yaml:"live_via,omitempty"`
 	// LiveTimeout bounds each connection attempt; default 5s.
 	LiveTimeout time.Duration `yaml:"live_timeout,omitempty"`
+	// FacilityTag is the replica-set member tag whose value names a
+	// member's facility (data centre) in the live configuration; default
+	// "dc" (DefaultFacilityTag). The placement rule is judged on it.
+	FacilityTag string `yaml:"facility_tag,omitempty"`
 }
 
 // LoadBalancer is the LB in front of the servers (M2 step 1).

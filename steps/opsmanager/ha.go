@@ -68,6 +68,7 @@ appdb:
   # username: opsmanager    # password: HAWIZ_APPDB_PASSWORD or the prompt; enables the live check
   # live_check: try         # try | required | off: compare replSetGetConfig with these answers
   # live_via: server        # server (through the first server's SSH) | direct (this machine) | server-then-direct
+  # facility_tag: dc        # the live members' tag naming their facility: the placement rule is judged on it
   members:                  # optional: placement check (M1)
     - {host: db1.example.net:27017, facility: dc1}
     - {host: db2.example.net:27017, facility: dc1}
@@ -94,7 +95,7 @@ func haSteps(a *Answers) ([]*steps.Step, error) {
 		haConfigureOpsManagerToUseLoadBalancer(a),
 		haUpdateHostsWithReplicationHosts(a),
 		when(len(a.Agents) > 0, haPointAgentsAtLoadBalancer(a)),
-		when(a.GenKey.Mode != GenKeyFirst, haPlaceOwnGenKey(a)),
+		haPlaceOwnGenKey(a),
 		haStartFirstServer(a),
 		haCopyGenKey(a),
 		haBackUpGenKey(a),

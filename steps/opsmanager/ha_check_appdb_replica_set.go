@@ -21,7 +21,7 @@ func haCheckAppDBReplicaSet(a *Answers) *steps.Step {
 	return &steps.Step{
 		ID:     StepAppDB,
 		Title:  "Prerequisite: the Application Database replica set",
-		Why:    "the App DB must be a replica set of at least 3 members; one facility must be able to elect a primary",
+		Why:    "the App DB must be a replica set of at least 3 data-bearing members; one facility must be able to elect a primary (judged on the live set when hawiz can read it)",
 		DocRef: "M1 Prerequisites and \"Replica Set for the Application Database\"; M2 step 3; M15",
 		Verify: func(ctx context.Context, e *steps.Env, _ string) (string, error) { return checkAppDB(ctx, e, a) },
 	}
@@ -39,8 +39,7 @@ func checkAppDB(ctx context.Context, e *steps.Env, a *Answers) (string, error) {
 	}
 	out := []string{appDBHostsLine(e, hosts)}
 	if n := a.AppDB.DataBearing(); n < 3 {
-		e.Warn("", "the App DB has %d data-bearing members: Ops Manager writes with w:2, so losing one member stops writes (M15); use 3", n)
-		out = append(out, fmt.Sprintf("WARNING: %d data-bearing members (w:2)", n))
+		return "", fmt.Errorf("appdb.members: the App DB has %d data-bearing member(s); an HA Application Database needs three: Ops Manager writes with w:2, so losing one of two stops writes (%s)", n, DocAppDBTopology)
 	}
 	placement, err := placementLine(a.AppDB.Members)
 	if err != nil {
@@ -71,7 +70,7 @@ func appDBHostsLine(e *steps.Env, hosts []AppDBHost) string {
 // facility's votes.
 func placementLine(members []Member) (string, error) {
 	if len(members) == 0 {
-		return "replica-set placement not checked: appdb.members not given", nil
+		return "appdb.members not given: the placement is judged on the live set only", nil
 	}
 	if err := CheckPlacement(members); err != nil {
 		return "", fmt.Errorf("appdb.members: %w", err)
@@ -93,9 +92,11 @@ func placementLine(members []Member) (string, error) {
 	return "placement holds (M1): " + strings.Join(fs, ", ") + "; every priority>0 member in the majority facility", nil
 }
 
-// liveLine compares the live replica-set configuration with the answers,
-// when appdb.username is given and appdb.live_check is not off. An
-// unreachable App DB is a warning under live_check: try.
+// liveLine judges the live replica-set configuration (three data-bearing
+// members, the placement by the member tag appdb.facility_tag) and
+// compares it with the answers, when appdb.username is given and
+// appdb.live_check is not off. An unreachable App DB is a warning under
+// live_check: try.
 func liveLine(ctx context.Context, e *steps.Env, a *Answers) (string, error) {
 	switch {
 	case a.AppDB.Username == "":
@@ -122,7 +123,8 @@ func liveLine(ctx context.Context, e *steps.Env, a *Answers) (string, error) {
 	if len(problems) > 0 {
 		return "", fmt.Errorf("the live App DB does not match the answers:\n  %s\n(%s)", strings.Join(problems, "\n  "), live.summary())
 	}
-	return "live " + live.summary() + ": matches the answers", nil
+	_, note := livePlacement(&a.AppDB, live)
+	return "live " + live.summary() + ": at least three data-bearing members; " + note + "; matches the answers", nil
 }
 
 // readLive reads the live configuration from where appdb.live_via says:

@@ -6,6 +6,14 @@
 // hello/isMaster, SCRAM-SHA-256 (saslStart/saslContinue, the server side
 // from xdg-go/scram), replSetGetConfig (only once authenticated, with the
 // configuration it was given), ping and endSessions.
+//
+// An arbiter (StartArbiter, ServeArbiter) behaves as a real one with
+// authorization on: its hello says arbiterOnly, it holds no users, so every
+// authentication fails ("arbiters do not store data, so they do not possess
+// the internal table of user and role mappings used for authentication":
+// https://www.mongodb.com/docs/manual/core/replica-set-arbiter/, Security,
+// Authentication), and replSetGetConfig without authentication answers
+// Unauthorized.
 package appdb
 
 import (
@@ -13,6 +21,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +36,7 @@ type Server struct {
 	user     string
 	password string
 	config   bson.D
+	arbiter  bool
 
 	mu       sync.Mutex
 	commands []string
@@ -53,6 +63,31 @@ func Serve(ln net.Listener, user, password string, config bson.D) *Server {
 	s.wg.Add(1)
 	go s.serve()
 	return s
+}
+
+// StartArbiter is Start for an arbiter of the set config describes: no
+// users, hello says arbiterOnly.
+func StartArbiter(config bson.D) (*Server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	return ServeArbiter(ln, config), nil
+}
+
+// ServeArbiter is Serve for an arbiter (see StartArbiter).
+func ServeArbiter(ln net.Listener, config bson.D) *Server {
+	s := &Server{ln: ln, config: config, arbiter: true, conns: map[net.Conn]bool{}}
+	s.wg.Add(1)
+	go s.serve()
+	return s
+}
+
+// OpenConns is the number of client connections open now.
+func (s *Server) OpenConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
 }
 
 // Addr is the listening address ("127.0.0.1:NNNN").
@@ -85,6 +120,9 @@ type Member struct {
 	Votes    int
 	Priority float64
 	Arbiter  bool
+	// Tags are the member's replica-set tags, e.g. {"dc": "east"}
+	// (https://www.mongodb.com/docs/manual/tutorial/configure-replica-set-tag-sets/).
+	Tags map[string]string
 }
 
 // ReplSetConfig is a replica-set configuration document as replSetGetConfig
@@ -92,8 +130,17 @@ type Member struct {
 func ReplSetConfig(setName string, version int, members ...Member) bson.D {
 	a := bson.A{}
 	for i, m := range members {
+		keys := make([]string, 0, len(m.Tags))
+		for k := range m.Tags {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		tags := bson.D{}
+		for _, k := range keys {
+			tags = append(tags, bson.E{Key: k, Value: m.Tags[k]})
+		}
 		a = append(a, bson.D{{Key: "_id", Value: int32(i)}, {Key: "host", Value: m.Host}, {Key: "arbiterOnly", Value: m.Arbiter},
-			{Key: "priority", Value: m.Priority}, {Key: "votes", Value: int32(m.Votes)}, {Key: "hidden", Value: false}, {Key: "tags", Value: bson.D{}}})
+			{Key: "priority", Value: m.Priority}, {Key: "votes", Value: int32(m.Votes)}, {Key: "hidden", Value: false}, {Key: "tags", Value: tags}})
 	}
 	return bson.D{{Key: "_id", Value: setName}, {Key: "version", Value: int32(version)}, {Key: "members", Value: a}}
 }
@@ -238,19 +285,28 @@ func (s *Server) handle(st *connState, cmd bson.D) bson.D {
 	}
 	switch strings.ToLower(name) {
 	case "hello", "ismaster":
-		r := bson.D{
-			{Key: "helloOk", Value: true}, {Key: "ismaster", Value: true}, {Key: "isWritablePrimary", Value: true},
-			{Key: "setName", Value: "appdb"}, {Key: "hosts", Value: bson.A{s.Addr()}}, {Key: "primary", Value: s.Addr()}, {Key: "me", Value: s.Addr()},
+		role := bson.D{{Key: "ismaster", Value: true}, {Key: "isWritablePrimary", Value: true}, {Key: "hosts", Value: bson.A{s.Addr()}}, {Key: "primary", Value: s.Addr()}}
+		if s.arbiter {
+			role = bson.D{{Key: "ismaster", Value: false}, {Key: "isWritablePrimary", Value: false}, {Key: "secondary", Value: false},
+				{Key: "arbiterOnly", Value: true}, {Key: "arbiters", Value: bson.A{s.Addr()}}}
+		}
+		r := append(bson.D{{Key: "helloOk", Value: true}}, role...)
+		r = append(r, bson.D{
+			{Key: "setName", Value: s.setName()}, {Key: "me", Value: s.Addr()},
 			{Key: "maxBsonObjectSize", Value: int32(16 << 20)}, {Key: "maxMessageSizeBytes", Value: int32(48000000)},
 			{Key: "maxWriteBatchSize", Value: int32(100000)}, {Key: "localTime", Value: bson.NewDateTimeFromTime(time.Now())},
 			{Key: "logicalSessionTimeoutMinutes", Value: int32(30)}, {Key: "connectionId", Value: int32(1)},
 			{Key: "minWireVersion", Value: int32(0)}, {Key: "maxWireVersion", Value: int32(21)}, {Key: "readOnly", Value: false},
-		}
-		if get("saslSupportedMechs") != nil {
+		}...)
+		if get("saslSupportedMechs") != nil && !s.arbiter {
 			r = append(r, bson.E{Key: "saslSupportedMechs", Value: bson.A{"SCRAM-SHA-256"}})
 		}
 		return append(r, bson.E{Key: "ok", Value: 1.0})
 	case "saslstart":
+		if s.arbiter {
+			// No users on an arbiter: whoever the client is, it is not found.
+			return bson.D{{Key: "ok", Value: 0.0}, {Key: "errmsg", Value: "Authentication failed."}, {Key: "code", Value: int32(18)}, {Key: "codeName", Value: "AuthenticationFailed"}}
+		}
 		if m, _ := get("mechanism").(string); m != "SCRAM-SHA-256" {
 			return bson.D{{Key: "ok", Value: 0.0}, {Key: "errmsg", Value: "mechanism " + m + " not supported"}, {Key: "code", Value: int32(2)}}
 		}
@@ -280,6 +336,16 @@ func (s *Server) handle(st *connState, cmd bson.D) bson.D {
 		return bson.D{{Key: "ok", Value: 1.0}}
 	}
 	return bson.D{{Key: "ok", Value: 0.0}, {Key: "errmsg", Value: "no such command: " + name}, {Key: "code", Value: int32(59)}}
+}
+
+// setName is the configuration's _id ("appdb" when it has none).
+func (s *Server) setName() string {
+	for _, e := range s.config {
+		if n, ok := e.Value.(string); ok && e.Key == "_id" {
+			return n
+		}
+	}
+	return "appdb"
 }
 
 func (s *Server) step(st *connState, payload any) bson.D {
