@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +75,20 @@ func (c *conn) isDead() bool {
 // changed key is a *HostKeyChangedError that nothing overrides. On error no
 // connection is left open.
 func Connect(ctx context.Context, opts Options, hosts []HostConfig) (*Fleet, error) {
+	f, err := newFleet(opts, hosts)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.connectAll(ctx); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// newFleet reads ssh_config and resolves every host (its user, address and
+// ProxyJump chain) without connecting anything.
+func newFleet(opts Options, hosts []HostConfig) (*Fleet, error) {
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 10 * time.Second
 	}
@@ -87,6 +102,7 @@ func Connect(ctx context.Context, opts Options, hosts []HostConfig) (*Fleet, err
 		return nil, err
 	}
 	f.sshcfg = sc
+	var errs []error
 	for _, hc := range hosts {
 		if hc.Name == "" {
 			return nil, errors.New("a host has no name")
@@ -99,9 +115,15 @@ func Connect(ctx context.Context, opts Options, hosts []HostConfig) (*Fleet, err
 		}
 		f.red.Add(hc.Password)
 		f.red.Add(hc.SudoPassword)
-		t, err := f.resolve(hc.Name, hc.Name, hc, true)
-		if err != nil {
-			return nil, fmt.Errorf("host %s: %w", hc.Name, err)
+		t, err := f.resolveHost(hc)
+		var nu *NoUserError
+		switch {
+		case errors.As(err, &nu):
+			errs = append(errs, err) // its text names the host
+			continue
+		case err != nil:
+			errs = append(errs, fmt.Errorf("host %s: %w", hc.Name, err))
+			continue
 		}
 		n := opts.MaxSessions
 		if n <= 0 {
@@ -111,11 +133,35 @@ func Connect(ctx context.Context, opts Options, hosts []HostConfig) (*Fleet, err
 		f.hosts = append(f.hosts, h)
 		f.byName[hc.Name] = h
 	}
-	if err := f.connectAll(ctx); err != nil {
-		f.Close()
-		return nil, err
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return f, nil
+}
+
+// Route is how Connect would reach a host: the user and address of the
+// last connection and the ProxyJump hops before it.
+type Route struct {
+	Host    string   // HostConfig.Name
+	User    string   // the remote user
+	Address string   // host:port of the host itself, as dialled (through the last hop when Via is set)
+	Via     []string // the jump hosts in the order they are dialled, each as written in its ProxyJump
+}
+
+// Routes resolves every host as Connect would (ssh_config, users, ProxyJump
+// chains) and connects nothing: a host without a user (*NoUserError), a bad
+// ProxyJump or ProxyCommand, a loop of jumps or an unreadable ssh_config is
+// reported, every host's problem joined, before any host is dialled.
+func Routes(opts Options, hosts []HostConfig) ([]Route, error) {
+	f, err := newFleet(opts, hosts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Route, len(f.hosts))
+	for i, h := range f.hosts {
+		out[i] = Route{Host: h.cfg.Name, User: h.t.user, Address: h.t.hostport(), Via: h.Via()}
+	}
+	return out, nil
 }
 
 func (f *Fleet) connectAll(ctx context.Context) error {
@@ -140,7 +186,11 @@ func (f *Fleet) connectAll(ctx context.Context) error {
 				c, err := f.dial(ctx, h.cfg.Name, h.t, rec)
 				out[i] = res{h, c, err}
 				if !errors.Is(err, errUnknownRecorded) {
-					f.record(Action{Time: start, Host: h.cfg.Name, Kind: "dial", Detail: "connect " + h.t.user + "@" + h.t.hostport(),
+					detail := "connect " + h.t.user + "@" + h.t.hostport()
+					if via := h.Via(); len(via) > 0 {
+						detail += " via ProxyJump " + strings.Join(via, " → ")
+					}
+					f.record(Action{Time: start, Host: h.cfg.Name, Kind: "dial", Detail: detail,
 						Duration: time.Since(start), Err: f.errString(err)})
 				}
 			}()
@@ -389,6 +439,17 @@ func (h *Host) Address() string { return h.t.addr }
 
 // User is the remote user logged in as.
 func (h *Host) User() string { return h.t.user }
+
+// Via lists the ProxyJump hops the connection goes through, in the order
+// they are dialled, each as written in its ProxyJump (nil: a direct
+// connection).
+func (h *Host) Via() []string {
+	var out []string
+	for _, j := range h.t.jumps {
+		out = append(out, j.display)
+	}
+	return out
+}
 
 func (f *Fleet) record(a Action) {
 	if f.opts.Transcript == nil {
