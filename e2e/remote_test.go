@@ -831,7 +831,11 @@ func TestServiceOnStandInSystemctl(t *testing.T) {
 	step(h, remote.ServiceIsActive, false)
 	step(h, remote.ServiceStart, true)
 	step(h, remote.ServiceIsActive, true)
-	step(h2, remote.ServiceIsActive, false) // lab2 has its own services
+	// lab2 has its own services: there the unit does not exist, which is
+	// an error, not "inactive" (systemctl status exits 4; issue 16 item 3)
+	if active, err := h2.Service(ctx, m, svc, remote.ServiceIsActive, false); !errors.Is(err, remote.ErrNoSuchService) || active {
+		t.Fatalf("%s: is-active of a unit it does not have: %v %v", h2.Name(), active, err)
+	}
 	if !h.PortListening(ctx, port) {
 		t.Fatalf("%s: port %d not listening after start", h.Name(), port)
 	}
@@ -845,8 +849,8 @@ func TestServiceOnStandInSystemctl(t *testing.T) {
 	step(h, remote.ServiceRestart, true)
 	step(h, remote.ServiceStop, false)
 	step(h, remote.ServiceIsActive, false)
-	if _, err := h.Service(ctx, m, "no-such-service", remote.ServiceStart, true); err == nil {
-		t.Fatal("starting an unknown service succeeded")
+	if _, err := h.Service(ctx, m, "no-such-service", remote.ServiceStart, true); !errors.Is(err, remote.ErrNoSuchService) {
+		t.Fatalf("starting an unknown service: %v", err)
 	}
 	logb, err := os.ReadFile(l.hostPath(t, 0, "/var/log/hawiz-lab/systemctl.log"))
 	if err != nil {

@@ -172,7 +172,7 @@ state="$HAWIZ_ROOT/state-$(eval echo \${$#})"
 case "$1" in
   start|restart) echo active > "$state";;
   stop) echo inactive > "$state";;
-  is-active) [ "$(cat "$state" 2>/dev/null)" = active ]; exit $?;;
+  status) [ "$(eval echo \${$#})" = gone ] && exit 4; [ "$(cat "$state" 2>/dev/null)" = active ] || exit 3;;
   *) exit 2;;
 esac
 `)
@@ -196,12 +196,23 @@ case "$1" in -is-active) exit 3;; esac
 		}
 	}
 	log, _ := os.ReadFile(filepath.Join(s.Root(), "systemctl.log"))
-	want := "is-active --quiet -- mongod\nstart -- mongod\nis-active --quiet -- mongod\nis-active --quiet -- mongod\nstop -- mongod\nis-active --quiet -- mongod\nrestart -- mongod\nis-active --quiet -- mongod\n"
+	st := "status --no-pager --lines=0 -- mongod\n"
+	want := st + "start -- mongod\n" + st + st + "stop -- mongod\n" + st + "restart -- mongod\n" + st
 	if string(log) != want {
 		t.Fatalf("systemctl calls:\n%s\nwant:\n%s", log, want)
 	}
 	if _, err := h.Service(ctx, sd, "x", "reload", false); err == nil {
 		t.Fatal("unknown action accepted")
+	}
+	// A unit that does not exist is not "not active" (issue 16 item 3):
+	// systemctl status exits 4 for it, and Service says so, naming the
+	// host and the unit.
+	if active, err := h.Service(ctx, sd, "gone", ServiceIsActive, false); !errors.Is(err, ErrNoSuchService) || active ||
+		!strings.Contains(err.Error(), `host web1: service "gone"`) {
+		t.Fatalf("unknown unit: %v %v", active, err)
+	}
+	if _, err := h.Service(ctx, sd, "gone", ServiceStop, false); !errors.Is(err, ErrNoSuchService) {
+		t.Fatalf("unknown unit after stop: %v", err)
 	}
 	cm := ServiceManager{Kind: "command", Command: []string{"svcctl", "-{action}", "{service}"}}
 	if active, err := h.Service(ctx, cm, "mmcentral", ServiceStop, false); err != nil || active {
@@ -241,7 +252,7 @@ printf '%s\n' "$*" >> "$HAWIZ_ROOT/systemctl.log"
 case "$1" in
   start) echo active > "$HAWIZ_ROOT/state";;
   stop) rm -f "$HAWIZ_ROOT/state";;
-  is-active) [ -f "$HAWIZ_ROOT/state" ]; exit $?;;
+  status) [ -f "$HAWIZ_ROOT/state" ] || exit 3;;
 esac
 `)
 	writeExec(t, bin, "svcctl", `#!/bin/sh
@@ -268,18 +279,18 @@ case "$1" in -stop) echo "svcctl: access denied" >&2; exit 5;; esac
 		t.Fatalf("is-active: %v %v", active, err)
 	}
 	sudoLog, _ := os.ReadFile(filepath.Join(s.Root(), "sudo.log"))
-	if strings.Count(string(sudoLog), "n sh -c") != 1 || strings.Contains(string(sudoLog), "is-active --quiet -- mongod\n") {
+	if strings.Count(string(sudoLog), "n sh -c") != 1 || strings.Contains(string(sudoLog), "status --no-pager --lines=0 -- mongod\n") {
 		t.Fatalf("sudo calls %q: want one, for the start (is-active needs no sudo)", sudoLog)
 	}
 	log, _ := os.ReadFile(filepath.Join(s.Root(), "systemctl.log"))
-	if want := "start -- mongod\nis-active --quiet -- mongod\nis-active --quiet -- mongod\n"; string(log) != want {
+	if want := "start -- mongod\nstatus --no-pager --lines=0 -- mongod\nstatus --no-pager --lines=0 -- mongod\n"; string(log) != want {
 		t.Fatalf("systemctl calls %q, want %q", log, want)
 	}
 	acts := tr.all()
-	if d := acts[len(acts)-2].Detail; d != "sudo 'systemctl' 'start' '--' 'mongod' && sudo 'systemctl' 'is-active' '--quiet' '--' 'mongod' (one session)" {
+	if d := acts[len(acts)-2].Detail; d != "sudo 'systemctl' 'start' '--' 'mongod' && sudo 'systemctl' 'status' '--no-pager' '--lines=0' '--' 'mongod' (one session)" {
 		t.Fatalf("transcript detail %q", d)
 	}
-	if d := acts[len(acts)-1].Detail; d != "'systemctl' 'is-active' '--quiet' '--' 'mongod'" {
+	if d := acts[len(acts)-1].Detail; d != "'systemctl' 'status' '--no-pager' '--lines=0' '--' 'mongod'" {
 		t.Fatalf("transcript detail %q", d)
 	}
 	cm := ServiceManager{Kind: "command", Command: []string{"svcctl", "-{action}"}, StopStart: true}

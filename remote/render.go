@@ -652,8 +652,8 @@ func serviceArgv(m ServiceManager, name string, a ServiceAction) ([]string, erro
 	}
 	switch m.Kind {
 	case "", "systemctl":
-		if a == ServiceIsActive {
-			return []string{"systemctl", "is-active", "--quiet", "--", name}, nil
+		if a == ServiceIsActive { // status, not is-active: exit 4 tells a unit that does not exist
+			return []string{"systemctl", "status", "--no-pager", "--lines=0", "--", name}, nil
 		}
 		return []string{"systemctl", string(a), "--", name}, nil
 	case "service":

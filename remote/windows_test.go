@@ -183,46 +183,75 @@ func TestWindowsFlavour(t *testing.T) {
 	}
 	w.last(t, 1)
 
-	// Service through the Service cmdlets, and through a command template
-	w.reply(winReply{}, winReply{code: 0})
+	// Service through the Service cmdlets, and through a command template.
+	// The service is looked up by its display name first (its state and
+	// key name); every action and the state check after it use the key.
+	found := func(key string, code int) winReply { return winReply{stdout: "hawiz-key:" + key + "\r\n", code: code} }
+	w.reply(found("MMCentral", 3), winReply{}, found("MMCentral", 0))
 	if active, err := h.Service(ctx, ServiceManager{}, "Men&Mice Central", ServiceRestart, true); err != nil || !active {
 		t.Fatalf("%v %v", active, err)
 	}
-	cmds := w.last(t, 2)
-	golden(t, "service-restart", cmds[0])
-	golden(t, "service-is-active", cmds[1])
-	w.reply(winReply{}, winReply{code: 3})
-	if active, err := h.Service(ctx, ServiceManager{Kind: "command", Command: []string{"mmcentral.exe", "-{action}"}}, "mmcentral", ServiceStart, false); err != nil || active {
+	cmds := w.last(t, 3)
+	golden(t, "service-lookup", cmds[0])
+	golden(t, "service-restart", cmds[1])
+	golden(t, "service-is-active", cmds[2])
+	w.reply(found("mmcentral", 3), winReply{}, found("mmcentral", 3))
+	if active, err := h.Service(ctx, ServiceManager{Kind: "command", Command: []string{"mmcentral.exe", "-{action}", "{service}"}}, "Micetro Central", ServiceStart, false); err != nil || active {
 		t.Fatalf("%v %v", active, err)
 	}
-	cmds = w.last(t, 2)
-	golden(t, "service-command-start", cmds[0])
+	cmds = w.last(t, 3)
+	golden(t, "service-command-start", cmds[1])
 	// A command manager without IsActive asks Get-Service: mmcentral.exe
 	// has no status switch.
-	golden(t, "service-command-is-active", cmds[1])
+	golden(t, "service-command-is-active", cmds[2])
 	// StopStart: restart is -stop, then -start, then the state.
-	w.reply(winReply{}, winReply{}, winReply{code: 0})
+	w.reply(found("mmcentral", 0), winReply{}, winReply{}, found("mmcentral", 0))
 	mm := ServiceManager{Kind: "command", Command: []string{`C:\Program Files\Men and Mice\Central\mmcentral.exe`, "-{action}"}, StopStart: true}
 	if active, err := h.Service(ctx, mm, "Micetro Central", ServiceRestart, false); err != nil || !active {
 		t.Fatalf("%v %v", active, err)
 	}
-	cmds = w.last(t, 3)
-	golden(t, "service-command-restart-stop", cmds[0])
-	golden(t, "service-command-restart-start", cmds[1])
-	golden(t, "service-command-restart-is-active", cmds[2])
+	cmds = w.last(t, 4)
+	golden(t, "service-command-restart-stop", cmds[1])
+	golden(t, "service-command-restart-start", cmds[2])
+	golden(t, "service-command-restart-is-active", cmds[3])
 	// A failing stop runs nothing after it.
-	w.reply(winReply{stderr: "access denied\r\n", code: 5})
+	w.reply(found("mmcentral", 0), winReply{stderr: "access denied\r\n", code: 5})
 	if _, err := h.Service(ctx, mm, "Micetro Central", ServiceRestart, false); err == nil || !strings.Contains(err.Error(), "service Micetro Central stop: exit status 5: access denied") {
 		t.Fatalf("failed stop: %v", err)
 	}
+	w.last(t, 2)
+	// No service of that display name (nor key name): an error naming the
+	// host and the name, and no action runs (issue 16 item 3: before, a
+	// Get-Service error read as "not active", i.e. stopped).
+	w.reply(winReply{stderr: "hawiz-services:0\r\n", code: 4})
+	if _, err := h.Service(ctx, mm, "Micetro Central", ServiceStop, false); !errors.Is(err, ErrNoSuchService) ||
+		!strings.Contains(err.Error(), `host mm-central2: service "Micetro Central"`) {
+		t.Fatalf("unknown service: %v", err)
+	}
 	w.last(t, 1)
-	// An explicit IsActive template replaces Get-Service.
+	w.reply(winReply{stderr: "hawiz-services:0\r\n", code: 4})
+	if active, err := h.Service(ctx, mm, "Micetro Central", ServiceIsActive, false); !errors.Is(err, ErrNoSuchService) || active {
+		t.Fatalf("unknown service is-active: %v %v", active, err)
+	}
+	w.last(t, 1)
+	// A key name that is no service name is refused.
+	w.reply(found(`..\evil`, 0))
+	if _, err := h.Service(ctx, mm, "Micetro Central", ServiceIsActive, false); err == nil {
+		t.Fatal("a key name with a backslash was accepted")
+	}
+	w.last(t, 1)
+	// An explicit IsActive template replaces Get-Service; its LSB 4 is "no such service".
 	w.reply(winReply{code: 0})
 	mm.IsActive = []string{"mmstatus.exe", "-q", "{service}"}
 	if active, err := h.Service(ctx, mm, "Micetro Central", ServiceIsActive, false); err != nil || !active {
 		t.Fatalf("%v %v", active, err)
 	}
 	golden(t, "service-command-is-active-template", w.last(t, 1)[0])
+	w.reply(winReply{code: 4})
+	if _, err := h.Service(ctx, mm, "Micetro Central", ServiceIsActive, false); !errors.Is(err, ErrNoSuchService) {
+		t.Fatalf("template exit 4: %v", err)
+	}
+	w.last(t, 1)
 	if _, err := h.Service(ctx, ServiceManager{Kind: "windows", StopStart: true}, "x", ServiceRestart, false); err == nil {
 		t.Fatal("StopStart accepted for kind windows")
 	}

@@ -48,7 +48,8 @@ func copyPreferencesStep(a *HAAnswers, i int, id string) *steps.Step {
 func (s *copyPreferences) check(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {
 	var (
 		cs         copyState
-		active     bool
+		down       bool
+		downEv     string
 		errR, errA error
 	)
 	h, err := e.Host(hn)
@@ -56,25 +57,26 @@ func (s *copyPreferences) check(ctx context.Context, e *steps.Env, hn string) (b
 		return false, "", err
 	}
 	par(func() { cs, errR = readCopyState(ctx, e, s.a, s.i) },
-		func() { active, errA = isActive(ctx, &s.a.Common, h, s.m) })
+		func() { down, downEv, errA = stopped(ctx, &s.a.Common, h, s.m) })
 	if errR != nil {
 		return false, "", errR
 	}
 	if errA == nil {
-		s.seen.put(hn, &checkedCopy{cs, active})
+		s.seen.put(hn, &checkedCopy{cs, down, downEv})
 	}
 	return copyDoneIn(s.a, s.i, cs)
 }
 
-// observe returns both files and the service's state as the Check saw them
-// moments ago, else as they are now.
-func (s *copyPreferences) observe(ctx context.Context, e *steps.Env, h *remote.Host, hn string) (cs copyState, active bool, errA, errR error) {
+// observe returns both files and whether Central is stopped (stopped's
+// verdict and evidence) as the Check saw them moments ago, else as they are
+// now.
+func (s *copyPreferences) observe(ctx context.Context, e *steps.Env, h *remote.Host, hn string) (cs copyState, down bool, downEv string, errA, errR error) {
 	if seen, ok := s.seen.take(hn); ok {
-		return seen.copyState, seen.active, nil, nil
+		return seen.copyState, seen.stopped, seen.stoppedEv, nil, nil
 	}
-	par(func() { active, errA = isActive(ctx, &s.a.Common, h, s.m) },
+	par(func() { down, downEv, errA = stopped(ctx, &s.a.Common, h, s.m) },
 		func() { cs, errR = readCopyState(ctx, e, s.a, s.i) })
-	return cs, active, errA, errR
+	return cs, down, downEv, errA, errR
 }
 
 // apply writes the primary's file with the member's name, as a
@@ -86,12 +88,12 @@ func (s *copyPreferences) apply(ctx context.Context, e *steps.Env, hn string) er
 	if err != nil {
 		return err
 	}
-	cs, active, errA, errR := s.observe(ctx, e, h, hn)
+	cs, down, downEv, errA, errR := s.observe(ctx, e, h, hn)
 	if errA != nil {
 		return errA
 	}
-	if active {
-		return fmt.Errorf("Central is running on %s: it must be stopped before its preferences.cfg is replaced (step 7)", hn)
+	if !down {
+		return fmt.Errorf("%w: it must be stopped before its preferences.cfg is replaced (step 7)", notStoppedErr(&s.a.Common, s.m, downEv))
 	}
 	if errR != nil {
 		return errR
@@ -141,10 +143,11 @@ type copyState struct {
 }
 
 // checkedCopy is what the copy step's Check saw: the files, and whether
-// Central was active on the member.
+// Central was stopped on the member (stopped's verdict and evidence).
 type checkedCopy struct {
 	copyState
-	active bool
+	stopped   bool
+	stoppedEv string
 }
 
 // readCopyState reads the primary's and member i's preferences.cfg at once.

@@ -13,13 +13,11 @@ import (
 // Docs: https://docs.menandmice.com/en/latest/guides/implementation/central_ha.html
 // (C1 central_ha.rst, Linux or Windows, step 7).
 
-// stopMember stops Central on failover member i. Its Apply hands what the
-// stop's own session saw to its Verify.
+// stopMember stops Central on failover member i.
 type stopMember struct {
-	a      *HAAnswers
-	i      int
-	m      *Member
-	proved handoff[string]
+	a *HAAnswers
+	i int
+	m *Member
 }
 
 func stopMemberStep(a *HAAnswers, i int, id string) *steps.Step {
@@ -34,7 +32,7 @@ func stopMemberStep(a *HAAnswers, i int, id string) *steps.Step {
 		Mode:   steps.Once,
 		Actions: []string{
 			"Central is installed (preflight found its preferences.cfg and version)",
-			stopCommand(&a.Common, m) + " on " + m.Host.Name + "; then the service is not active",
+			stopCommand(&a.Common, m) + " on " + m.Host.Name + "; then the service exists and is not active, no " + a.daemonProcess(m) + " process runs and port 1231 is closed",
 		},
 		Check:  s.check,
 		Apply:  s.apply,
@@ -42,30 +40,25 @@ func stopMemberStep(a *HAAnswers, i int, id string) *steps.Step {
 	}
 }
 
-func (s *stopMember) notActive() string { return "service " + s.a.serviceName(s.m) + " is not active" }
-
 func (s *stopMember) check(ctx context.Context, e *steps.Env, hn string) (bool, string, error) {
 	h, err := e.Host(hn)
 	if err != nil {
 		return false, "", err
 	}
 	var (
-		ok, active bool
-		ev         string
-		errC, errA error
+		ok, down   bool
+		ev, downEv string
+		errC, errS error
 	)
 	par(func() { ok, ev, errC = copyDone(ctx, e, s.a, s.i) },
-		func() { active, errA = isActive(ctx, &s.a.Common, h, s.m) })
+		func() { down, downEv, errS = stopped(ctx, &s.a.Common, h, s.m) })
 	if errC != nil || ok {
 		return ok, ev + " (already configured; stopping it is no longer needed)", errC
 	}
-	if errA != nil {
-		return false, "", errA
+	if errS != nil {
+		return false, "", errS
 	}
-	if active {
-		return false, "service " + s.a.serviceName(s.m) + " is active", nil
-	}
-	return true, s.notActive(), nil
+	return down, downEv, nil
 }
 
 func (s *stopMember) apply(ctx context.Context, e *steps.Env, hn string) error {
@@ -74,33 +67,24 @@ func (s *stopMember) apply(ctx context.Context, e *steps.Env, hn string) error {
 		return err
 	}
 	markChanged(e, hn)
-	active, err := service(ctx, &s.a.Common, h, s.m, remote.ServiceStop)
-	if err == nil && !active { // the state check of the stop's own session
-		s.proved.put(hn, s.notActive()+" (seen right after the stop)")
-	}
+	_, err = service(ctx, &s.a.Common, h, s.m, remote.ServiceStop)
 	return err
 }
 
-// verify holds when the service is not active (as the stop's own session
-// saw right after it, else asked now), or when the member is already
-// configured (then it may run).
+// verify holds when Central is stopped (the service not active, no
+// process, port 1231 closed), or when the member is already configured
+// (then it may run).
 func (s *stopMember) verify(ctx context.Context, e *steps.Env, hn string) (string, error) {
-	if ev, ok := s.proved.take(hn); ok {
-		return ev, nil
-	}
 	h, err := e.Host(hn)
 	if err != nil {
 		return "", err
 	}
-	active, err := isActive(ctx, &s.a.Common, h, s.m)
-	if err != nil {
-		return "", err
-	}
-	if !active {
-		return s.notActive(), nil
-	}
-	if ok, ev, err := copyDone(ctx, e, s.a, s.i); err != nil || ok {
+	down, ev, err := stopped(ctx, &s.a.Common, h, s.m)
+	if err != nil || down {
 		return ev, err
 	}
-	return "", fmt.Errorf("service %s is still active on %s", s.a.serviceName(s.m), hn)
+	if ok, cev, err := copyDone(ctx, e, s.a, s.i); err != nil || ok {
+		return cev, err
+	}
+	return "", notStoppedErr(&s.a.Common, s.m, ev)
 }

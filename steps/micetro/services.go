@@ -22,10 +22,69 @@ func service(ctx context.Context, c *Common, h *remote.Host, m *Member, a remote
 	ctx, cancel := context.WithTimeout(ctx, c.ServiceTimeout)
 	defer cancel()
 	active, err := h.Service(ctx, c.serviceManager(m), c.serviceName(m), a, c.sudo(m))
+	if errors.Is(err, remote.ErrNoSuchService) {
+		return false, fmt.Errorf("%s has no Central service %q (%s): set service to the name Central's service has there: %w", m.Host.Name, c.serviceName(m), serviceNameKind(m), err)
+	}
 	if err != nil {
 		return active, fmt.Errorf("%s %s on %s: %w", a, c.serviceName(m), m.Host.Name, err)
 	}
 	return active, nil
+}
+
+// serviceNameKind says how the service name is looked up on m.
+func serviceNameKind(m *Member) string {
+	if m.windows() {
+		return "looked up by display name, then by key name; the docs name it \"Micetro Central\" in services.msc"
+	}
+	return "a systemd unit; the docs name it mmcentral"
+}
+
+// stopped reports whether Central is stopped on m, as evidence text:
+// the service exists and is not active, no Central process (daemonProcess)
+// runs, and nothing listens on port 1231. A service that does not exist is
+// an error (from service), never "stopped": a Central started another way
+// may be running. The three probes run at once.
+func stopped(ctx context.Context, c *Common, h *remote.Host, m *Member) (bool, string, error) {
+	var (
+		active, found, listening bool
+		since                    span
+		errA, errP               error
+	)
+	par(func() { active, errA = isActive(ctx, c, h, m) },
+		func() { since, found, errP = startedAt(ctx, c, h, m) },
+		func() { listening = h.PortListening(ctx, CentralPort) })
+	if errA != nil {
+		return false, "", errA
+	}
+	if errP != nil {
+		return false, "", errP
+	}
+	ok, ev := stoppedText(c, m, active, found, since, listening)
+	return ok, ev, nil
+}
+
+func stoppedText(c *Common, m *Member, active, found bool, since span, listening bool) (bool, string) {
+	var not []string
+	if active {
+		not = append(not, "service "+c.serviceName(m)+" is active")
+	}
+	if found {
+		not = append(not, fmt.Sprintf("a %s process runs (since %s)", c.daemonProcess(m), since))
+	}
+	if listening {
+		not = append(not, fmt.Sprintf("port %d listens", CentralPort))
+	}
+	if len(not) > 0 {
+		return false, strings.Join(not, ", ")
+	}
+	return true, fmt.Sprintf("service %s is not active, no %s process runs, port %d is closed", c.serviceName(m), c.daemonProcess(m), CentralPort)
+}
+
+// notStoppedErr is the error of a member that should be stopped and is
+// not (ev: stopped's evidence): a process or port left after the service
+// stopped is Central started another way.
+func notStoppedErr(c *Common, m *Member, ev string) error {
+	return fmt.Errorf("Central is not stopped on %s: %s; if %s runs outside the service %s, stop it by hand", m.Host.Name, ev, c.daemonProcess(m), c.serviceName(m))
 }
 
 func isActive(ctx context.Context, c *Common, h *remote.Host, m *Member) (bool, error) {

@@ -2,7 +2,6 @@ package micetro
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/hawiz/hawiz/remote"
 	"github.com/hawiz/hawiz/steps"
@@ -49,14 +48,7 @@ func (s *stopSecondaries) check(ctx context.Context, e *steps.Env, hn string) (b
 	if ok, ev, err := upgraded(ctx, a, h, m); err != nil || ok {
 		return ok, ev + "; nothing to stop", err
 	}
-	active, err := isActive(ctx, &a.Common, h, m)
-	if err != nil {
-		return false, "", err
-	}
-	if active {
-		return false, "service " + a.serviceName(m) + " is active", nil
-	}
-	return true, "service " + a.serviceName(m) + " is not active", nil
+	return stopped(ctx, &a.Common, h, m)
 }
 
 func (s *stopSecondaries) apply(ctx context.Context, e *steps.Env, hn string) error {
@@ -80,12 +72,9 @@ func (s *stopSecondaries) verify(ctx context.Context, e *steps.Env, hn string) (
 	if ok, ev, err := upgraded(ctx, a, h, m); err != nil || ok {
 		return ev, err
 	}
-	active, err := isActive(ctx, &a.Common, h, m)
-	if err != nil {
-		return "", err
+	down, ev, err := stopped(ctx, &a.Common, h, m)
+	if err == nil && !down {
+		err = notStoppedErr(&a.Common, m, ev)
 	}
-	if active {
-		return "", fmt.Errorf("service %s is still active on %s", a.serviceName(m), hn)
-	}
-	return "service " + a.serviceName(m) + " is not active", nil
+	return ev, err
 }

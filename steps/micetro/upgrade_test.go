@@ -80,7 +80,7 @@ func TestUpgradeFullRunThenNoOp(t *testing.T) {
 	// Order: the secondaries were stopped before the primary was upgraded.
 	for _, h := range w.hosts[1:] {
 		log := h.systemctlLog()
-		if !strings.HasPrefix(strings.TrimPrefix(log, "is-active mmcentral\n"), "stop mmcentral") {
+		if !strings.HasPrefix(strings.TrimPrefix(log, "status mmcentral\n"), "stop mmcentral") {
 			t.Errorf("%s: systemctl calls\n%s", h.name, log)
 		}
 	}

@@ -32,6 +32,10 @@ func TestWindowsGolden(t *testing.T) {
 			mu.Lock()
 			got = append(got, req.Command)
 			mu.Unlock()
+			if script, _ := remote.DecodePowerShell(req.Command); strings.Contains(script, "'hawiz-key:'") {
+				fmt.Fprintln(req.Stdout, "hawiz-key:MicetroCentral") // the service found by its display name
+				return 0
+			}
 			fmt.Fprintln(req.Stdout, "1763900000")
 			return 0
 		},

@@ -104,6 +104,8 @@ func (w *winStageHost) exec(_ context.Context, req sshtest.ExecRequest) int {
 		w.version = "10.3.6"
 	case strings.Contains(script, "ProcessStartInfo]::new($exe, '-v')"): // version
 		fmt.Fprintln(req.Stdout, "Micetro Central "+w.version)
+	case strings.Contains(script, "'hawiz-key:'"): // the service, found by its display name: Running
+		fmt.Fprintln(req.Stdout, "hawiz-key:MicetroCentral")
 	}
 	return 0 // is-active: Running
 }

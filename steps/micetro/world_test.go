@@ -117,34 +117,51 @@ stop() {
 	while alive; do sleep 0.01; done
 	rm -f "$pidf"
 }
+# A unit exists while $HAWIZ_ROOT/units/NAME does (systemd: its unit file).
+known() { [ -f "$HAWIZ_ROOT/units/$svc" ]; }
+case "$act" in
+start | stop | restart) known || { echo "Failed to $act $svc.service: Unit $svc.service not found." >&2; exit 5; } ;;
+esac
 case "$act" in
 start) start ;;
 stop) stop ;;
 restart) stop; start ;;
 is-active) if alive; then echo active; else echo inactive; exit 3; fi ;;
+status) known || { echo "Unit $svc.service could not be found." >&2; exit 4; }
+	if alive; then echo "Active: active (running)"; else echo "Active: inactive (dead)"; exit 3; fi ;;
 *) echo "fake systemctl: $act" >&2; exit 1 ;;
 esac
 `
 
 const fakePs = `#!/bin/sh
-# ps -o etimes= -C mmcentrald
+# ps -o etimes= -C mmcentrald: every service's stand-in Central (whatever
+# unit started it: run/UNIT.pid and run/UNIT.started)
 run=$HAWIZ_ROOT/run
-st=$(cat "/proc/$(cat "$run/mmcentral.pid" 2>/dev/null)/stat" 2>/dev/null) && st=${st##*) } && [ "${st%% *}" != Z ] && \
+for f in "$run"/*.pid; do
+pid=$(cat "$f" 2>/dev/null) && [ -n "$pid" ] && st=$(cat "/proc/$pid/stat" 2>/dev/null) && st=${st##*) } && [ "${st%% *}" != Z ] && \
 if true; then
-	echo "   $(( $(date +%s) - $(cat "$run/mmcentral.started") ))"
+	echo "   $(( $(date +%s) - $(cat "${f%.pid}.started") ))"
 fi
+done
+exit 0
 `
 
-// fakePgrep answers `pgrep -x -- mmcentrald` with the stand-in's PID (a
-// real process: its /proc/PID/stat dates its start).
+// fakePgrep answers "pgrep -x -- mmcentrald" with the PIDs of every
+// service's stand-in (real processes: their /proc/PID/stat dates their start).
 const fakePgrep = `#!/bin/sh
 for a in "$@"; do name=$a; done
 [ "$name" = mmcentrald ] || exit 1
-pid=$(cat "$HAWIZ_ROOT/run/mmcentral.pid" 2>/dev/null) || exit 1
-st=$(cat "/proc/$pid/stat" 2>/dev/null) || exit 1
+rc=1
+for f in "$HAWIZ_ROOT"/run/*.pid; do
+pid=$(cat "$f" 2>/dev/null) || continue
+[ -n "$pid" ] || continue
+st=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
 st=${st##*) }
-[ "${st%% *}" != Z ] || exit 1
+[ "${st%% *}" != Z ] || continue
 echo "$pid"
+rc=0
+done
+exit $rc
 `
 
 const fakeMmcentrald = `#!/bin/sh
@@ -188,9 +205,10 @@ func newWorld(t *testing.T, names ...string) *world {
 	}
 	for _, n := range names {
 		h := &fakeHost{name: n, root: filepath.Join(dir, n)}
-		for _, d := range []string{"bin", "run", "var/mmsuite/mmcentral/logs", "usr/share/mmcentral-standin"} {
+		for _, d := range []string{"bin", "run", "units", "var/mmsuite/mmcentral/logs", "usr/share/mmcentral-standin"} {
 			os.MkdirAll(filepath.Join(h.root, d), 0o755)
 		}
+		h.writeFile("units/mmcentral", "")
 		for name, body := range map[string]string{"sudo": fakeSudo, "systemctl": fakeSystemctl, "ps": fakePs, "pgrep": fakePgrep, "mmcentrald": fakeMmcentrald} {
 			os.WriteFile(filepath.Join(h.root, "bin", name), []byte(body), 0o755)
 		}
@@ -219,8 +237,13 @@ func newWorld(t *testing.T, names ...string) *world {
 		}
 		t.Cleanup(func() {
 			h.srv.Close()
-			// stop a stand-in left running
-			if b, err := os.ReadFile(filepath.Join(h.root, "run", "mmcentral.pid")); err == nil {
+			// stop a stand-in left running (under any unit)
+			pids, _ := filepath.Glob(filepath.Join(h.root, "run", "*.pid"))
+			for _, p := range pids {
+				b, err := os.ReadFile(p)
+				if err != nil {
+					continue
+				}
 				var pid int
 				fmt.Sscan(string(b), &pid)
 				if pid > 0 {
