@@ -14,6 +14,12 @@
 //     start ("cannot connect to the backing databases", M1; the real error
 //     text is not documented, open question 1). A key that is not 24 bytes
 //     is refused too.
+//   - App DB authentication (M4, M7): an App DB record holding a users file
+//     (AddAppDBUser) accepts only a mongoUri with a user and password it
+//     knows; with mongo.encryptedCredentials=true they are decrypted with
+//     this server's gen.key first (EncryptCredential, the stand-in's
+//     credentialstool, M21). A start that cannot authenticate is refused
+//     ("cannot connect to the Application Database").
 //   - running, it serves GET /monitor/health = 200 (M2) on the host's own
 //     address and BASE_PORT (mms.conf, default 8080), logs every request to
 //     logs/mms0-access.log, and adds the lab-only header X-Hawiz-Lab-Server
@@ -47,6 +53,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -390,8 +397,115 @@ func Preflight(c Config) error {
 	if strings.TrimSpace(string(want)) != got {
 		return refuse("gen.key at %s does not match the key the Application Database was encrypted with: cannot decrypt the backing databases' credentials (every server needs the same gen.key, M1)", c.GenKeyPath)
 	}
+	if err := checkAppDBAuth(dir, props, uri, kb); err != nil {
+		return refuse("cannot connect to the Application Database: %v", err)
+	}
 	logf("Successfully finished pre-flight checks")
 	return nil
+}
+
+// AppDBUsersFile, in an App DB's record directory, makes that App DB
+// require authentication: one "user<TAB>sha256(password) hex" line per user
+// it accepts. Without it the App DB accepts any connection.
+const AppDBUsersFile = "users"
+
+// checkAppDBAuth: an App DB that requires authentication accepts only a
+// mongoUri holding a user and password it knows; with
+// mongo.encryptedCredentials=true both are credentialstool output, which
+// only this server's gen.key decrypts (M4, M21; the stand-in's own
+// scheme: EncryptCredential).
+func checkAppDBAuth(dir string, props map[string]string, uri string, genKey []byte) error {
+	b, err := os.ReadFile(filepath.Join(dir, AppDBUsersFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	rest := strings.TrimPrefix(uri, "mongodb://")
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		rest = rest[:i]
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return fmt.Errorf("authentication required: mongo.mongoUri holds no credentials")
+	}
+	userEnc, passEnc, _ := strings.Cut(rest[:at], ":")
+	user, err1 := url.PathUnescape(userEnc)
+	pass, err2 := url.PathUnescape(passEnc)
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("mongo.mongoUri: credentials are not percent-encoded")
+	}
+	if strings.EqualFold(strings.TrimSpace(props["mongo.encryptedCredentials"]), "true") {
+		if user, err1 = decryptCredential(genKey, user); err1 == nil {
+			pass, err2 = decryptCredential(genKey, pass)
+		}
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("mongo.encryptedCredentials=true but the credentials are not credentialstool output for this gen.key")
+		}
+	}
+	sum := sha256.Sum256([]byte(pass))
+	for _, l := range strings.Split(string(b), "\n") {
+		if u, h, ok := strings.Cut(strings.TrimSpace(l), "\t"); ok && u == user && h == hex.EncodeToString(sum[:]) {
+			return nil
+		}
+	}
+	return fmt.Errorf("authentication failed")
+}
+
+// EncryptCredential is the stand-in's credentialstool (M21): plain
+// encrypted with a key stream derived from gen.key, hex. Real Ops Manager's
+// format differs; what the stand-in keeps is that encrypted credentials
+// are tied to the gen.key they were made with.
+func EncryptCredential(genKey []byte, plain string) string {
+	return hex.EncodeToString(credXOR(genKey, []byte("hawiz:"+plain)))
+}
+
+func decryptCredential(genKey []byte, enc string) (string, error) {
+	b, err := hex.DecodeString(enc)
+	if err != nil {
+		return "", err
+	}
+	p, ok := strings.CutPrefix(string(credXOR(genKey, b)), "hawiz:")
+	if !ok {
+		return "", errors.New("not encrypted with this gen.key")
+	}
+	return p, nil
+}
+
+func credXOR(genKey, b []byte) []byte {
+	out := make([]byte, len(b))
+	var block [32]byte
+	for i := range b {
+		if i%32 == 0 {
+			block = sha256.Sum256(append(append([]byte("hawiz-standin-credentialstool/"), genKey...), byte(i/32)))
+		}
+		out[i] = b[i] ^ block[i%32]
+	}
+	return out
+}
+
+// AddAppDBUser makes the App DB that uri names require authentication and
+// accept user with password (tests and the lab set up an existing
+// deployment's App DB with it).
+func AddAppDBUser(appDBDir, uri, user, password string) error {
+	key, err := appDBKey(uri)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(appDBDir, key)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, AppDBUsersFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(password))
+	_, err = fmt.Fprintf(f, "%s\t%s\n", user, hex.EncodeToString(sum[:]))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func writeKey(path string, b []byte, owner string) error {
