@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hawiz/hawiz/remote"
@@ -83,8 +84,104 @@ func keyMatches(ctx context.Context, e *steps.Env, c *Common, host string) (bool
 	if !fi.Exists {
 		return false, fmt.Sprintf("%s: no gen.key at %s", host, l.GenKey), nil
 	}
-	ok := want != "" && fi.SHA256 == want && fi.Size == GenKeySize && fi.Mode.Perm() == 0o600 && fi.Owner == l.User
-	return ok, fmt.Sprintf("%s: gen.key %d bytes, %s, %s, sha256 %s", host, fi.Size, fi.Owner, fi.Mode.Perm(), short(fi.SHA256)), nil
+	group, err := serviceGroup(ctx, e, h, l)
+	if err != nil {
+		return false, "", err
+	}
+	ok := want != "" && fi.SHA256 == want && fi.Size == GenKeySize && fi.Mode.Perm() == 0o600 && fi.Owner == l.User && fi.Group == group
+	return ok, fmt.Sprintf("%s: gen.key %d bytes, %s:%s, %s, sha256 %s", host, fi.Size, fi.Owner, fi.Group, fi.Mode.Perm(), short(fi.SHA256)), nil
+}
+
+// serviceGroup is the service user's primary group: the group Ops Manager
+// gives the gen.key it creates (the package's mongodb-mms:mongodb-mms, M9,
+// M24), so the one a key hawiz copies gets. Cached as a fact.
+func serviceGroup(ctx context.Context, e *steps.Env, h *remote.Host, l layout) (string, error) {
+	if v, ok := e.Fact(factKey(l.Name, "group")); ok && v != "" {
+		return v, nil
+	}
+	res, err := h.Run(ctx, remote.Cmd{Program: "id", Args: []string{"-gn", "--", l.User}, Timeout: 30 * time.Second})
+	if err != nil {
+		return "", err
+	}
+	g := strings.TrimSpace(string(res.Stdout))
+	if res.ExitStatus != 0 || g == "" || strings.ContainsAny(g, " \t\n:") {
+		return "", fmt.Errorf("%s: no primary group for the service user %q (id -gn: exit %d %s)", h.Name(), l.User, res.ExitStatus, strings.TrimSpace(string(res.Stderr)))
+	}
+	e.SetFact(factKey(l.Name, "group"), g)
+	return g, nil
+}
+
+// serverKey is what a server holds at its gen.key path (never the bytes).
+type serverKey struct {
+	name, path string
+	fi         remote.FileInfo
+}
+
+// scanKeys stats every server's gen.key at once: size and SHA-256 (the
+// hash is computed on the server; the bytes never travel).
+func scanKeys(ctx context.Context, e *steps.Env, c *Common) ([]serverKey, error) {
+	names := c.serverNames()
+	keys := make([]serverKey, len(names))
+	_, err := forEachServer(ctx, names, func(ctx context.Context, name string) (string, error) {
+		l, err := resolveLayout(ctx, e, c, name)
+		if err != nil {
+			return "", err
+		}
+		h, err := e.Host(name)
+		if err != nil {
+			return "", err
+		}
+		fi, err := h.Stat(ctx, l.GenKey, l.Sudo)
+		if err != nil {
+			return "", err
+		}
+		keys[indexOf(names, name)] = serverKey{name: name, path: l.GenKey, fi: fi}
+		return "", nil
+	})
+	return keys, err
+}
+
+// deploymentKey is the hash of the key the deployment already uses: the
+// one every server that holds a gen.key holds (and the one recorded earlier
+// in this run, if any), whatever gen_key.mode says; "" when no server holds
+// one and none is recorded. Two different keys, or a key that is not 24
+// bytes, are refused, naming the servers: hawiz never picks one of two keys
+// that may each encrypt data. The hash found is recorded.
+func deploymentKey(ctx context.Context, e *steps.Env, c *Common) (string, []serverKey, error) {
+	keys, err := scanKeys(ctx, e, c)
+	if err != nil {
+		return "", nil, err
+	}
+	want, _ := e.Fact(factGenKeySHA)
+	byHash := map[string][]string{}
+	var order []string
+	for _, k := range keys {
+		if !k.fi.Exists {
+			continue
+		}
+		if k.fi.Size != GenKeySize {
+			return "", keys, &steps.RefusedError{Reason: fmt.Sprintf("%s: gen.key at %s is %d bytes, not %d (M1); hawiz will not start or copy around a key Ops Manager cannot use: fix it on that server and run again", k.name, k.path, k.fi.Size, GenKeySize)}
+		}
+		if _, ok := byHash[k.fi.SHA256]; !ok {
+			order = append(order, k.fi.SHA256)
+		}
+		byHash[k.fi.SHA256] = append(byHash[k.fi.SHA256], k.name)
+	}
+	if len(order) > 1 {
+		var parts []string
+		for _, h := range order {
+			parts = append(parts, fmt.Sprintf("%s (sha256 %s)", strings.Join(byHash[h], ", "), short(h)))
+		}
+		return "", keys, &steps.RefusedError{Reason: fmt.Sprintf("the servers hold different gen.key files: %s; every server must hold the same key (M1), and each may encrypt data: hawiz will not choose. Keep the deployment's key, move the other away yourself, and run again; nothing was changed", strings.Join(parts, "; "))}
+	}
+	if len(order) == 1 {
+		if want != "" && want != order[0] {
+			return "", keys, &steps.RefusedError{Reason: fmt.Sprintf("%s hold(s) a gen.key (sha256 %s) that is not the key recorded earlier in this run (sha256 %s); hawiz will not go on with two keys", strings.Join(byHash[order[0]], ", "), short(order[0]), short(want))}
+		}
+		want = order[0]
+		e.SetFact(factGenKeySHA, want)
+	}
+	return want, keys, nil
 }
 
 func keyVerify(ctx context.Context, e *steps.Env, c *Common, host string) (string, error) {
@@ -184,7 +281,9 @@ func newKey(e *steps.Env) ([]byte, error) {
 }
 
 // writeKey puts key on host unless a different key is already there
-// (overwriting a key that encrypts data would lose that data: refused).
+// (overwriting a key that encrypts data would lose that data: refused):
+// mode 0600, owned by the service user and its primary group, as Ops
+// Manager owns the key it creates (M1, M9, M24).
 func writeKey(ctx context.Context, e *steps.Env, c *Common, host string, key []byte) error {
 	l, err := resolveLayout(ctx, e, c, host)
 	if err != nil {
@@ -209,6 +308,10 @@ func writeKey(ctx context.Context, e *steps.Env, c *Common, host string, key []b
 	if fi.Exists {
 		cas = fi.SHA256
 	}
-	_, err = h.WriteFile(ctx, l.GenKey, key, remote.WriteOptions{Mode: 0o600, Owner: l.User, IfSHA256: cas, Sudo: l.Sudo, Secret: true})
+	group, err := serviceGroup(ctx, e, h, l)
+	if err != nil {
+		return err
+	}
+	_, err = h.WriteFile(ctx, l.GenKey, key, remote.WriteOptions{Mode: 0o600, Owner: l.User, Group: group, IfSHA256: cas, Sudo: l.Sudo, Secret: true})
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -27,10 +28,68 @@ func haPreflightServers(a *Answers) *steps.Step {
 		DocRef: "procedures.md A-0 [derived]; M1 (gen.key paths), M9, M10, M11",
 		Actions: []string{
 			"on every server: install type (dpkg-query/rpm -q mongodb-mms, or <install_dir>/bin/mongodb-mms); version; running or not",
-			"stat conf-mms.properties; read mms.conf (MMS_USER, ENC_KEY_PATH); stat gen.key",
+			"stat conf-mms.properties; read mms.conf (MMS_USER, ENC_KEY_PATH)",
+			"stat every server's gen.key (size and SHA-256, computed on the server; the bytes are never read): a key any server holds is the deployment's, whatever gen_key.mode says; two different keys stop the run here, naming the servers",
 		},
-		Verify: func(ctx context.Context, e *steps.Env, _ string) (string, error) { return preflight(ctx, e, c) },
+		Verify: func(ctx context.Context, e *steps.Env, _ string) (string, error) {
+			ev, err := preflight(ctx, e, c)
+			if err != nil {
+				return "", err
+			}
+			kev, err := preflightGenKey(ctx, e, a)
+			if err != nil {
+				return "", err
+			}
+			return ev + "\n" + kev, nil
+		},
 	}
+}
+
+// preflightGenKey finds the deployment's gen.key before anything changes:
+// a key any server already holds is the deployment's, whatever
+// gen_key.mode says (it may encrypt data, M1), and is placed on every other
+// server before any starts (step place-own-gen-key). Two different keys,
+// or gen_key.file other than the deployment's key, stop the run here.
+func preflightGenKey(ctx context.Context, e *steps.Env, a *Answers) (string, error) {
+	want, keys, err := deploymentKey(ctx, e, &a.Common)
+	if err != nil {
+		return "", err
+	}
+	if want == "" {
+		switch a.GenKey.Mode {
+		case GenKeyFile:
+			return "gen.key: no server holds one; gen_key.file is placed on every server before any starts", nil
+		case GenKeyGenerate:
+			return "gen.key: no server holds one; hawiz generates one and places it on every server before any starts", nil
+		}
+		return fmt.Sprintf("gen.key: no server holds one; %s creates it at its first start and it is copied to the others before they start (M2 steps 5, 6)", a.Servers[0].Name), nil
+	}
+	var holders, lacking []string
+	for _, k := range keys {
+		if k.fi.Exists {
+			holders = append(holders, k.name)
+		} else {
+			lacking = append(lacking, k.name)
+		}
+	}
+	if a.GenKey.Mode == GenKeyFile {
+		b, err := os.ReadFile(a.GenKey.File)
+		if err != nil {
+			return "", fmt.Errorf("gen_key.file: %w", err)
+		}
+		registerKey(e, b)
+		if sha(b) != want {
+			return "", &steps.RefusedError{Reason: fmt.Sprintf("gen_key.file %s (sha256 %s) is not the gen.key %s already hold(s) (sha256 %s): that key is the deployment's and may encrypt data (M1); hawiz will not place a different one. Remove gen_key.file to use the deployment's key", a.GenKey.File, short(sha(b)), strings.Join(holders, ", "), short(want))}
+		}
+	}
+	ev := fmt.Sprintf("gen.key: the deployment's key (sha256 %s) is on %s", short(want), strings.Join(holders, ", "))
+	if a.GenKey.Mode != GenKeyFirst && a.GenKey.Mode != "" {
+		ev += fmt.Sprintf(" (used instead of gen_key.mode %s: a key a server already holds may encrypt data)", a.GenKey.Mode)
+	}
+	if len(lacking) > 0 {
+		ev += fmt.Sprintf("; it is copied to %s before any server starts", strings.Join(lacking, ", "))
+	}
+	return ev, nil
 }
 
 // preflight inventories every server at once; they must all run one

@@ -15,7 +15,10 @@ import (
 )
 
 // refuseWrongKey checks, right before a start, that host's gen.key is the
-// cluster's (requireKey) or absent/the cluster's.
+// deployment's. A key the deployment already has (recorded, or held by any
+// server: deploymentKey) must be there; with none anywhere, only
+// requireKey=false (the first server in first-server mode, which creates
+// it) may start without one.
 func refuseWrongKey(ctx context.Context, e *steps.Env, c *Common, host string, requireKey bool) error {
 	l, err := resolveLayout(ctx, e, c, host)
 	if err != nil {
@@ -25,14 +28,19 @@ func refuseWrongKey(ctx context.Context, e *steps.Env, c *Common, host string, r
 	if err != nil {
 		return err
 	}
+	want, _ := e.Fact(factGenKeySHA)
+	if want == "" {
+		if want, _, err = deploymentKey(ctx, e, c); err != nil {
+			return err
+		}
+	}
 	fi, err := h.Stat(ctx, l.GenKey, l.Sudo)
 	if err != nil {
 		return err
 	}
-	want, _ := e.Fact(factGenKeySHA)
 	if !fi.Exists {
-		if requireKey {
-			return &steps.RefusedError{Reason: fmt.Sprintf("%s has no gen.key at %s: it would create its own and could not join (M1); copy the key first (step %s)", host, l.GenKey, StepCopyKey)}
+		if requireKey || want != "" {
+			return &steps.RefusedError{Reason: fmt.Sprintf("%s has no gen.key at %s: it would create its own and could not join (M1); copy the deployment's key first (step %s or %s)", host, l.GenKey, StepPlaceKey, StepCopyKey)}
 		}
 		return nil
 	}
