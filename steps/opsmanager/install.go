@@ -23,7 +23,7 @@ func installDescription(p string) string {
 	case "deb":
 		return "sudo dpkg --force-confold -i (keeps conf-mms.properties)"
 	case "rpm":
-		return "sudo rpm -U"
+		return "sudo rpm -U (with --oldpackage from 6.0.0-6.0.2 or 8.0.0, as the release notes require)"
 	}
 	return "extract next to the current directory, copy conf/, repoint the install_dir symlink"
 }
@@ -41,7 +41,12 @@ func install(ctx context.Context, e *steps.Env, a *UpgradeAnswers, h *remote.Hos
 		argv = []string{"dpkg", "--force-confold", "-i", pkg}
 		env["DEBIAN_FRONTEND"] = "noninteractive"
 	case "rpm":
-		argv = []string{"rpm", "-U", pkg}
+		// The version the server ran before the upgrade (preflight).
+		from, _ := e.Fact(upFact(host, "from"))
+		argv = rpmArgv(from, a.Upgrade.Version, pkg)
+		if len(argv) == 4 {
+			e.Output(host, fmt.Sprintf("rpm -U --oldpackage: the %s package carries incorrect version information (%s)", from, DocReleaseNotes))
+		}
 	default:
 		return installTar(ctx, e, h, l, pkg, want)
 	}

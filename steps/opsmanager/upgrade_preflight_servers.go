@@ -49,8 +49,40 @@ func upgradePreflight(ctx context.Context, e *steps.Env, a *UpgradeAnswers) (str
 	}
 	if old == "" {
 		lines = append(lines, "every server already runs "+target)
+		return strings.Join(lines, "\n"), nil
 	}
-	return strings.Join(lines, "\n"), nil
+	pathLines, err := upgradePathLines(e, a, vs, old)
+	if err != nil {
+		return "", err
+	}
+	return strings.Join(append(lines, pathLines...), "\n"), nil
+}
+
+// upgradePathLines checks the documented upgrade path from the servers'
+// old version to the target (checkUpgradePath) and says how each server
+// not yet on the target will be installed: `rpm -U --oldpackage` where the
+// release notes require it.
+func upgradePathLines(e *steps.Env, a *UpgradeAnswers, vs []string, old string) ([]string, error) {
+	target := a.Upgrade.Version
+	name := ""
+	for i, v := range vs {
+		if v == old {
+			name = a.Servers[i].Name
+			break
+		}
+	}
+	note, err := checkUpgradePath(name, old, target)
+	if err != nil {
+		return nil, err
+	}
+	lines := []string{fmt.Sprintf("upgrade path %s → %s: supported (%s)", old, target, DocUpgradePath)}
+	if note != "" {
+		e.Warn("", "%s", note)
+	}
+	if packageKind(a.Upgrade.Package) == "rpm" && needsOldPackage(old, target) {
+		lines = append(lines, fmt.Sprintf("the %s rpm package carries incorrect version information: it is upgraded with rpm -U --oldpackage (%s)", old, DocReleaseNotes))
+	}
+	return lines, nil
 }
 
 // upInventoryServer checks one server before the upgrade and returns its
