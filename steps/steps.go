@@ -284,6 +284,9 @@ func (s *SSHAnswers) Validate() FieldErrors {
 	if s.Port < 0 || s.Port > 65535 {
 		es.Add("port", "%d is not a TCP port (1-65535)", s.Port)
 	}
+	if err := CheckProxyJump(s.ProxyJump); err != nil {
+		es.Add("proxy_jump", "%v", err)
+	}
 	return es
 }
 
@@ -342,8 +345,10 @@ func (h *HostAnswers) Validate() FieldErrors {
 	if h.Port < 0 || h.Port > 65535 {
 		es.Add("port", "%d is not a TCP port (1-65535)", h.Port)
 	}
-	if strings.ContainsAny(h.Address, " \t\n") {
-		es.Add("address", "%q contains spaces", h.Address)
+	if h.Address != "" {
+		if err := CheckAddress(h.Address); err != nil {
+			es.Add("address", "%v", err)
+		}
 	}
 	return es
 }

@@ -115,9 +115,13 @@ func (c *Common) validate(es *steps.FieldErrors, needPriority bool) {
 		es.Add("members", "needs at least 2 members (the first is the primary), got %d", len(c.Members))
 	}
 	seen := memberSeen{names: map[string]int{}, hosts: map[string]int{}, prios: map[int]int{}}
+	hosts := make([]steps.HostAnswers, len(c.Members))
+	fields := make([]string, len(c.Members))
 	for i := range c.Members {
 		c.validateMember(es, i, &seen, needPriority)
+		hosts[i], fields[i] = c.Members[i].Host, fmt.Sprintf("members[%d].host", i)
 	}
+	*es = append(*es, steps.CheckSSHUsers(&c.SSH, hosts, fields)...)
 	c.validateSettings(es)
 }
 
@@ -280,13 +284,22 @@ func (a *HAAnswers) Validate() error {
 		es.Add("dns.name", "is required: the round-robin name clients use (C1 step 11)")
 	} else if _, err := dnscheck.ParseName(a.DNS.Name); err != nil {
 		es.Add("dns.name", "%q is not a valid domain name", a.DNS.Name)
+	} else if err := steps.CheckAddress(a.DNS.Name); err != nil {
+		es.Add("dns.name", "%v: clients look it up as a host name", err)
 	}
 	if a.DNS.TTL == 0 {
 		a.DNS.TTL = 300
 	}
 	for i, s := range a.DNS.Servers {
-		if _, err := dnscheck.ParseServer("", s); err != nil {
+		if err := steps.CheckServer(s); err != nil {
+			es.Add(fmt.Sprintf("dns.servers[%d]", i), "%v", err)
+		} else if _, err := dnscheck.ParseServer("", s); err != nil {
 			es.Add(fmt.Sprintf("dns.servers[%d]", i), "%q is not host[:port]", s)
+		}
+	}
+	if a.DNS.Resolver != "" {
+		if err := steps.CheckServer(a.DNS.Resolver); err != nil {
+			es.Add("dns.resolver", "%v", err)
 		}
 	}
 	if a.DNS.TSIGKeyFile != "" {
@@ -314,7 +327,7 @@ func (a *HAAnswers) Validate() error {
 	if a.MaxClockSkew < 0 {
 		es.Add("max_clock_skew", "%v must be positive", a.MaxClockSkew)
 	}
-	return es.Err()
+	return steps.WithPlaceholders(a, es).Err()
 }
 
 // Installer says where the new Central installer comes from.
@@ -392,7 +405,7 @@ func (a *UpgradeAnswers) Validate() error {
 	if a.InstallTimeout == 0 {
 		a.InstallTimeout = 15 * time.Minute
 	}
-	return es.Err()
+	return steps.WithPlaceholders(a, es).Err()
 }
 
 // member helpers

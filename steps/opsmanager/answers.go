@@ -252,6 +252,20 @@ func (c *Common) validate(es *steps.FieldErrors) {
 	}
 }
 
+// checkUsers checks ssh.user and each host's user (servers, then agents)
+// for the hosts' OS.
+func (c *Common) checkUsers(agents []Agent) steps.FieldErrors {
+	var hosts []steps.HostAnswers
+	var fields []string
+	for i, s := range c.Servers {
+		hosts, fields = append(hosts, s.HostAnswers), append(fields, fmt.Sprintf("servers[%d]", i))
+	}
+	for i, g := range agents {
+		hosts, fields = append(hosts, g.HostAnswers), append(fields, fmt.Sprintf("agents[%d]", i))
+	}
+	return steps.CheckSSHUsers(&c.SSH, hosts, fields)
+}
+
 var userRE = regexp.MustCompile(`^[a-z_][a-z0-9_.-]*\$?$`)
 
 func mergePaths(p, def Paths) Paths {
@@ -356,7 +370,8 @@ func (a *Answers) Validate() error {
 			es.Add(f+".service_manager", "%q must be systemctl or service", g.ServiceManager)
 		}
 	}
-	return es.Err()
+	es = append(es, a.checkUsers(a.Agents)...)
+	return steps.WithPlaceholders(a, es).Err()
 }
 
 // Validate applies defaults and checks the answers of opsmanager-upgrade.
@@ -399,7 +414,8 @@ func (a *UpgradeAnswers) Validate() error {
 	if a.LoadBalancer != nil {
 		a.LoadBalancer.validate(&es, "load_balancer")
 	}
-	return es.Err()
+	es = append(es, a.checkUsers(nil)...)
+	return steps.WithPlaceholders(a, es).Err()
 }
 
 func packageKind(p string) string {
@@ -425,6 +441,12 @@ func (lb *LoadBalancer) validate(es *steps.FieldErrors, f string) {
 		}
 		if h := u.Hostname(); strings.Contains(h, ":") && !strings.HasPrefix(u.Host, "[") {
 			es.Add(f+".url", "an IPv6 address needs brackets (M5)")
+		} else if err := steps.CheckAddress(h); err != nil {
+			es.Add(f+".url", "host %v", err)
+		} else if p := u.Port(); p != "" {
+			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+				es.Add(f+".url", "%q is not a port (1 to 65535)", p)
+			}
 		}
 		lb.URL = strings.TrimSuffix(lb.URL, "/")
 	}
@@ -433,6 +455,16 @@ func (lb *LoadBalancer) validate(es *steps.FieldErrors, f string) {
 	}
 	if !headerRE.MatchString(lb.RemoteIPHeader) {
 		es.Add(f+".remote_ip_header", "%q is not an HTTP header name (the M1 note that says to put the LB URL here is wrong: it is the header that carries the client IP, M6)", lb.RemoteIPHeader)
+	}
+	for i, d := range lb.DNSServers {
+		if err := steps.CheckServer(d); err != nil {
+			es.Add(fmt.Sprintf("%s.dns_servers[%d]", f, i), "%v", err)
+		}
+	}
+	if lb.DNSResolver != "" {
+		if err := steps.CheckServer(lb.DNSResolver); err != nil {
+			es.Add(f+".dns_resolver", "%v", err)
+		}
 	}
 	for i, e := range lb.Expect {
 		if _, err := netip.ParseAddr(e); err != nil {
@@ -531,6 +563,11 @@ func (d *AppDB) validate(es *steps.FieldErrors) {
 		es.Add("appdb.uri", "%v", err)
 		return
 	}
+	for _, h := range hosts {
+		if err := steps.CheckAddress(h.Host); err != nil {
+			es.Add("appdb.uri", "host %v", err)
+		}
+	}
 	if len(hosts) < 3 {
 		es.Add("appdb.uri", "lists %d host(s); the Application Database replica set needs at least 3, all listed (M2 step 3, M7)", len(hosts))
 	}
@@ -605,6 +642,9 @@ func (m *Member) validate(es *steps.FieldErrors, f string, i int, seen map[strin
 	if err != nil || len(hs) != 1 {
 		es.Add(f+".host", "%q is not host or host:port", m.Host)
 		return
+	}
+	if err := steps.CheckAddress(hs[0].Host); err != nil {
+		es.Add(f+".host", "%v", err)
 	}
 	m.Host = hs[0].String()
 	key := strings.ToLower(m.Host)
