@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hawiz/hawiz/remote"
@@ -19,6 +20,9 @@ func (r *runner) connect(ctx context.Context, e *Env) (*remote.Fleet, error) {
 	hosts := HostConfigs(r.answers)
 	if len(hosts) == 0 {
 		return nil, nil
+	}
+	if err := r.checkHosts(); err != nil {
+		return nil, err // before any secret is asked
 	}
 	sa := r.sshAnswers()
 	var sshPW, sudoPW string
@@ -41,13 +45,7 @@ func (r *runner) connect(ctx context.Context, e *Env) (*remote.Fleet, error) {
 			hosts[i].SudoPassword = sudoPW
 		}
 	}
-	opts := r.cfg.Remote
-	if sa.KnownHosts != "" {
-		opts.KnownHostsFile = sa.KnownHosts
-	}
-	if sa.SSHConfig != "" {
-		opts.SSHConfigFile = sa.SSHConfig
-	}
+	opts := r.sshOptions()
 	opts.Redactor = r.redactor
 	opts.Logger = r.logger
 	opts.Transcript = r.onAction
@@ -62,7 +60,11 @@ func (r *runner) connect(ctx context.Context, e *Env) (*remote.Fleet, error) {
 		return nil, err
 	}
 	for _, h := range fleet.Hosts() {
-		r.emit(Event{Kind: EventConnect, Host: h.Name(), Message: "connected to " + h.Address()})
+		msg := "connected to " + h.Address()
+		if via := h.Via(); len(via) > 0 {
+			msg += " via ProxyJump " + strings.Join(via, " → ")
+		}
+		r.emit(Event{Kind: EventConnect, Host: h.Name(), Message: msg})
 	}
 	if sa.Sudo != SudoNone {
 		if err := fleet.CheckSudo(ctx); err != nil {

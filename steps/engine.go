@@ -76,6 +76,7 @@ type runner struct {
 	op       Operator
 	env      *Env
 	started  time.Time // when run began, for the run-end event
+	replaced string    // why a new run replaces the state's run ("" = it does not)
 
 	mu    sync.Mutex // st, saves
 	saves int
@@ -147,6 +148,9 @@ func (r *runner) run(ctx context.Context) (Outcome, error) {
 		verb = "resume"
 	}
 	r.emit(Event{Kind: EventRunStart, Message: fmt.Sprintf("%s %s (%s)", verb, r.p.Title, r.st.RunName), Total: len(r.list), StatePath: r.path})
+	if r.replaced != "" {
+		r.emit(Event{Kind: EventInfo, Message: r.replaced})
+	}
 	if err := r.save(); err != nil {
 		return Outcome{StatePath: r.path}, err
 	}

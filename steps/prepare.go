@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/hawiz/hawiz/remote"
 	"github.com/hawiz/hawiz/steps/localfile"
 )
 
@@ -35,6 +37,9 @@ func (r *runner) prepare() error {
 		return err
 	}
 	if err := r.checkFlags(); err != nil {
+		return err
+	}
+	if err := r.checkHosts(); err != nil {
 		return err
 	}
 	if err := r.startState(old); err != nil {
@@ -67,10 +72,78 @@ func (r *runner) loadPrevious() (*State, error) {
 		return nil, &RefusedError{Reason: "refusing to use " + r.path, Err: fmt.Errorf("it belongs to procedure %s, not %s", old.Procedure, r.p.Name)}
 	}
 	if !r.cfg.Resume && old.Status != StatusDone && old.touched() {
+		if !changedAnything(old) {
+			r.replaced = fmt.Sprintf("state file %s held a run that changed nothing (%s, updated %s): starting again", r.path, old.Status, old.Updated.Format(time.RFC3339))
+			return old, nil
+		}
 		return nil, &UsageError{Err: fmt.Errorf("state file %s already holds a run of %s (%s, updated %s): continue it with `%s`, or start another run with --name or --state",
 			r.path, old.Procedure, old.Status, old.Updated.Format(time.RFC3339), r.resumeCmd())}
 	}
 	return old, nil
+}
+
+// changedAnything reports whether the run st holds may have changed
+// something: an Apply was started (its attempts count), or the operator
+// confirmed a manual step. A run that only checked (a preflight that
+// failed, a Check that erred) changed nothing, and a new run with the same
+// command starts again in its place.
+func changedAnything(st *State) bool {
+	for _, s := range st.Steps {
+		for _, h := range s.Hosts {
+			if h.Attempts > 0 || h.Confirmed != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sshOptions are the connection options: the run's, with the answers' ssh
+// block's known_hosts and ssh_config.
+func (r *runner) sshOptions() remote.Options {
+	opts := r.cfg.Remote
+	sa := r.sshAnswers()
+	if sa.KnownHosts != "" {
+		opts.KnownHostsFile = sa.KnownHosts
+	}
+	if sa.SSHConfig != "" {
+		opts.SSHConfigFile = sa.SSHConfig
+	}
+	return opts
+}
+
+// checkHosts resolves every host of the answers as the connection will
+// (ssh_config matched against each host's name and address, its user, its
+// ProxyJump chain) and connects nothing: a host without a user, a loop of
+// jumps, a ProxyCommand hawiz would bypass or an unreadable ssh_config is
+// bad input (exit 2), found before the state is written.
+func (r *runner) checkHosts() error {
+	hosts := HostConfigs(r.answers)
+	if len(hosts) == 0 {
+		return nil
+	}
+	_, err := remote.Routes(r.sshOptions(), hosts)
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var es FieldErrors
+	for _, e := range errs {
+		var nu *remote.NoUserError
+		if errors.As(e, &nu) {
+			where := "no ssh_config is read (ssh.ssh_config: none)"
+			if nu.ConfigFile != "" {
+				where = nu.ConfigFile + " gives no User for " + strings.Join(nu.Names, " or ")
+			}
+			es.Add("ssh.user", "is required: host %s has no user of its own and %s; hawiz never logs in as the local user", nu.Host, where)
+			continue
+		}
+		es.Add("ssh", "%v", e)
+	}
+	return es
 }
 
 // checkFlags refuses --from, --only, --redo, --skip and --confirm naming a
