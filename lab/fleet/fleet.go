@@ -597,7 +597,7 @@ func seedHost(cfg Config, h *Host) error {
 		}
 	}
 	q := shq(cfg.Exe)
-	for _, name := range []string{"systemctl", "ps", "mmcentrald"} {
+	for _, name := range []string{"systemctl", "ps", "pgrep", "mmcentrald"} {
 		script := fmt.Sprintf("#!/bin/sh\n# hawiz demo stand-in: runs the hawiz binary's hidden __standin subcommand\nexec %s __standin %s \"$@\"\n", q, name)
 		if err := os.WriteFile(filepath.Join(h.Root, "bin", name), []byte(script), 0o755); err != nil {
 			return err

@@ -20,8 +20,9 @@ import (
 // Standin runs one stand-in program of a demo host (`hawiz __standin NAME
 // ARGS…`), inside the host's world ($HAWIZ_ROOT, set by the fleet):
 //
-//	systemctl ACTION SERVICE   start|stop|restart|is-active, services run detached
+//	systemctl ACTION SERVICE   start|stop|restart|is-active|status, services run detached
 //	ps -o etimes= -C PROCESS   elapsed seconds of the running service
+//	pgrep -x -- PROCESS        the running service's PID (this host's only)
 //	mmcentrald -v              the Central version
 //	mongodb-mms ACTION          the Ops Manager control program (lab/standins/opsmanager)
 //	service-mmcentral          the Central daemon itself (lab/standins/mmcentral rules)
@@ -43,6 +44,8 @@ func Standin(args []string, stdout, stderr io.Writer) int {
 		return systemctl(root, args[1:], stdout, stderr)
 	case "ps":
 		return ps(root, args[1:], stdout, stderr)
+	case "pgrep":
+		return pgrep(root, args[1:], stdout)
 	case "mmcentrald":
 		if len(args) < 2 || args[1] != "-v" {
 			fmt.Fprintln(stderr, "mmcentrald (hawiz demo stand-in): only -v is supported")
@@ -121,9 +124,12 @@ func systemctl(root string, args []string, stdout, stderr io.Writer) int {
 	prog, ok := services[svc]
 	if !ok {
 		fmt.Fprintf(stderr, "Unit %s.service could not be found.\n", svc)
-		if act == "is-active" {
+		switch act {
+		case "is-active":
 			fmt.Fprintln(stdout, "inactive")
 			return 3
+		case "status":
+			return 4 // as systemd: no such unit
 		}
 		return 5
 	}
@@ -200,7 +206,7 @@ func systemctl(root string, args []string, stdout, stderr io.Writer) int {
 	case "restart":
 		stop()
 		return start()
-	case "is-active":
+	case "is-active", "status":
 		if alive() {
 			fmt.Fprintln(stdout, "active")
 			return 0
@@ -210,6 +216,25 @@ func systemctl(root string, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "systemctl (hawiz demo stand-in): %q is not supported\n", act)
 	return 1
+}
+
+// pgrep answers `pgrep -x -- PROCESS` with this host's running service's
+// PID (the demo's hosts share the machine's processes: the real pgrep
+// would find every host's, and any other mmcentrald on the machine).
+func pgrep(root string, args []string, stdout io.Writer) int {
+	if len(args) == 0 {
+		return 2
+	}
+	svc := map[string]string{"mmcentrald": "mmcentral"}[args[len(args)-1]]
+	if svc == "" {
+		return 1
+	}
+	pid := readPID(filepath.Join(root, "run", svc+".pid"))
+	if !Alive(pid) {
+		return 1
+	}
+	fmt.Fprintln(stdout, pid)
+	return 0
 }
 
 // ps answers `ps -o etimes= -C PROCESS` for the stand-in services.

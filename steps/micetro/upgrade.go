@@ -17,6 +17,8 @@ const (
 // Step IDs of micetro-central-upgrade (stable: they are in state files).
 const (
 	StepUpPreflight       = "preflight"
+	StepUpAutoUpdateOff   = "automatic-update-off"
+	StepUpActiveMember    = "confirm-active-member"
 	StepUpUploadInstaller = "upload-installer" // installer.local
 	StepUpCheckInstaller  = "check-installer"  // installer.remote
 	StepUpStopSecondaries = "stop-secondaries"
@@ -46,7 +48,7 @@ func CentralUpgrade() *steps.Procedure {
 		Title:       "Update Micetro Central in a High Availability setup",
 		Description: "Update Central in HA: stop the secondaries, upgrade the primary, then each secondary, with an installer",
 		DocURL:      upgradeDocURL,
-		Version:     1,
+		Version:     2, // 2: automatic-update-off and confirm-active-member before anything stops
 		NewAnswers:  func() steps.Answers { return &UpgradeAnswers{} },
 		Template:    upgradeTemplate,
 		Steps:       func(a steps.Answers) ([]*steps.Step, error) { return upgradeSteps(a.(*UpgradeAnswers)) },
@@ -54,10 +56,12 @@ func CentralUpgrade() *steps.Procedure {
 }
 
 // upgradeSteps is the table of micetro-central-upgrade: C2's section
-// "Updating Central in High Availability setup" in order, with the
-// installer brought to every member first.
+// "Updating Central in High Availability setup" in order, after the
+// confirmations that Automatic Update is not in use (C2's warning) and that
+// the first member is the Active one, with the installer brought to every
+// member first.
 func upgradeSteps(a *UpgradeAnswers) ([]*steps.Step, error) {
-	list := []*steps.Step{upgradePreflightStep(a)}
+	list := []*steps.Step{upgradePreflightStep(a), autoUpdateOffStep(a), activeMemberStep(a)}
 	if a.Installer.Local != "" {
 		list = append(list, uploadStep(a))
 	} else {

@@ -25,7 +25,7 @@ func upgradePreflightStep(a *UpgradeAnswers) *steps.Step {
 	}
 	return &steps.Step{
 		ID:      StepUpPreflight,
-		Title:   "Preflight: every member reachable, sudo works, Central version read on each",
+		Title:   "Preflight: every member reachable, sudo works, Central version read on each, the update path supported",
 		Why:     "the Automatic Update feature cannot be used while Central is in High Availability; each member is upgraded by hand with an installer, and the version on each host decides what is left to do",
 		DocRef:  docUpgrade + " (warning)",
 		Mode:    steps.Once,
@@ -43,7 +43,8 @@ func upgradePreflightStep(a *UpgradeAnswers) *steps.Step {
 // directories as the members' systems have them.
 func upgradePreflightActions(a *UpgradeAnswers) []string {
 	acts := []string{"check sudo on every member", "read the Central version on every member (" +
-		strings.Join(a.versionCommand(&a.Members[0]), " ") + ")"}
+		strings.Join(a.versionCommand(&a.Members[0]), " ") + ")",
+		"refuse an update to " + a.Installer.ExpectedVersion + " from a version the vendor's Update Paths table does not support in one step (" + updatePathsDoc + ")"}
 	if a.anyOS(false) {
 		acts = append(acts, "on every Linux member still to upgrade: its upload directory and every directory above it are root's or the SSH user's and not writable by others (unless sticky, as /tmp)")
 	}
@@ -77,6 +78,15 @@ func upgradePreflight(ctx context.Context, e *steps.Env, a *UpgradeAnswers) (str
 		if d, ok := steps.CompareVersions(vers[i], a.Installer.ExpectedVersion); ok && d > 0 {
 			return "", fmt.Errorf("%s runs Central %s, newer than installer.expected_version %s: hawiz does not downgrade (an older Central on a newer database); nothing was changed", m.Host.Name, vers[i], a.Installer.ExpectedVersion)
 		}
+	}
+	var paths []error
+	for i, m := range a.Members {
+		if via := unsupportedPath(vers[i], a.Installer.ExpectedVersion); via != "" {
+			paths = append(paths, fmt.Errorf("%s runs Central %s: the vendor does not support updating it to %s in one step; update to %s first (%s); nothing was changed", m.Host.Name, vers[i], a.Installer.ExpectedVersion, via, updatePathsDoc))
+		}
+	}
+	if err := errors.Join(paths...); err != nil {
+		return "", err
 	}
 	var ev []string
 	all := "yes"

@@ -64,7 +64,7 @@ func installs(h *fakeHost) int {
 
 func TestUpgradeFullRunThenNoOp(t *testing.T) {
 	w, _, e, list := upgradeSetup(t, 3)
-	if got := strings.Join(ids(list), " "); got != "preflight upload-installer stop-secondaries upgrade-primary upgrade-central2 upgrade-central3 verify-ha-states" {
+	if got := strings.Join(ids(list), " "); got != "preflight automatic-update-off confirm-active-member upload-installer stop-secondaries upgrade-primary upgrade-central2 upgrade-central3 verify-ha-states" {
 		t.Fatalf("steps %s", got)
 	}
 	ctx := context.Background()
@@ -80,7 +80,7 @@ func TestUpgradeFullRunThenNoOp(t *testing.T) {
 	// Order: the secondaries were stopped before the primary was upgraded.
 	for _, h := range w.hosts[1:] {
 		log := h.systemctlLog()
-		if !strings.HasPrefix(strings.TrimPrefix(log, "status mmcentral\n"), "stop mmcentral") {
+		if !strings.HasPrefix(strings.ReplaceAll(log, "status mmcentral\n", ""), "stop mmcentral") {
 			t.Errorf("%s: systemctl calls\n%s", h.name, log)
 		}
 	}

@@ -42,8 +42,9 @@ func upgradeMemberStep(a *UpgradeAnswers, i int, id string) *steps.Step {
 		Hosts:  []string{m.Host.Name},
 		Mode:   steps.Once,
 		Actions: []string{
+			"read the member's clock just before the installer runs (recorded: the install's start)",
 			s.runAction(),
-			fmt.Sprintf("then Central is active, port %d listens and it reports version %s", CentralPort, a.Installer.ExpectedVersion),
+			fmt.Sprintf("then %s reports version %s, and the running daemon is the new one: its %s process started after the install began (Central is restarted if the old process still runs) and it answers on port %d", strings.Join(a.versionCommand(m), " "), a.Installer.ExpectedVersion, a.daemonProcess(m), CentralPort),
 		},
 		Check:  s.check,
 		Apply:  s.apply,
@@ -82,6 +83,12 @@ func (s *upgradeMember) check(ctx context.Context, e *steps.Env, hn string) (boo
 	if err != nil || !ok {
 		return ok, ev, err
 	}
+	if _, installed := e.Fact(factInstallStarted(hn)); installed {
+		run, rev, err := s.newDaemon(ctx, e, h, hn)
+		if err != nil || !run {
+			return false, ev + "; " + rev, err
+		}
+	}
 	dirs, err := s.leftovers(ctx, h)
 	if err != nil {
 		return false, "", err
@@ -106,13 +113,73 @@ func (s *upgradeMember) apply(ctx context.Context, e *steps.Env, hn string) erro
 		if err != nil {
 			return err
 		}
-		return a.removeStages(ctx, e, h, m, dirs, "")
+		if err := a.removeStages(ctx, e, h, m, dirs, ""); err != nil {
+			return err
+		}
+		return s.ensureRunning(ctx, e, h, hn)
 	}
 	e.Output(hn, "The installer asks whether to install Central, where the configuration files go, the user and group, and the binary location (B.7); hawiz answers with install_input.")
 	if err := s.install(ctx, e, h, hn); err != nil {
 		return err
 	}
 	return s.ensureRunning(ctx, e, h, hn)
+}
+
+// factInstallStarted holds the member's clock just before hawiz ran the
+// installer there (formatHostTime), the first time in this run.
+func factInstallStarted(host string) string { return "install-started." + host }
+
+// installStarted is the recorded start of this run's install on hn.
+func installStarted(e *steps.Env, hn string) (span, bool, error) {
+	v, ok := e.Fact(factInstallStarted(hn))
+	if !ok {
+		return span{}, false, nil
+	}
+	t, prec, err := parseHostTime(v)
+	if err != nil {
+		return span{}, false, fmt.Errorf("the recorded install start on %s %q: %w", hn, v, err)
+	}
+	return exactly(t, prec), true, nil
+}
+
+// newDaemon reports whether the Central that runs on m is the one the
+// install brought: running (active, answering on 1231) and, when this run
+// installed on m, its process started after the install began (a process
+// older than that still runs the old binary, whatever the file on disk
+// says). ev says what was seen.
+func (s *upgradeMember) newDaemon(ctx context.Context, e *steps.Env, h *remote.Host, hn string) (bool, string, error) {
+	a, m := s.a, s.m
+	var (
+		run, found bool
+		rev        string
+		since      span
+		errR, errP error
+	)
+	par(func() { run, rev, errR = running(ctx, &a.Common, h, m) },
+		func() { since, found, errP = startedAt(ctx, &a.Common, h, m) })
+	if errR != nil {
+		return false, "", errR
+	}
+	if !run {
+		return false, rev, nil
+	}
+	inst, ok, err := installStarted(e, hn)
+	if err != nil {
+		return false, "", err
+	}
+	if !ok {
+		return true, rev + " (installed before this run: the process start is not compared)", nil
+	}
+	if errP != nil {
+		return false, "", errP
+	}
+	if !found {
+		return false, rev + fmt.Sprintf("; no %s process found to date its start", a.daemonProcess(m)), nil
+	}
+	if !since.surelyAfter(inst) {
+		return false, rev + fmt.Sprintf("; its %s process runs since %s, not after the install began (%s): the old daemon", a.daemonProcess(m), since, inst), nil
+	}
+	return true, rev + fmt.Sprintf("; %s running since %s, after the install began (%s)", a.daemonProcess(m), since, inst), nil
 }
 
 // installCmd is the installer's command, without its program: install_input
@@ -139,6 +206,13 @@ func (s *upgradeMember) install(ctx context.Context, e *steps.Env, h *remote.Hos
 	}
 	pkg := a.stagedPath(m, dir)
 	cmd := s.installCmd(e, hn, a.installArgv(m, pkg, dir))
+	if _, ok := e.Fact(factInstallStarted(hn)); !ok {
+		t, prec, err := remoteNow(ctx, h, m)
+		if err != nil {
+			return err
+		}
+		e.SetFact(factInstallStarted(hn), formatHostTime(t, prec))
+	}
 	markChanged(e, hn)
 	r, err := h.RunVerified(ctx, pkg, sum, cmd)
 	if errors.Is(err, remote.ErrNotVerified) {
@@ -166,13 +240,37 @@ func (s *upgradeMember) installerFailed(hn string, r remote.Result, err error, d
 	return nil
 }
 
-// ensureRunning: the installer starts Central again (C2 step 3); start it
-// if not, and wait for port 1231.
+// ensureRunning: the installer starts Central again (C2 step 3). When it
+// did not, hawiz starts it; when the process that runs is older than the
+// install (the installer left the old daemon running), hawiz restarts it;
+// then it waits for port 1231.
 func (s *upgradeMember) ensureRunning(ctx context.Context, e *steps.Env, h *remote.Host, hn string) error {
 	a, m := s.a, s.m
-	if active, err := isActive(ctx, &a.Common, h, m); err == nil && !active {
+	active, err := isActive(ctx, &a.Common, h, m)
+	if err != nil {
+		return err
+	}
+	act := remote.ServiceStart
+	if active {
+		inst, ok, err := installStarted(e, hn)
+		if err != nil {
+			return err
+		}
+		since, found, err := startedAt(ctx, &a.Common, h, m)
+		if err != nil {
+			return err
+		}
+		if !ok || found && since.surelyAfter(inst) {
+			act = ""
+		} else {
+			act = remote.ServiceRestart
+			e.Output(hn, fmt.Sprintf("Central's %s process is not younger than the install (%s): restarting it so the new version runs", a.daemonProcess(m), inst))
+		}
+	} else {
 		e.Output(hn, "Central is not running after the installer: starting it")
-		if _, err := service(ctx, &a.Common, h, m, remote.ServiceStart); err != nil {
+	}
+	if act != "" {
+		if _, err := service(ctx, &a.Common, h, m, act); err != nil {
 			return err
 		}
 	}
@@ -203,9 +301,9 @@ func (s *upgradeMember) verify(ctx context.Context, e *steps.Env, hn string) (st
 	if len(dirs) > 0 {
 		return "", fmt.Errorf("%s: the staging directory %s is still there", hn, strings.Join(dirs, ", "))
 	}
-	run, rev, err := running(ctx, &a.Common, h, m)
+	run, rev, err := s.newDaemon(ctx, e, h, hn)
 	if err == nil && !run {
-		err = errors.New(rev)
+		err = fmt.Errorf("%s reports %s on disk, but the running Central is not proven new: %s", hn, a.Installer.ExpectedVersion, rev)
 	}
 	before, _ := e.Fact(factVersionBefore(hn))
 	return fmt.Sprintf("%s → %s; %s", before, a.Installer.ExpectedVersion, rev), err

@@ -106,6 +106,14 @@ func (w *winStageHost) exec(_ context.Context, req sshtest.ExecRequest) int {
 		fmt.Fprintln(req.Stdout, "Micetro Central "+w.version)
 	case strings.Contains(script, "'hawiz-key:'"): // the service, found by its display name: Running
 		fmt.Fprintln(req.Stdout, "hawiz-key:MicetroCentral")
+	case strings.Contains(script, "[DateTime]::UtcNow"): // the clock
+		fmt.Fprintln(req.Stdout, "1700000000.0000000")
+	case strings.Contains(script, "Get-Process -Name"): // Central's start: restarted by the installer
+		start := "1699990000.0000000"
+		if w.version == "10.3.6" {
+			start = "1700000005.0000000"
+		}
+		fmt.Fprintln(req.Stdout, "start "+start)
 	}
 	return 0 // is-active: Running
 }
