@@ -52,12 +52,15 @@ func (o OS) String() string {
 }
 
 // HostConfig is one target; zero fields fall back to ~/.ssh/config, then to
-// OpenSSH's defaults.
+// OpenSSH's defaults. ssh_config's Host (and Match host) patterns are
+// matched against Name and, when set, Address: a block applies when one of
+// its patterns matches either and none of its negated patterns matches
+// either (OpenSSH matches the one name given to ssh).
 type HostConfig struct {
 	Name          string   // the operator's name for the host; every message names it
 	Address       string   // overrides ssh_config HostName (default: Name)
 	Port          int      // overrides Port (default 22)
-	User          string   // overrides User (default: $USER)
+	User          string   // overrides User; without either, Connect fails (*NoUserError): never the local user
 	IdentityFiles []string // overrides IdentityFile
 	ProxyJump     string   // overrides ProxyJump ("a,b" or "none")
 	OS            OS
