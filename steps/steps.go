@@ -259,6 +259,8 @@ const (
 // `SSH steps.SSHAnswers `yaml:"ssh"“. Every field is optional; empty fields
 // fall back to ~/.ssh/config and then OpenSSH's defaults.
 type SSHAnswers struct {
+	// User: a host's own user, else this, else ssh_config's User for the
+	// host's name or address; none of them is an error (never the local user).
 	User         string `yaml:"user,omitempty"`
 	Port         int    `yaml:"port,omitempty"`
 	IdentityFile string `yaml:"identity_file,omitempty"`
