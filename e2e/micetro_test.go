@@ -321,7 +321,8 @@ func TestMicetroUpgradeInterruptedAfterPrimaryResumes(t *testing.T) {
 	a := m.answers("upgrade.yaml", nil, fmt.Sprintf("installer:\n  local: %s\n  expected_version: 10.3.6\n", pkg))
 	code, evs, stderr := m.hawiz(func(e event) bool {
 		return e.Kind == "step-start" && e.Step == "upgrade-central2"
-	}, "run", "micetro-central-upgrade", "-a", a, "--yes", "--state", m.state)
+	}, "run", "micetro-central-upgrade", "-a", a, "--yes", "--state", m.state,
+		"--confirm", "automatic-update-off", "--confirm", "confirm-active-member") // all three run Central: which is Active is the operator's word
 	if code != -9 {
 		t.Fatalf("not killed after the primary (exit %d):\n%s\n%v", code, stderr, evs)
 	}

@@ -122,7 +122,8 @@ func TestStagingMicetroUpgradeKilledAfterUpload(t *testing.T) {
 	// Killed once every member has its installer, before any is installed.
 	code, evs, stderr := m.hawiz(func(e event) bool {
 		return e.Kind == "step-start" && e.Step == "stop-secondaries"
-	}, "run", "micetro-central-upgrade", "-a", a, "--yes", "--state", m.state)
+	}, "run", "micetro-central-upgrade", "-a", a, "--yes", "--state", m.state,
+		"--confirm", "automatic-update-off", "--confirm", "confirm-active-member") // all three run Central: which is Active is the operator's word
 	if code != -9 {
 		t.Fatalf("not killed after the upload (exit %d):\n%s\n%v", code, stderr, evs)
 	}
