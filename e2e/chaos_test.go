@@ -540,8 +540,8 @@ func chaosMicetroUpgrade(pkg string) func(t *testing.T) *chaosProc {
 		a := m.answers("upgrade.yaml", nil, fmt.Sprintf("installer:\n  local: %s\n  expected_version: 10.3.6\n", pkg))
 		s := mmSnapshotter(m, true).capture(3)
 		return &chaosProc{t: t, lab: m.Lab, dir: m.dir, state: m.state,
-			run:      []string{"run", "micetro-central-upgrade", "-a", a},
-			confirms: []string{"verify-ha-states"},
+			run:      []string{"run", "micetro-central-upgrade", "-a", a, "--confirm", "automatic-update-off", "--confirm", "confirm-active-member"},
+			confirms: []string{"automatic-update-off", "confirm-active-member", "verify-ha-states"},
 			snap:     func() string { return s.snapshot(3) },
 			after:    func() error { return twice(m.Lab, t, 3, mmInstallLog) },
 			backups:  func() error { return s.lostOriginals(3) },
