@@ -44,6 +44,8 @@ type Host struct {
 	conn   *conn
 	closed bool
 	shells shellSlots // resident shells (shell.go), under mu
+
+	fwd atomic.Int32 // TCP forwarding: 0 unknown, 1 works, 2 refused (probe.go)
 }
 
 // conn is one live SSH connection (plus the jump connections under it).

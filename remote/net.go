@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,9 @@ func (h *Host) DialTCPAddr(ctx context.Context, addr string) (_ net.Conn, err er
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || host == "" {
 		return nil, fmt.Errorf("host %s: dial %q through SSH: want host:port with a port 1-65535", h.cfg.Name, addr)
 	}
+	if h.forwardingRefused() {
+		return nil, fmt.Errorf("host %s: dial %s through SSH: %w", h.cfg.Name, addr, ErrForwardingProhibited)
+	}
 	c, err := h.current(ctx)
 	if err != nil {
 		return nil, err
@@ -53,6 +57,12 @@ func (h *Host) DialTCPAddr(ctx context.Context, addr string) (_ net.Conn, err er
 			return nil, err
 		}
 		nc, err = dialOn(c)
+	}
+	if isProhibited(err) {
+		// AllowTcpForwarding no: every later dial would be refused the
+		// same way; the host's proofs switch to on-host probes (probe.go).
+		h.fwd.Store(fwdRefused)
+		return nil, fmt.Errorf("host %s: dial %s through SSH: %w (%v)", h.cfg.Name, addr, ErrForwardingProhibited, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("host %s: dial %s through SSH: %w", h.cfg.Name, addr, err)
@@ -86,14 +96,22 @@ func (c *tunnelConn) Close() error {
 func (c *tunnelConn) LocalAddr() net.Addr  { return c.ch.LocalAddr() }
 func (c *tunnelConn) RemoteAddr() net.Addr { return c.ch.RemoteAddr() }
 
-// PortListening reports whether DialTCP(port) succeeds.
+// PortListening reports whether DialTCP(port) succeeds; on a host whose
+// sshd refuses TCP forwarding (known, or refused now), whether ProbeTCP
+// finds a socket listening on port there (false when it cannot tell).
 func (h *Host) PortListening(ctx context.Context, port int) bool {
-	c, err := h.DialTCP(ctx, port)
-	if err != nil {
-		return false
+	if !h.forwardingRefused() {
+		c, err := h.DialTCP(ctx, port)
+		if err == nil {
+			c.Close()
+			return true
+		}
+		if !errors.Is(err, ErrForwardingProhibited) {
+			return false
+		}
 	}
-	c.Close()
-	return true
+	ok, err := h.ProbeTCP(ctx, port)
+	return err == nil && ok
 }
 
 const maxHTTPBody = 4 << 20
@@ -133,4 +151,34 @@ func (h *Host) HTTPGet(ctx context.Context, port int, path string) (int, http.He
 		return resp.StatusCode, resp.Header, body, fmt.Errorf("host %s: GET %s: %w", h.cfg.Name, url, err)
 	}
 	return resp.StatusCode, resp.Header, body, nil
+}
+
+// httpsStatus is the status code of GET https://ADDRESS:port/path through
+// DialTCP, TLS without certificate verification (HTTPStatus).
+func (h *Host) httpsStatus(ctx context.Context, port int, path string) (int, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	if path == "" || path[0] != '/' {
+		path = "/" + path
+	}
+	tr := &http.Transport{
+		DialContext:       func(ctx context.Context, _, _ string) (net.Conn, error) { return h.DialTCP(ctx, port) },
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // status code only, no credentials sent
+		DisableKeepAlives: true,
+	}
+	defer tr.CloseIdleConnections()
+	url := "https://" + net.JoinHostPort(h.t.addr, strconv.Itoa(port)) + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, fmt.Errorf("host %s: GET %s: %w", h.cfg.Name, url, err)
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("host %s: GET %s: %w", h.cfg.Name, url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }

@@ -90,6 +90,10 @@ type Config struct {
 	// addr "" = the service is down: the channel is refused, as a closed
 	// port would be.
 	PortFunc func(port int) (addr string, ok bool)
+	// NoForwarding refuses every direct-tcpip channel as sshd with
+	// AllowTcpForwarding no does: "administratively prohibited"
+	// (ssh.Prohibited). Forwards counts the attempts either way.
+	NoForwarding bool
 }
 
 // Server is a running in-process SSH server.
@@ -109,6 +113,7 @@ type Server struct {
 
 	accepted atomic.Int64
 	execs    atomic.Int64
+	forwards atomic.Int64
 }
 
 // Start starts a server listening on cfg.Addr (default 127.0.0.1:0).
@@ -209,6 +214,10 @@ func (s *Server) Accepted() int { return int(s.accepted.Load()) }
 
 // Execs is the number of exec requests served.
 func (s *Server) Execs() int { return int(s.execs.Load()) }
+
+// Forwards returns how many direct-tcpip channels were asked for (refused
+// ones included).
+func (s *Server) Forwards() int { return int(s.forwards.Load()) }
 
 // KillConnections drops every open connection at once (processes they
 // started are killed), as a crashing or restarting sshd would. The server
@@ -322,6 +331,11 @@ func (s *Server) portFunc(port int) (string, bool) {
 }
 
 func (s *Server) directTCPIP(ctx context.Context, nch ssh.NewChannel) {
+	s.forwards.Add(1)
+	if s.cfg.NoForwarding {
+		nch.Reject(ssh.Prohibited, "administratively prohibited")
+		return
+	}
 	var p struct {
 		Host     string
 		Port     uint32
