@@ -74,7 +74,8 @@ func NewEnv(ctx context.Context, a Answers, fleet *remote.Fleet, op Operator) *E
 // Answers returns the run's validated answers (type-assert to the procedure's type).
 func (e *Env) Answers() Answers { return e.answers }
 
-// Host returns the connected host by its answers name. A name the fleet
+// Host returns the connected host by its answers name (with what is known
+// of its TCP forwarding, recorded or found, in step: syncForwarding). A name the fleet
 // does not hold (not in the answers, not connected, a local step's "") is an
 // error naming it, never a nil host.
 func (e *Env) Host(name string) (*remote.Host, error) {
@@ -88,6 +89,7 @@ func (e *Env) Host(name string) (*remote.Host, error) {
 	if h == nil {
 		return nil, fmt.Errorf("host %s: not connected", name)
 	}
+	e.syncForwarding(h) // forwarding.go
 	return h, nil
 }
 

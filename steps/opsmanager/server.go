@@ -3,12 +3,9 @@ package opsmanager
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
-	"net/http"
 	"path"
 	"regexp"
 	"strconv"
@@ -222,36 +219,13 @@ func running(ctx context.Context, e *steps.Env, h *remote.Host, l layout, c *Com
 	return herr == nil && st != 0, nil
 }
 
-// health asks /monitor/health on the server itself, through SSH (M2): plain
-// HTTP, or with https: true TLS without certificate verification (the
-// request goes to the server's own address through the SSH connection and
-// carries no credentials; only the status code is used).
+// health asks /monitor/health on the server itself (M2): plain HTTP, or
+// with https: true TLS without certificate verification (the request goes
+// to the server's own address and carries no credentials; only the status
+// code is used). Through SSH forwarding, or on a host whose sshd refuses
+// it, by curl/wget/Invoke-WebRequest on the host (remote.Host.HTTPStatus).
 func health(ctx context.Context, h *remote.Host, c *Common) (int, error) {
-	if !c.HTTPS {
-		st, _, _, err := h.HTTPGet(ctx, c.Port, HealthPath)
-		return st, err
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-	}
-	tr := &http.Transport{
-		DialContext:       func(ctx context.Context, _, _ string) (net.Conn, error) { return h.DialTCP(ctx, c.Port) },
-		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // status code only, see above
-		DisableKeepAlives: true,
-	}
-	defer tr.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+net.JoinHostPort(h.Address(), strconv.Itoa(c.Port))+HealthPath, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("host %s: GET https://…:%d%s: %w", h.Name(), c.Port, HealthPath, err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	return h.HTTPStatus(ctx, c.Port, HealthPath, c.HTTPS)
 }
 
 // logSince returns the startup log's content after offset (all of it when
