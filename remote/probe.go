@@ -2,9 +2,11 @@ package remote
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -96,7 +98,9 @@ const procNetScript = `cat /proc/net/tcp || exit 1; if [ -r /proc/net/tcp6 ]; th
 
 // ProbeTCP reports whether something listens on TCP port on h, asked on the
 // host itself (no forwarding): on Linux a LISTEN socket on that local port
-// in /proc/net/tcp or tcp6 (any address); on Windows Get-NetTCPConnection
+// in /proc/net/tcp or tcp6 that a connection to the host's address would
+// reach (bound to it or to the wildcard address; the same verdict as a
+// forward to ADDRESS:port); on Windows Get-NetTCPConnection
 // -State Listen.
 func (h *Host) ProbeTCP(ctx context.Context, port int) (_ bool, err error) {
 	defer func() { err = h.f.redactErr(err) }()
@@ -123,26 +127,51 @@ func (h *Host) ProbeTCP(ctx context.Context, port int) (_ bool, err error) {
 	if res.ExitStatus != 0 {
 		return false, fmt.Errorf("host %s: probe TCP port %d: reading /proc/net/tcp: exit %d: %s", h.cfg.Name, port, res.ExitStatus, strings.TrimSpace(string(res.Stderr)))
 	}
-	return procNetListens(string(res.Stdout), port), nil
+	return procNetListens(string(res.Stdout), port, h.t.addr), nil
 }
 
 // procNetListens reports whether /proc/net/tcp{,6} text holds a socket in
-// state LISTEN (0A) on local port port (hex after the address's colon).
-func procNetListens(text string, port int) bool {
+// state LISTEN (0A) on local port port that a connection to addr reaches:
+// bound to the wildcard address or to addr itself (an IP literal, also as
+// an IPv4-mapped IPv6 address). With addr a name, any local address counts.
+func procNetListens(text string, port int, addr string) bool {
+	want, _ := netip.ParseAddr(addr)
+	want = want.Unmap()
 	for _, l := range strings.Split(text, "\n") {
 		f := strings.Fields(l)
 		if len(f) < 4 || f[3] != "0A" {
 			continue
 		}
-		_, hexPort, ok := strings.Cut(f[1], ":")
+		hexAddr, hexPort, ok := strings.Cut(f[1], ":")
 		if !ok {
 			continue
 		}
-		if p, err := strconv.ParseUint(hexPort, 16, 16); err == nil && int(p) == port {
+		if p, err := strconv.ParseUint(hexPort, 16, 16); err != nil || int(p) != port {
+			continue
+		}
+		if !want.IsValid() {
+			return true
+		}
+		local, ok := procNetAddr(hexAddr)
+		if ok && (local.IsUnspecified() || local.Unmap() == want) {
 			return true
 		}
 	}
 	return false
+}
+
+// procNetAddr decodes /proc/net/tcp's address: 8 hex digits (IPv4) or 32
+// (IPv6), each 32-bit word in the kernel's (little-endian) byte order.
+func procNetAddr(h string) (netip.Addr, bool) {
+	b, err := hex.DecodeString(h)
+	if err != nil || (len(b) != 4 && len(b) != 16) {
+		return netip.Addr{}, false
+	}
+	for i := 0; i+4 <= len(b); i += 4 {
+		b[i], b[i+1], b[i+2], b[i+3] = b[i+3], b[i+2], b[i+1], b[i]
+	}
+	a, ok := netip.AddrFromSlice(b)
+	return a.Unmap(), ok
 }
 
 // httpProbeScript asks URL $2 with curl, else wget, and prints the status

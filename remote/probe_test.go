@@ -158,12 +158,32 @@ func TestProcNetListens(t *testing.T) {
 	text := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:04CF 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0
    1: 0100007F:1F90 0100007F:04CF 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0000000000000000 20 4 30 10 -1
+   2: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2 1 0000000000000000 20 4 30 10 -1
+   3: 0D00007F:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2 1 0000000000000000 20 4 30 10 -1
   sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 00000000000000000000000000000000:1F91 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3 1 0000000000000000 100 0 0 10 0
+   1: 0000000000000000FFFF00000C00007F:01BB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3 1 0000000000000000 100 0 0 10 0
+   2: 00000000000000000000000001000000:0035 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3 1 0000000000000000 100 0 0 10 0
 `
-	for port, want := range map[int]bool{1231: true, 8080: false, 8081: true, 22: false} {
-		if got := procNetListens(text, port); got != want {
-			t.Errorf("port %d: %v, want %v", port, got, want)
+	for _, c := range []struct {
+		port int
+		addr string
+		want bool
+	}{
+		{1231, "127.0.0.1", true},   // bound to the address
+		{1231, "127.0.0.13", false}, // another lab host's 1231 on the same kernel
+		{1231, "central1", true},    // a name: any address
+		{8080, "127.0.0.1", false},  // not LISTEN
+		{22, "10.1.2.3", true},      // 0.0.0.0
+		{8081, "127.0.0.1", true},   // ::
+		{80, "127.0.0.13", true},    // 127.0.0.13
+		{80, "127.0.0.1", false},
+		{443, "127.0.0.12", true}, // ::ffff:127.0.0.12
+		{53, "::1", true},
+		{53, "127.0.0.1", false},
+	} {
+		if got := procNetListens(text, c.port, c.addr); got != c.want {
+			t.Errorf("port %d on %s: %v, want %v", c.port, c.addr, got, c.want)
 		}
 	}
 }

@@ -190,6 +190,13 @@ type fakeHost struct {
 
 func newWorld(t *testing.T, names ...string) *world {
 	t.Helper()
+	return newWorldWith(t, nil, names...)
+}
+
+// newWorldWith is newWorld with mod applied to every host's sshtest.Config
+// (e.g. NoForwarding).
+func newWorldWith(t *testing.T, mod func(*sshtest.Config), names ...string) *world {
+	t.Helper()
 	dir := t.TempDir()
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	blk, err := ssh.MarshalPrivateKey(priv, "")
@@ -230,6 +237,9 @@ func newWorld(t *testing.T, names ...string) *world {
 				return h.serviceAddr(), true
 			},
 			Exec: h.exec(env),
+		}
+		if mod != nil {
+			mod(&cfg)
 		}
 		h.srv, err = sshtest.Start(cfg)
 		if err != nil {
