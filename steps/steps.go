@@ -60,7 +60,7 @@ type Step struct {
 	ID     string // stable kebab-case, unique in the procedure, e.g. "add-cluster-member-name"
 	Title  string // the documented step's title
 	Why    string // one line from the docs: why this step exists
-	DocRef string // where the docs describe it (URL or "section 4.2")
+	DocRef string // where the docs describe it: "URL (section as the page names and numbers it)", several joined by "; "
 
 	Hosts []string // host names as in the answers; empty = local (e.g. a DNS check)
 	Mode  Mode

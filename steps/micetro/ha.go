@@ -11,13 +11,9 @@ import (
 // file named after its ID (ha_name_primary.go, ha_copy_preferences_member.go,
 // …); a file ending in _member holds a step that every failover member gets.
 
-// Doc references (procedures.md §0).
-const (
-	DocURL    = "https://docs.menandmice.com/en/latest/guides/implementation/central_ha.html"
-	docLinux  = "C1 central_ha.rst, Linux"
-	docWin    = "C1 central_ha.rst, Windows"
-	docTweaks = "C3 ha_tweaks_central.rst"
-)
+// DocURL is the page the HA procedure follows (docref.go holds every
+// reference its steps cite).
+const DocURL = haPageLatest
 
 // Step IDs of micetro-central-ha (stable: they are in state files).
 const (
@@ -71,32 +67,24 @@ func haSteps(a *HAAnswers) ([]*steps.Step, error) {
 		list = append(list, tweaksStep(a))
 	}
 	list = append(list,
-		restartPrimaryStep(a, StepRestartPrimary, "Restart the primary Central application", docStep(p, "2"), ""),
-		registerStep(a, 0, StepRegisterPrimary, docStep(p, "3")),
-		restartPrimaryStep(a, StepRestartAfterRegister, "Restart Central", docStep(p, "4"), factRegisteredAt(p)),
-		stateStep(a, 0, StepVerifyPrimaryActive, "Verify that the current server is running with state \"Active\"", docStep(p, "5")),
+		restartPrimaryStep(a, StepRestartPrimary, "Restart the primary Central application", haRef(a, p, hsRestartPrimary).String(), ""),
+		registerStep(a, 0, StepRegisterPrimary, haRef(a, p, hsRegisterPrimary).String()),
+		restartPrimaryStep(a, StepRestartAfterRegister, "Restart Central", haRef(a, p, hsRestartAfterRegister).String(), factRegisteredAt(p)),
+		stateStep(a, 0, StepVerifyPrimaryActive, "Verify that the current server is running with state \"Active\"", haRef(a, p, hsVerifyActive).String()),
 	)
 	slugs := memberSlugs(a.Members, 1)
 	for i := 1; i < len(a.Members); i++ {
 		m, s := &a.Members[i], slugs[i]
 		list = append(list,
-			registerStep(a, i, stepRegisterMember(s), docStep(m, "6")),
+			registerStep(a, i, stepRegisterMember(s), haRef(a, m, hsRegisterMember).String()),
 			stopMemberStep(a, i, stepStopMember(s)),
 			copyPreferencesStep(a, i, stepCopyPreferences(s)),
 			startMemberStep(a, i, stepStartMember(s)),
-			stateStep(a, i, stepVerifyStandby(s), "Verify that you now have "+fmt.Sprint(i+1)+" servers, one primary and "+secondaries(i)+" in High Availability", docStep(m, "10")),
+			stateStep(a, i, stepVerifyStandby(s), "Verify that you now have "+fmt.Sprint(i+1)+" servers, one primary and "+secondaries(i)+" in High Availability", haRef(a, m, hsVerifyPair).String()),
 		)
 	}
 	list = append(list, dnsStep(a), loginStep(a))
 	return list, steps.Lint(list, steps.HostNames(a))
-}
-
-// docStep returns "C1 central_ha.rst, Linux step N" (Windows when the member is).
-func docStep(m *Member, n string) string {
-	if m.windows() {
-		return docWin + " step " + n
-	}
-	return docLinux + " step " + n
 }
 
 func secondaries(n int) string {

@@ -32,7 +32,7 @@ func copyPreferencesStep(a *HAAnswers, i int, id string) *steps.Step {
 		ID:     id,
 		Title:  fmt.Sprintf("Copy the preferences.cfg file from the first server to %s, and change the ClusterMemberName value to %q", m.Name, m.Name),
 		Why:    "every member uses the same database settings; only the member name differs",
-		DocRef: docStep(m, "8"),
+		DocRef: haRef(a, m, hsCopyPreferences).String(),
 		Hosts:  []string{m.Host.Name},
 		Mode:   steps.Once,
 		Actions: []string{fmt.Sprintf("write %s on %s: the primary %s's file with <ClusterMemberName value=%q/> (backup kept); the files then differ in that line only",

@@ -24,7 +24,7 @@ func loginStep(a *HAAnswers) *steps.Step {
 		ID:     id,
 		Title:  "Log in using the domain name set in the DNS as the server name to verify the high availability cluster",
 		Why:    "proves that clients reach the cluster through the round-robin name",
-		DocRef: docLinux + " step 12",
+		DocRef: haRef(a, &a.Members[0], hsLogIn).String(),
 		Mode:   steps.Once,
 		Manual: &steps.Manual{
 			Instructions: []string{

@@ -28,7 +28,7 @@ func namePrimaryStep(a *HAAnswers) *steps.Step {
 		ID:      StepNamePrimary,
 		Title:   "Edit the preferences file on the primary, adding " + line + " to the end of the file",
 		Why:     "the name is unique and identifies this Central instance in the high availability cluster",
-		DocRef:  docStep(p, "1"),
+		DocRef:  haRef(a, p, hsNamePrimary).String(),
 		Hosts:   []string{p.Host.Name},
 		Mode:    steps.Once,
 		Actions: []string{fmt.Sprintf("append %s to %s on %s (backup kept, every other byte unchanged)", line, a.prefsPath(p), p.Host.Name)},

@@ -31,7 +31,7 @@ func preflightStep(a *HAAnswers) *steps.Step {
 		ID:     StepPreflight,
 		Title:  "Preflight: every member reachable, sudo, preferences.cfg on an MSSQL/PostgreSQL database, clocks and versions agree",
 		Why:    "High Availability mode is available only with the MSSQL or PostgreSQL database backend; failover compares heartbeat times, so clocks must agree",
-		DocRef: "C1 note; C4 central_database.rst; C3 (heartbeats use local clocks)",
+		DocRef: docRefs(refHARequirement, refDatabase, refTweaks),
 		Mode:   steps.Once,
 		Actions: append([]string{
 			"check sudo on every member",

@@ -34,7 +34,7 @@ func dnsStep(a *HAAnswers) *steps.Step {
 		ID:      StepRoundRobinDNS,
 		Title:   "Create a round robin DNS name for the high availability setup: one A record per Central server, same name",
 		Why:     "clients reach the cluster through one name that holds every member's address",
-		DocRef:  docLinux + " step 11",
+		DocRef:  haRef(a, &a.Members[0], hsRoundRobinDNS).String(),
 		Mode:    steps.Once,
 		Actions: []string{action},
 		Check:   s.check,

@@ -37,7 +37,7 @@ func tweaksStep(a *HAAnswers) *steps.Step {
 		ID:      StepSetHATweaks,
 		Title:   "Set HeartbeatInterval / HeartbeatMaxAllowedDowntime in preferences.cfg",
 		Why:     "fine-tuning the Central High Availability cluster; written with ASCII quotes (the docs print “10”, which breaks the file)",
-		DocRef:  docTweaks,
+		DocRef:  refTweaks.String(),
 		Hosts:   []string{p.Host.Name},
 		Mode:    steps.Once,
 		Actions: acts,

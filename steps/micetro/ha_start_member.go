@@ -30,7 +30,7 @@ func startMemberStep(a *HAAnswers, i int, id string) *steps.Step {
 		ID:      id,
 		Title:   "Start Central on " + m.Name,
 		Why:     "the failover joins the cluster when it starts with its ClusterMemberName",
-		DocRef:  docStep(m, "9"),
+		DocRef:  haRef(a, m, hsStartMember).String(),
 		Hosts:   []string{m.Host.Name},
 		Mode:    steps.Once,
 		Actions: []string{startCommand(&a.Common, m) + " on " + m.Host.Name + fmt.Sprintf("; then the service is active and port %d listens", CentralPort)},

@@ -27,7 +27,7 @@ func stopMemberStep(a *HAAnswers, i int, id string) *steps.Step {
 		ID:     id,
 		Title:  fmt.Sprintf("On %s, install the Men&Mice Central application; if it is already installed, make sure it is stopped", m.Name),
 		Why:    "the failover must not run against the database before it has the cluster configuration",
-		DocRef: docStep(m, "7"),
+		DocRef: haRef(a, m, hsStopMember).String(),
 		Hosts:  []string{m.Host.Name},
 		Mode:   steps.Once,
 		Actions: []string{

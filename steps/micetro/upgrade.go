@@ -9,10 +9,9 @@ import (
 // own file named after its ID (upgrade_stop_secondaries.go, …); the
 // installer's paths and staging are in installer.go and staging.go.
 
-const (
-	upgradeDocURL = "https://docs.menandmice.com/en/10.1/guides/implementation/central_ha.html#update-central-ha"
-	docUpgrade    = "C2 central_ha.rst (10.1), Updating Central in High Availability setup"
-)
+// upgradeDocURL is the page the upgrade follows: "Updating Central in High
+// Availability setup" is on the 10.1 HA page only (docref.go).
+const upgradeDocURL = haPage101 + "#update-central-ha"
 
 // Step IDs of micetro-central-upgrade (stable: they are in state files).
 const (

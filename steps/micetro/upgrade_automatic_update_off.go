@@ -19,15 +19,13 @@ import (
 // https://docs.menandmice.com/en/latest/guides/implementation/updates.html
 // (Preparing the Update, Deploying the Update).
 
-const docAutoUpdate = "https://docs.menandmice.com/en/latest/guides/implementation/console_updates.html (Update Guide - Management Console: \"When Central is in a high availability configuration, the Auto Updater cannot be used\")"
-
 func autoUpdateOffStep(a *UpgradeAnswers) *steps.Step {
 	id := StepUpAutoUpdateOff
 	return &steps.Step{
 		ID:     id,
 		Title:  "Automatic Update is not used while Central is in High Availability",
 		Why:    "the Automatic Update feature cannot be used when the Central service is in High Availability setup; each member is updated by hand, in order",
-		DocRef: docUpgrade + " (warning); " + docAutoUpdate,
+		DocRef: docRefs(refUpdateHA("the warning"), refAutoUpdate),
 		Mode:   steps.Once,
 		Manual: &steps.Manual{
 			Instructions: []string{

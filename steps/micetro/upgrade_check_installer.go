@@ -41,7 +41,7 @@ func remoteInstallerStep(a *UpgradeAnswers) *steps.Step {
 		ID:      StepUpCheckInstaller,
 		Title:   "Check the installer on every member",
 		Why:     "each member is upgraded manually using an installer",
-		DocRef:  docUpgrade + " steps 2–3",
+		DocRef:  refUpdateHA("steps 2–3").String(),
 		Hosts:   steps.HostNames(a),
 		Mode:    steps.Parallel,
 		Actions: []string{"stat " + a.Installer.Remote + " on every member (SHA-256 compared when installer.sha256 is set, and recorded: a Linux member installs a copy that root checks has it)"},

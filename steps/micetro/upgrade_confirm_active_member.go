@@ -41,7 +41,7 @@ func activeMemberStep(a *UpgradeAnswers) *steps.Step {
 		ID:     StepUpActiveMember,
 		Title:  "Before anything stops: the member upgraded first is the Active one",
 		Why:    "the secondaries are stopped and the primary, the member that is Active, is upgraded first; after a failover that is not the member listed first",
-		DocRef: docUpgrade + " steps 1–2",
+		DocRef: refUpdateHA("steps 1–2").String(),
 		Mode:   steps.Once,
 		Actions: []string{
 			"probe every member: its Central service, port " + fmt.Sprint(CentralPort),
@@ -103,7 +103,7 @@ func (s *activeMember) check(ctx context.Context, e *steps.Env, h string) (bool,
 		if len(up) > 1 {
 			what = "run Central"
 		}
-		return false, "", fmt.Errorf("%s, the first member in the answers, does not run Central (%s), so it is not the Active member; %s %s. List the Active member first under members and run again: it is upgraded first (%s). Nothing was changed", first.Name, evs[0], strings.Join(up, ", "), what, docUpgrade+" steps 1–2")
+		return false, "", fmt.Errorf("%s, the first member in the answers, does not run Central (%s), so it is not the Active member; %s %s. List the Active member first under members and run again: it is upgraded first (%s). Nothing was changed", first.Name, evs[0], strings.Join(up, ", "), what, refUpdateHA("steps 1–2"))
 	case len(up) == 0:
 		return false, "no member runs Central: hawiz cannot tell which member was Active; confirm it in Micetro's UI (or start Central on the Active member and run again)", nil
 	}

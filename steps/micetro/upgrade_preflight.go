@@ -27,7 +27,7 @@ func upgradePreflightStep(a *UpgradeAnswers) *steps.Step {
 		ID:      StepUpPreflight,
 		Title:   "Preflight: every member reachable, sudo works, Central version read on each, the update path supported",
 		Why:     "the Automatic Update feature cannot be used while Central is in High Availability; each member is upgraded by hand with an installer, and the version on each host decides what is left to do",
-		DocRef:  docUpgrade + " (warning)",
+		DocRef:  refUpdateHA("the warning").String(),
 		Mode:    steps.Once,
 		Actions: append(upgradePreflightActions(a), a.pathNotes()...),
 		Check:   run,

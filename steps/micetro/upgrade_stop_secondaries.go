@@ -28,7 +28,7 @@ func stopSecondariesStep(a *UpgradeAnswers) *steps.Step {
 		ID:      StepUpStopSecondaries,
 		Title:   "Turn off the Central service on each secondary server",
 		Why:     "the primary is upgraded first, while no secondary can take over",
-		DocRef:  docUpgrade + " step 1",
+		DocRef:  refUpdateHA("step 1").String(),
 		Hosts:   hosts,
 		Mode:    steps.EachInOrder,
 		Actions: acts,

@@ -29,10 +29,10 @@ func upgradeMemberStep(a *UpgradeAnswers, i int, id string) *steps.Step {
 	m := &a.Members[i]
 	s := &upgradeMember{a: a, m: m}
 	title := "Upgrade the primary server manually using an installer"
-	doc := docUpgrade + " step 2"
+	doc := refUpdateHA("step 2").String()
 	if i > 0 {
 		title = fmt.Sprintf("Upgrade the secondary server %s using an installer; the service is started again afterwards", m.Name)
-		doc = docUpgrade + " step 3"
+		doc = refUpdateHA("step 3").String()
 	}
 	return &steps.Step{
 		ID:     id,

@@ -22,7 +22,7 @@ func uploadStep(a *UpgradeAnswers) *steps.Step {
 		ID:      StepUpUploadInstaller,
 		Title:   "Copy the installer to every member",
 		Why:     "each member is upgraded manually using an installer",
-		DocRef:  docUpgrade + " steps 2–3; C6 binaries.rst, install_central.rst",
+		DocRef:  docRefs(refUpdateHA("steps 2–3"), refBinaries, refInstall),
 		Hosts:   steps.HostNames(a),
 		Mode:    steps.Parallel,
 		Actions: uploadActions(a),

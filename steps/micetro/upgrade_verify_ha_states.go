@@ -29,7 +29,7 @@ func haStatesStep(a *UpgradeAnswers) *steps.Step {
 		ID:     id,
 		Title:  "All servers are upgraded and again in High Availability mode",
 		Why:    "only the UI shows the HA states; Micetro documents no API for them",
-		DocRef: docUpgrade + " step 4; C11 updates.rst (Micetro Version)",
+		DocRef: docRefs(refUpdateHA("step 4"), refMicetroVer),
 		Mode:   steps.Once,
 		Manual: &steps.Manual{
 			Instructions: []string{

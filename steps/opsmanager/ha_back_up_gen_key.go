@@ -18,7 +18,7 @@ func haBackUpGenKey(a *Answers) *steps.Step {
 		ID:     StepBackupKey,
 		Title:  "Back up the gen.key file to a secure location",
 		Why:    "without the key the backing databases and credentials cannot be decrypted",
-		DocRef: "M1 gen.key (important: back up gen.key once generated)",
+		DocRef: refGenKeyImportant.String(),
 		Actions: []string{
 			"offer a local copy (mode 0600) at gen_key.backup_to; say where it went",
 		},

@@ -22,7 +22,7 @@ func haCheckAppDBReplicaSet(a *Answers) *steps.Step {
 		ID:     StepAppDB,
 		Title:  "Prerequisite: the Application Database replica set",
 		Why:    "the App DB must be a replica set of at least 3 data-bearing members; one facility must be able to elect a primary (judged on the live set when hawiz can read it)",
-		DocRef: "M1 Prerequisites and \"Replica Set for the Application Database\"; M2 step 3; M15",
+		DocRef: docRefs(refHAPrereqs, haProcStep("3", "update each Application host with the replication hosts"), refBacking) + "; " + DocAppDBPlacement,
 		Verify: func(ctx context.Context, e *steps.Env, _ string) (string, error) { return checkAppDB(ctx, e, a) },
 	}
 }

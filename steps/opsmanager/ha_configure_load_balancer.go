@@ -24,7 +24,7 @@ func haConfigureLoadBalancer(a *Answers) *steps.Step {
 		ID:     StepLB,
 		Title:  "Configure a load balancer with the pool of Application hosts",
 		Why:    "the LB health-checks /monitor/health on every server and must not cache (checked through the LB once the servers run)",
-		DocRef: "M2 step 1; M1 (caching off, idle timeout 180 s, HAProxy 10m timeouts, X-Forwarded-For)",
+		DocRef: docRefs(haProcStep("1", "configure a load balancer with the pool of Application hosts"), refLBSettings),
 		Verify: func(ctx context.Context, e *steps.Env, _ string) (string, error) {
 			return checkLBName(ctx, e, &a.LoadBalancer)
 		},

@@ -20,7 +20,7 @@ func haConfigureOpsManagerToUseLoadBalancer(a *Answers) *steps.Step {
 		ID:     StepUseLB,
 		Title:  "Configure Ops Manager to use the load balancer",
 		Why:    "mms.centralUrl is the LB URL and mms.remoteIp.header the header carrying the client IP (local overrides in conf-mms.properties)",
-		DocRef: "M2 step 2; M5 (mms.centralUrl), M6 (mms.remoteIp.header); M1 note swaps the two, §C.1",
+		DocRef: docRefs(haProcStep("2", "configure Ops Manager to use the load balancer (its note swaps the two settings; the settings' own pages are right)"), refCentralURL, refRemoteIPHeader),
 		Hosts:  c.serverNames(),
 		Mode:   steps.EachInOrder,
 		Actions: []string{

@@ -18,8 +18,8 @@ func haCopyGenKey(a *Answers) *steps.Step {
 	return &steps.Step{
 		ID:     StepCopyKey,
 		Title:  "Copy the gen.key file to every other Application server",
-		Why:    "the key must be identical on every server before they start; a server without it cannot join (M1)",
-		DocRef: "M2 step 6; M1 gen.key",
+		Why:    "the key must be identical on every server before they start; a server without it cannot join",
+		DocRef: docRefs(haProcStep("6", "copy the gen.key file to every other Application server"), refGenKey),
 		Hosts:  names[1:],
 		Mode:   steps.EachInOrder,
 		Actions: []string{

@@ -17,7 +17,7 @@ func haKeepGenKeyBackupSafe(a *Answers) *steps.Step {
 		ID:     StepKeepKeySafe,
 		Title:  "Keep the gen.key backup safe",
 		Why:    "the backup is the only way back if every server loses its key; shared storage holding it must itself be HA",
-		DocRef: "M1 gen.key (important notes)",
+		DocRef: refGenKeyImportant.String(),
 		Verify: func(ctx context.Context, e *steps.Env, _ string) (string, error) { return keepSafe(e, a) },
 	}
 }

@@ -32,7 +32,7 @@ func haPlaceOwnGenKey(a *Answers) *steps.Step {
 		ID:      StepPlaceKey,
 		Title:   "Distribute the gen.key to every server before any starts",
 		Why:     "a gen.key that exists (an existing deployment's, or one you bring) must be on every server before any Application starts; a server started without it creates a second key",
-		DocRef:  "M1 Procedure (\"If you instead create your own gen.key, distribute it to the servers before starting any\"); M1 gen.key",
+		DocRef:  docRefs(refHAProcedureIntro, refGenKey),
 		Hosts:   c.serverNames(),
 		Mode:    steps.EachInOrder,
 		Actions: []string{action + "; the bytes are never shown"},

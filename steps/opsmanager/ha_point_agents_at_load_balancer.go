@@ -25,7 +25,7 @@ func haPointAgentsAtLoadBalancer(a *Answers) *steps.Step {
 		ID:     StepAgents,
 		Title:  "Update each MongoDB Agent to use the load balancer",
 		Why:    "agents must talk to the LB URL, not to one Ops Manager server",
-		DocRef: "M2 step 4; M20 (agent config locations)",
+		DocRef: docRefs(haProcStep("4", "update each MongoDB Agent to use the load balancer"), refAgentConfig),
 		Hosts:  agentNames,
 		Mode:   steps.EachInOrder,
 		Actions: []string{

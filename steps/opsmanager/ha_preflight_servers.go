@@ -25,7 +25,7 @@ func haPreflightServers(a *Answers) *steps.Step {
 		ID:     StepPreflight,
 		Title:  "Preflight: inventory every Application server",
 		Why:    "every server needs the same Ops Manager version, its conf-mms.properties, and a known gen.key location (install type decides it)",
-		DocRef: "procedures.md A-0 [derived]; M1 (gen.key paths), M9, M10, M11",
+		DocRef: docRefs(refGenKey, refInstallRPM, refInstallArchive, refStartStop),
 		Actions: []string{
 			"on every server: install type (dpkg-query/rpm -q mongodb-mms, or <install_dir>/bin/mongodb-mms); version; running or not",
 			"stat conf-mms.properties; read mms.conf (MMS_USER, ENC_KEY_PATH)",

@@ -17,7 +17,7 @@ func haStartFirstServer(a *Answers) *steps.Step {
 		ID:      StepStartFirst,
 		Title:   "Start one of the Application servers",
 		Why:     "the first server starts (and creates gen.key when there is none yet)",
-		DocRef:  "M2 step 5; M11 (Started in); M1 gen.key",
+		DocRef:  docRefs(haProcStep("5", "start one of the Application servers"), refStartStop, refGenKey),
 		Hosts:   c.serverNames()[:1],
 		Mode:    steps.Once,
 		Actions: []string{"start Ops Manager; wait for /monitor/health 200 over SSH and \"Started in\" in mms0-startup.log"},

@@ -17,7 +17,7 @@ func haStartRemainingServers(a *Answers) *steps.Step {
 		ID:     StepStartOthers,
 		Title:  "Start the remaining Application servers",
 		Why:    "each server starts only with the same gen.key; one at a time",
-		DocRef: "M2 last step; M11",
+		DocRef: docRefs(haProcStep("7", "start the remaining Application servers"), refStartStop),
 		Hosts:  c.serverNames()[1:],
 		Mode:   steps.EachInOrder,
 		Actions: []string{

@@ -35,7 +35,7 @@ func haUpdateHostsWithReplicationHosts(a *Answers) *steps.Step {
 		ID:     StepReplHosts,
 		Title:  "Update each Application host with the replication hosts",
 		Why:    "every server points at the same App DB replica set, all members listed",
-		DocRef: "M2 step 3; M7 (mongo.mongoUri); M4, M21 (encrypted credentials, TLS keys)",
+		DocRef: docRefs(haProcStep("3", "update each Application host with the replication hosts"), refMongoURI, refEncryptedCreds, refCredentialsTool),
 		Hosts:  c.serverNames(),
 		Mode:   steps.EachInOrder,
 		Actions: []string{

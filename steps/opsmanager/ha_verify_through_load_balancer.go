@@ -23,7 +23,7 @@ func haVerifyThroughLoadBalancer(a *Answers) *steps.Step {
 		ID:     StepVerifyLB,
 		Title:  "Verify the Application through the load balancer",
 		Why:    "/monitor/health via the LB URL returns 200, every server is in the pool, and the LB does not cache",
-		DocRef: "M2 step 1 (health check 200/500); M1 and M6 (no cached content)",
+		DocRef: docRefs(haProcStep("1", "the load balancer checks /monitor/health: 200 healthy, 500 unhealthy"), refHAOverviewServers, refRemoteIPHeader),
 		Actions: []string{
 			"from this machine: GET <LB>/monitor/health twice, >1 s apart (cache signs), then tagged requests; find each tag in the servers' mms0-access.log",
 		},

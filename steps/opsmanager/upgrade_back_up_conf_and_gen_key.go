@@ -23,7 +23,7 @@ func upBackUpConfAndGenKey(a *UpgradeAnswers) *steps.Step {
 		ID:     StepUpBackup,
 		Title:  "Back up conf-mms.properties and gen.key",
 		Why:    "the docs warn that the upgrade process deletes existing data: keep both before upgrading",
-		DocRef: "M17 (v3.6/v4.0: back up conf-mms.properties and gen.key); M14 (upgrades overwrite configuration files)",
+		DocRef: docRefs(refUpgradeBackup, refLogsOverwrite),
 		Hosts:  c.serverNames(),
 		Mode:   steps.Parallel,
 		Actions: []string{

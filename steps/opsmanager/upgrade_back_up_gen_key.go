@@ -19,7 +19,7 @@ func upBackUpGenKey(a *UpgradeAnswers) *steps.Step {
 		ID:     StepUpLocalKey,
 		Title:  "Back up the gen.key file to a secure location",
 		Why:    "a copy off the servers, in case the upgrade loses the key",
-		DocRef: "M17; M1 gen.key",
+		DocRef: docRefs(refUpgradeBackup, refGenKeyImportant),
 		Check: func(ctx context.Context, e *steps.Env, _ string) (bool, string, error) {
 			return backupCheck(ctx, e, c, a.GenKeyBackup)
 		},

@@ -23,7 +23,7 @@ func upCheckUpgradePackage(a *UpgradeAnswers) *steps.Step {
 		ID:      StepUpPackage,
 		Title:   "Download the new Ops Manager package",
 		Why:     "the file hawiz uploads is checked by SHA-256 here and again on every server",
-		DocRef:  "M16 (download step shared with M9/M10); M17 (follow the upgrade path, no downgrade)",
+		DocRef:  docRefs(upgradeStep("download step", "download the new package or archive"), refUpgradePathNoDown),
 		Actions: []string{"SHA-256 of " + a.Upgrade.Package},
 		Verify: func(ctx context.Context, e *steps.Env, _ string) (string, error) {
 			return checkPackage(e, &a.Upgrade)

@@ -23,7 +23,7 @@ func upPreflightServers(a *UpgradeAnswers) *steps.Step {
 		ID:     StepUpPreflight,
 		Title:  "Preflight: inventory every Application server",
 		Why:    "all servers run one version (or the target, after an interrupted upgrade); upgrade only one at a time",
-		DocRef: "procedures.md A.3; M17 (one host at a time), M18 (failed rolling upgrade)",
+		DocRef: docRefs(refUpgradeMode, refUpgradePathNoDown, refFailedRolling),
 		Verify: func(ctx context.Context, e *steps.Env, _ string) (string, error) { return upgradePreflight(ctx, e, a) },
 	}
 }

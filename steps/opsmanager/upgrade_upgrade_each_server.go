@@ -26,7 +26,7 @@ func upUpgradeEachServer(a *UpgradeAnswers) *steps.Step {
 		ID:     StepUpEach,
 		Title:  "Upgrade each Application server, one at a time",
 		Why:    "stop it, install the new version, start it, check it; the deployment is in Upgrade Mode (read-only UI) until the last server is done",
-		DocRef: "M16 steps 1-3 and 6; M17 (Upgrade Mode, one host at a time)",
+		DocRef: docRefs(upgradeStep("steps 1–3 and 6", "stop, install, start, log in, then the next server"), refUpgradeMode),
 		Hosts:  a.Common.serverNames(),
 		Mode:   steps.EachInOrder,
 		Actions: []string{

@@ -20,7 +20,7 @@ func upVerifyUpgradeComplete(a *UpgradeAnswers) *steps.Step {
 		ID:     StepUpDone,
 		Title:  "Every server runs the new version: Upgrade Mode ends",
 		Why:    "Ops Manager leaves Upgrade Mode once every server is upgraded and restarted; then update the agents in the UI",
-		DocRef: "M17; M16 step 5 (Update Software Components)",
+		DocRef: docRefs(refUpgradeMode, upgradeStep("step 5", "Update Software Components")),
 		Verify: func(ctx context.Context, e *steps.Env, _ string) (string, error) { return upDone(ctx, e, a) },
 	}
 }
