@@ -27,12 +27,16 @@
 #
 # Environment: HAWIZ_LAB_DIR (state dir), HAWIZ_LAB_PORT (sshd port, default 22),
 # HAWIZ_LAB_NET (first three octets of the hosts' addresses, default 127.0.0: another
-# 127.x.y lets two labs run side by side without sharing service ports).
+# 127.x.y lets two labs run side by side without sharing service ports),
+# HAWIZ_LAB_NOFORWARD (host numbers, e.g. "2" or "2 3": those hosts' sshd gets
+# AllowTcpForwarding no, as a hardened server has; default none).
 set -euo pipefail
 
 LAB=${HAWIZ_LAB_DIR:-/tmp/hawiz-lab}
 PORT=${HAWIZ_LAB_PORT:-22}
 NET=${HAWIZ_LAB_NET:-127.0.0}
+NOFORWARD=${HAWIZ_LAB_NOFORWARD:-}
+[[ $NOFORWARD =~ ^[0-9\ ]*$ ]] || { echo "lab/sshd.sh: HAWIZ_LAB_NOFORWARD must be host numbers separated by spaces" >&2; exit 2; }
 [[ $NET =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || { echo "lab/sshd.sh: HAWIZ_LAB_NET must be 127.X.Y" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MAXHOSTS=30
@@ -286,6 +290,11 @@ cmd_start() {
 		echo "$addr" >"$h/addr"
 		echo "$name" >"$h/upper/etc/hostname"
 		printf 'HAWIZ_HOST_NAME=%s\nHAWIZ_HOST_ADDR=%s\nHAWIZ_STANDIN_APPDB_DIR=%s\n' "$name" "$addr" "$APPDB" >"$h/upper/etc/hawiz-lab/host.env"
+		if [[ " $NOFORWARD " == *" $i "* ]]; then
+			# Read before hawiz-lab.conf (sshd_config.d/*.conf in order; first value wins).
+			mkdir -p "$h/upper/etc/ssh/sshd_config.d"
+			printf '# hawiz lab: HAWIZ_LAB_NOFORWARD\nAllowTcpForwarding no\n' >"$h/upper/etc/ssh/sshd_config.d/00-hawiz-noforward.conf"
+		fi
 		ssh-keygen -q -t ed25519 -N '' -C "root@$name" -f "$h/upper/etc/ssh/ssh_host_ed25519_key"
 		ssh-keygen -q -t ecdsa -b 256 -N '' -C "root@$name" -f "$h/upper/etc/ssh/ssh_host_ecdsa_key"
 		# The lab's known_hosts holds what OpenSSH would record: the ed25519 key.
@@ -353,6 +362,7 @@ cmd_start() {
 			HAWIZ_LAB_ADDRS="$addrs"
 			HAWIZ_LAB_PORT=$PORT
 			HAWIZ_LAB_NET=$NET
+			HAWIZ_LAB_NOFORWARD="$NOFORWARD"
 			HAWIZ_LAB_USER=hawiz
 			HAWIZ_LAB_PW_USER=hawizpw
 			HAWIZ_LAB_PASSWORD=$pw
