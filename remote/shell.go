@@ -25,7 +25,7 @@ import (
 //
 // The protocol, hawiz → shell (stdin):
 //
-//	TOKEN\n N\n SCRIPT (lines) TOKEN\n [N bytes of the command's stdin]
+//	TOKEN\n N\n SCRIPT (lines) TOKEN\n [N bytes of the command's stdin, TOKEN=\n]
 //
 // TOKEN is "hawiz-end-" and 128 random bits, new for every command, so no
 // script line, no stdin and no output can hold it by accident (hawiz checks
@@ -37,12 +37,15 @@ import (
 //     time: it never reads past a line) and checks that TOKEN and N have their
 //     form; anything else ends the shell at once, before anything runs;
 //   - the N bytes of stdin are copied whole by `head -c N` (GNU coreutils,
-//     which reads no more than it was asked; checked when the shell starts)
-//     into a file of a private directory (mktemp -d under umask 077: mode
-//     0700, owned by the shell's user, root in a sudo shell; the commands
-//     keep the login's umask), and their count is
-//     checked BEFORE the command starts: a short copy (a full disk, a broken
-//     stream) ends the shell with "TOKEN!" on stderr and nothing runs;
+//     which reads no more than it was asked; checked at the shell's first
+//     command with stdin) into a file of its private directory
+//     ($TMPDIR/hawiz-shell.PID.SUFFIX, SUFFIX random from hawiz; made then by
+//     `mkdir -m 0700`, which refuses a name that exists: owned by the shell's
+//     user, root in a sudo shell; the commands keep the login's umask); then
+//     the shell reads the line "TOKEN=" that hawiz sends right after them,
+//     BEFORE the command starts: a short copy (a full disk, a broken stream)
+//     or anything else there ends the shell with "TOKEN!" on stderr and
+//     nothing runs;
 //   - the command then runs in a subshell (nothing it sets survives it) with
 //     that file, or /dev/null, as its stdin. Whatever it does — exit at once,
 //     read part, never read, leave a background process behind, print
@@ -55,15 +58,19 @@ import (
 // command's output.
 //
 // A shell that misbehaves in any way — a timeout, a cancelled context, a
-// broken stream, a dead connection, an answer out of protocol (a staging
-// failure, another token, a bad status line) — is killed (its process group,
-// as for a session's command; its private directory removed) and never used
-// again; the next command starts a new one. A shell that cannot start (sudo
-// refused, no GNU head, no private directory) is not tried again on that host:
-// its commands take sessions of their own, which report sudo's error.
-const shellLoop = `case $(head --version 2>/dev/null) in *coreutils*) ;; *) echo "hawiz-shell-no: head is not GNU coreutils" >&2; exit 96 ;; esac
-hawiz_d=$(umask 077 && mktemp -d "${TMPDIR:-/tmp}/hawiz-shell.$$.XXXXXXXXXX") || exit 96
-trap 'rm -rf -- "$hawiz_d"' EXIT
+// broken stream, a dead connection, an answer out of protocol (another
+// token, a bad status line) — is killed (its process group, as for a
+// session's command; its private directory removed) and never used again;
+// the next command starts a new one. A shell that cannot start (sudo
+// refused) is not tried again on that host: its commands take sessions of
+// their own, which report sudo's error. One that cannot stage stdin (no GNU
+// head, a full disk, its directory's name taken) ends before running
+// anything; commands with stdin on that host and privilege then take
+// sessions of their own. A shell starts with no program of its own: only
+// builtins (and rm for a dead shell's directory) run before its ready line.
+const shellLoop = `hawiz_d=${TMPDIR:-/tmp}/hawiz-shell.$$.$1
+hawiz_made=
+trap '[ -z "$hawiz_made" ] || rm -rf -- "$hawiz_d"' EXIT
 trap 'exit 129' HUP
 trap 'exit 141' PIPE
 trap 'exit 143' TERM
@@ -91,7 +98,15 @@ while IFS= read -r hawiz_tok && IFS= read -r hawiz_n; do
 		( eval "$hawiz_s" ) </dev/null
 		hawiz_rc=$?
 	else
-		if ! head -c "$hawiz_n" >"$hawiz_d/in" || [ "$(wc -c <"$hawiz_d/in")" -ne "$hawiz_n" ]; then
+		if [ -z "$hawiz_made" ]; then
+			case $(head --version 2>/dev/null) in
+			*coreutils*) ;;
+			*) printf '%s!\nhawiz-shell-no: head is not GNU coreutils\n' "$hawiz_tok" >&2; exit 98 ;;
+			esac
+			mkdir -m 0700 -- "$hawiz_d" || { printf '%s!\n' "$hawiz_tok" >&2; exit 98; }
+			hawiz_made=1
+		fi
+		if ! head -c "$hawiz_n" >"$hawiz_d/in" || ! IFS= read -r hawiz_m || [ "$hawiz_m" != "$hawiz_tok=" ]; then
 			printf '%s!\n' "$hawiz_tok" >&2
 			exit 98
 		fi
@@ -119,7 +134,10 @@ type rshell struct {
 	out  *bufio.Reader
 	err  *bufio.Reader
 	pgid atomic.Int64 // the login shell's process group (its stderr marker)
-	dir  string       // its private staging directory (mktemp -d, 0700)
+	dir  string       // its private staging directory (made at its first stdin, 0700)
+	// suffix: the random end of dir's name, chosen by hawiz (the ready
+	// line must name a directory that ends with it).
+	suffix string
 }
 
 // maxShells bounds a host's resident shells of one privilege: the engine
@@ -271,6 +289,19 @@ func (h *Host) removeShellDir(s *rshell) {
 	}
 }
 
+// shellDirSuffix is the random end of a new shell's directory name: ten
+// letters and digits from crypto/rand, so no local user can guess the name
+// before the shell makes it (mkdir, which refuses a name that exists).
+func shellDirSuffix() string {
+	const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	var b [10]byte
+	rand.Read(b[:])
+	for i := range b {
+		b[i] = alnum[int(b[i])%len(alnum)]
+	}
+	return string(b[:])
+}
+
 // shellDir returns the staging directory a ready line reports, or "" when
 // the line is not a ready line of the form the shell loop prints.
 func shellDir(line string) (string, bool) {
@@ -319,7 +350,8 @@ func (h *Host) startShell(ctx context.Context, mode sudoMode, timeout time.Durat
 	if err != nil {
 		return nil
 	}
-	cmdline, err := renderPOSIX([]string{"sh", "-c", shellLoop, "hawiz"}, nil, mode)
+	suffix := shellDirSuffix()
+	cmdline, err := renderPOSIX([]string{"sh", "-c", shellLoop, "hawiz", suffix}, nil, mode)
 	if err != nil {
 		return nil
 	}
@@ -327,7 +359,7 @@ func (h *Host) startShell(ctx context.Context, mode sudoMode, timeout time.Durat
 	if err != nil {
 		return nil
 	}
-	s := &rshell{mode: mode, c: c, sess: sess}
+	s := &rshell{mode: mode, c: c, sess: sess, suffix: suffix}
 	in, err1 := sess.StdinPipe()
 	out, err2 := sess.StdoutPipe()
 	eout, err3 := sess.StderrPipe()
@@ -400,7 +432,7 @@ func (s *rshell) readyOut(done chan<- shellUp) {
 			done <- shellUp{refused: true}
 			return
 		}
-		if dir, ok := shellDir(strings.TrimRight(l, "\r\n")); ok {
+		if dir, ok := shellDir(strings.TrimRight(l, "\r\n")); ok && strings.HasSuffix(dir, "."+s.suffix) {
 			s.dir = dir
 			done <- shellUp{}
 			return
@@ -516,7 +548,7 @@ func (h *Host) execShell(ctx context.Context, s *rshell, r *execReq) (res Result
 // shellRequest renders one command for a resident shell: a token new for
 // this command, found in neither the script nor the stdin, then the
 // request as the shell loop reads it (TOKEN, N, the script, TOKEN, the N
-// bytes).
+// bytes, "TOKEN=").
 func shellRequest(script string, stdin []byte, hasStdin bool) (tok string, req []byte) {
 	for {
 		var b [16]byte
@@ -530,9 +562,12 @@ func shellRequest(script string, stdin []byte, hasStdin bool) (tok string, req [
 	if hasStdin {
 		n = len(stdin)
 	}
-	req = make([]byte, 0, len(script)+2*len(tok)+len(stdin)+32)
+	req = make([]byte, 0, len(script)+3*len(tok)+len(stdin)+32)
 	req = append(req, tok+"\n"+strconv.Itoa(n)+"\n"+script+tok+"\n"...)
-	req = append(req, stdin...)
+	if hasStdin {
+		req = append(req, stdin...)
+		req = append(req, tok+"=\n"...) // the shell reads it right after the N bytes: they were all there
+	}
 	return tok, req
 }
 
