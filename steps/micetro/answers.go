@@ -281,7 +281,7 @@ func (a *HAAnswers) Validate() error {
 		es.Add("version_ui", "%q must be %q (web UI, Micetro 10.2 and later) or %q (Management Console, 10.1 and older)", a.VersionUI, UI102, UI101)
 	}
 	if a.DNS.Name == "" {
-		es.Add("dns.name", "is required: the round-robin name clients use (C1 step 11)")
+		es.Add("dns.name", "is required: the round-robin name clients use (%s)", refRoundRobinDNS)
 	} else if _, err := dnscheck.ParseName(a.DNS.Name); err != nil {
 		es.Add("dns.name", "%q is not a valid domain name", a.DNS.Name)
 	} else if err := steps.CheckAddress(a.DNS.Name); err != nil {
@@ -312,10 +312,10 @@ func (a *HAAnswers) Validate() error {
 	}
 	if t := a.HATweaks; t != nil {
 		if t.HeartbeatInterval != 0 && (t.HeartbeatInterval < 5 || t.HeartbeatInterval > 15) {
-			es.Add("ha_tweaks.heartbeat_interval", "%d is outside the allowed 5–15 seconds (C3)", t.HeartbeatInterval)
+			es.Add("ha_tweaks.heartbeat_interval", "%d is outside the allowed 5–15 seconds ("+refTweaks.String()+")", t.HeartbeatInterval)
 		}
 		if t.HeartbeatMaxAllowedDowntime != 0 && (t.HeartbeatMaxAllowedDowntime < 20 || t.HeartbeatMaxAllowedDowntime > 120) {
-			es.Add("ha_tweaks.heartbeat_max_allowed_downtime", "%d is outside the allowed 20–120 seconds (C3)", t.HeartbeatMaxAllowedDowntime)
+			es.Add("ha_tweaks.heartbeat_max_allowed_downtime", "%d is outside the allowed 20–120 seconds ("+refTweaks.String()+")", t.HeartbeatMaxAllowedDowntime)
 		}
 		if t.HeartbeatInterval == 0 && t.HeartbeatMaxAllowedDowntime == 0 {
 			a.HATweaks = nil

@@ -100,6 +100,7 @@ var (
 	refTweaks        = docRef{tweaksPage, "the whole page: HeartbeatInterval, HeartbeatMaxAllowedDowntime; heartbeats use each member's clock"}
 	refBinaries      = docRef{binariesPage, "the whole page: Central installer names"}
 	refInstall       = docRef{installPage, "the whole page: installing Central"}
+	refRoundRobinDNS = docRef{haPageLatest, "Linux and Windows, step 14: a round robin DNS name"}
 	refMicetroVer    = docRef{updatesPage, "Micetro Version, Current status"}
 	refAutoUpdate    = docRef{consoleUpdate, "Update Guide - Management Console: \"When Central is in a high availability configuration, the Auto Updater cannot be used\""}
 )

@@ -2,6 +2,8 @@ package micetro
 
 import (
 	"fmt"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/hawiz/hawiz/steps"
@@ -61,6 +63,27 @@ func TestDocRefStepNumbersFollowThePage(t *testing.T) {
 		}
 		if r := haRef(a, m, hsStartMember); r.Section != c.start {
 			t.Errorf("%s/%s start: %v", c.ui, c.os, r)
+		}
+	}
+}
+
+// Answer errors that cite the documents cite them by URL and section.
+func TestAnswerErrorsCiteFollowableRefs(t *testing.T) {
+	a := (&world{}).answers()
+	a.Members = []Member{{Name: "central1", Priority: 10, Host: steps.HostAnswers{Address: "10.0.0.1"}, IP: "10.0.0.1"}, {Name: "central2", Priority: 20, Host: steps.HostAnswers{Address: "10.0.0.2"}, IP: "10.0.0.2"}}
+	a.DNS.Name = ""
+	a.HATweaks = &HATweaks{HeartbeatInterval: 99, HeartbeatMaxAllowedDowntime: 1}
+	err := a.Validate()
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	msg := err.Error()
+	if c := regexp.MustCompile(`\b[CM]\d+\b|procedures\.md|\.rst\b|§`).FindString(msg); c != "" {
+		t.Errorf("error carries the internal code %q:\n%s", c, msg)
+	}
+	for _, want := range []string{"central_ha.html (Linux and Windows, step 14", "ha_tweaks_central (the whole page"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
 		}
 	}
 }

@@ -112,7 +112,7 @@ func prefsProblems(e *steps.Env, a *HAAnswers, facts []memberFacts) []string {
 			continue
 		}
 		if f.backend == "" {
-			e.Warn(m.Host.Name, "%s names no MSSQL/PostgreSQL database yet; it will be replaced by the primary's copy (C1 step 8)", a.prefsPath(m))
+			e.Warn(m.Host.Name, "%s names no MSSQL/PostgreSQL database yet; it will be replaced by the primary's copy ("+haRef(a, m, hsCopyPreferences).String()+")", a.prefsPath(m))
 			continue
 		}
 		pd, md := facts[0].prefs.DatabaseLines(), f.prefs.DatabaseLines()
@@ -144,7 +144,7 @@ func clockAndVersionProblems(a *HAAnswers, facts []memberFacts) (time.Duration, 
 	var problems []string
 	skew := (hi.clock - lo.clock).Round(time.Millisecond)
 	if skew > a.MaxClockSkew {
-		problems = append(problems, fmt.Sprintf("clocks differ by %v (%s ahead of %s), more than max_clock_skew %v: Central's failover compares heartbeat times written with each member's clock (C3); synchronise the clocks (NTP) first", skew, hiName, loName, a.MaxClockSkew))
+		problems = append(problems, fmt.Sprintf("clocks differ by %v (%s ahead of %s), more than max_clock_skew %v: Central's failover compares heartbeat times written with each member's clock ("+refTweaks.String()+"); synchronise the clocks (NTP) first", skew, hiName, loName, a.MaxClockSkew))
 	}
 	if len(versions) > 1 {
 		var vs []string

@@ -194,7 +194,7 @@ var versionRE = regexp.MustCompile(`^[0-9][0-9A-Za-z.+~_-]*$`)
 func (c *Common) validate(es *steps.FieldErrors) {
 	*es = append(*es, c.SSH.Validate().Prefix("ssh")...)
 	if len(c.Servers) < 2 {
-		es.Add("servers", "an HA Ops Manager needs at least 2 Application servers behind the load balancer (M1), got %d", len(c.Servers))
+		es.Add("servers", "an HA Ops Manager needs at least 2 Application servers behind the load balancer ("+refMultipleServers.String()+"), got %d", len(c.Servers))
 	}
 	seen := map[string]int{}
 	for i := range c.Servers {
@@ -202,7 +202,7 @@ func (c *Common) validate(es *steps.FieldErrors) {
 		f := fmt.Sprintf("servers[%d]", i)
 		*es = append(*es, s.HostAnswers.Validate().Prefix(f)...)
 		if s.OS == "windows" {
-			es.Add(f+".os", "Ops Manager on Windows existed only up to v4.2 (M26); hawiz supports Linux servers")
+			es.Add(f+".os", "Ops Manager on Windows existed only up to v4.2 (%s); hawiz supports Linux servers", refWindowsLast)
 		}
 		if j, dup := seen[s.Name]; dup && s.Name != "" {
 			es.Add(f+".name", "%q is already servers[%d]", s.Name, j)
@@ -432,15 +432,15 @@ func packageKind(p string) string {
 
 func (lb *LoadBalancer) validate(es *steps.FieldErrors, f string) {
 	if lb.URL == "" {
-		es.Add(f+".url", "is required: the load balancer URL users and agents use, e.g. http://om.example.net:8080 (M5)")
+		es.Add(f+".url", "is required: the load balancer URL users and agents use, e.g. http://om.example.net:8080 (%s)", refCentralURL)
 	} else if u, err := url.Parse(lb.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		es.Add(f+".url", "%q must be an http:// or https:// URL with a host", lb.URL)
 	} else {
 		if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-			es.Add(f+".url", "%q: give scheme, host and port only (mms.centralUrl is FQDN and port, M5)", lb.URL)
+			es.Add(f+".url", "%q: give scheme, host and port only (mms.centralUrl is FQDN and port, "+refCentralURL.String()+")", lb.URL)
 		}
 		if h := u.Hostname(); strings.Contains(h, ":") && !strings.HasPrefix(u.Host, "[") {
-			es.Add(f+".url", "an IPv6 address needs brackets (M5)")
+			es.Add(f+".url", "an IPv6 address needs brackets (%s)", refCentralURL)
 		} else if err := steps.CheckAddress(h); err != nil {
 			es.Add(f+".url", "host %v", err)
 		} else if p := u.Port(); p != "" {
@@ -454,7 +454,7 @@ func (lb *LoadBalancer) validate(es *steps.FieldErrors, f string) {
 		lb.RemoteIPHeader = DefaultIPHeader
 	}
 	if !headerRE.MatchString(lb.RemoteIPHeader) {
-		es.Add(f+".remote_ip_header", "%q is not an HTTP header name (the M1 note that says to put the LB URL here is wrong: it is the header that carries the client IP, M6)", lb.RemoteIPHeader)
+		es.Add(f+".remote_ip_header", "%q is not an HTTP header name (the note in step 2 of the HA page that says to put the LB URL here is wrong: it is the header that carries the client IP, "+refRemoteIPHeader.String()+")", lb.RemoteIPHeader)
 	}
 	for i, d := range lb.DNSServers {
 		if err := steps.CheckServer(d); err != nil {
@@ -497,7 +497,7 @@ func (h AppDBHost) String() string { return net.JoinHostPort(h.Host, h.Port) }
 // hosts (port default 27017, M7).
 func ParseAppDBURI(uri string) ([]AppDBHost, error) {
 	if strings.HasPrefix(uri, "mongodb+srv://") {
-		return nil, fmt.Errorf("use the mongodb:// form listing every replica-set member (M7); hawiz must count the hosts")
+		return nil, fmt.Errorf("use the mongodb:// form listing every replica-set member (%s); hawiz must count the hosts", refMongoURI)
 	}
 	rest, ok := strings.CutPrefix(uri, "mongodb://")
 	if !ok {
@@ -555,7 +555,7 @@ func WithCredentials(uri, user, password string) string {
 func (d *AppDB) validate(es *steps.FieldErrors) {
 	d.validateLive(es)
 	if d.URI == "" {
-		es.Add("appdb.uri", "is required: mongodb://h0:27017,h1:27017,h2:27017/?maxPoolSize=100 (M2 step 3)")
+		es.Add("appdb.uri", "is required: mongodb://h0:27017,h1:27017,h2:27017/?maxPoolSize=100 (%s)", refReplHostsStep)
 		return
 	}
 	hosts, err := ParseAppDBURI(d.URI)
@@ -569,7 +569,7 @@ func (d *AppDB) validate(es *steps.FieldErrors) {
 		}
 	}
 	if len(hosts) < 3 {
-		es.Add("appdb.uri", "lists %d host(s); the Application Database replica set needs at least 3, all listed (M2 step 3, M7)", len(hosts))
+		es.Add("appdb.uri", "lists %d host(s); the Application Database replica set needs at least 3, all listed ("+docRefs(refReplHostsStep, refMongoURI)+")", len(hosts))
 	}
 	if len(d.Members) == 0 {
 		return
@@ -665,7 +665,7 @@ func (m *Member) validate(es *steps.FieldErrors, f string, i int, seen map[strin
 		es.Add(f+".arbiter", "an arbiter has priority 0 and 1 vote")
 	}
 	if !m.Arbiter && !inURI[key] {
-		es.Add(f+".host", "%q is not in appdb.uri: list every data-bearing member there (M7)", m.Host)
+		es.Add(f+".host", "%q is not in appdb.uri: list every data-bearing member there ("+refMongoURI.String()+")", m.Host)
 	}
 }
 
@@ -725,7 +725,7 @@ func CheckPlacement(ms []Member) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s; M1: one facility must hold a majority of the votes and every member that can become primary, or a network partition can leave the set without a primary", strings.Join(problems, "; "))
+	return fmt.Errorf("%s; "+DocAppDBPlacement+": one facility must hold a majority of the votes and every member that can become primary, or a network partition can leave the set without a primary", strings.Join(problems, "; "))
 }
 
 // DataBearing counts the members that hold data (no arbiters); without

@@ -139,7 +139,7 @@ func ReadLiveConfig(ctx context.Context, uri, user, password string, timeout tim
 			final = fmt.Errorf("%s: authentication as %q failed (check appdb.username and %s): %w", h, user, "HAWIZ_APPDB_PASSWORD", r.err)
 			cancel()
 		case errors.As(r.err, &ce):
-			final = fmt.Errorf("%s: replSetGetConfig: %w (the user needs the clusterMonitor role, M15)", h, r.err)
+			final = fmt.Errorf("%s: replSetGetConfig: %w (the user needs the clusterMonitor role: "+refBacking.String()+")", h, r.err)
 			cancel()
 		default:
 			errs[r.i] = fmt.Errorf("%s: %w", h, r.err)
@@ -233,7 +233,7 @@ func CompareLive(d *AppDB, live LiveConfig) (problems, warnings []string) {
 		if !m.ArbiterOnly {
 			dataBearing++
 			if !inURI[k] {
-				problems = append(problems, fmt.Sprintf("member %s of %q is not in appdb.uri: list every member (M7)", m.Host, live.SetName))
+				problems = append(problems, fmt.Sprintf("member %s of %q is not in appdb.uri: list every member ("+refMongoURI.String()+")", m.Host, live.SetName))
 			}
 		}
 	}

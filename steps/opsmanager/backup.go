@@ -116,7 +116,7 @@ func absPath(p string) string {
 func backupApply(ctx context.Context, e *steps.Env, c *Common, to string) error {
 	first := c.Servers[0].Name
 	if to == "" {
-		e.Warn("", "no gen_key.backup_to given: back up gen.key from %s to a secure location yourself (M1)", first)
+		e.Warn("", "no gen_key.backup_to given: back up gen.key from %s to a secure location yourself ("+refGenKeyImportant.String()+")", first)
 		return nil
 	}
 	ok, err := e.Operator().Confirm(ctx, fmt.Sprintf("Save a backup copy of gen.key to %s (mode 0600)?", absPath(to)), true)
@@ -124,7 +124,7 @@ func backupApply(ctx context.Context, e *steps.Env, c *Common, to string) error 
 		return err
 	}
 	if !ok {
-		e.Warn("", "gen.key backup declined: back up gen.key from %s to a secure location yourself (M1)", first)
+		e.Warn("", "gen.key backup declined: back up gen.key from %s to a secure location yourself ("+refGenKeyImportant.String()+")", first)
 		return nil
 	}
 	key, err := sourceKey(ctx, e, c, GenKeyFirst, "")

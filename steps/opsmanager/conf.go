@@ -246,7 +246,7 @@ func (u *mongoURI) opt(key string) (uriOpt, bool) {
 // part hawiz can read is an error saying so: it may hold credentials.
 func parseMongoURI(s string) (*mongoURI, error) {
 	if strings.HasPrefix(s, "mongodb+srv://") {
-		return nil, fmt.Errorf("is a mongodb+srv:// URI (its hosts, TLS and options come from DNS); hawiz rewrites only the mongodb:// form listing every member (M7)")
+		return nil, fmt.Errorf("is a mongodb+srv:// URI (its hosts, TLS and options come from DNS); hawiz rewrites only the mongodb:// form listing every member (%s)", refMongoURI)
 	}
 	rest, ok := strings.CutPrefix(s, "mongodb://")
 	if !ok {
@@ -370,7 +370,7 @@ func planURI(p *Props, ansURI, ansCreds, ansUser, ansPass string) (uriEdit, erro
 	file, err := parseMongoURI(cur)
 	if err != nil {
 		if strings.Contains(cur, "@") {
-			return uriEdit{}, &steps.RefusedError{Reason: fmt.Sprintf("%s in the file %v; hawiz will not replace it: edit it yourself to list every App DB member (M7), or move it away and resume", KeyMongoURI, err)}
+			return uriEdit{}, &steps.RefusedError{Reason: fmt.Sprintf("%s in the file %v; hawiz will not replace it: edit it yourself to list every App DB member ("+refMongoURI.String()+"), or move it away and resume", KeyMongoURI, err)}
 		}
 		return uriEdit{value: ans.String(), changes: []string{fmt.Sprintf("mongo.mongoUri %v: replaced by %s", err, ans.meaning())}}, nil
 	}
@@ -446,7 +446,7 @@ func planURI(p *Props, ansURI, ansCreds, ansUser, ansPass string) (uriEdit, erro
 }
 
 func encryptedNoCreds() error {
-	return &steps.RefusedError{Reason: fmt.Sprintf("%s=true but %s holds no credentials: hawiz cannot encrypt appdb.username's (credentialstool reads gen.key, M21) and will not write plain ones where Ops Manager expects encrypted ones; put the credentialstool output in the URI yourself, or remove appdb.username", KeyEncryptedCredentials, KeyMongoURI)}
+	return &steps.RefusedError{Reason: fmt.Sprintf("%s=true but %s holds no credentials: hawiz cannot encrypt appdb.username's (credentialstool reads gen.key: "+refCredentialsTool.String()+") and will not write plain ones where Ops Manager expects encrypted ones; put the credentialstool output in the URI yourself, or remove appdb.username", KeyEncryptedCredentials, KeyMongoURI)}
 }
 
 // sameCreds: the raw userinfo decodes to user and password.

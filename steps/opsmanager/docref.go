@@ -51,6 +51,15 @@ func upgradeStep(n, title string) docRef {
 
 var (
 	refHAOverviewServers = docRef{DocHA + "#overview", "Overview › Multiple Ops Manager Application Servers: the load balancer must not return cached content"}
+	refMultipleServers   = docRef{DocHA + "#overview", "Overview › Multiple Ops Manager Application Servers"}
+	refReplHostsStep     = haProcStep("3", "update each Application host with the replication hosts")
+	refStartFirstStep    = haProcStep("5", "start one of the Application servers")
+	refCopyKeyStep       = haProcStep("6", "copy the gen.key file to every other Application server")
+	refLBHealthStep      = haProcStep("1", "the load balancer checks /monitor/health: 200 healthy, 500 unhealthy")
+	refUpdateComponents  = upgradeStep("step 5", "Update Software Components")
+	refConfigFile        = docRef{configPage, "the whole page: conf-mms.properties and its settings"}
+	refObsolete          = docRef{"https://www.mongodb.com/docs/ops-manager/current/reference/troubleshooting/system/", "the whole page: [OBSOLETE SETTING] stops startup"}
+	refWindowsLast       = docRef{"https://www.mongodb.com/docs/ops-manager/v4.2/tutorial/install-on-prem-windows/", "the whole page: Windows installs, last in v4.2"}
 	refHAPrereqs         = docRef{DocHA + "#prerequisites", "Prerequisites"}
 	refHAProcedureIntro  = docRef{DocHA + "#procedure", "Procedure, introduction: if you create your own gen.key, distribute it to the servers before starting any"}
 	refGenKey            = docRef{DocHA, "Overview › The gen.key File"}

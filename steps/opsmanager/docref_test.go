@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/hawiz/hawiz/steps"
@@ -67,3 +69,24 @@ func TestDocRefsAreFollowable(t *testing.T) {
 		})
 	}
 }
+
+// Answer errors that cite the documents cite them by URL and section.
+func TestAnswerErrorsCiteFollowableRefs(t *testing.T) {
+	y := "ssh:\n  user: tester\n  ssh_config: none\nservers:\n  - name: om1\n    address: 10.0.0.1\n    install: package\n    os: windows\n" +
+		"appdb:\n  uri: mongodb://db1.test:27017,db2.test:27017/\n  live_check: off\nload_balancer:\n  url: http://om.example.net:8080/ui\n  remote_ip_header: \"http://lb\"\n"
+	_, err := steps.LoadAnswers(HA(), []byte(y))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	msg := err.Error()
+	if c := internalCodeRE.FindString(msg); c != "" {
+		t.Errorf("error carries the internal code %q:\n%s", c, msg)
+	}
+	for _, want := range []string{"https://www.mongodb.com/docs/ops-manager/current/reference/configuration/ (mms.centralUrl)", "(mms.remoteIp.header)", "#procedure (Procedure, step 3", "install-on-prem-windows/"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+}
+
+var internalCodeRE = regexp.MustCompile(`\b[CM]\d+b?\b|procedures\.md|\.rst\b|§`)

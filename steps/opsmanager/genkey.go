@@ -160,7 +160,7 @@ func deploymentKey(ctx context.Context, e *steps.Env, c *Common) (string, []serv
 			continue
 		}
 		if k.fi.Size != GenKeySize {
-			return "", keys, &steps.RefusedError{Reason: fmt.Sprintf("%s: gen.key at %s is %d bytes, not %d (M1); hawiz will not start or copy around a key Ops Manager cannot use: fix it on that server and run again", k.name, k.path, k.fi.Size, GenKeySize)}
+			return "", keys, &steps.RefusedError{Reason: fmt.Sprintf("%s: gen.key at %s is %d bytes, not %d ("+refGenKey.String()+"); hawiz will not start or copy around a key Ops Manager cannot use: fix it on that server and run again", k.name, k.path, k.fi.Size, GenKeySize)}
 		}
 		if _, ok := byHash[k.fi.SHA256]; !ok {
 			order = append(order, k.fi.SHA256)
@@ -172,7 +172,7 @@ func deploymentKey(ctx context.Context, e *steps.Env, c *Common) (string, []serv
 		for _, h := range order {
 			parts = append(parts, fmt.Sprintf("%s (sha256 %s)", strings.Join(byHash[h], ", "), short(h)))
 		}
-		return "", keys, &steps.RefusedError{Reason: fmt.Sprintf("the servers hold different gen.key files: %s; every server must hold the same key (M1), and each may encrypt data: hawiz will not choose. Keep the deployment's key, move the other away yourself, and run again; nothing was changed", strings.Join(parts, "; "))}
+		return "", keys, &steps.RefusedError{Reason: fmt.Sprintf("the servers hold different gen.key files: %s; every server must hold the same key ("+refGenKey.String()+"), and each may encrypt data: hawiz will not choose. Keep the deployment's key, move the other away yourself, and run again; nothing was changed", strings.Join(parts, "; "))}
 	}
 	if len(order) == 1 {
 		if want != "" && want != order[0] {
@@ -210,7 +210,7 @@ func sourceKey(ctx context.Context, e *steps.Env, c *Common, mode, file string) 
 	case GenKeyGenerate:
 		return newKey(e)
 	}
-	return nil, fmt.Errorf("no server holds the gen.key yet: start %s first (M2 step 5)", c.Servers[0].Name)
+	return nil, fmt.Errorf("no server holds the gen.key yet: start %s first ("+refStartFirstStep.String()+")", c.Servers[0].Name)
 }
 
 // keyFromServers reads the first server's gen.key whose hash is want. With
@@ -258,7 +258,7 @@ func keyFromFile(e *steps.Env, file, want string) ([]byte, error) {
 	}
 	registerKey(e, b)
 	if len(b) != GenKeySize {
-		return nil, fmt.Errorf("gen_key.file %s holds %d bytes; gen.key must be exactly %d bytes (M1)", file, len(b), GenKeySize)
+		return nil, fmt.Errorf("gen_key.file %s holds %d bytes; gen.key must be exactly %d bytes ("+refGenKey.String()+")", file, len(b), GenKeySize)
 	}
 	if want != "" && sha(b) != want {
 		return nil, &steps.RefusedError{Reason: fmt.Sprintf("gen_key.file %s is not the key recorded earlier in this run (sha256 %s)", file, short(want))}

@@ -35,7 +35,7 @@ func checkAppDB(ctx context.Context, e *steps.Env, a *Answers) (string, error) {
 		return "", err
 	}
 	if len(hosts) < 3 {
-		return "", fmt.Errorf("appdb.uri lists %d hosts; at least 3 are needed (M2 step 3)", len(hosts))
+		return "", fmt.Errorf("appdb.uri lists %d hosts; at least 3 are needed (%s)", len(hosts), refReplHostsStep)
 	}
 	out := []string{appDBHostsLine(e, hosts)}
 	if n := a.AppDB.DataBearing(); n < 3 {
@@ -60,7 +60,7 @@ func appDBHostsLine(e *steps.Env, hosts []AppDBHost) string {
 	for _, h := range hosts {
 		hs = append(hs, h.String())
 		if h.Host != strings.ToLower(h.Host) {
-			e.Warn("", "App DB host %s is not lower-case; use lower-case FQDNs or Ops Manager may not find the database (M15)", h.Host)
+			e.Warn("", "App DB host %s is not lower-case; use lower-case FQDNs or Ops Manager may not find the database ("+refBacking.String()+")", h.Host)
 		}
 	}
 	return fmt.Sprintf("mongo.mongoUri lists %d hosts: %s", len(hosts), strings.Join(hs, ", "))
@@ -89,7 +89,7 @@ func placementLine(members []Member) (string, error) {
 		fs = append(fs, fmt.Sprintf("%s %d/%d votes", f, v, total))
 	}
 	sort.Strings(fs)
-	return "placement holds (M1): " + strings.Join(fs, ", ") + "; every priority>0 member in the majority facility", nil
+	return "placement holds (" + DocAppDBPlacement + "): " + strings.Join(fs, ", ") + "; every priority>0 member in the majority facility", nil
 }
 
 // liveLine judges the live replica-set configuration (three data-bearing

@@ -27,9 +27,9 @@ func keepSafe(e *steps.Env, a *Answers) (string, error) {
 	where, ok := e.Fact(factGenKeyBackup)
 	var msg string
 	if ok && where != "" {
-		msg = fmt.Sprintf("gen.key backup: %s (mode 0600, sha256 %s). Keep it safe and off these servers: it decrypts the backing databases and credentials; any shared storage holding it must itself be highly available (M1).", where, short(sum))
+		msg = fmt.Sprintf("gen.key backup: %s (mode 0600, sha256 %s). Keep it safe and off these servers: it decrypts the backing databases and credentials; any shared storage holding it must itself be highly available ("+refGenKeyImportant.String()+").", where, short(sum))
 	} else {
-		msg = fmt.Sprintf("No gen.key backup was made by hawiz: copy gen.key (sha256 %s) from %s to a secure location now (M1).", short(sum), a.Servers[0].Name)
+		msg = fmt.Sprintf("No gen.key backup was made by hawiz: copy gen.key (sha256 %s) from %s to a secure location now ("+refGenKeyImportant.String()+").", short(sum), a.Servers[0].Name)
 		e.Warn("", "%s", msg)
 	}
 	e.Output("", msg)

@@ -62,7 +62,7 @@ func noKeyToPlace(ctx context.Context, e *steps.Env, a *Answers, host string) (b
 	if err != nil || want != "" {
 		return false, "", err
 	}
-	return true, fmt.Sprintf("%s: nothing to place: no server holds a gen.key, %s creates it at its first start (M2 step 5)", host, a.Servers[0].Name), nil
+	return true, fmt.Sprintf("%s: nothing to place: no server holds a gen.key, %s creates it at its first start ("+refStartFirstStep.String()+")", host, a.Servers[0].Name), nil
 }
 
 // placeOwnKey writes the deployment's key (or, with none, the key from

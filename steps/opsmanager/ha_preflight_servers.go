@@ -62,7 +62,7 @@ func preflightGenKey(ctx context.Context, e *steps.Env, a *Answers) (string, err
 		case GenKeyGenerate:
 			return "gen.key: no server holds one; hawiz generates one and places it on every server before any starts", nil
 		}
-		return fmt.Sprintf("gen.key: no server holds one; %s creates it at its first start and it is copied to the others before they start (M2 steps 5, 6)", a.Servers[0].Name), nil
+		return fmt.Sprintf("gen.key: no server holds one; %s creates it at its first start and it is copied to the others before they start ("+docRefs(refStartFirstStep, refCopyKeyStep)+")", a.Servers[0].Name), nil
 	}
 	var holders, lacking []string
 	for _, k := range keys {
@@ -79,7 +79,7 @@ func preflightGenKey(ctx context.Context, e *steps.Env, a *Answers) (string, err
 		}
 		registerKey(e, b)
 		if sha(b) != want {
-			return "", &steps.RefusedError{Reason: fmt.Sprintf("gen_key.file %s (sha256 %s) is not the gen.key %s already hold(s) (sha256 %s): that key is the deployment's and may encrypt data (M1); hawiz will not place a different one. Remove gen_key.file to use the deployment's key", a.GenKey.File, short(sha(b)), strings.Join(holders, ", "), short(want))}
+			return "", &steps.RefusedError{Reason: fmt.Sprintf("gen_key.file %s (sha256 %s) is not the gen.key %s already hold(s) (sha256 %s): that key is the deployment's and may encrypt data ("+refGenKey.String()+"); hawiz will not place a different one. Remove gen_key.file to use the deployment's key", a.GenKey.File, short(sha(b)), strings.Join(holders, ", "), short(want))}
 		}
 	}
 	ev := fmt.Sprintf("gen.key: the deployment's key (sha256 %s) is on %s", short(want), strings.Join(holders, ", "))
@@ -161,7 +161,7 @@ func checkTarBinary(ctx context.Context, h *remote.Host, s *Server, l layout) er
 		return err
 	}
 	if !fi.Exists {
-		return fmt.Errorf("%s: install: tar, but %s/bin/mongodb-mms does not exist (M10)", h.Name(), s.InstallDir)
+		return fmt.Errorf("%s: install: tar, but %s/bin/mongodb-mms does not exist ("+refInstallArchive.String()+")", h.Name(), s.InstallDir)
 	}
 	return nil
 }
@@ -172,12 +172,12 @@ func warnLegacyConf(ctx context.Context, e *steps.Env, h *remote.Host, l layout)
 	b, _, err := h.ReadFile(ctx, l.Conf, l.Sudo)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%s: %s does not exist (M4)", h.Name(), l.Conf)
+			return fmt.Errorf("%s: %s does not exist ("+refConfigFile.String()+")", h.Name(), l.Conf)
 		}
 		return err
 	}
 	if _, ok := ParseProps(b).Get(KeyReplicaSet); ok {
-		e.Warn(h.Name(), "%s sets the legacy %s (MMS-era docs, M3); current docs do not list it and it may be obsolete ([OBSOLETE SETTING] stops startup, M19): consider removing it", l.Conf, KeyReplicaSet)
+		e.Warn(h.Name(), "%s sets the legacy %s (MMS-era docs); current docs do not list it ("+refConfigFile.String()+") and it may be obsolete ([OBSOLETE SETTING] stops startup: "+refObsolete.String()+"): consider removing it", l.Conf, KeyReplicaSet)
 	}
 	return nil
 }

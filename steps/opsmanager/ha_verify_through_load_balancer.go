@@ -54,7 +54,7 @@ func verifyLB(ctx context.Context, e *steps.Env, c *Common, lb *LoadBalancer) (s
 	}
 	probes := append([]Probe{p1, p2}, tagged...)
 	if signs := CacheSigns(probes); len(signs) > 0 {
-		return "", &steps.RefusedError{Reason: "the load balancer returns cached content; the docs require caching off (M1, M6): " + strings.Join(signs, "; ")}
+		return "", &steps.RefusedError{Reason: "the load balancer returns cached content; the docs require caching off (" + refHAOverviewServers.String() + "): " + strings.Join(signs, "; ")}
 	}
 	ev = append(ev, fmt.Sprintf("no sign of a cache in %d responses (Age, X-Cache, Cache-Control, Date)", len(probes)))
 	pool, err := checkPool(ctx, e, c, lb, tag, n)
@@ -117,7 +117,7 @@ func probeTwice(ctx context.Context, healthURL string, gap time.Duration) (Probe
 	}
 	for _, p := range []Probe{p1, p2} {
 		if p.Status != 200 {
-			return Probe{}, Probe{}, fmt.Errorf("GET %s through the LB returned %d, not 200 (M2: 500 = a server or the App DB looks unhealthy)", healthURL, p.Status)
+			return Probe{}, Probe{}, fmt.Errorf("GET %s through the LB returned %d, not 200 (500 = a server or the App DB looks unhealthy: %s)", healthURL, p.Status, refLBHealthStep)
 		}
 	}
 	return p1, p2, nil

@@ -69,7 +69,7 @@ func resolveLayout(ctx context.Context, e *steps.Env, c *Common, name string) (l
 	if l.User == "" {
 		l.User = mms["MMS_USER"]
 		if l.User == "" {
-			return l, fmt.Errorf("%s: no service_user in the answers and no MMS_USER in %s (M11)", name, l.MMSConf)
+			return l, fmt.Errorf("%s: no service_user in the answers and no MMS_USER in %s ("+refStartStop.String()+")", name, l.MMSConf)
 		}
 		e.SetFact(factKey(name, "user"), l.User)
 	}
@@ -347,7 +347,7 @@ func installedVersion(ctx context.Context, h *remote.Host, l layout) (string, er
 		if res2.ExitStatus == 0 {
 			return strings.TrimSpace(string(res2.Stdout)), nil
 		}
-		return "", fmt.Errorf("%s: install: package, but neither dpkg-query nor rpm knows the mongodb-mms package (M9)", h.Name())
+		return "", fmt.Errorf("%s: install: package, but neither dpkg-query nor rpm knows the mongodb-mms package ("+refInstallRPM.String()+")", h.Name())
 	}
 	res, err := h.Run(ctx, remote.Cmd{Program: "readlink", Args: []string{"-f", l.InstallDir}, Timeout: time.Minute})
 	if err != nil {

@@ -40,7 +40,7 @@ func refuseWrongKey(ctx context.Context, e *steps.Env, c *Common, host string, r
 	}
 	if !fi.Exists {
 		if requireKey || want != "" {
-			return &steps.RefusedError{Reason: fmt.Sprintf("%s has no gen.key at %s: it would create its own and could not join (M1); copy the deployment's key first (step %s or %s)", host, l.GenKey, StepPlaceKey, StepCopyKey)}
+			return &steps.RefusedError{Reason: fmt.Sprintf("%s has no gen.key at %s: it would create its own and could not join ("+refGenKey.String()+"); copy the deployment's key first (step %s or %s)", host, l.GenKey, StepPlaceKey, StepCopyKey)}
 		}
 		return nil
 	}
@@ -56,7 +56,7 @@ func refuseWrongKey(ctx context.Context, e *steps.Env, c *Common, host string, r
 		}
 	}
 	if fi.SHA256 != want {
-		return &steps.RefusedError{Reason: fmt.Sprintf("%s: gen.key at %s (sha256 %s) differs from the cluster's (sha256 %s); hawiz will not start a server with a different key (M1)", host, l.GenKey, short(fi.SHA256), short(want))}
+		return &steps.RefusedError{Reason: fmt.Sprintf("%s: gen.key at %s (sha256 %s) differs from the cluster's (sha256 %s); hawiz will not start a server with a different key ("+refGenKey.String()+")", host, l.GenKey, short(fi.SHA256), short(want))}
 	}
 	return nil
 }

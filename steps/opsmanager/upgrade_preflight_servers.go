@@ -168,12 +168,12 @@ func oneOldVersion(c *Common, vs []string, target string) (string, error) {
 			continue
 		}
 		if d, ok := steps.CompareVersions(v, target); ok && d > 0 {
-			return "", fmt.Errorf("%s runs Ops Manager %s, newer than upgrade.version %s: there is no downgrade path (M17); nothing was changed", c.Servers[i].Name, v, target)
+			return "", fmt.Errorf("%s runs Ops Manager %s, newer than upgrade.version %s: there is no downgrade path ("+refUpgradePathNoDown.String()+"); nothing was changed", c.Servers[i].Name, v, target)
 		}
 		if old == "" {
 			old = v
 		} else if v != old {
-			return "", fmt.Errorf("%s runs %s and another server %s: more than one old version; bring them to one version first (M18)", c.Servers[i].Name, v, old)
+			return "", fmt.Errorf("%s runs %s and another server %s: more than one old version; bring them to one version first ("+refFailedRolling.String()+")", c.Servers[i].Name, v, old)
 		}
 	}
 	return old, nil

@@ -117,7 +117,7 @@ func upApply(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string) 
 	}
 	names := c.serverNames()
 	i := indexOf(names, host)
-	e.Output(host, fmt.Sprintf("Upgrade Mode: after the first server is upgraded Ops Manager is read-only (alerts and monitoring continue) until every server runs %s; this is server %d of %d (M17)", a.Upgrade.Version, i+1, len(names)))
+	e.Output(host, fmt.Sprintf("Upgrade Mode: after the first server is upgraded Ops Manager is read-only (alerts and monitoring continue) until every server runs %s; this is server %d of %d ("+refUpgradeMode.String()+")", a.Upgrade.Version, i+1, len(names)))
 	staged, err := installTarget(ctx, e, a, h, l)
 	if staged != "" {
 		// Removed when this server is done; a run killed before that:
@@ -239,7 +239,7 @@ func restoreIfChanged(ctx context.Context, e *steps.Env, h *remote.Host, l layou
 		if res.ExitStatus != 0 {
 			return fmt.Errorf("%s: restoring %s: %s", host, f.path, strings.TrimSpace(string(res.Stderr)))
 		}
-		e.Warn(host, "the upgrade changed %s: restored the pre-upgrade copy (M14: upgrades overwrite configuration files)", f.path)
+		e.Warn(host, "the upgrade changed %s: restored the pre-upgrade copy (upgrades overwrite configuration files: "+refLogsOverwrite.String()+")", f.path)
 	}
 	return nil
 }

@@ -52,6 +52,6 @@ func upDone(ctx context.Context, e *steps.Env, a *UpgradeAnswers) (string, error
 		}
 		lines = append(lines, "LB "+a.LoadBalancer.URL+HealthPath+": 200")
 	}
-	lines = append(lines, fmt.Sprintf("every server runs %s: Ops Manager leaves Upgrade Mode. Next: log in, and when the banner says \"One or more agents are out of date\", click Update Software Components (M16 step 5)", a.Upgrade.Version))
+	lines = append(lines, fmt.Sprintf("every server runs %s: Ops Manager leaves Upgrade Mode. Next: log in, and when the banner says \"One or more agents are out of date\", click Update Software Components ("+refUpdateComponents.String()+")", a.Upgrade.Version))
 	return strings.Join(lines, "\n"), nil
 }
