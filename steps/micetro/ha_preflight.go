@@ -54,6 +54,8 @@ type memberFacts struct {
 	backend Backend
 	clock   time.Duration // host clock minus local midpoint
 	version string
+	fwd     string // whether sshd allows TCP forwarding (steps.CheckForwarding's evidence)
+	noFwd   bool
 	err     error
 }
 
@@ -74,8 +76,14 @@ func preflight(ctx context.Context, e *steps.Env, a *HAAnswers) (string, error) 
 	if err := recordCompleteBefore(ctx, e, a, facts); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%d members; database %s %s; Central %s everywhere; clock skew ≤ %v",
-		len(a.Members), facts[0].backend, facts[0].prefs.DatabaseLines()["databaseserver"], facts[0].version, skew), nil
+	ev := fmt.Sprintf("%d members; database %s %s; Central %s everywhere; clock skew ≤ %v",
+		len(a.Members), facts[0].backend, facts[0].prefs.DatabaseLines()["databaseserver"], facts[0].version, skew)
+	for _, f := range facts {
+		if f.noFwd {
+			ev += "; " + f.fwd
+		}
+	}
+	return ev, nil
 }
 
 // gatherMembers reads every member at once (gatherMember).
@@ -185,20 +193,27 @@ func gatherMember(ctx context.Context, e *steps.Env, c *Common, m *Member) membe
 		return f
 	}
 	var (
-		p                *Prefs
-		now              time.Time
-		t0, t1           time.Time
-		errP, errC, errV error
+		p                      *Prefs
+		now                    time.Time
+		t0, t1                 time.Time
+		fwdOK                  bool
+		errP, errC, errV, errF error
 	)
 	par(func() { p, f.info, errP = readPrefs(ctx, c, h, m) },
 		func() { t0 = time.Now(); now, _, errC = remoteNow(ctx, h, m); t1 = time.Now() },
-		func() { f.version, errV = centralVersion(ctx, c, h, m) })
+		func() { f.version, errV = centralVersion(ctx, c, h, m) },
+		func() { fwdOK, f.fwd, errF = steps.CheckForwarding(ctx, e, m.Host.Name) })
+	f.noFwd = errF == nil && !fwdOK
+	if errF != nil {
+		f.err = errF
+		return f
+	}
 	if errP != nil {
 		f.err = errP
 		return f
 	}
 	if p == nil {
-		f.err = fmt.Errorf("%s: %s does not exist: install Micetro Central there first (B.7), or set preferences_path", m.Host.Name, c.prefsPath(m))
+		f.err = fmt.Errorf("%s: %s does not exist: install Micetro Central there first (%s), or set preferences_path", m.Host.Name, c.prefsPath(m), refInstall)
 		return f
 	}
 	f.prefs = p

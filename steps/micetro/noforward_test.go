@@ -59,13 +59,6 @@ func TestHAWithoutTCPForwarding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range names {
-		ok, ev, err := steps.CheckForwarding(ctx, e, n)
-		if err != nil || ok {
-			t.Fatalf("%s: forwarding check %v %v", n, ok, err)
-		}
-		t.Log(ev)
-	}
 	lg, err := runSteps(ctx, e, list)
 	if err != nil {
 		for _, h := range w.hosts {
@@ -75,6 +68,21 @@ func TestHAWithoutTCPForwarding(t *testing.T) {
 	}
 	if len(lg.applied) == 0 {
 		t.Fatal("nothing applied")
+	}
+	// The preflight found out, before anything changed, and said so.
+	for _, n := range names {
+		if v, _ := e.Fact("ssh.tcp-forwarding." + n); v != "no" {
+			t.Errorf("%s: forwarding verdict %q after the run, want no", n, v)
+		}
+		ev := ""
+		for k, v := range lg.evid {
+			if strings.HasPrefix(k, StepPreflight+"@") {
+				ev = v
+			}
+		}
+		if !strings.Contains(ev, n+": sshd refuses TCP forwarding") {
+			t.Errorf("the preflight's evidence does not say %s refuses forwarding: %q", n, ev)
+		}
 	}
 	for _, h := range w.hosts {
 		if n := h.srv.Forwards(); n > 1 {

@@ -44,7 +44,7 @@ installer:
   # sha256: <hex>             # checked on arrival
   expected_version: <10.3.6>  # what Central reports once upgraded; a member already there is not upgraded again
 # upload_dir: /tmp            # where the installer is uploaded on Linux members (Windows: C:\Windows\Temp)
-# install_command: [...]      # default: tar -xzf the .tgz, then ./install in the extracted directory (B.7)
+# install_command: [...]      # default: tar -xzf the .tgz, then ./install in the extracted directory (the vendor's install page)
 # install_input: ["", ""]     # lines fed to the installer's prompts; default: accept every default
 # version_command: [mmcentrald, -v]
 `

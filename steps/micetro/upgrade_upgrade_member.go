@@ -118,7 +118,7 @@ func (s *upgradeMember) apply(ctx context.Context, e *steps.Env, hn string) erro
 		}
 		return s.ensureRunning(ctx, e, h, hn)
 	}
-	e.Output(hn, "The installer asks whether to install Central, where the configuration files go, the user and group, and the binary location (B.7); hawiz answers with install_input.")
+	e.Output(hn, "The installer asks whether to install Central, where the configuration files go, the user and group, and the binary location ("+refInstall.String()+"); hawiz answers with install_input.")
 	if err := s.install(ctx, e, h, hn); err != nil {
 		return err
 	}

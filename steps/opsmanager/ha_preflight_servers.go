@@ -109,8 +109,8 @@ func preflight(ctx context.Context, e *steps.Env, c *Common) (string, error) {
 	}
 	for i, v := range versions {
 		if v != versions[0] {
-			return "", fmt.Errorf("Ops Manager versions differ: %s runs %s, %s runs %s; every server must run the same version (upgrade first, A.3)",
-				c.Servers[0].Name, versions[0], c.Servers[i].Name, v)
+			return "", fmt.Errorf("Ops Manager versions differ: %s runs %s, %s runs %s; every server must run the same version (upgrade first: %s)",
+				c.Servers[0].Name, versions[0], c.Servers[i].Name, v, refUpgradeMode)
 		}
 	}
 	return strings.Join(lines, "\n"), nil
@@ -145,13 +145,21 @@ func inventoryServer(ctx context.Context, e *steps.Env, c *Common, name string) 
 	if err != nil {
 		return "", v, err
 	}
+	fwdOK, fwd, err := steps.CheckForwarding(ctx, e, name)
+	if err != nil {
+		return "", v, err
+	}
 	up, _ := running(ctx, e, h, l, c)
 	state := "stopped"
 	if up {
 		state = "running"
 	}
-	return fmt.Sprintf("%s: %s install at %s, Ops Manager %s, %s; service user %s; conf %s; %s at %s; service: %s",
-		name, s.Install, s.InstallDir, v, state, l.User, l.Conf, key, l.GenKey, l.describe("start")), v, nil
+	line := fmt.Sprintf("%s: %s install at %s, Ops Manager %s, %s; service user %s; conf %s; %s at %s; service: %s",
+		name, s.Install, s.InstallDir, v, state, l.User, l.Conf, key, l.GenKey, l.describe("start"))
+	if !fwdOK {
+		line += "; " + fwd
+	}
+	return line, v, nil
 }
 
 // checkTarBinary: a tar install's install_dir holds bin/mongodb-mms (M10).

@@ -11,7 +11,7 @@ import (
 // internalCode matches the codes of the team's own notes (C1, M2,
 // procedures.md, a document's .rst source, § sections), which an operator
 // cannot follow.
-var internalCode = regexp.MustCompile(`\b[CM]\d+b?\b|procedures\.md|\.rst\b|§`)
+var internalCode = regexp.MustCompile(`\b[CM]\d+b?\b|\b[AB]\.\d+\b|procedures\.md|\.rst\b|§`)
 
 // docRefForm is one reference: an https URL, a space and the section in
 // parentheses.
