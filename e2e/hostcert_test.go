@@ -122,7 +122,9 @@ LogLevel VERBOSE
 		case <-exited:
 		default:
 			for _, pid := range descendants(s.cmd.Process.Pid) {
-				inside[pid] = startTime(pid)
+				if st := startTime(pid); st != "" { // one already gone has nothing to survive
+					inside[pid] = st
+				}
 			}
 			s.cmd.Process.Signal(syscall.SIGKILL)
 			<-exited
