@@ -1,26 +1,24 @@
 package micetro
 
-import "strings"
+import (
+	"strings"
 
-// docRef is one place in Men&Mice's documents an operator can open: the
-// page's URL (with the section's anchor where the page has one) and the
-// section as that page names and numbers it. docs/procedures.md lists every
-// fact hawiz takes from these places.
-type docRef struct {
-	URL     string
-	Section string
-}
+	"github.com/hawiz/hawiz/steps"
+)
 
-// String is "URL (Section)", the form plans, evidence and errors print.
-func (r docRef) String() string { return r.URL + " (" + r.Section + ")" }
+// docRef is one place in Men&Mice's documents (steps.DocRef: "URL (Section)").
+type docRef steps.DocRef
 
-// docRefs joins references for one Step.DocRef.
+// String is steps.DocRef's "URL (Section)".
+func (r docRef) String() string { return steps.DocRef(r).String() }
+
+// docRefs joins references for one Step.DocRef (steps.DocRefs).
 func docRefs(rs ...docRef) string {
-	s := make([]string, len(rs))
+	s := make([]steps.DocRef, len(rs))
 	for i, r := range rs {
-		s[i] = r.String()
+		s[i] = steps.DocRef(r)
 	}
-	return strings.Join(s, "; ")
+	return steps.DocRefs(s...)
 }
 
 // The pages. The HA page today (latest) describes the web UI flow of 10.2

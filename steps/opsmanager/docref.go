@@ -1,27 +1,22 @@
 package opsmanager
 
-import "strings"
+import "github.com/hawiz/hawiz/steps"
 
-// docRef is one place in MongoDB's documents an operator can open: the
-// page's URL (with the section's anchor where it is certain) and the section
-// as that page names and numbers it. docs/procedures.md lists every fact
-// hawiz takes from these places. The App DB and upgrade-path references are
-// in appdb.go and upgrade_path.go, in the same "URL (Section)" form.
-type docRef struct {
-	URL     string
-	Section string
-}
+// docRef is one place in MongoDB's documents (steps.DocRef: "URL (Section)").
+// The App DB and upgrade-path references are in appdb.go and
+// upgrade_path.go, in the same form.
+type docRef steps.DocRef
 
-// String is "URL (Section)", the form plans, evidence and errors print.
-func (r docRef) String() string { return r.URL + " (" + r.Section + ")" }
+// String is steps.DocRef's "URL (Section)".
+func (r docRef) String() string { return steps.DocRef(r).String() }
 
-// docRefs joins references for one Step.DocRef.
+// docRefs joins references for one Step.DocRef (steps.DocRefs).
 func docRefs(rs ...docRef) string {
-	s := make([]string, len(rs))
+	s := make([]steps.DocRef, len(rs))
 	for i, r := range rs {
-		s[i] = r.String()
+		s[i] = steps.DocRef(r)
 	}
-	return strings.Join(s, "; ")
+	return steps.DocRefs(s...)
 }
 
 const (
