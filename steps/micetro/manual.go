@@ -77,22 +77,7 @@ func clusterComplete(ctx context.Context, e *steps.Env, a *HAAnswers, facts []me
 			return false, ev, err
 		}
 	}
-	oks := make([]bool, len(a.Members))
-	evs := make([]string, len(a.Members))
-	errs := make([]error, len(a.Members))
-	fs := make([]func(), len(a.Members))
-	for i := range a.Members {
-		fs[i] = func() {
-			m := &a.Members[i]
-			h, err := e.Host(m.Host.Name)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			oks[i], evs[i], errs[i] = running(ctx, &a.Common, h, m)
-		}
-	}
-	par(fs...)
+	oks, evs, errs := runningAll(ctx, e, &a.Common)
 	for i := range a.Members {
 		if errs[i] != nil || !oks[i] {
 			return false, a.Members[i].Host.Name + ": " + evs[i], errs[i]

@@ -117,6 +117,27 @@ func waitListening(ctx context.Context, c *Common, h *remote.Host) bool {
 
 // running reports whether Central is active and listening on 1231, as
 // evidence text. The two probes run at once.
+// runningAll asks every member at once whether Central runs (running):
+// one verdict, evidence and error per member, in the answers' order.
+func runningAll(ctx context.Context, e *steps.Env, a *Common) (runs []bool, evs []string, errs []error) {
+	n := len(a.Members)
+	runs, evs, errs = make([]bool, n), make([]string, n), make([]error, n)
+	fs := make([]func(), n)
+	for i := range a.Members {
+		fs[i] = func() {
+			m := &a.Members[i]
+			h, err := e.Host(m.Host.Name)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			runs[i], evs[i], errs[i] = running(ctx, a, h, m)
+		}
+	}
+	par(fs...)
+	return runs, evs, errs
+}
+
 func running(ctx context.Context, c *Common, h *remote.Host, m *Member) (bool, string, error) {
 	active, listening, err := probeRunning(ctx, c, h, m)
 	if err != nil {

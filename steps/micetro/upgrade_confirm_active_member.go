@@ -112,24 +112,10 @@ func (s *activeMember) check(ctx context.Context, e *steps.Env, h string) (bool,
 
 // probe asks every member at once whether Central runs (active, port 1231).
 func (s *activeMember) probe(ctx context.Context, e *steps.Env) ([]bool, []string, error) {
-	a := s.a
-	runs := make([]bool, len(a.Members))
-	evs := make([]string, len(a.Members))
-	errs := make([]error, len(a.Members))
-	fs := make([]func(), len(a.Members))
-	for i := range a.Members {
-		fs[i] = func() {
-			m := &a.Members[i]
-			h, err := e.Host(m.Host.Name)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			runs[i], evs[i], errs[i] = running(ctx, &a.Common, h, m)
-			evs[i] = m.Name + ": " + evs[i]
-		}
+	runs, evs, errs := runningAll(ctx, e, &s.a.Common)
+	for i := range evs {
+		evs[i] = s.a.Members[i].Name + ": " + evs[i]
 	}
-	par(fs...)
 	for _, err := range errs {
 		if err != nil {
 			return nil, nil, err
