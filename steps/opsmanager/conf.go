@@ -23,11 +23,7 @@ import (
 type kv struct{ k, v string }
 
 func confHas(ctx context.Context, e *steps.Env, c *Common, host string, want []kv) (bool, string, error) {
-	l, err := resolveLayout(ctx, e, c, host)
-	if err != nil {
-		return false, "", err
-	}
-	h, err := e.Host(host)
+	h, l, err := layoutHost(ctx, e, c, host)
 	if err != nil {
 		return false, "", err
 	}
@@ -67,11 +63,7 @@ func confSet(ctx context.Context, e *steps.Env, c *Common, host string, want []k
 // edit saw (compare-and-swap on its SHA-256; backup kept); a server running
 // with the old values is marked for a restart when the servers are started.
 func confEdit(ctx context.Context, e *steps.Env, c *Common, host string, edit func(p *Props) error) error {
-	l, err := resolveLayout(ctx, e, c, host)
-	if err != nil {
-		return err
-	}
-	h, err := e.Host(host)
+	h, l, err := layoutHost(ctx, e, c, host)
 	if err != nil {
 		return err
 	}
@@ -171,11 +163,7 @@ func confVerifyRule(ctx context.Context, e *steps.Env, c *Common, host string, r
 // "key=value" lines in keys' order (each value as value gives it, when
 // set), and the parsed file.
 func confLines(ctx context.Context, e *steps.Env, c *Common, name string, keys []string, value func(k, v string) string) (string, *Props, error) {
-	l, err := resolveLayout(ctx, e, c, name)
-	if err != nil {
-		return "", nil, err
-	}
-	h, err := e.Host(name)
+	h, l, err := layoutHost(ctx, e, c, name)
 	if err != nil {
 		return "", nil, err
 	}

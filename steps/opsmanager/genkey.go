@@ -44,11 +44,7 @@ func wantKeySHA(ctx context.Context, e *steps.Env, c *Common) (string, error) {
 		return v, nil
 	}
 	first := c.Servers[0].Name
-	l, err := resolveLayout(ctx, e, c, first)
-	if err != nil {
-		return "", err
-	}
-	h, err := e.Host(first)
+	h, l, err := layoutHost(ctx, e, c, first)
 	if err != nil {
 		return "", err
 	}
@@ -69,11 +65,7 @@ func keyMatches(ctx context.Context, e *steps.Env, c *Common, host string) (bool
 	if err != nil {
 		return false, "", err
 	}
-	l, err := resolveLayout(ctx, e, c, host)
-	if err != nil {
-		return false, "", err
-	}
-	h, err := e.Host(host)
+	h, l, err := layoutHost(ctx, e, c, host)
 	if err != nil {
 		return false, "", err
 	}
@@ -123,11 +115,7 @@ func scanKeys(ctx context.Context, e *steps.Env, c *Common) ([]serverKey, error)
 	names := c.serverNames()
 	keys := make([]serverKey, len(names))
 	_, err := forEachServer(ctx, names, func(ctx context.Context, name string) (string, error) {
-		l, err := resolveLayout(ctx, e, c, name)
-		if err != nil {
-			return "", err
-		}
-		h, err := e.Host(name)
+		h, l, err := layoutHost(ctx, e, c, name)
 		if err != nil {
 			return "", err
 		}
@@ -285,11 +273,7 @@ func newKey(e *steps.Env) ([]byte, error) {
 // mode 0600, owned by the service user and its primary group, as Ops
 // Manager owns the key it creates (M1, M9, M24).
 func writeKey(ctx context.Context, e *steps.Env, c *Common, host string, key []byte) error {
-	l, err := resolveLayout(ctx, e, c, host)
-	if err != nil {
-		return err
-	}
-	h, err := e.Host(host)
+	h, l, err := layoutHost(ctx, e, c, host)
 	if err != nil {
 		return err
 	}

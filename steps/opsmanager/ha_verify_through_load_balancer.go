@@ -149,11 +149,7 @@ func probeTagged(ctx context.Context, healthURL, tag string, n int) ([]Probe, ma
 // accessLogHits counts the lines of name's access log holding tag ("?"
 // when the log cannot be read).
 func accessLogHits(ctx context.Context, e *steps.Env, c *Common, name, tag string) (string, error) {
-	l, err := resolveLayout(ctx, e, c, name)
-	if err != nil {
-		return "", err
-	}
-	h, err := e.Host(name)
+	h, l, err := layoutHost(ctx, e, c, name)
 	if err != nil {
 		return "", err
 	}

@@ -36,6 +36,20 @@ type layout struct {
 
 func factKey(host, k string) string { return "server." + host + "." + k }
 
+// layoutHost is the opening of most server steps: the server's connected
+// host and its resolved layout (resolveLayout).
+func layoutHost(ctx context.Context, e *steps.Env, c *Common, name string) (*remote.Host, layout, error) {
+	l, err := resolveLayout(ctx, e, c, name)
+	if err != nil {
+		return nil, layout{}, err
+	}
+	h, err := e.Host(name)
+	if err != nil {
+		return nil, layout{}, err
+	}
+	return h, l, nil
+}
+
 // resolveLayout works out a server's layout; values read from the server
 // (service user, gen.key path) are cached as facts.
 func resolveLayout(ctx context.Context, e *steps.Env, c *Common, name string) (layout, error) {

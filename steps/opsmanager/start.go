@@ -20,11 +20,7 @@ import (
 // requireKey=false (the first server in first-server mode, which creates
 // it) may start without one.
 func refuseWrongKey(ctx context.Context, e *steps.Env, c *Common, host string, requireKey bool) error {
-	l, err := resolveLayout(ctx, e, c, host)
-	if err != nil {
-		return err
-	}
-	h, err := e.Host(host)
+	h, l, err := layoutHost(ctx, e, c, host)
 	if err != nil {
 		return err
 	}
@@ -89,11 +85,7 @@ func startCheck(ctx context.Context, e *steps.Env, c *Common, host string) (bool
 // conf-mms.properties) once its key is checked; requireKey: it must already
 // hold the cluster's key.
 func startApply(ctx context.Context, e *steps.Env, c *Common, host string, requireKey bool) error {
-	l, err := resolveLayout(ctx, e, c, host)
-	if err != nil {
-		return err
-	}
-	h, err := e.Host(host)
+	h, l, err := layoutHost(ctx, e, c, host)
 	if err != nil {
 		return err
 	}
@@ -155,11 +147,7 @@ func recordClusterKey(ctx context.Context, e *steps.Env, h *remote.Host, l layou
 // startVerify: the server runs and is healthy (else the startup log's last
 // lines are shown) and holds the cluster's key.
 func startVerify(ctx context.Context, e *steps.Env, c *Common, host string) (string, error) {
-	l, err := resolveLayout(ctx, e, c, host)
-	if err != nil {
-		return "", err
-	}
-	h, err := e.Host(host)
+	h, l, err := layoutHost(ctx, e, c, host)
 	if err != nil {
 		return "", err
 	}

@@ -108,11 +108,7 @@ func adoptEarlierBackups(ctx context.Context, e *steps.Env, h *remote.Host, l la
 // upBackupApply records the pre-upgrade hashes (once) and copies both files
 // to their backups.
 func upBackupApply(ctx context.Context, e *steps.Env, c *Common, host string) error {
-	l, err := resolveLayout(ctx, e, c, host)
-	if err != nil {
-		return err
-	}
-	h, err := e.Host(host)
+	h, l, err := layoutHost(ctx, e, c, host)
 	if err != nil {
 		return err
 	}

@@ -90,11 +90,7 @@ func upgradePathLines(e *steps.Env, a *UpgradeAnswers, vs []string, old string) 
 func upInventoryServer(ctx context.Context, e *steps.Env, a *UpgradeAnswers, name string) (string, string, error) {
 	c := &a.Common
 	target := a.Upgrade.Version
-	l, err := resolveLayout(ctx, e, c, name)
-	if err != nil {
-		return "", "", err
-	}
-	h, err := e.Host(name)
+	h, l, err := layoutHost(ctx, e, c, name)
 	if err != nil {
 		return "", "", err
 	}

@@ -45,11 +45,7 @@ func upUpgradeEachServer(a *UpgradeAnswers) *steps.Step {
 // its conf-mms.properties and gen.key are the pre-upgrade ones.
 func upCheck(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string) (bool, string, error) {
 	c := &a.Common
-	l, err := resolveLayout(ctx, e, c, host)
-	if err != nil {
-		return false, "", err
-	}
-	h, err := e.Host(host)
+	h, l, err := layoutHost(ctx, e, c, host)
 	if err != nil {
 		return false, "", err
 	}
@@ -107,11 +103,7 @@ func filesUnchanged(ctx context.Context, e *steps.Env, h *remote.Host, l layout)
 // changed them, and the server started.
 func upApply(ctx context.Context, e *steps.Env, a *UpgradeAnswers, host string) error {
 	c := &a.Common
-	l, err := resolveLayout(ctx, e, c, host)
-	if err != nil {
-		return err
-	}
-	h, err := e.Host(host)
+	h, l, err := layoutHost(ctx, e, c, host)
 	if err != nil {
 		return err
 	}
