@@ -985,13 +985,63 @@ func (l *Lab) labSh(args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), err
 }
 
+// pauseAfterTempCopy makes host i's cp, for a copy to one of hawiz's temp files
+// (".hawiz-tmp."), stop once the copy is made until resume is called (30 s at
+// most): a wrapper bind-mounted over /usr/bin/cp in the host's own mount
+// namespace, removed again at the test's end. paused(d) waits until a cp has
+// paused.
+func (l *Lab) pauseAfterTempCopy(t *testing.T, i int) (paused func(time.Duration) bool, resume func()) {
+	const dir = "/var/log/hawiz-lab"
+	host := l.hostPath(t, i, dir)
+	real, err := os.ReadFile("/usr/bin/cp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(host+"/cp.real", real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wrapper := "#!/bin/sh\n" + dir + "/cp.real \"$@\" || exit\n" +
+		"case \"$*\" in *.hawiz-tmp.*)\n" +
+		"  if [ -e " + dir + "/cp-pause ]; then\n" +
+		"    : >" + dir + "/cp-paused; n=0\n" +
+		"    while [ -e " + dir + "/cp-pause ] && [ $n -lt 1500 ]; do sleep 0.02; n=$((n+1)); done\n" +
+		"  fi;;\n" +
+		"esac\n"
+	if err := os.WriteFile(host+"/cp-wrap", []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pid := strconv.Itoa(l.initPID(t, i))
+	if out, err := exec.Command("nsenter", "-t", pid, "-m", "-p", "--", "mount", "--bind", dir+"/cp-wrap", "/usr/bin/cp").CombinedOutput(); err != nil {
+		t.Fatalf("bind-mount the cp wrapper on %s: %v %s", l.Names[i], err, out)
+	}
+	t.Cleanup(func() {
+		// -p too: umount checks the host's /proc/self/mountinfo.
+		if out, err := exec.Command("nsenter", "-t", pid, "-m", "-p", "--", "umount", "/usr/bin/cp").CombinedOutput(); err != nil {
+			t.Errorf("%s: the cp wrapper is still mounted: %v %s", l.Names[i], err, out)
+			return
+		}
+		for _, f := range []string{"cp-pause", "cp-paused", "cp-wrap", "cp.real"} {
+			os.Remove(host + "/" + f)
+		}
+	})
+	if err := os.WriteFile(host+"/cp-pause", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	return func(d time.Duration) bool {
+			return waitFor(d, func() bool { _, err := os.Stat(host + "/cp-paused"); return err == nil })
+		}, func() {
+			once.Do(func() { os.Remove(host + "/cp-pause") })
+		}
+}
+
 // ---- R8 ------------------------------------------------------------------------------
 
 // TestChaosR8EditBetweenReadAndWrite: copy-preferences-central2 reads central2's
 // preferences.cfg, then writes the copy with a compare-and-swap on what it read. The
 // operator's edit lands (a) right after hawiz's read, (b) after the write made its
-// backup of the file, before the rename (the host's processes frozen meanwhile, so
-// the order holds on any machine). Both: exit 1, the file named, the operator's edit
+// backup of the file, before the compare and rename (the host's cp pauses after
+// that copy, so the order holds on any machine). Both: exit 1, the file named, the operator's edit
 // kept, the backup kept, no temp file.
 func TestChaosR8EditBetweenReadAndWrite(t *testing.T) {
 	tried, survived := 0, 0
@@ -1044,31 +1094,17 @@ func r8(t *testing.T, when string) {
 			}()
 			return false
 		}
-		// The backup appears under its name by a rename from a private
-		// temp file (remote/render.go), or by a create (cp).
-		next, closeFn := inotifyNames(t, dir, syscall.IN_CREATE|syscall.IN_MOVED_TO)
+		// The write script copies the file to a private temp name (cp -p), renames
+		// it to the backup's name, compares the file with what hawiz read and
+		// renames the new content over it. The host's cp pauses once it has
+		// made that copy, so the edit lands after the backup was taken and before
+		// the compare, in that order on any machine.
+		paused, resume := m.pauseAfterTempCopy(t, 1)
 		go func() {
 			defer wg.Done()
-			defer closeFn()
-			for {
-				name, ok := next(10 * time.Second)
-				if !ok {
-					return
-				}
-				if backupRE.MatchString(name) {
-					// Everything stops but the cp making the backup, which finishes
-					// (from the file as hawiz read it); then the edit, then the rest.
-					frozen := m.freeze(t, 1)
-					for _, p := range frozen {
-						if strings.HasPrefix(cmdline(p.pid), "cp ") {
-							syscall.Kill(p.pid, syscall.SIGCONT)
-							waitFor(2*time.Second, func() bool { return procGone(p.pid) })
-						}
-					}
-					doEdit()
-					thaw(frozen)
-					return
-				}
+			defer resume()
+			if paused(10 * time.Second) {
+				doEdit()
 			}
 		}()
 		return false
