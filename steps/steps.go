@@ -261,14 +261,14 @@ const (
 type SSHAnswers struct {
 	// User: a host's own user, else this, else ssh_config's User for the
 	// host's name or address; none of them is an error (never the local user).
-	User         string `yaml:"user,omitempty"`
-	Port         int    `yaml:"port,omitempty"`
-	IdentityFile string `yaml:"identity_file,omitempty"`
-	ProxyJump    string `yaml:"proxy_jump,omitempty"`
-	KnownHosts   string `yaml:"known_hosts,omitempty"`
-	SSHConfig    string `yaml:"ssh_config,omitempty"` // "none" disables ~/.ssh/config
-	Sudo         string `yaml:"sudo,omitempty"`       // nopasswd (default) | password | none
-	Password     bool   `yaml:"password_auth,omitempty"`
+	User         string `yaml:"user,omitempty" help:"the SSH user for every host (a host's own user wins)" example:"admin"`
+	Port         int    `yaml:"port,omitempty" advanced:"true" help:"the SSH port for every host" example:"2222"`
+	IdentityFile string `yaml:"identity_file,omitempty" help:"the private key to log in with" example:"~/.ssh/id_ed25519"`
+	ProxyJump    string `yaml:"proxy_jump,omitempty" help:"jump host(s), as ssh -J takes them" example:"admin@bastion.example.com"`
+	KnownHosts   string `yaml:"known_hosts,omitempty" advanced:"true" help:"the known_hosts file new host keys are checked against and added to" example:"~/.ssh/known_hosts_prod"`
+	SSHConfig    string `yaml:"ssh_config,omitempty" advanced:"true" title:"SSH config" help:"an ssh_config file to read; none: read none" example:"~/.ssh/config.prod" default:"~/.ssh/config"`    // "none" disables ~/.ssh/config
+	Sudo         string `yaml:"sudo,omitempty" help:"nopasswd: sudo -n; password: asked once (or HAWIZ_SUDO_PASSWORD); none: the user is root" options:"nopasswd,password,none" default:"nopasswd"` // nopasswd (default) | password | none
+	Password     bool   `yaml:"password_auth,omitempty" help:"log in with a password (asked once, never stored) when no key works" default:"no"`
 }
 
 // Validate applies defaults (Sudo = nopasswd) and checks the block. Field
@@ -319,11 +319,11 @@ func (s *SSHAnswers) HostConfig(h HostAnswers) remote.HostConfig {
 
 // HostAnswers is one host in a procedure's answers.
 type HostAnswers struct {
-	Name    string `yaml:"name"`              // the operator's name for it; every message uses it
-	Address string `yaml:"address,omitempty"` // default: Name (resolved via ssh_config/DNS)
-	Port    int    `yaml:"port,omitempty"`
-	User    string `yaml:"user,omitempty"`
-	OS      string `yaml:"os,omitempty"` // linux (default) | windows
+	Name    string `yaml:"name" help:"your name for the host; every message uses it" example:"om1"`                                                           // the operator's name for it; every message uses it
+	Address string `yaml:"address,omitempty" help:"IP address or DNS name to connect to" example:"10.0.0.11" default:"the name (through ssh_config and DNS)"` // default: Name (resolved via ssh_config/DNS)
+	Port    int    `yaml:"port,omitempty" advanced:"true" help:"this host's SSH port" example:"2222" default:"the SSH port"`
+	User    string `yaml:"user,omitempty" advanced:"true" help:"this host's SSH user" example:"admin" default:"the SSH user"`
+	OS      string `yaml:"os,omitempty" title:"OS" options:"linux,windows" default:"linux" help:"the host's operating system"` // linux (default) | windows
 }
 
 var hostNameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)

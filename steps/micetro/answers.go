@@ -45,68 +45,68 @@ var DefaultWindowsVersionCommand = []string{WindowsExe, "-v"}
 // Member is one Central instance of the HA cluster.
 type Member struct {
 	// Name is the ClusterMemberName (C1): unique per instance.
-	Name string `yaml:"name"`
+	Name string `yaml:"name" title:"Cluster member name" help:"ClusterMemberName: unique per Central instance; the first member is the primary" example:"central1"`
 	// Host is how to reach it; host.name defaults to Name.
 	Host steps.HostAnswers `yaml:"host"`
 	// Priority: the primary (first member) 10, every other member a unique
 	// value higher than the primary's (C1, C2). Ignored by the upgrade.
-	Priority int `yaml:"priority,omitempty"`
+	Priority int `yaml:"priority,omitempty" help:"the primary (first member) gets 10; every other member a unique higher value; ignored by the upgrade" example:"20" default:"10 for the primary; required for the others"`
 	// IP is the address the round-robin DNS name must hold for this member;
 	// default: host.address when it is an IP address, else the address
 	// dialled, else the local resolver's answer for host.address.
-	IP string `yaml:"ip,omitempty"`
+	IP string `yaml:"ip,omitempty" title:"IP in the DNS name" help:"the address the round-robin DNS name must hold for this member" example:"10.0.0.11" default:"host address when it is an IP, else the address dialled"`
 	// PreferencesPath is this member's preferences.cfg when it differs from
 	// the top-level preferences_path (a tar install or another layout on
 	// this host only); default: preferences_path, else the OS default.
-	PreferencesPath string `yaml:"preferences_path,omitempty"`
+	PreferencesPath string `yaml:"preferences_path,omitempty" advanced:"true" help:"this member's preferences.cfg when it differs from the top-level one" example:"/opt/mmsuite/mmcentral/preferences.cfg" default:"preferences_path, else the OS default"`
 	// UploadDir is where micetro-central-upgrade makes the installer's
 	// private staging directory on this member; default: the top-level
 	// upload_dir (Linux), else /tmp (Linux) or C:\Windows\Temp (Windows).
 	// Ignored by the HA procedure.
-	UploadDir string `yaml:"upload_dir,omitempty"`
+	UploadDir string `yaml:"upload_dir,omitempty" advanced:"true" help:"where the upgrade stages the installer on this member (ignored by the HA procedure)" example:"/var/tmp" default:"upload_dir, else /tmp (Linux) or C:\\Windows\\Temp"`
 }
 
 // DNSAnswers is the round-robin name (C1 step 11).
 type DNSAnswers struct {
-	Name        string        `yaml:"name"`
-	TTL         uint32        `yaml:"ttl,omitempty"`     // for records hawiz creates; default 300
-	Servers     []string      `yaml:"servers,omitempty"` // authoritative servers "host[:port]"; default discover
-	Resolver    string        `yaml:"resolver,omitempty"`
-	TSIGKeyFile string        `yaml:"tsig_key_file,omitempty"` // BIND key file; with it hawiz offers RFC 2136
-	MaxWait     time.Duration `yaml:"max_wait,omitempty"`      // for secondaries to follow an update; default 30s
+	Name        string        `yaml:"name" help:"the round-robin DNS name that holds every member's address" example:"central.example.com"`
+	TTL         uint32        `yaml:"ttl,omitempty" help:"seconds, for the records hawiz creates" example:"300" default:"300"`                                                                                                           // for records hawiz creates; default 300
+	Servers     []string      `yaml:"servers,omitempty" advanced:"true" help:"authoritative DNS servers to check, host[:port], comma-separated" example:"ns1.example.com, 10.0.0.53:53" default:"discovered from the zone's NS records"` // authoritative servers "host[:port]"; default discover
+	Resolver    string        `yaml:"resolver,omitempty" advanced:"true" help:"the resolver that finds the zone's servers, host[:port]" example:"10.0.0.53" default:"the system resolver"`
+	TSIGKeyFile string        `yaml:"tsig_key_file,omitempty" title:"TSIG key file" help:"a BIND key file on this machine; with it hawiz offers to update the name itself (RFC 2136)" example:"/etc/bind/central.key" default:"none: you update the name by hand"` // BIND key file; with it hawiz offers RFC 2136
+	MaxWait     time.Duration `yaml:"max_wait,omitempty" advanced:"true" help:"how long secondaries may take to follow an update" example:"1m" default:"30s"`                                                                                                      // for secondaries to follow an update; default 30s
 }
 
 // HATweaks are the optional HA settings (C3), written to every member.
 type HATweaks struct {
-	HeartbeatInterval           int `yaml:"heartbeat_interval,omitempty"`             // 5–15 s (default 10)
-	HeartbeatMaxAllowedDowntime int `yaml:"heartbeat_max_allowed_downtime,omitempty"` // 20–120 s (default 30)
+	HeartbeatInterval           int `yaml:"heartbeat_interval,omitempty" advanced:"true" help:"seconds between heartbeats, 5 to 15" example:"10" default:"10"`                              // 5–15 s (default 10)
+	HeartbeatMaxAllowedDowntime int `yaml:"heartbeat_max_allowed_downtime,omitempty" advanced:"true" help:"seconds without heartbeat before failover, 20 to 120" example:"30" default:"30"` // 20–120 s (default 30)
 }
 
 // Common is what both Micetro procedures need.
 type Common struct {
 	SSH             steps.SSHAnswers `yaml:"ssh"`
-	Members         []Member         `yaml:"members"`
-	PreferencesPath string           `yaml:"preferences_path,omitempty"`
+	Members         []Member         `yaml:"members" help:"at least 2; the first is the primary"`
+	PreferencesPath string           `yaml:"preferences_path,omitempty" advanced:"true" help:"preferences.cfg on every member" example:"/var/mmsuite/mmcentral/preferences.cfg" default:"/var/mmsuite/mmcentral/preferences.cfg (Linux), C:\\ProgramData\\Men and Mice\\Central\\preferences.cfg (Windows)"`
 	// Service is the service name: default mmcentral (Linux, systemctl),
 	// "Micetro Central" (Windows).
-	Service string `yaml:"service,omitempty"`
+	Service string `yaml:"service,omitempty" advanced:"true" help:"Central's service name" example:"mmcentral" default:"mmcentral (Linux), Micetro Central (Windows)"`
 	// ServiceCommand, when set, drives the service instead of systemctl
 	// (Linux) or mmcentral.exe (Windows): argv with "{action}" (start, stop,
 	// restart, is-active) and "{service}" substituted. On Windows members
 	// the state comes from Get-Service -Name SERVICE instead of is-active.
-	ServiceCommand []string `yaml:"service_command,omitempty"`
+	ServiceCommand []string `yaml:"service_command,omitempty" advanced:"true" help:"argv that drives the service instead of systemctl / mmcentral.exe; {action} and {service} are substituted; comma-separated" example:"/usr/local/bin/svc, {action}, {service}" default:"systemctl (Linux), mmcentral.exe (Windows)"`
 	// WindowsExe is mmcentral.exe's path on Windows members.
-	WindowsExe string `yaml:"windows_exe,omitempty"`
+	WindowsExe string `yaml:"windows_exe,omitempty" advanced:"true" title:"Windows mmcentral.exe" help:"mmcentral.exe's path on Windows members" example:"D:\\Central\\mmcentral.exe" default:"C:\\Program Files\\Men and Mice\\Central\\mmcentral.exe"`
 	// VersionCommand prints the Central version (argv) [derived].
-	VersionCommand []string `yaml:"version_command,omitempty"`
+	VersionCommand []string `yaml:"version_command,omitempty" advanced:"true" help:"argv that prints the Central version; comma-separated" example:"mmcentrald, -v" default:"mmcentrald -v (Linux), mmcentral.exe -v (Windows)"`
 	// DaemonProcess is Central's process name, used to tell when it was
 	// last (re)started [derived]: mmcentrald (Linux, C6), mmcentral (Windows).
-	DaemonProcess string `yaml:"daemon_process,omitempty"`
+	DaemonProcess string `yaml:"daemon_process,omitempty" advanced:"true" help:"Central's process name, to tell when it last started" example:"mmcentrald" default:"mmcentrald (Linux), mmcentral (Windows)"`
 	// Timeout for service start/stop commands; default 2m.
-	ServiceTimeout time.Duration `yaml:"service_timeout,omitempty"`
+	ServiceTimeout time.Duration `yaml:"service_timeout,omitempty" advanced:"true" help:"bound on a service start or stop" example:"5m" default:"2m"`
 	// StartWait is how long Central may take to listen on 1231 after a
 	// start; default 60s.
-	StartWait time.Duration `yaml:"start_wait,omitempty"`
+	StartWait time.Duration `yaml:"start_wait,omitempty" advanced:"true" help:"how long Central may take to listen on 1231 after a start" example:"2m" default:"60s"`
 }
 
 func (c *Common) validate(es *steps.FieldErrors, needPriority bool) {
@@ -259,10 +259,10 @@ func (m *Member) onOS() string {
 // HAAnswers are the answers of micetro-central-ha.
 type HAAnswers struct {
 	Common       `yaml:",inline"`
-	VersionUI    string        `yaml:"version_ui"` // "10.2+" (default) | "10.1"
+	VersionUI    string        `yaml:"version_ui" title:"Micetro version" help:"10.2+ configures HA in the web UI; 10.1 in the Management Console" options:"10.2+,10.1" default:"10.2+"` // "10.2+" (default) | "10.1"
 	DNS          DNSAnswers    `yaml:"dns"`
 	HATweaks     *HATweaks     `yaml:"ha_tweaks,omitempty"`
-	MaxClockSkew time.Duration `yaml:"max_clock_skew,omitempty"` // default 5s
+	MaxClockSkew time.Duration `yaml:"max_clock_skew,omitempty" advanced:"true" help:"the largest clock difference allowed between members" example:"2s" default:"5s"` // default 5s
 }
 
 // Validate applies the defaults and checks everything that can be checked
@@ -332,10 +332,10 @@ func (a *HAAnswers) Validate() error {
 
 // Installer says where the new Central installer comes from.
 type Installer struct {
-	Local           string `yaml:"local,omitempty"`  // a file on the operator's machine, uploaded to every member
-	Remote          string `yaml:"remote,omitempty"` // a path already on every member
-	SHA256          string `yaml:"sha256,omitempty"` // expected hex digest (optional)
-	ExpectedVersion string `yaml:"expected_version"` // the version Central reports once upgraded
+	Local           string `yaml:"local,omitempty" title:"Installer on this machine" help:"a file here, uploaded to every member; or give the remote path" example:"./mmsuite-central-11.0.tgz" default:"none: use the remote path"` // a file on the operator's machine, uploaded to every member
+	Remote          string `yaml:"remote,omitempty" title:"Installer on the members" help:"a path already on every member; or give the local file" example:"/srv/mmsuite-central-11.0.tgz" default:"none: use the local file"`       // a path already on every member
+	SHA256          string `yaml:"sha256,omitempty" title:"Installer SHA-256" help:"the installer's expected hex digest" example:"9f86d081884c7d65…(64 hex digits)" default:"not checked"`                                           // expected hex digest (optional)
+	ExpectedVersion string `yaml:"expected_version" help:"the version Central reports once upgraded" example:"11.0.2"`                                                                                                               // the version Central reports once upgraded
 }
 
 // UpgradeAnswers are the answers of micetro-central-upgrade.
@@ -344,19 +344,19 @@ type UpgradeAnswers struct {
 	Installer Installer `yaml:"installer"`
 	// UploadDir is the parent of the installer's private staging directory
 	// on Linux members; default /tmp.
-	UploadDir string `yaml:"upload_dir,omitempty"`
+	UploadDir string `yaml:"upload_dir,omitempty" advanced:"true" help:"parent of the installer's staging directory on Linux members" example:"/var/tmp" default:"/tmp"`
 	// InstallCommand runs the installer (argv). "{installer}" is replaced by
 	// the installer's path on the host and "{dir}" by the directory it is
 	// in. Default on Linux: extract the .tgz and run ./install in the
 	// extracted directory (B.7); on Windows: run the .exe with /S [derived].
-	InstallCommand []string `yaml:"install_command,omitempty"`
+	InstallCommand []string `yaml:"install_command,omitempty" advanced:"true" help:"argv that runs the installer; {installer} and {dir} are substituted; comma-separated" example:"sh, {dir}/install" default:"extract the .tgz and run ./install (Linux); the .exe with /S (Windows)"`
 	// InstallInput is fed to the installer's standard input, one line each:
 	// the answers to its prompts (B.7: the Linux installer asks whether to
 	// install Central, where the config files go, the user/group and the
 	// binary location). Default: empty lines, i.e. accept every default.
-	InstallInput []string `yaml:"install_input,omitempty"`
+	InstallInput []string `yaml:"install_input,omitempty" advanced:"true" help:"lines fed to the installer's prompts; comma-separated" example:"y, , , " default:"empty lines: accept every default"`
 	// InstallTimeout bounds one installer run; default 15m.
-	InstallTimeout time.Duration `yaml:"install_timeout,omitempty"`
+	InstallTimeout time.Duration `yaml:"install_timeout,omitempty" advanced:"true" help:"bound on one installer run" example:"30m" default:"15m"`
 }
 
 // Validate applies the defaults and checks the upgrade answers.

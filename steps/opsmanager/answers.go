@@ -51,109 +51,109 @@ const (
 // Paths overrides the documented layout (non-default installs, the demo and
 // tests). Empty fields keep the defaults that follow the install type.
 type Paths struct {
-	Conf       string `yaml:"conf,omitempty"`        // conf-mms.properties
-	MMSConf    string `yaml:"mms_conf,omitempty"`    // mms.conf (MMS_USER, ENC_KEY_PATH)
-	GenKey     string `yaml:"gen_key,omitempty"`     // gen.key
-	StartupLog string `yaml:"startup_log,omitempty"` // mms0-startup.log
-	AccessLog  string `yaml:"access_log,omitempty"`  // mms0-access.log
+	Conf       string `yaml:"conf,omitempty" title:"conf-mms.properties" help:"path of conf-mms.properties" example:"/opt/mongodb/mms/conf/conf-mms.properties" default:"<install_dir>/conf/conf-mms.properties"`                       // conf-mms.properties
+	MMSConf    string `yaml:"mms_conf,omitempty" title:"mms.conf" help:"path of mms.conf (MMS_USER, ENC_KEY_PATH)" example:"/opt/mongodb/mms/conf/mms.conf" default:"<install_dir>/conf/mms.conf"`                                      // mms.conf (MMS_USER, ENC_KEY_PATH)
+	GenKey     string `yaml:"gen_key,omitempty" title:"gen.key" help:"path of gen.key on the server" example:"/etc/mongodb-mms/gen.key" default:"/etc/mongodb-mms/gen.key (package), ~/.mongodb-mms/gen.key of the service user (tar)"` // gen.key
+	StartupLog string `yaml:"startup_log,omitempty" help:"path of mms0-startup.log" example:"/opt/mongodb/mms/logs/mms0-startup.log" default:"<install_dir>/logs/mms0-startup.log"`                                                     // mms0-startup.log
+	AccessLog  string `yaml:"access_log,omitempty" help:"path of mms0-access.log" example:"/opt/mongodb/mms/logs/mms0-access.log" default:"<install_dir>/logs/mms0-access.log"`                                                         // mms0-access.log
 	// Service is the service name (default mongodb-mms).
-	Service string `yaml:"service,omitempty"`
+	Service string `yaml:"service,omitempty" help:"the Ops Manager service name" example:"mongodb-mms" default:"mongodb-mms"`
 	// ServiceManager: service (package default: `service mongodb-mms start`),
 	// command (tar default: `<install_dir>/bin/mongodb-mms start`), systemctl.
-	ServiceManager string `yaml:"service_manager,omitempty"`
+	ServiceManager string `yaml:"service_manager,omitempty" help:"how the service is started and stopped" options:"service,systemctl,command" default:"service (package), command: <install_dir>/bin/mongodb-mms (tar)"`
 	// ServiceCommand is the argv for service_manager command; "{action}"
 	// (start, stop, restart, status) is substituted.
-	ServiceCommand []string `yaml:"service_command,omitempty"`
+	ServiceCommand []string `yaml:"service_command,omitempty" help:"argv for service manager command; {action} is start, stop, restart or status; comma-separated" example:"/opt/om/bin/mongodb-mms, {action}" default:"none (only with service manager command)"`
 }
 
 // Server is one Ops Manager Application server.
 type Server struct {
 	steps.HostAnswers `yaml:",inline"`
-	Install           string `yaml:"install"`                // package | tar
-	InstallDir        string `yaml:"install_dir,omitempty"`  // tar: required; package: /opt/mongodb/mms
-	ServiceUser       string `yaml:"service_user,omitempty"` // package: mongodb-mms; tar: MMS_USER of mms.conf
-	Paths             Paths  `yaml:"paths,omitempty"`        // per-server overrides of the top-level paths
+	Install           string `yaml:"install" title:"Install type" help:"package: installed from the rpm/deb; tar: unpacked from the archive" options:"package,tar"`                                        // package | tar
+	InstallDir        string `yaml:"install_dir,omitempty" help:"the directory holding bin/mongodb-mms and conf/; required for tar" example:"/opt/mongodb/mms-7.0.4" default:"/opt/mongodb/mms (package)"` // tar: required; package: /opt/mongodb/mms
+	ServiceUser       string `yaml:"service_user,omitempty" advanced:"true" help:"the user Ops Manager runs as" example:"mongodb-mms" default:"mongodb-mms (package), MMS_USER of mms.conf (tar)"`         // package: mongodb-mms; tar: MMS_USER of mms.conf
+	Paths             Paths  `yaml:"paths,omitempty" advanced:"true"`                                                                                                                                      // per-server overrides of the top-level paths
 }
 
 // Member is one App DB replica-set member, as the operator describes it.
 type Member struct {
-	Host     string `yaml:"host"`               // host:port as in the URI
-	Facility string `yaml:"facility,omitempty"` // data centre / site
-	Votes    *int   `yaml:"votes,omitempty"`    // 0 or 1; default 1
-	Priority *int   `yaml:"priority,omitempty"` // 0..1000; default 1 (arbiter 0)
-	Arbiter  bool   `yaml:"arbiter,omitempty"`
+	Host     string `yaml:"host" help:"host:port as in the URI" example:"db1.example.net:27017"`        // host:port as in the URI
+	Facility string `yaml:"facility,omitempty" help:"data centre or site" example:"dc1" default:"none"` // data centre / site
+	Votes    *int   `yaml:"votes,omitempty" help:"0 or 1" default:"1"`                                  // 0 or 1; default 1
+	Priority *int   `yaml:"priority,omitempty" help:"0 to 1000" default:"1 (arbiter 0)"`                // 0..1000; default 1 (arbiter 0)
+	Arbiter  bool   `yaml:"arbiter,omitempty" help:"the member is an arbiter" default:"no"`
 }
 
 // AppDB is the Application Database.
 type AppDB struct {
 	// URI lists every replica-set member, WITHOUT credentials (M7):
 	// mongodb://h0:27017,h1:27017,h2:27017/?maxPoolSize=100
-	URI string `yaml:"uri"`
+	URI string `yaml:"uri" title:"App DB URI" help:"every replica-set member, WITHOUT credentials" example:"mongodb://db1:27017,db2:27017,db3:27017/?replicaSet=appdb"`
 	// Username, when set, is spliced into the URI written to
 	// conf-mms.properties with the password from HAWIZ_APPDB_PASSWORD (or a
 	// prompt); the password is never stored.
-	Username string   `yaml:"username,omitempty"`
-	Members  []Member `yaml:"members,omitempty"`
+	Username string   `yaml:"username,omitempty" title:"App DB user" help:"put into the URI written to conf-mms.properties; the password comes from HAWIZ_APPDB_PASSWORD or a prompt and is never stored" example:"mms" default:"none: the URI as given"`
+	Members  []Member `yaml:"members,omitempty" help:"the replica-set members, for the placement check; answers file only"`
 	// LiveCheck, with a username: read the live configuration
 	// (replSetGetConfig) and compare it with the answers. try (default): an
 	// unreachable App DB is a warning; required: it stops the run; off:
 	// don't connect.
-	LiveCheck string `yaml:"live_check,omitempty"`
+	LiveCheck string `yaml:"live_check,omitempty" title:"Live check" help:"with a user: compare the live replica-set configuration with the answers; try: unreachable is a warning, required: it stops the run, off: don't connect" options:"try,required,off" default:"try"`
 	// LiveVia is where the live check connects from: server (default)
 	// through the first Ops Manager server's SSH connection (it reaches the
 	// App DB; this machine often cannot); direct from this machine;
 	// server-then-direct tries this machine when the server cannot reach it.
-	LiveVia string `yaml:"live_via,omitempty"`
+	LiveVia string `yaml:"live_via,omitempty" advanced:"true" title:"Live check via" help:"where the live check connects from" options:"server,direct,server-then-direct" default:"server"`
 	// LiveTimeout bounds each connection attempt; default 5s.
-	LiveTimeout time.Duration `yaml:"live_timeout,omitempty"`
+	LiveTimeout time.Duration `yaml:"live_timeout,omitempty" advanced:"true" help:"bound on each live-check connection" example:"10s" default:"5s"`
 	// FacilityTag is the replica-set member tag whose value names a
 	// member's facility (data centre) in the live configuration; default
 	// "dc" (DefaultFacilityTag). The placement rule is judged on it.
-	FacilityTag string `yaml:"facility_tag,omitempty"`
+	FacilityTag string `yaml:"facility_tag,omitempty" advanced:"true" help:"the member tag naming a member's data centre in the live configuration" example:"site" default:"dc"`
 }
 
 // LoadBalancer is the LB in front of the servers (M2 step 1).
 type LoadBalancer struct {
-	URL            string   `yaml:"url"`                        // e.g. http://om.example.net:8080 (mms.centralUrl)
-	RemoteIPHeader string   `yaml:"remote_ip_header,omitempty"` // default X-Forwarded-For
-	DNSServers     []string `yaml:"dns_servers,omitempty"`      // authoritative servers to check; default discover
-	DNSResolver    string   `yaml:"dns_resolver,omitempty"`
+	URL            string   `yaml:"url" title:"Load balancer URL" help:"the URL users reach Ops Manager by (mms.centralUrl)" example:"http://om.example.net:8080"`                                                                      // e.g. http://om.example.net:8080 (mms.centralUrl)
+	RemoteIPHeader string   `yaml:"remote_ip_header,omitempty" advanced:"true" title:"Remote IP header" help:"the header the load balancer puts the client address in" example:"X-Real-IP" default:"X-Forwarded-For"`                   // default X-Forwarded-For
+	DNSServers     []string `yaml:"dns_servers,omitempty" advanced:"true" help:"authoritative DNS servers to check, host[:port], comma-separated" example:"ns1.example.net, 10.0.0.53" default:"discovered from the zone's NS records"` // authoritative servers to check; default discover
+	DNSResolver    string   `yaml:"dns_resolver,omitempty" advanced:"true" help:"the resolver that finds the zone's servers, host[:port]" example:"10.0.0.53" default:"the system resolver"`
 	// Expect lists the addresses the LB's name must resolve to (optional;
 	// without it hawiz checks that every authoritative server agrees).
-	Expect []string `yaml:"expect,omitempty"`
+	Expect []string `yaml:"expect,omitempty" advanced:"true" help:"addresses the load balancer's name must resolve to, comma-separated" example:"10.0.0.80" default:"any, as long as every authoritative server agrees"`
 	// CheckBackends: require every server to be seen behind the LB (default true).
-	CheckBackends *bool `yaml:"check_backends,omitempty"`
+	CheckBackends *bool `yaml:"check_backends,omitempty" help:"require every server to be seen behind the load balancer" default:"true"`
 	// Requests sent through the LB to see every backend; default 4 per server.
-	Requests int `yaml:"requests,omitempty"`
+	Requests int `yaml:"requests,omitempty" advanced:"true" help:"requests sent through the load balancer to see every backend" example:"12" default:"4 per server"`
 	// CacheProbeGap is the pause between the two requests whose Date headers
 	// are compared (a cache replays Date); default 1.2s.
-	CacheProbeGap time.Duration `yaml:"cache_probe_gap,omitempty"`
+	CacheProbeGap time.Duration `yaml:"cache_probe_gap,omitempty" advanced:"true" help:"pause between the two requests whose Date headers are compared" example:"2s" default:"1.2s"`
 }
 
 // GenKey says how gen.key comes to be (M1).
 type GenKey struct {
-	Mode     string `yaml:"mode"`                // first-server (default) | file | generate
-	File     string `yaml:"file,omitempty"`      // mode file: a local file of exactly 24 bytes
-	BackupTo string `yaml:"backup_to,omitempty"` // local file for a backup copy (mode 0600)
+	Mode     string `yaml:"mode" title:"gen.key" help:"first-server: copy the first server's; file: a local 24-byte file; generate: a new random key" options:"first-server,file,generate" default:"first-server"` // first-server (default) | file | generate
+	File     string `yaml:"file,omitempty" title:"gen.key file" help:"with gen.key file: a local file of exactly 24 bytes" example:"./gen.key" default:"none (only with file)"`                                    // mode file: a local file of exactly 24 bytes
+	BackupTo string `yaml:"backup_to,omitempty" title:"gen.key backup to" help:"a local file for a backup copy of gen.key (mode 0600)" example:"./gen.key.backup" default:"no backup"`                             // local file for a backup copy (mode 0600)
 }
 
 // Agent is a MongoDB Agent host (M2 step 4).
 type Agent struct {
 	steps.HostAnswers `yaml:",inline"`
-	ConfigPath        string `yaml:"config_path,omitempty"`     // default /etc/mongodb-mms/automation-agent.config
-	Service           string `yaml:"service,omitempty"`         // default mongodb-mms-automation-agent
-	ServiceManager    string `yaml:"service_manager,omitempty"` // systemctl (default) | service
+	ConfigPath        string `yaml:"config_path,omitempty" advanced:"true" help:"the agent's configuration file" example:"/etc/mongodb-mms/automation-agent.config" default:"/etc/mongodb-mms/automation-agent.config"` // default /etc/mongodb-mms/automation-agent.config
+	Service           string `yaml:"service,omitempty" advanced:"true" help:"the agent's service name" example:"mongodb-mms-automation-agent" default:"mongodb-mms-automation-agent"`                                   // default mongodb-mms-automation-agent
+	ServiceManager    string `yaml:"service_manager,omitempty" advanced:"true" help:"how the agent is restarted" options:"systemctl,service" default:"systemctl"`                                                       // systemctl (default) | service
 }
 
 // Common is what both Ops Manager procedures need.
 type Common struct {
 	SSH     steps.SSHAnswers `yaml:"ssh,omitempty"`
-	Servers []Server         `yaml:"servers"`
-	Paths   Paths            `yaml:"paths,omitempty"`
-	Port    int              `yaml:"port,omitempty"`  // Ops Manager port; default 8080 (8443 with https)
-	HTTPS   bool             `yaml:"https,omitempty"` // the servers serve HTTPS (M13: 8443)
+	Servers []Server         `yaml:"servers" help:"at least 2 Application servers behind the load balancer"`
+	Paths   Paths            `yaml:"paths,omitempty" advanced:"true"`
+	Port    int              `yaml:"port,omitempty" title:"Ops Manager port" help:"the port the servers listen on" example:"8080" default:"8080 (8443 with HTTPS)"` // Ops Manager port; default 8080 (8443 with https)
+	HTTPS   bool             `yaml:"https,omitempty" help:"the servers serve HTTPS" default:"no"`                                                                   // the servers serve HTTPS (M13: 8443)
 	// StartTimeout bounds a server's start (M11: startup can take minutes); default 10m.
-	StartTimeout time.Duration `yaml:"start_timeout,omitempty"`
+	StartTimeout time.Duration `yaml:"start_timeout,omitempty" advanced:"true" help:"bound on a server's start (startup can take minutes)" example:"20m" default:"10m"`
 	// AllowVersionMismatch lets the HA procedure run with different
 	// versions (never: kept false unless an upgrade is under way).
 }
@@ -164,29 +164,29 @@ type Answers struct {
 	AppDB        AppDB        `yaml:"appdb"`
 	LoadBalancer LoadBalancer `yaml:"load_balancer"`
 	GenKey       GenKey       `yaml:"gen_key,omitempty"`
-	Agents       []Agent      `yaml:"agents,omitempty"`
+	Agents       []Agent      `yaml:"agents,omitempty" help:"MongoDB Agent hosts whose mmsBaseUrl is pointed at the load balancer; 0 leaves agents alone"`
 }
 
 // Upgrade is what opsmanager-upgrade installs.
 type Upgrade struct {
 	// Package is the local file hawiz uploads: .deb, .rpm or .tar.gz.
-	Package string `yaml:"package"`
+	Package string `yaml:"package" help:"the local .deb, .rpm or .tar.gz hawiz uploads" example:"./mongodb-mms-7.0.4.x86_64.rpm"`
 	// SHA256 of Package (hex); checked locally before and on every server after upload.
-	SHA256 string `yaml:"sha256,omitempty"`
+	SHA256 string `yaml:"sha256,omitempty" title:"Package SHA-256" help:"the package's hex digest, checked here and on every server" example:"9f86d081884c7d65…(64 hex digits)" default:"not checked"`
 	// Version is the version the package installs, as rpm -q / dpkg-query
 	// (or the archive's directory name) reports it.
-	Version string `yaml:"version"`
+	Version string `yaml:"version" help:"the version the package installs, as rpm -q / dpkg-query report it" example:"7.0.4.500.20240405T1431Z"`
 	// RemoteDir is where the package is uploaded on each server (default
 	// /tmp; Ops Manager packages are large: pick a disk with room).
-	RemoteDir string `yaml:"remote_dir,omitempty"`
+	RemoteDir string `yaml:"remote_dir,omitempty" advanced:"true" help:"where the package is uploaded on each server (pick a disk with room)" example:"/var/tmp" default:"/tmp"`
 }
 
 // UpgradeAnswers are the answers of opsmanager-upgrade.
 type UpgradeAnswers struct {
 	Common       `yaml:",inline"`
 	Upgrade      Upgrade       `yaml:"upgrade"`
-	GenKeyBackup string        `yaml:"gen_key_backup_to,omitempty"` // local backup copy of gen.key before upgrading
-	LoadBalancer *LoadBalancer `yaml:"load_balancer,omitempty"`     // optional: health through the LB at the end
+	GenKeyBackup string        `yaml:"gen_key_backup_to,omitempty" title:"gen.key backup to" help:"a local file for a backup copy of gen.key before upgrading" example:"./gen.key.backup" default:"no backup"` // local backup copy of gen.key before upgrading
+	LoadBalancer *LoadBalancer `yaml:"load_balancer,omitempty"`                                                                                                                                                // optional: health through the LB at the end
 }
 
 var versionRE = regexp.MustCompile(`^[0-9][0-9A-Za-z.+~_-]*$`)
