@@ -190,6 +190,38 @@ else
   echo 'hawiz-nohttp' >&2; exit 127
 fi`
 
+// httpClientScript prints which HTTP client ProbeHTTP would use on the
+// host: curl, else wget, else nothing (exit 127). A constant.
+const httpClientScript = `if command -v curl >/dev/null 2>&1; then echo curl
+elif command -v wget >/dev/null 2>&1; then echo wget
+else echo 'hawiz-nohttp' >&2; exit 127; fi`
+
+// HTTPProbeClient says which client ProbeHTTP runs on h: "curl" or "wget"
+// (looked up on the PATH the probe itself gets, in the same order),
+// "Invoke-WebRequest" on Windows. A host with neither curl nor wget is an
+// error wrapping ErrNoHTTPClient that names the host: a preflight asks it
+// before anything changes, so a host whose sshd refuses forwarding is
+// refused then, not after a start.
+func (h *Host) HTTPProbeClient(ctx context.Context) (_ string, err error) {
+	defer func() { err = h.f.redactErr(err) }()
+	if h.cfg.OS == Windows {
+		return "Invoke-WebRequest", nil
+	}
+	res, err := h.exec(ctx, &execReq{kind: "run", detail: "which HTTP client the host has (curl, wget)",
+		argv: []string{"sh", "-c", httpClientScript}, read: true})
+	if err != nil {
+		return "", fmt.Errorf("host %s: looking for curl or wget: %w", h.cfg.Name, err)
+	}
+	if res.ExitStatus == 127 && strings.Contains(string(res.Stderr), "hawiz-nohttp") {
+		return "", fmt.Errorf("host %s: %w; install curl or wget there, or allow TCP forwarding (AllowTcpForwarding) for this user", h.cfg.Name, ErrNoHTTPClient)
+	}
+	out := strings.TrimSpace(string(res.Stdout))
+	if res.ExitStatus != 0 || (out != "curl" && out != "wget") {
+		return "", fmt.Errorf("host %s: looking for curl or wget: exit %d: %s", h.cfg.Name, res.ExitStatus, lastLine(strings.TrimSpace(string(res.Stderr)+out)))
+	}
+	return out, nil
+}
+
 // ProbeHTTP asks GET http(s)://ADDRESS:port/path on h itself (no
 // forwarding), ADDRESS being the address hawiz dials, as HTTPGet through
 // forwarding asks it: curl or wget on Linux (ErrNoHTTPClient when neither

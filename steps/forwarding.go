@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hawiz/hawiz/remote"
@@ -58,4 +59,30 @@ func CheckForwarding(ctx context.Context, e *Env, host string) (bool, string, er
 		return true, host + ": TCP forwarding allowed (ports and health URLs are checked through the SSH connection)", nil
 	}
 	return false, host + ": sshd refuses TCP forwarding (AllowTcpForwarding no): ports and health URLs are checked by commands run on the host", nil
+}
+
+// CheckHTTPProbe is the preflight check for a host whose proofs include an
+// HTTP URL on the host (Ops Manager's /monitor/health): CheckForwarding,
+// and where sshd refuses forwarding, that the host has the client the
+// on-host probe runs (curl or wget; remote.Host.HTTPProbeClient). A host
+// that refuses forwarding and has neither is an error naming the host,
+// before anything changes: otherwise a server would be started and then
+// could not be proven healthy.
+func CheckHTTPProbe(ctx context.Context, e *Env, host string) (bool, string, error) {
+	works, ev, err := CheckForwarding(ctx, e, host)
+	if err != nil || works {
+		return works, ev, err
+	}
+	h, err := e.Host(host)
+	if err != nil {
+		return false, "", err
+	}
+	client, err := h.HTTPProbeClient(ctx)
+	if errors.Is(err, remote.ErrNoHTTPClient) {
+		return false, "", fmt.Errorf("host %s: sshd refuses TCP forwarding (AllowTcpForwarding no) and %w, so the health URL cannot be checked on the host: install curl or wget on %s, or allow TCP forwarding (AllowTcpForwarding) for this user", host, remote.ErrNoHTTPClient, host)
+	}
+	if err != nil {
+		return false, "", err
+	}
+	return false, ev + " (HTTP with " + client + ")", nil
 }

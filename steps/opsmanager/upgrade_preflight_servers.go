@@ -118,12 +118,19 @@ func upInventoryServer(ctx context.Context, e *steps.Env, a *UpgradeAnswers, nam
 	if err := checkHasGenKey(ctx, h, l); err != nil {
 		return "", v, err
 	}
+	fwdOK, fwd, err := steps.CheckHTTPProbe(ctx, e, name)
+	if err != nil {
+		return "", v, err
+	}
 	up, ev, err := serverUp(ctx, e, c, h, l)
 	if err != nil {
 		return "", v, err
 	}
 	if !up && upgrading {
 		e.Warn(name, "%s", ev)
+	}
+	if !fwdOK {
+		ev += "; " + fwd
 	}
 	from, _ := e.Fact(upFact(name, "from"))
 	return fmt.Sprintf("%s: Ops Manager %s (before the upgrade: %s), target %s; %s", name, v, from, target, ev), v, nil
