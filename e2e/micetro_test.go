@@ -209,6 +209,8 @@ func TestMicetroHAFullRunNoOpSecondRun(t *testing.T) {
 	if baks, _ := filepath.Glob(m.hostPath(t, 0, mmPrefs+".hawiz-*.bak")); len(baks) != 1 {
 		t.Errorf("primary backups: %v", baks)
 	}
+	_, plan := runHawiz(t, "plan", "micetro-central-ha", "-a", a)
+	operatorRefs(t, "https://docs.menandmice.com/", plan, m.state, evs, stderr)
 	calls := []int{m.serviceCalls(0), m.serviceCalls(1), m.serviceCalls(2)}
 
 	// Second run with the same state: every step is skipped by its Check.

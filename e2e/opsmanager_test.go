@@ -269,6 +269,8 @@ func TestOpsManagerHAFullRunFirstServerKeyNoOpSecondRun(t *testing.T) {
 		t.Errorf("the backup's location was not reported")
 	}
 	o.noSecrets(all.String(), stderr)
+	_, plan := runHawiz(t, "plan", "opsmanager-ha", "-a", a)
+	operatorRefs(t, "https://www.mongodb.com/docs/", plan, o.state, evs, stderr)
 	// Second run (new state): every step's check says done; nothing applied.
 	t0 = time.Now()
 	code, evs, stderr = o.hawiz(nil, "run", "opsmanager-ha", "-a", a, "--yes", "--state", filepath.Join(o.dir, "second.json"))

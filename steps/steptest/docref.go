@@ -31,30 +31,45 @@ func CheckDocRefs(t testing.TB, list []*steps.Step, urlPrefixes ...string) {
 			t.Errorf("%s: no DocRef", s.ID)
 			continue
 		}
-		for _, r := range splitRefs(s.DocRef) {
-			if !docRefForm.MatchString(r) {
-				t.Errorf("%s: reference %q is not \"https://… (section)\"", s.ID, r)
-				continue
-			}
-			ok := false
-			for _, p := range urlPrefixes {
-				ok = ok || strings.HasPrefix(r, p)
-			}
-			if !ok {
-				t.Errorf("%s: reference %q is not on the vendor's site (%s)", s.ID, r, strings.Join(urlPrefixes, ", "))
-			}
-		}
-		texts := []string{s.DocRef, s.Title, s.Why}
+		CheckRef(t, s.ID, s.DocRef, urlPrefixes...)
+		texts := []string{s.Title, s.Why}
 		if s.Manual != nil {
 			texts = append(texts, s.Manual.Instructions...)
 		}
 		for _, x := range texts {
-			if c := internalCode.FindString(x); c != "" {
+			if c := InternalCode(x); c != "" {
 				t.Errorf("%s: %q carries the internal code %q", s.ID, x, c)
 			}
 		}
 	}
 }
+
+// CheckRef fails t (naming where) unless ref is a "; "-joined list of
+// "https://… (section)" references on one of the sites in urlPrefixes,
+// free of internal codes.
+func CheckRef(t testing.TB, where, ref string, urlPrefixes ...string) {
+	t.Helper()
+	for _, r := range splitRefs(ref) {
+		if !docRefForm.MatchString(r) {
+			t.Errorf("%s: reference %q is not \"https://… (section)\"", where, r)
+			continue
+		}
+		ok := false
+		for _, p := range urlPrefixes {
+			ok = ok || strings.HasPrefix(r, p)
+		}
+		if !ok {
+			t.Errorf("%s: reference %q is not on the vendor's site (%s)", where, r, strings.Join(urlPrefixes, ", "))
+		}
+	}
+	if c := InternalCode(ref); c != "" {
+		t.Errorf("%s: %q carries the internal code %q", where, ref, c)
+	}
+}
+
+// InternalCode returns the first internal code (C1, M2, B.3, procedures.md,
+// .rst, §) in text, "" when there is none.
+func InternalCode(text string) string { return internalCode.FindString(text) }
 
 // splitRefs splits a DocRef at the "; " that ends a reference (after its
 // closing parenthesis), not at one inside a section's words.
