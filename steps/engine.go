@@ -84,7 +84,7 @@ type runner struct {
 	emitMu     sync.Mutex
 	transcript *os.File
 	curStep    atomic.Value // string
-	tails      map[string][]string
+	tails      map[string]*hostTail // by host (transcript.go)
 }
 
 func newRunner(cfg RunConfig) (*runner, error) {
@@ -92,7 +92,7 @@ func newRunner(cfg RunConfig) (*runner, error) {
 		return nil, &UsageError{Err: errors.New("no procedure")}
 	}
 	r := &runner{cfg: cfg, p: cfg.Procedure, answers: cfg.Answers, getenv: cfg.Getenv,
-		redactor: cfg.Redactor, logger: cfg.Logger, op: cfg.Operator, tails: map[string][]string{}}
+		redactor: cfg.Redactor, logger: cfg.Logger, op: cfg.Operator, tails: map[string]*hostTail{}}
 	if r.getenv == nil {
 		r.getenv = os.Getenv
 	}
@@ -260,6 +260,10 @@ func (r *runner) finish(end runEnd) (Outcome, error) {
 	out := Outcome{StatePath: r.path, Status: status, Step: end.step, Host: end.host}
 	if status != StatusDone && status != StatusRefused {
 		out.Resume = r.resumeCmd()
+		var stop *StoppedError
+		if errors.As(err, &stop) && stop.Resume != "" {
+			out.Resume = stop.Resume // with the flag that gets past where it stopped (--confirm STEP, --yes)
+		}
 	}
 	if werr := writeEvidence(EvidencePath(r.path), r.p, r.list, r.st, r.redactor); werr != nil {
 		r.emit(Event{Kind: EventWarning, Message: "evidence report: " + werr.Error()})

@@ -82,6 +82,21 @@ func (e *StoppedError) Error() string {
 
 func (e *StoppedError) Unwrap() error { return e.Err }
 
+// ConfirmationError is a yes/no question nobody could answer (no terminal:
+// --plain, --json or no TTY) and no --yes; it is ErrWaitingForOperator
+// (exit 3). ConfirmFlag answers it on resume.
+type ConfirmationError struct{ Question string }
+
+// ConfirmFlag is the flag that answers a ConfirmationError's question yes.
+const ConfirmFlag = "--yes"
+
+func (e *ConfirmationError) Error() string {
+	return "a question only an operator can answer, and no terminal to ask it: " + e.Question +
+		" — to answer yes, resume with " + ConfirmFlag + " (it also answers the run's other questions yes)"
+}
+
+func (e *ConfirmationError) Unwrap() error { return ErrWaitingForOperator }
+
 // DriftError lists what `hawiz check` found not holding. Exit 1.
 type DriftError struct{ Drift []string }
 

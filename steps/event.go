@@ -91,11 +91,14 @@ func (o NonInteractive) ConfirmManual(context.Context, *Step, string) error {
 	return ErrWaitingForOperator
 }
 
-func (o NonInteractive) Confirm(_ context.Context, _ string, _ bool) (bool, error) {
+// Confirm answers yes with Yes; without it the question stops the run with
+// a *ConfirmationError (ErrWaitingForOperator) that names it and the flag
+// answering it, and the resume command the engine prints carries that flag.
+func (o NonInteractive) Confirm(_ context.Context, question string, _ bool) (bool, error) {
 	if o.Yes {
 		return true, nil
 	}
-	return false, ErrWaitingForOperator
+	return false, &ConfirmationError{Question: question}
 }
 
 func (o NonInteractive) Secret(context.Context, string, string) (string, error) {

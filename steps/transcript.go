@@ -2,11 +2,12 @@ package steps
 
 // Events and the transcript: every event goes, redacted, to the renderer,
 // the transcript (<state>.transcript.jsonl) and the debug log; remote's
-// actions go to the transcript; the last lines of each host's output are
-// kept for a failure's report.
+// actions go to the transcript; each host's output in the running step is
+// kept for a failure's report (hostTail).
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -28,7 +29,7 @@ func (r *runner) emit(ev Event) {
 	r.emitMu.Lock()
 	defer r.emitMu.Unlock()
 	if ev.Kind == EventOutput {
-		r.addTail(ev.Host, ev.Output...)
+		r.hostTail(ev.Host).add(protocolFree(ev.Output))
 	}
 	r.cfg.Renderer.Event(ev)
 	tl := transcriptLine{Time: ev.Time.UTC(), Step: ev.Step, Host: ev.Host, Action: "event:" + string(ev.Kind),
@@ -40,12 +41,68 @@ func (r *runner) emit(ev Event) {
 	r.logger.Debug("event", "kind", string(ev.Kind), "step", ev.Step, "host", ev.Host, "message", ev.Message)
 }
 
-func (r *runner) addTail(host string, lines ...string) {
-	t := append(r.tails[host], lines...)
-	if len(t) > 10 {
-		t = t[len(t)-10:]
+// tailLines is how many lines of a host's output a failure reports.
+const tailLines = 10
+
+// hostTail is a host's output in the running step: its last lines (streamed
+// output and the commands' output), and the output of its last command that
+// failed (exit status not 0), the failing command's own output when the
+// step fails with that exit status.
+type hostTail struct {
+	step   string
+	lines  []string
+	failed []string
+}
+
+func (t *hostTail) add(lines []string) {
+	t.lines = append(t.lines, lines...)
+	if len(t.lines) > tailLines {
+		t.lines = slices.Clone(t.lines[len(t.lines)-tailLines:])
 	}
-	r.tails[host] = t
+}
+
+// hostTail is host's tail in the running step, emptied when a new step
+// starts; callers hold emitMu.
+func (r *runner) hostTail(host string) *hostTail {
+	step := r.curStep.Load().(string)
+	t := r.tails[host]
+	if t == nil || t.step != step {
+		t = &hostTail{step: step}
+		r.tails[host] = t
+	}
+	return t
+}
+
+// protocolFree drops the lines remote's scripts write for remote itself
+// (hawiz-stat:…, hawiz-absent, hawiz-write:…, hawiz-sudo-ok…): they are
+// in the transcript, never in what a person is shown as output.
+func protocolFree(lines []string) []string {
+	out := lines[:0:0]
+	for _, l := range lines {
+		if !isProtocolLine(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// isProtocolLine reports whether l is "hawiz-WORD" or "hawiz-WORD:…" with
+// WORD lower-case letters and dashes: a line of remote's own protocol.
+func isProtocolLine(l string) bool {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(l), "hawiz-")
+	if !ok {
+		return false
+	}
+	word, _, _ := strings.Cut(rest, ":")
+	if word == "" {
+		return false
+	}
+	for _, c := range word {
+		if (c < 'a' || c > 'z') && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 type transcriptLine struct {
@@ -81,16 +138,33 @@ func (r *runner) writeTranscript(tl transcriptLine) {
 func (r *runner) onAction(a remote.Action) {
 	r.emitMu.Lock()
 	defer r.emitMu.Unlock()
+	var lines []string
 	if a.Output != "" {
-		r.addTail(a.Host, strings.Split(strings.TrimRight(r.redactor.Redact(a.Output), "\n"), "\n")...)
+		lines = protocolFree(strings.Split(strings.TrimRight(r.redactor.Redact(a.Output), "\n"), "\n"))
+	}
+	t := r.hostTail(a.Host)
+	t.add(lines)
+	if a.ExitStatus != 0 {
+		t.failed = lines
 	}
 	r.writeTranscript(transcriptLine{Time: a.Time.UTC(), Step: r.curStep.Load().(string), Host: a.Host, Action: a.Kind,
 		Detail: a.Detail, ExitStatus: a.ExitStatus, DurationMS: float64(a.Duration) / float64(time.Millisecond),
 		Output: a.Output, Error: a.Err})
 }
 
-func (r *runner) tail(host string) []string {
+// tail is what a failure with err on host reports as its output: the
+// failing command's own output when err is a command's exit status, else
+// the host's last output lines in this step; never an earlier step's.
+func (r *runner) tail(host string, err error) []string {
 	r.emitMu.Lock()
 	defer r.emitMu.Unlock()
-	return slices.Clone(r.tails[host])
+	t := r.tails[host]
+	if t == nil || t.step != r.curStep.Load().(string) {
+		return nil
+	}
+	var xe *remote.ExitError
+	if errors.As(err, &xe) && t.failed != nil {
+		return slices.Clone(t.failed[max(0, len(t.failed)-tailLines):])
+	}
+	return slices.Clone(t.lines)
 }

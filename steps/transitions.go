@@ -256,9 +256,14 @@ func (h *hostRun) failed(ctx context.Context, action string, err error) (hostFlo
 		return flowEnd, ctx.Err() // interrupted: the state stays as written ahead
 	}
 	if errors.Is(err, ErrWaitingForOperator) {
-		return flowEnd, &StoppedError{Reason: fmt.Sprintf("step %s on %s is waiting for the operator (%v)", s.ID, hostOrLocal(host), err), Resume: r.resumeCmd(), Err: err}
+		resume := r.resumeCmd()
+		var ce *ConfirmationError
+		if errors.As(err, &ce) {
+			resume += " " + ConfirmFlag // the same resume would stop at the same question
+		}
+		return flowEnd, &StoppedError{Reason: fmt.Sprintf("step %s on %s is waiting for the operator (%v)", s.ID, hostOrLocal(host), err), Resume: resume, Err: err}
 	}
-	se := &StepError{Step: s.ID, Host: host, Action: action, Output: r.tail(host), Err: err}
+	se := &StepError{Step: s.ID, Host: host, Action: action, Output: r.tail(host, err), Err: err}
 	var xe *remote.ExitError
 	if errors.As(err, &xe) {
 		se.ExitStatus = xe.Status
