@@ -83,7 +83,7 @@ type runner struct {
 
 	emitMu     sync.Mutex
 	transcript *os.File
-	curStep    atomic.Value // string
+	curStep    atomic.Value         // string
 	tails      map[string]*hostTail // by host (transcript.go)
 }
 
