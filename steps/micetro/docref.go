@@ -103,6 +103,24 @@ var (
 	refAutoUpdate    = docRef{consoleUpdate, "Update Guide - Management Console: \"When Central is in a high availability configuration, the Auto Updater cannot be used\""}
 )
 
+// refAddFailover is the note after the last step of the HA page ("Repeat
+// these steps for each high availability failover you'd like to add"): how
+// the page adds a member to a cluster that runs, for member m's platform and
+// the answers' UI.
+func refAddFailover(a *HAAnswers, m *Member) docRef {
+	r := haRef(a, m, hsRoundRobinDNS) // the latest page's last step: 14; the 10.1 page's: 12
+	if a.VersionUI == UI101 {
+		r = haRef(a, m, hsLogIn)
+	}
+	sec, _, _ := strings.Cut(r.Section, ", step")
+	last := stepNumbers[haPageLatest][hsRoundRobinDNS]
+	if a.VersionUI == UI101 {
+		last = stepNumbers[haPage101][hsLogIn]
+	}
+	r.Section = sec + ", the note after step " + last + ": \"Repeat these steps for each high availability failover you'd like to add\""
+	return r
+}
+
 // refUpdateHA is "Updating Central in High Availability setup" on the 10.1
 // page, which is the only page that still holds it; detail is "step N" or
 // "warning".

@@ -59,28 +59,31 @@ func CentralHA() *steps.Procedure {
 // primary's first, then each failover member's.
 func haSteps(a *HAAnswers) ([]*steps.Step, error) {
 	p := &a.Members[0]
+	// A member already in High Availability (members-already-in-ha) is
+	// left untouched: leaveInHA skips its steps.
 	list := []*steps.Step{
 		preflightStep(a),
-		namePrimaryStep(a),
+		membersInHAStep(a),
+		leaveInHA(a, 0, namePrimaryStep(a)),
 	}
 	if a.HATweaks != nil {
-		list = append(list, tweaksStep(a))
+		list = append(list, tweaksInHA(a, tweaksStep(a)))
 	}
 	list = append(list,
-		restartPrimaryStep(a, StepRestartPrimary, "Restart the primary Central application", haRef(a, p, hsRestartPrimary).String(), ""),
-		registerStep(a, 0, StepRegisterPrimary, haRef(a, p, hsRegisterPrimary).String()),
-		restartPrimaryStep(a, StepRestartAfterRegister, "Restart Central", haRef(a, p, hsRestartAfterRegister).String(), factRegisteredAt(p)),
-		stateStep(a, 0, StepVerifyPrimaryActive, "Verify that the current server is running with state \"Active\"", haRef(a, p, hsVerifyActive).String()),
+		leaveInHA(a, 0, restartPrimaryStep(a, StepRestartPrimary, "Restart the primary Central application", haRef(a, p, hsRestartPrimary).String(), "")),
+		leaveInHA(a, 0, registerStep(a, 0, StepRegisterPrimary, haRef(a, p, hsRegisterPrimary).String())),
+		leaveInHA(a, 0, restartPrimaryStep(a, StepRestartAfterRegister, "Restart Central", haRef(a, p, hsRestartAfterRegister).String(), factRegisteredAt(p))),
+		leaveInHA(a, 0, stateStep(a, 0, StepVerifyPrimaryActive, "Verify that the current server is running with state \"Active\"", haRef(a, p, hsVerifyActive).String())),
 	)
 	slugs := memberSlugs(a.Members, 1)
 	for i := 1; i < len(a.Members); i++ {
 		m, s := &a.Members[i], slugs[i]
 		list = append(list,
-			registerStep(a, i, stepRegisterMember(s), haRef(a, m, hsRegisterMember).String()),
-			stopMemberStep(a, i, stepStopMember(s)),
-			copyPreferencesStep(a, i, stepCopyPreferences(s)),
-			startMemberStep(a, i, stepStartMember(s)),
-			stateStep(a, i, stepVerifyStandby(s), "Verify that you now have "+fmt.Sprint(i+1)+" servers, one primary and "+secondaries(i)+" in High Availability", haRef(a, m, hsVerifyPair).String()),
+			leaveInHA(a, i, registerStep(a, i, stepRegisterMember(s), haRef(a, m, hsRegisterMember).String())),
+			leaveInHA(a, i, stopMemberStep(a, i, stepStopMember(s))),
+			leaveInHA(a, i, copyPreferencesStep(a, i, stepCopyPreferences(s))),
+			leaveInHA(a, i, startMemberStep(a, i, stepStartMember(s))),
+			leaveInHA(a, i, stateStep(a, i, stepVerifyStandby(s), "Verify that you now have "+fmt.Sprint(i+1)+" servers, one primary and "+secondaries(i)+" in High Availability", haRef(a, m, hsVerifyPair).String())),
 		)
 	}
 	list = append(list, dnsStep(a), loginStep(a))

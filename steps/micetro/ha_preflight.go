@@ -166,12 +166,27 @@ func clockAndVersionProblems(a *HAAnswers, facts []memberFacts) (time.Duration, 
 }
 
 // recordCompleteBefore records once per run, before anything changes,
-// whether the cluster was already complete (factCompleteBefore).
+// whether the cluster was already complete (factCompleteBefore) and which
+// members were already in High Availability (factInHABefore); the members'
+// services are probed once, at once, for both.
 func recordCompleteBefore(ctx context.Context, e *steps.Env, a *HAAnswers, facts []memberFacts) error {
-	if _, ok := e.Fact(factCompleteBefore); ok {
+	_, complete := e.Fact(factCompleteBefore)
+	if complete && inHARecorded(e, a) {
 		return nil
 	}
-	done, ev, err := clusterComplete(ctx, e, a, facts)
+	runs, evs, errs := runningAll(ctx, e, &a.Common)
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	if !inHARecorded(e, a) {
+		recordInHABefore(e, a, facts, runs, evs)
+	}
+	if complete {
+		return nil
+	}
+	done, ev, err := clusterComplete(a, facts, runs, evs)
 	if err != nil {
 		return err
 	}
