@@ -15,8 +15,8 @@ import (
 // lineInput is the LineOperator's one reader of its input. Plain answers and
 // secrets are read by the same code from the same buffer, one prompt at a time,
 // on the asking goroutine: nothing else reads the input, and nothing reads it
-// between prompts (on Unix a read waits with poll/select and a wake-up pipe, so
-// a cancelled prompt leaves no read behind).
+// between prompts (on Unix a read waits in a muesli/cancelreader cancelled with
+// the prompt's context, so a cancelled prompt leaves no read behind).
 //
 // A secret is read with the terminal's echo off: echo goes off (pending input
 // discarded: it was typed before the prompt, with echo on) before the prompt is

@@ -5,39 +5,56 @@ package tui
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
 
+	"github.com/muesli/cancelreader"
 	"golang.org/x/sys/unix"
 )
 
-// platformReader: on Unix nothing; reads are synchronous (waitReadable).
-type platformReader struct{}
+// platformReader: on Unix every read waits in a cancelreader made for it
+// (epoll on Linux, kqueue or select on macOS and the BSDs, each with its own
+// wake-up pipe), cancelled when ctx ends, so no read outlives its prompt. A
+// regular file is read directly: it never blocks.
+type platformReader struct {
+	checked, direct bool
+}
 
 // read waits until f has input or ctx ends (then ctx.Err(), nothing read), and
 // reads once.
 func (in *lineInput) read(ctx context.Context, p []byte) (int, error) {
-	fd := int(in.f.Fd())
-	for {
-		if err := waitReadable(ctx, fd); err != nil {
-			return 0, err
-		}
-		n, err := unix.Read(fd, p)
-		switch {
-		case errors.Is(err, unix.EINTR), errors.Is(err, unix.EAGAIN):
-			continue
-		case err != nil:
-			return 0, os.NewSyscallError("read", err)
-		case n <= 0:
-			return 0, io.EOF
-		}
-		return n, nil
+	if !in.checked {
+		in.checked = true
+		fi, err := in.f.Stat()
+		in.direct = err == nil && fi.Mode().IsRegular()
 	}
+	if in.direct || ctx.Done() == nil {
+		return in.f.Read(p)
+	}
+	r, err := cancelreader.NewReader(in.f)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	cancelled := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		r.Cancel()
+		close(cancelled)
+	})
+	n, err := r.Read(p)
+	if !stop() {
+		<-cancelled // Cancel has returned: Close may follow
+	}
+	if errors.Is(err, cancelreader.ErrCanceled) {
+		return 0, ctx.Err()
+	}
+	return n, err
 }
 
 // echoOff turns f's echo off (canonical mode, signals on, as readpassphrase(3)
 // does), discarding input typed before; restore puts the saved state back,
-// discarding input typed since and not read.
+// discarding input typed since and not read. (x/term's ReadPassword does the
+// same, but its read cannot be cancelled, and its state restore keeps what was
+// typed: see lineinput.go.)
 func echoOff(f *os.File) (restore func() error, err error) {
 	fd := int(f.Fd())
 	old, err := unix.IoctlGetTermios(fd, ioctlGetTermios)
@@ -52,57 +69,4 @@ func echoOff(f *os.File) (restore func() error, err error) {
 		return nil, err
 	}
 	return func() error { return unix.IoctlSetTermios(fd, ioctlSetTermiosFlush, old) }, nil
-}
-
-// waitReadable returns nil once fd has input (a whole line on a terminal in
-// canonical mode), ctx.Err() when ctx ends first. The wait is the OS's
-// waitEither (poll on Linux, select on macOS and the BSDs) on fd and a pipe
-// written to when ctx ends.
-func waitReadable(ctx context.Context, fd int) error {
-	if ctx.Done() == nil {
-		return nil
-	}
-	wake, stop, err := wakePipe(ctx, newPipe)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	if !canWatch(fd, wake) {
-		return ctx.Err() // the wait cannot watch it: a plain blocking read
-	}
-	for {
-		fdReady, woken, err := waitEither(fd, wake)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if woken {
-			return ctx.Err()
-		}
-		if fdReady {
-			return nil
-		}
-	}
-}
-
-// wakePipe is a pipe written to when ctx ends; close it with stop.
-func wakePipe(ctx context.Context, pipe func([]int) error) (r int, stop func(), err error) {
-	var p [2]int
-	if err := pipe(p[:]); err != nil {
-		return -1, nil, os.NewSyscallError("pipe", err)
-	}
-	fired := make(chan struct{})
-	cancel := context.AfterFunc(ctx, func() {
-		unix.Write(p[1], []byte{0})
-		close(fired)
-	})
-	return p[0], func() {
-		if !cancel() {
-			<-fired
-		}
-		unix.Close(p[0])
-		unix.Close(p[1])
-	}, nil
 }
