@@ -2,6 +2,8 @@ package steps_test
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,10 +100,14 @@ func TestEvidenceReplacesLinkNotTarget(t *testing.T) {
 	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("evidence %v %v", fi, err)
 	}
-	for _, p := range []string{state, steps.TranscriptPath(state), steps.LockPath(state)} {
+	for _, p := range []string{state, steps.TranscriptPath(state)} {
 		if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
 			t.Fatalf("%s: %v %v", p, fi, err)
 		}
+	}
+	// the lock file is removed when the run ends (issue 17 item 6)
+	if _, err := os.Lstat(steps.LockPath(state)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("lock file left after the run: %v", err)
 	}
 }
 

@@ -140,7 +140,12 @@ func lockState(path string) (func(), error) {
 	}
 	writeLockPid(lp, strconv.Itoa(os.Getpid())+"\n")
 	return func() {
-		writeLockPid(lp, "")
+		// No lock file is left behind: it is removed while still held, so
+		// a run that opened it meanwhile finds it gone once it holds it
+		// (CheckOpened above) and refuses rather than share the state.
+		if err := os.Remove(lp); err != nil {
+			writeLockPid(lp, "")
+		}
 		_ = fl.Unlock()
 	}, nil
 }
