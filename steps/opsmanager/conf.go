@@ -36,32 +36,79 @@ func confHas(ctx context.Context, e *steps.Env, c *Common, host string, want []k
 	done := true
 	for _, w := range want {
 		v, ok := p.Get(w.k)
-		if !ok || v != w.v {
+		switch {
+		case ok && v == w.v:
+			ev = append(ev, w.k+" already set")
+		case ok && sameValue(w.k, v, w.v):
+			ev = append(ev, fmt.Sprintf("%s means %s already (written %q): not rewritten", w.k, w.v, v))
+		default:
 			done = false
 			ev = append(ev, fmt.Sprintf("%s is %q", w.k, maskURI(e, v)))
-		} else {
-			ev = append(ev, w.k+" already set")
 		}
 	}
 	return done, host + ": " + strings.Join(ev, "; "), nil
 }
 
-// confSet sets want in host's conf-mms.properties in place (backup kept);
-// a server running with the old values is marked for a restart when the
-// servers are started.
+// confSet sets want in host's conf-mms.properties in place (backup kept),
+// each key only where the file's value does not already mean the answers'
+// (sameValue); a server running with the old values is marked for a
+// restart (step restart-changed-servers).
 func confSet(ctx context.Context, e *steps.Env, c *Common, host string, want []kv) error {
 	return confEdit(ctx, e, c, host, func(p *Props) error {
 		for _, w := range want {
-			p.Set(w.k, w.v)
+			if v, ok := p.Get(w.k); !ok || !sameValue(w.k, v, w.v) {
+				p.Set(w.k, w.v)
+			}
 		}
 		return nil
 	})
 }
 
+// sameValue reports whether a file's value of key k means the answers'
+// value: mms.centralUrl the same URL (confValue: scheme and host in any
+// case, the scheme's default port written or not, an empty path or "/",
+// RFC 3986 §6.2.2–6.2.3); mms.remoteIp.header the same header name (HTTP
+// field names are case-insensitive, RFC 9110 §5.1); any other key byte for
+// byte.
+func sameValue(k, have, want string) bool {
+	return have == want || confValue(k, have) == confValue(k, want)
+}
+
+// confValue is v in the form sameValue compares for key k.
+func confValue(k, v string) string {
+	v = strings.TrimSpace(v)
+	switch k {
+	case KeyRemoteIP:
+		return strings.ToLower(v)
+	case KeyCentralURL:
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" || u.User != nil || u.Opaque != "" {
+			return v
+		}
+		u.Scheme = strings.ToLower(u.Scheme)
+		host, port := strings.ToLower(u.Hostname()), u.Port()
+		if port == map[string]string{"http": "80", "https": "443"}[u.Scheme] {
+			port = ""
+		}
+		u.Host = host
+		if strings.Contains(host, ":") {
+			u.Host = "[" + host + "]"
+		}
+		if port != "" {
+			u.Host += ":" + port
+		}
+		if u.Path == "/" && u.RawQuery == "" && u.Fragment == "" {
+			u.Path, u.RawPath = "", ""
+		}
+		return u.String()
+	}
+	return v
+}
+
 // confEdit reads host's conf-mms.properties, lets edit change it and
 // writes it back only when the bytes changed and only over the very file
 // edit saw (compare-and-swap on its SHA-256; backup kept); a server running
-// with the old values is marked for a restart when the servers are started.
+// with the old values is marked for a restart (restart-changed-servers).
 func confEdit(ctx context.Context, e *steps.Env, c *Common, host string, edit func(p *Props) error) error {
 	h, l, err := layoutHost(ctx, e, c, host)
 	if err != nil {
@@ -89,25 +136,25 @@ func confEdit(ctx context.Context, e *steps.Env, c *Common, host string, edit fu
 	}
 	if wasRunning {
 		e.SetFact(factKey(host, "restart"), "1")
-		e.Warn(host, "Ops Manager is running with the old settings: hawiz restarts it when it starts the servers")
+		e.Warn(host, "Ops Manager is running with the old settings: hawiz restarts it in step "+StepRestartChanged+", once every server runs and is healthy, one server at a time")
 	}
 	return nil
 }
 
 // confVerify checks host's conf-mms.properties: the step's own keys (want)
-// hold the values the answers give, so every server verified holds the same
-// ones. On the last server in order it also reads every other server once
+// mean the values the answers give (sameValue), so every server verified
+// holds the same ones. On the last server in order it also reads every other server once
 // and checks that all keys' lines are equal everywhere: one cross-server
 // comparison per step (n reads), not one per server (n² reads).
 func confVerify(ctx context.Context, e *steps.Env, c *Common, host string, want []kv, keys []string) (string, error) {
 	return confVerifyRule(ctx, e, c, host, confRule{keys: keys, check: func(p *Props) error {
 		for _, w := range want {
-			if v, _ := p.Get(w.k); v != w.v {
+			if v, _ := p.Get(w.k); !sameValue(w.k, v, w.v) {
 				return fmt.Errorf("%s: %s is %q, not the value the answers give (%q)", host, w.k, maskURI(e, v), maskURI(e, w.v))
 			}
 		}
 		return nil
-	}})
+	}, value: confValue})
 }
 
 // confRule is what confVerifyRule checks: the host's own file (check) and

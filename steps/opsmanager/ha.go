@@ -14,21 +14,24 @@ const DocHA = "https://www.mongodb.com/docs/ops-manager/current/tutorial/configu
 
 // Step IDs of opsmanager-ha (stable: they are in state files).
 const (
-	StepPreflight    = "preflight-servers"
-	StepAppDB        = "check-appdb-replica-set"
-	StepLB           = "configure-load-balancer"
-	StepUseLB        = "configure-ops-manager-to-use-load-balancer"
-	StepReplHosts    = "update-hosts-with-replication-hosts"
-	StepAgents       = "point-agents-at-load-balancer"
-	StepPlaceKey     = "place-own-gen-key"
-	StepStartFirst   = "start-first-server"
-	StepCopyKey      = "copy-gen-key"
-	StepBackupKey    = "back-up-gen-key"
-	StepStartOthers  = "start-remaining-servers"
-	StepVerifyLB     = "verify-through-load-balancer"
-	StepKeepKeySafe  = "keep-gen-key-backup-safe"
-	factGenKeySHA    = "gen_key.sha256"
-	factGenKeyBackup = "gen_key.backup"
+	StepPreflight   = "preflight-servers"
+	StepAppDB       = "check-appdb-replica-set"
+	StepLB          = "configure-load-balancer"
+	StepUseLB       = "configure-ops-manager-to-use-load-balancer"
+	StepReplHosts   = "update-hosts-with-replication-hosts"
+	StepAgents      = "point-agents-at-load-balancer"
+	StepPlaceKey    = "place-own-gen-key"
+	StepStartFirst  = "start-first-server"
+	StepCopyKey     = "copy-gen-key"
+	StepBackupKey   = "back-up-gen-key"
+	StepStartOthers = "start-remaining-servers"
+	// StepRestartChanged restarts, one at a time and only after every
+	// server runs, a server whose conf-mms.properties changed while it ran.
+	StepRestartChanged = "restart-changed-servers"
+	StepVerifyLB       = "verify-through-load-balancer"
+	StepKeepKeySafe    = "keep-gen-key-backup-safe"
+	factGenKeySHA      = "gen_key.sha256"
+	factGenKeyBackup   = "gen_key.backup"
 )
 
 // HA returns the opsmanager-ha procedure.
@@ -38,10 +41,11 @@ func HA() *steps.Procedure {
 		Title:       "MongoDB Ops Manager Application high availability",
 		Description: "Several Ops Manager Application servers behind a load balancer, one App DB replica set, one gen.key",
 		DocURL:      DocHA,
-		Version:     1,
-		NewAnswers:  func() steps.Answers { return &Answers{} },
-		Template:    TemplateHA,
-		Steps:       func(a steps.Answers) ([]*steps.Step, error) { return haSteps(a.(*Answers)) },
+		// 2: restart-changed-servers; the start steps never stop a server.
+		Version:    2,
+		NewAnswers: func() steps.Answers { return &Answers{} },
+		Template:   TemplateHA,
+		Steps:      func(a steps.Answers) ([]*steps.Step, error) { return haSteps(a.(*Answers)) },
 	}
 }
 
@@ -86,7 +90,10 @@ gen_key:
 `
 
 // haSteps is the procedure in the order of the document (M2), with the
-// prerequisites hawiz checks first.
+// prerequisites hawiz checks first. On a deployment that already runs,
+// every step leaves a server already in it alone (inplace.go), and a
+// server whose file changed while it ran is restarted only after the
+// servers being added run (restart-changed-servers).
 func haSteps(a *Answers) ([]*steps.Step, error) {
 	return stepTable(
 		haPreflightServers(a),
@@ -100,6 +107,7 @@ func haSteps(a *Answers) ([]*steps.Step, error) {
 		haCopyGenKey(a),
 		haBackUpGenKey(a),
 		haStartRemainingServers(a),
+		haRestartChangedServers(a),
 		haVerifyThroughLoadBalancer(a),
 		haKeepGenKeyBackupSafe(a),
 	), nil

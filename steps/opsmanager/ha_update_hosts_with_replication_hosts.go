@@ -86,7 +86,7 @@ func haUpdateHostsWithReplicationHosts(a *Answers) *steps.Step {
 				},
 				value: func(k, v string) string {
 					if k != KeyMongoURI {
-						return v
+						return confValue(k, v)
 					}
 					if u, err := parseMongoURI(v); err == nil {
 						return u.meaning()

@@ -1,7 +1,8 @@
-// start.go holds what start-first-server and start-remaining-servers share:
-// starting a server only when its gen.key is the cluster's, restarting one
-// whose conf-mms.properties changed while it ran, and recording the key the
-// first start creates.
+// start.go holds what start-first-server, start-remaining-servers and
+// restart-changed-servers share: starting a server only when its gen.key is
+// the cluster's (never stopping one that runs), restarting one whose
+// conf-mms.properties changed while it ran only while every other server
+// serves, and recording the key the first start creates.
 
 package opsmanager
 
@@ -57,17 +58,13 @@ func refuseWrongKey(ctx context.Context, e *steps.Env, c *Common, host string, r
 	return nil
 }
 
-// startCheck: done when the server runs, is healthy, holds the cluster's
-// key and has no conf-mms.properties change waiting for a restart.
+// startCheck: done when the server runs, is healthy and holds the
+// cluster's key. A server that runs with a conf-mms.properties hawiz
+// changed is done here too: the start steps never stop a running server;
+// it is restarted in step restart-changed-servers, one at a time, once
+// every server runs (restartCheck).
 func startCheck(ctx context.Context, e *steps.Env, c *Common, host string) (bool, string, error) {
-	l, err := resolveLayout(ctx, e, c, host)
-	if err != nil {
-		return false, "", err
-	}
-	if v, _ := e.Fact(factKey(host, "restart")); v == "1" {
-		return false, host + ": conf-mms.properties changed while it ran: restart needed", nil
-	}
-	h, err := e.Host(host)
+	h, l, err := layoutHost(ctx, e, c, host)
 	if err != nil {
 		return false, "", err
 	}
@@ -78,12 +75,15 @@ func startCheck(ctx context.Context, e *steps.Env, c *Common, host string) (bool
 	if err := refuseWrongKey(ctx, e, c, host, true); err != nil {
 		return false, ev, err
 	}
+	if restartPending(e, host) {
+		ev += "; its conf-mms.properties changed while it ran: it is restarted in step " + StepRestartChanged + ", once every server runs, one at a time"
+	}
 	return true, ev, nil
 }
 
-// startApply starts host (stopping it first when it runs with a changed
-// conf-mms.properties) once its key is checked; requireKey: it must already
-// hold the cluster's key.
+// startApply starts host once its key is checked; requireKey: it must
+// already hold the cluster's key. It never stops a running server (a
+// restart for a changed conf-mms.properties is restart-changed-servers').
 func startApply(ctx context.Context, e *steps.Env, c *Common, host string, requireKey bool) error {
 	h, l, err := layoutHost(ctx, e, c, host)
 	if err != nil {
@@ -92,7 +92,8 @@ func startApply(ctx context.Context, e *steps.Env, c *Common, host string, requi
 	if err := refuseWrongKey(ctx, e, c, host, requireKey); err != nil {
 		return err
 	}
-	if err := stopForRestart(ctx, e, c, h, l); err != nil {
+	wasUp, err := running(ctx, e, h, l, c)
+	if err != nil {
 		return err
 	}
 	ev, err := startServer(ctx, e, c, h, l)
@@ -100,30 +101,80 @@ func startApply(ctx context.Context, e *steps.Env, c *Common, host string, requi
 		return err
 	}
 	e.Output(host, ev)
-	e.SetFact(factKey(host, "restart"), "")
+	if !wasUp {
+		e.SetFact(factKey(host, "restart"), "") // this start read the file as it is now
+	}
 	return recordClusterKey(ctx, e, h, l)
 }
 
-// stopForRestart stops a running server whose conf-mms.properties hawiz
-// changed while it ran, so the start that follows reads the new values.
-func stopForRestart(ctx context.Context, e *steps.Env, c *Common, h *remote.Host, l layout) error {
+// restartPending: hawiz changed host's conf-mms.properties while Ops
+// Manager ran on it (confEdit), and it has not been restarted since.
+func restartPending(e *steps.Env, host string) bool {
+	v, _ := e.Fact(factKey(host, "restart"))
+	return v == "1"
+}
+
+// restartApply restarts host, whose conf-mms.properties hawiz changed
+// while it ran, so that it reads the new values: only while every other
+// server of the answers runs and answers /monitor/health 200 (the new ones
+// proven, the others serving behind the load balancer), so at most one
+// server is ever down and none before the servers being added are up.
+func restartApply(ctx context.Context, e *steps.Env, c *Common, host string) error {
+	h, l, err := layoutHost(ctx, e, c, host)
+	if err != nil {
+		return err
+	}
+	if err := refuseWrongKey(ctx, e, c, host, true); err != nil {
+		return err
+	}
+	var others []string
+	for _, n := range c.serverNames() {
+		if n != host {
+			others = append(others, n)
+		}
+	}
+	down := make([]string, len(others))
+	if _, err := forEachServer(ctx, others, func(ctx context.Context, name string) (string, error) {
+		oh, ol, err := layoutHost(ctx, e, c, name)
+		if err != nil {
+			return "", err
+		}
+		up, ev, err := serverUp(ctx, e, c, oh, ol)
+		if err == nil && !up {
+			down[indexOf(others, name)] = ev
+		}
+		return "", err
+	}); err != nil {
+		return err
+	}
+	var notUp []string
+	for _, d := range down {
+		if d != "" {
+			notUp = append(notUp, d)
+		}
+	}
+	if len(notUp) > 0 {
+		return &steps.RefusedError{Reason: fmt.Sprintf("%s is not restarted: hawiz stops a server of a running deployment only while every other server serves (%s), and %s; start it and resume", host, refMultipleServers, strings.Join(notUp, "; "))}
+	}
 	up, err := running(ctx, e, h, l, c)
 	if err != nil {
 		return err
 	}
-	if !up {
-		return nil
+	if up {
+		res, err := service(ctx, e, h, l, "stop", c.StartTimeout)
+		if err != nil {
+			return err
+		}
+		if res.ExitStatus != 0 {
+			return fmt.Errorf("%s failed (exit %d): %s", l.describe("stop"), res.ExitStatus, strings.TrimSpace(string(res.Stderr)))
+		}
 	}
-	if v, _ := e.Fact(factKey(h.Name(), "restart")); v != "1" {
-		return nil
-	}
-	res, err := service(ctx, e, h, l, "stop", c.StartTimeout)
+	ev, err := startServer(ctx, e, c, h, l)
 	if err != nil {
 		return err
 	}
-	if res.ExitStatus != 0 {
-		return fmt.Errorf("%s failed (exit %d): %s", l.describe("stop"), res.ExitStatus, strings.TrimSpace(string(res.Stderr)))
-	}
+	e.Output(host, ev)
+	e.SetFact(factKey(host, "restart"), "")
 	return nil
 }
 
