@@ -175,8 +175,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		return m, m.run.tick(msg)
-	case transcriptDone:
-		return m, nil
 	}
 	mv, cmd := m.front.update(msg)
 	if mv != nil {

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -17,8 +18,10 @@ type failurePrompt struct {
 	host  string
 	err   error
 	reply chan steps.FailureChoice
-	tail  func() []string // the failed step's last output lines
+	tail  func() []string // the failing command's output
 	sure  bool            // asking whether to skip it really
+	// transcript opens the transcript viewer over the run screen
+	transcript func()
 }
 
 // quits: q is an answer here (steps.Quit); over the skip warning, ctrl+c
@@ -48,20 +51,38 @@ func (p *failurePrompt) update(msg tea.Msg, _ *ui) (prompt, tea.Cmd) {
 	case "q":
 		p.reply <- steps.Quit
 		return nil, nil
+	case "t":
+		if p.transcript != nil {
+			p.transcript()
+		}
 	}
 	return p, nil
+}
+
+// cause is what went wrong, without the step and host the title names:
+// "apply: exit status 7: broken" for a step error.
+func (p *failurePrompt) cause() string {
+	var se *steps.StepError
+	if errors.As(p.err, &se) && se.Err != nil {
+		s := errText(se.Err)
+		if se.Action != "" {
+			s = "failed in " + se.Action + ": " + s
+		}
+		return s
+	}
+	return errText(p.err)
 }
 
 func (p *failurePrompt) view(u *ui) (string, []key.Binding) {
 	var b strings.Builder
 	b.WriteString(u.st.bad.Render("Step failed: "+p.step.Title+onHost(p.host)) + "\n")
-	b.WriteString(errText(p.err) + "\n")
+	b.WriteString(p.cause() + "\n")
 	tail := p.tail()
 	if len(tail) > 8 {
 		tail = tail[len(tail)-8:]
 	}
 	if len(tail) > 0 {
-		b.WriteString("\n" + u.st.dim.Render("Output (last lines):") + "\n" + strings.Join(tail, "\n") + "\n")
+		b.WriteString("\n" + u.st.dim.Render("Its output (last lines; t shows the transcript):") + "\n" + strings.Join(tail, "\n") + "\n")
 	}
 	if p.sure {
 		b.WriteString("\n" + u.st.warn.Render("Skip? The step stays UNVERIFIED and later steps may rely on it. y skips, any other key goes back.") + "\n")

@@ -3,7 +3,6 @@ package tui
 import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
 )
 
 // The quit confirmation: the wizard's own question, over the run screen or
@@ -24,6 +23,6 @@ func (quitPrompt) view(u *ui, steps, resumeHint string) (string, []key.Binding) 
 	if resumeHint != "" {
 		kept = "its state is kept: " + resumeHint + "."
 	}
-	body := steps + "\n\n" + u.st.warn.Render(ansi.Wrap("Quit now? The run stops after the current action; "+kept, u.w, "")) + "\n"
+	body := steps + "\n\n" + u.st.warn.Render(wrapWords("Quit now? The run stops after the current action; "+kept, u.w)) + "\n"
 	return body, []key.Binding{kb("y", "quit"), kb("n", "keep running")}
 }

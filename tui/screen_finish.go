@@ -22,8 +22,9 @@ type finishScreen struct {
 	proc    *steps.Procedure
 	run     *runScreen // the run that ended: its rows, warnings, start and state path
 	outcome steps.Outcome
-	err     error  // the engine's error; nil = every step verified
-	removed string // Config.RemovedOnExit's answer for the completed run
+	err     error           // the engine's error; nil = every step verified
+	removed string          // Config.RemovedOnExit's answer for the completed run
+	log     *transcriptView // the transcript viewer; nil = none
 }
 
 func newFinishScreen(cfg *Config, u *ui, p *steps.Procedure, run *runScreen, done runDoneMsg) *finishScreen {
@@ -37,8 +38,12 @@ func newFinishScreen(cfg *Config, u *ui, p *steps.Procedure, run *runScreen, don
 func (s *finishScreen) update(msg tea.Msg) (move, tea.Cmd) {
 	if k, ok := msg.(tea.KeyPressMsg); ok {
 		switch {
+		case s.log != nil:
+			if !s.log.update(k) {
+				s.log = nil
+			}
 		case key.Matches(k, s.ui.keys.Transcript):
-			return nil, openTranscript(s.cfg, s.run.statePath)
+			s.log = openTranscript(s.ui, s.run.statePath)
 		case key.Matches(k, s.ui.keys.Quit), key.Matches(k, s.ui.keys.Enter):
 			return nil, tea.Quit
 		}
@@ -49,7 +54,10 @@ func (s *finishScreen) update(msg tea.Msg) (move, tea.Cmd) {
 func (s *finishScreen) resize() {}
 
 func (s *finishScreen) view(title string) string {
-	return s.ui.frame(title, ansi.Wrap(s.body(), s.ui.w, ""),
+	if s.log != nil {
+		return s.log.view(title)
+	}
+	return s.ui.frame(title, wrapWords(s.body(), s.ui.w),
 		[]key.Binding{s.ui.keys.Transcript, key.NewBinding(key.WithKeys("q"), key.WithHelp("enter/q", "exit"))})
 }
 
@@ -91,8 +99,8 @@ func (s *finishScreen) body() string {
 		b.WriteString("status: " + string(status) + "\n")
 	}
 	fmt.Fprintf(&b, "\n%d of %d steps done, %d skipped, %d failed", done, len(run.rows), skipped, failed)
-	if !run.started.IsZero() {
-		fmt.Fprintf(&b, " · %s", s.cfg.Now().Sub(run.started).Round(time.Second))
+	if !run.started.IsZero() && !run.ended.IsZero() {
+		fmt.Fprintf(&b, " · %s", run.ended.Sub(run.started).Round(time.Second)) // the run's time: it does not grow on redraw
 	}
 	b.WriteString("\n")
 	if len(run.warnings) > 0 {
@@ -118,7 +126,13 @@ func (s *finishScreen) body() string {
 	case s.cfg.ResumeHint != "" && steps.ExitCode(runErr) == steps.ExitStopped:
 		b.WriteString("Continue where it stopped: " + st.key.Render(s.cfg.ResumeHint) + "\n")
 	case resumeCmd(s.outcome, runErr) != "":
-		b.WriteString("Continue where it stopped: " + st.key.Render(resumeCmd(s.outcome, runErr)) + "\n(or run hawiz again and pick the run under Resume)\n")
+		lead, cmd := "Continue where it stopped:", resumeCmd(s.outcome, runErr)
+		if ansi.StringWidth(lead+" "+cmd) <= s.ui.w {
+			lead += " "
+		} else {
+			lead += "\n" // the command on lines of its own, to copy
+		}
+		b.WriteString(lead + st.key.Render(commandLines(cmd, s.ui.w)) + "\n(or run hawiz again and pick the run under Resume)\n")
 	case refused:
 		b.WriteString("Nothing was changed by this refusal. Settle the cause above, then run hawiz again.\n")
 	case s.cfg.ResumeHint != "":
@@ -127,6 +141,58 @@ func (s *finishScreen) body() string {
 		b.WriteString("Fix the cause above, then run hawiz again and pick the run under Resume.\n")
 	}
 	return b.String()
+}
+
+// wrapWords wraps every line of s at spaces only (not at hyphens, as
+// ansi.Wordwrap also does) to w cells; a word longer than w (a path) stays
+// whole on a line of its own, never broken in two.
+func wrapWords(s string, w int) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if ansi.StringWidth(l) <= w {
+			continue
+		}
+		ind := len(l) - len(strings.TrimLeft(l, " "))
+		var out []string
+		cur := l[:ind]
+		for _, f := range strings.Fields(l) {
+			switch {
+			case strings.TrimSpace(cur) == "":
+				cur += f
+			case ansi.StringWidth(cur+" "+f) <= w:
+				cur += " " + f
+			default:
+				out = append(out, cur)
+				cur = strings.Repeat(" ", ind) + f
+			}
+		}
+		lines[i] = strings.Join(append(out, cur), "\n")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// commandLines is a shell command to copy, one line when it fits in w
+// cells, else broken only at spaces with a trailing " \\" (the shell joins
+// the lines again) and continuation lines indented: an argument (a path)
+// is never cut.
+func commandLines(cmd string, w int) string {
+	if ansi.StringWidth(cmd) <= w {
+		return cmd
+	}
+	var lines []string
+	cur := ""
+	for _, f := range strings.Fields(cmd) {
+		switch {
+		case cur == "":
+			cur = f
+		case ansi.StringWidth(cur+" "+f+" \\") <= w:
+			cur += " " + f
+		default:
+			lines = append(lines, cur+" \\")
+			cur = "  " + f
+		}
+	}
+	return strings.Join(append(lines, cur), "\n")
 }
 
 // resumeCmd is the command that continues a stopped run, if any.

@@ -3,8 +3,6 @@ package tui
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -56,6 +54,7 @@ type runScreen struct {
 	cancel    context.CancelFunc
 	statePath string
 	started   time.Time
+	ended     time.Time // when the engine returned; zero while it runs
 
 	rows     []*stepRow
 	cur      int   // the row whose output is shown
@@ -67,9 +66,10 @@ type runScreen struct {
 	failTail []string // the failed step's last output lines
 	warnings []string
 
-	pr      prompt      // the engine's question on show; nil = none
-	pending []tea.Msg   // engine questions waiting for the one on show
-	quit    *quitPrompt // the quit confirmation, over pr; nil = none
+	pr      prompt          // the engine's question on show; nil = none
+	pending []tea.Msg       // engine questions waiting for the one on show
+	quit    *quitPrompt     // the quit confirmation, over pr; nil = none
+	log     *transcriptView // the transcript viewer, over everything; nil = none
 
 	paused   bool // the engine waits after a step
 	pauseReq bool // the operator asked for that pause
@@ -141,6 +141,11 @@ func (r *runScreen) tick(msg spinner.TickMsg) tea.Cmd {
 func (r *runScreen) update(msg tea.Msg) (move, tea.Cmd) {
 	k, ok := msg.(tea.KeyPressMsg)
 	switch {
+	case ok && r.log != nil:
+		if !r.log.update(k) {
+			r.log = nil
+		}
+		return nil, nil
 	case !ok:
 		if r.pr != nil && r.quit == nil {
 			return nil, r.toPrompt(msg) // the secret's cursor blinks
@@ -150,11 +155,15 @@ func (r *runScreen) update(msg tea.Msg) (move, tea.Cmd) {
 		r.bridge.Close()
 		return nil, tea.Quit
 	case r.quit != nil:
-		if r.quit.update(k) {
+		r.quit = nil
+		if stop := (quitPrompt{}).update(k); stop {
 			r.pr = nil
 			r.stop()
+			return nil, nil
 		}
-		r.quit = nil
+		if r.pr == nil && len(r.pending) > 0 {
+			return nil, r.answered() // a question that came while the dialog was open
+		}
 		return nil, nil
 	case r.pr != nil && !r.stopping && r.pr.quits(k.String()):
 		r.quit = &quitPrompt{}
@@ -187,7 +196,7 @@ func (r *runScreen) control(k tea.KeyPressMsg) tea.Cmd {
 	case s == "g" && r.wait != nil:
 		r.bridge.GiveUp()
 	case key.Matches(k, keys.Transcript):
-		return openTranscript(r.cfg, r.statePath)
+		r.log = openTranscript(r.ui, r.statePath)
 	case key.Matches(k, keys.Up):
 		r.scroll(-1)
 	case key.Matches(k, keys.Down):
@@ -220,7 +229,8 @@ func (r *runScreen) ask(msg tea.Msg) tea.Cmd {
 		r.pr = p
 		return cmd
 	case failureReq:
-		r.pr = &failurePrompt{step: q.step, host: q.host, err: q.err, reply: q.reply, tail: r.failureOutput}
+		r.pr = &failurePrompt{step: q.step, host: q.host, err: q.err, reply: q.reply, tail: r.failureOutput,
+			transcript: func() { r.log = openTranscript(r.ui, r.statePath) }}
 	}
 	return nil
 }
@@ -247,14 +257,10 @@ func (r *runScreen) answered() tea.Cmd {
 	return nil
 }
 
-// failureOutput is what a failed step wrote last: the lines the engine
-// sent with the failure, else the output on screen.
-func (r *runScreen) failureOutput() []string {
-	if len(r.failTail) > 0 {
-		return r.failTail
-	}
-	return r.out.Tail(8)
-}
+// failureOutput is the failing command's own output, as the engine sent it
+// with the failure (never the screen's output pane: an earlier action's
+// lines and the screen's own "[host] apply" lines).
+func (r *runScreen) failureOutput() []string { return r.failTail }
 
 // stop cancels the run; the engine keeps the state and returns.
 func (r *runScreen) stop() {
@@ -284,8 +290,14 @@ func (r *runScreen) refreshOutput() {
 	r.vp.SetContentLines(r.out.Window(r.outOff, h))
 }
 
-// stepRows is how many step rows the screen shows.
+// stepRows is how many step rows the screen shows: every row when the
+// output keeps at least a quarter of the screen (6 lines at least), else a
+// third of the screen around the current step.
 func (r *runScreen) stepRows() int {
+	body := r.ui.h - 2 - 1 // the header, the help line and the separator
+	if len(r.rows) <= body-max(6, body/4) {
+		return len(r.rows)
+	}
 	return min(len(r.rows), max(3, (r.ui.h-2)/3))
 }
 
@@ -298,7 +310,10 @@ func (r *runScreen) resize() {
 func (r *runScreen) view(title string) string {
 	var body string
 	var keys []key.Binding
+	title += r.progress()
 	switch {
+	case r.log != nil:
+		return r.log.view(title)
 	case r.quit != nil:
 		body, keys = r.quit.view(r.ui, r.viewSteps(), r.cfg.ResumeHint)
 	case r.pr != nil:
@@ -308,6 +323,23 @@ func (r *runScreen) view(title string) string {
 		body, keys = r.viewOutput()
 	}
 	return r.ui.frame(title, body, keys)
+}
+
+// progress is the header's " · step n of N · elapsed": the step on show
+// and the time since the run started (stopped at its end).
+func (r *runScreen) progress() string {
+	s := ""
+	if len(r.rows) > 0 {
+		s = fmt.Sprintf(" · step %d of %d", min(r.cur+1, len(r.rows)), len(r.rows))
+	}
+	if !r.started.IsZero() {
+		end := r.ended
+		if end.IsZero() {
+			end = r.cfg.Now()
+		}
+		s += " · " + end.Sub(r.started).Round(time.Second).String()
+	}
+	return s
 }
 
 func (r *runScreen) icon(row *stepRow) string {
@@ -403,21 +435,4 @@ func (r *runScreen) viewOutput() (string, []key.Binding) {
 	skip.SetEnabled(false)
 	return b.String(), []key.Binding{pause, keys.Top, keys.Transcript, retry, skip,
 		key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit (state kept)"))}
-}
-
-type transcriptDone struct{ err error }
-
-// openTranscript shows the run's transcript in $PAGER (less); nothing when
-// there is none yet.
-func openTranscript(cfg *Config, statePath string) tea.Cmd {
-	if statePath == "" {
-		return nil
-	}
-	path := steps.TranscriptPath(statePath)
-	if _, err := os.Stat(path); err != nil {
-		return nil
-	}
-	pager := cmpOr(cfg.Getenv("PAGER"), "less")
-	c := exec.Command(pager, path)
-	return tea.ExecProcess(c, func(err error) tea.Msg { return transcriptDone{err} })
 }

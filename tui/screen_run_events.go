@@ -44,6 +44,7 @@ func (r *runScreen) end(o steps.Outcome) {
 		r.statePath = o.StatePath
 	}
 	r.pr, r.quit = nil, nil
+	r.ended = r.cfg.Now()
 }
 
 // markFrom shows a resumed run's progress as its state file has it.
