@@ -21,7 +21,8 @@
 # Each host: overlays on /etc /var /opt /home /root /srv /usr (lower = the real tree,
 # upper = the host's own directory), so /var/mmsuite, /etc/mongodb-mms, /opt/mongodb/mms,
 # the home directories and /root are private; tmpfs on /run and /tmp; a stand-in
-# systemctl bind-mounted over /usr/bin/systemctl (lab/systemctl); hostname labI; sshd -D.
+# systemctl bind-mounted over /usr/bin/systemctl (lab/systemctl); a stand-in rpm as
+# /usr/bin/rpm (lab/standins/rpm/rpm, in the common layer); hostname labI; sshd -D.
 # When the namespace's PID 1 (lab/ns-init.sh) exits, the kernel kills everything in the
 # namespace and the mounts go with it: nothing is ever mounted in the real mount table.
 #
@@ -258,6 +259,12 @@ cmd_start() {
 	chmod 0755 "$c/var/log/hawiz-lab"
 	: >"$c/var/log/hawiz-lab/systemctl.log"
 	chmod 0666 "$c/var/log/hawiz-lab/systemctl.log" # every user's calls get recorded
+	# The stand-in rpm (lab/standins/rpm/rpm): an empty package database until a test
+	# installs a stand-in package with it; every call recorded in rpm.log.
+	mkdir -p "$c/usr/bin"
+	install -m 0755 "$HERE/standins/rpm/rpm" "$c/usr/bin/rpm"
+	: >"$c/var/log/hawiz-lab/rpm.log"
+	chmod 0666 "$c/var/log/hawiz-lab/rpm.log"
 	local u uid
 	for u in hawiz:$uid_a hawizpw:$uid_b; do
 		uid=${u#*:}
@@ -271,7 +278,7 @@ cmd_start() {
 	done
 	# Every lower layer's directories must carry the real directories' owner and mode.
 	local d
-	for d in etc var opt home; do chmod --reference="/$d" "$c/$d"; chown --reference="/$d" "$c/$d"; done
+	for d in etc var opt home usr usr/bin; do chmod --reference="/$d" "$c/$d"; chown --reference="/$d" "$c/$d"; done
 
 	# Per-host upper dirs and host keys, then launch every host in parallel.
 	local h addr name known=$LAB/known_hosts
