@@ -64,7 +64,7 @@ func TestNoForwardMicetroHA(t *testing.T) {
 		t.Errorf("%s: %d refused forwards over %d hawiz invocations, want at most one each", m.Names[k], refused, len(confirmed)+1)
 	}
 	// The no-op second run proves "running" on that host again, on the host.
-	code, _, stderr = m.hawiz(nil, "run", "micetro-central-ha", "-a", a, "--yes", "--state", m.state)
+	code, _, stderr = m.hawiz(nil, "run", "micetro-central-ha", "-a", a, "--yes", "--state", m.state, "--confirm", "members-already-in-ha")
 	if code != 0 {
 		t.Fatalf("second run: exit %d\n%s", code, stderr)
 	}
