@@ -47,7 +47,7 @@ type Member struct {
 	// Name is the ClusterMemberName (C1): unique per instance.
 	Name string `yaml:"name" title:"Cluster member name" help:"ClusterMemberName: unique per Central instance; the first member is the primary" example:"central1"`
 	// Host is how to reach it; host.name defaults to Name.
-	Host steps.HostAnswers `yaml:"host"`
+	Host steps.HostAnswers `yaml:"host" defaults:"name=the member name"`
 	// Priority: the primary (first member) 10, every other member a unique
 	// value higher than the primary's (C1, C2). Ignored by the upgrade.
 	Priority int `yaml:"priority,omitempty" help:"the primary (first member) gets 10; every other member a unique higher value; ignored by the upgrade" example:"20" default:"10 for the primary; required for the others"`
