@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,8 +32,26 @@ func RunAccessible(ctx context.Context, cfg Config, in *os.File, out io.Writer) 
 	if cfg.Run == nil {
 		cfg.Run = steps.Run
 	}
+	// one reader of in for the forms and the run's line prompts
+	op := NewLineOperator(in, out)
+	fin := &formInput{ctx: ctx, in: op.input()}
 	acc := func(f *huh.Form) *huh.Form {
-		return f.WithAccessible(true).WithInput(in).WithOutput(out)
+		return f.WithAccessible(true).WithInput(fin).WithOutput(out)
+	}
+	// ask asks f's prompts; Ctrl-C (ctx) or Ctrl-D (the input's end) at any
+	// of them ends the wizard: exit 3, nothing started.
+	ask := func(f *huh.Form) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				e, ok := r.(formEnded)
+				if !ok {
+					panic(r)
+				}
+				fmt.Fprintln(out)
+				err = e.err
+			}
+		}()
+		return acc(f).RunWithContext(ctx)
 	}
 	var opts []huh.Option[int]
 	runs := ListResumable(cfg.StateDir)
@@ -50,11 +69,11 @@ func RunAccessible(ctx context.Context, cfg Config, in *os.File, out io.Writer) 
 		return steps.ExitUsage, fmt.Errorf("this hawiz knows no procedures")
 	}
 	choice := 0
-	if err := acc(huh.NewForm(huh.NewGroup(huh.NewSelect[int]().Title("What do you want to do?").Options(opts...).Value(&choice)))).RunWithContext(ctx); err != nil {
+	if err := ask(huh.NewForm(huh.NewGroup(huh.NewSelect[int]().Title("What do you want to do?").Options(opts...).Value(&choice)))); err != nil {
 		return steps.ExitStopped, err
 	}
 	rc := steps.RunConfig{Getenv: cfg.Getenv, Remote: cfg.Remote, ToolVersion: cfg.ToolVersion,
-		Renderer: NewPlainRenderer(out), Operator: NewLineOperator(in, out)}
+		Renderer: NewPlainRenderer(out), Operator: op}
 	if choice < 0 {
 		r := runs[-1-choice]
 		p := findIn(cfg.Procedures, r.Procedure)
@@ -74,8 +93,8 @@ func RunAccessible(ctx context.Context, cfg Config, in *os.File, out io.Writer) 
 			fmt.Fprint(out, plainReview(af.review()))
 			fmt.Fprintln(out, "Fields not listed are empty: hawiz uses their defaults. Secrets are never shown here.")
 			edit := false
-			if err := acc(huh.NewForm(huh.NewGroup(huh.NewSelect[bool]().Title("Continue to the plan, or edit the answers?").
-				Options(huh.NewOption("Continue to the plan", false), huh.NewOption("Edit answers", true)).Value(&edit)))).RunWithContext(ctx); err != nil {
+			if err := ask(huh.NewForm(huh.NewGroup(huh.NewSelect[bool]().Title("Continue to the plan, or edit the answers?").
+				Options(huh.NewOption("Continue to the plan", false), huh.NewOption("Edit answers", true)).Value(&edit)))); err != nil {
 				return steps.ExitStopped, err
 			}
 			if !edit {
@@ -84,11 +103,11 @@ func RunAccessible(ctx context.Context, cfg Config, in *os.File, out io.Writer) 
 		}
 		for a == nil {
 			if cf := af.CountForm(); cf != nil {
-				if err := acc(cf).RunWithContext(ctx); err != nil {
+				if err := ask(cf); err != nil {
 					return steps.ExitStopped, err
 				}
 			}
-			if err := acc(af.Form(true)).RunWithContext(ctx); err != nil {
+			if err := ask(af.Form(true)); err != nil {
 				return steps.ExitStopped, err
 			}
 			var err error
@@ -112,7 +131,10 @@ func RunAccessible(ctx context.Context, cfg Config, in *os.File, out io.Writer) 
 			return steps.ExitCode(err), err
 		}
 		start := false
-		if err := acc(huh.NewForm(huh.NewGroup(huh.NewConfirm().Title("Run this plan now?").Value(&start)))).RunWithContext(ctx); err != nil || !start {
+		if err := ask(huh.NewForm(huh.NewGroup(huh.NewConfirm().Title("Run this plan now?").Value(&start)))); err != nil {
+			return steps.ExitStopped, err
+		}
+		if !start {
 			return steps.ExitStopped, fmt.Errorf("not started")
 		}
 		rc.Procedure, rc.Answers = p, a
@@ -128,4 +150,36 @@ func findIn(ps []*steps.Procedure, name string) *steps.Procedure {
 		}
 	}
 	return nil
+}
+
+// formInput is what huh's accessible prompts read: the wizard's lineInput,
+// one line per Read, so a prompt takes its own line only and nothing reads
+// the terminal between prompts. huh's accessible prompts cannot be
+// cancelled, and take the input's end as "keep the value" (asking again
+// forever, or failing, where the value does not validate): so when ctx ends
+// (Ctrl-C) or the input does (Ctrl-D), Read ends the form with a formEnded
+// panic, which the wizard's ask recovers as the error.
+type formInput struct {
+	ctx  context.Context
+	in   *lineInput
+	line []byte // the rest of the line being read
+}
+
+// formEnded is the panic by which formInput ends a form.
+type formEnded struct{ err error }
+
+func (r *formInput) Read(p []byte) (int, error) {
+	if len(r.line) == 0 {
+		l, err := r.in.line(r.ctx, io.Discard, "")
+		switch {
+		case r.ctx.Err() != nil:
+			panic(formEnded{errors.New("interrupted (Ctrl-C) at a prompt; nothing was started")})
+		case err != nil:
+			panic(formEnded{fmt.Errorf("the input ended (Ctrl-D) at a prompt; nothing was started (%v)", err)})
+		}
+		r.line = append([]byte(l), '\n')
+	}
+	n := copy(p, r.line)
+	r.line = r.line[n:]
+	return n, nil
 }
