@@ -11,11 +11,12 @@ func newAnswersCmd() *cobra.Command { return newAnswersCmdWith(defaultDeps()) }
 
 func newAnswersCmdWith(d deps) *cobra.Command {
 	return &cobra.Command{
-		Use:   "answers PROCEDURE",
-		Short: "Print an annotated answers template (YAML) to fill in",
+		Use:               "answers PROCEDURE",
+		ValidArgsFunction: completeProcedure(d),
+		Short:             "Print an annotated answers template (YAML) to fill in",
 		Example: "  hawiz answers micetro-central-ha > central.yaml\n" +
 			"  $EDITOR central.yaml\n  hawiz plan micetro-central-ha -a central.yaml",
-		Args: cobra.ExactArgs(1),
+		Args: procedureArg(d, false),
 		RunE: func(c *cobra.Command, args []string) error {
 			p, err := d.find(args[0])
 			if err != nil {

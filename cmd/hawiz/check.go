@@ -24,7 +24,10 @@ func newCheckCmdWith(d deps) *cobra.Command {
 			"holds, 1 with the list of what does not (drift). With --state, the facts that run\n" +
 			"recorded (e.g. confirmations of manual steps) are used, and without PROCEDURE\n" +
 			"and -a the procedure and answers come from that state file.",
-		Args: cobra.MaximumNArgs(1),
+		Example: "  hawiz check micetro-central-ha -a central.yaml\n" +
+			"  hawiz check --state ~/.local/state/hawiz/micetro-central-ha-central.json",
+		Args:              procedureArg(d, true),
+		ValidArgsFunction: completeProcedure(d),
 		RunE: func(c *cobra.Command, args []string) error {
 			var (
 				p   *steps.Procedure
@@ -63,6 +66,7 @@ func newCheckCmdWith(d deps) *cobra.Command {
 		},
 	}
 	c.Flags().StringVarP(&answers, "answers", "a", "", "answers FILE (YAML)")
+	_ = c.MarkFlagFilename("answers", "yaml", "yml")
 	c.Flags().StringVar(&statePath, "state", "", "use the facts (and, without PROCEDURE, the procedure and answers) of the run in state FILE; read only")
 	of.add(c)
 	return c

@@ -3,9 +3,14 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -31,8 +36,15 @@ func newDemoCmd() *cobra.Command {
 			"in for the host's filesystem, and an in-process authoritative DNS server for the zone\n" +
 			"demo.hawiz.test accepting TSIG-signed updates), then run a procedure on it with the\n" +
 			"real engine, SSH client and DNS checker. Nothing is left behind unless --keep.",
+		Example: "  hawiz demo                      # the wizard on the demo fleet\n" +
+			"  hawiz demo --procedure opsmanager-ha --members 2\n" +
+			"  hawiz demo --plain --fail start-member-central2   # a failure and its retry\n" +
+			"  hawiz demo --plain --keep        # keep the evidence report",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if o.Members <= 0 {
+				return usageErrorf("--members %d: the demo needs 2 to 9 hosts", o.Members)
+			}
 			o.Seed = seed
 			o.Fresh = fresh
 			o.Version = versionString()
@@ -48,6 +60,17 @@ func newDemoCmd() *cobra.Command {
 			if err != nil {
 				return usageErrorf("demo: %v", err)
 			}
+			// A closed output pipe (hawiz demo --plain | head) stops the run
+			// like an interrupt, so that the cleanup below removes the demo
+			// root: without this, the runtime's SIGPIPE ended the process
+			// first and left the root behind.
+			ctx, stop := context.WithCancel(c.Context())
+			defer stop()
+			sigpipe := make(chan os.Signal, 1)
+			signal.Notify(sigpipe, syscall.SIGPIPE)
+			defer signal.Stop(sigpipe)
+			pw := &pipeWriter{w: out, closed: stop}
+			out = pw
 			defer func() {
 				if err := d.Close(); err != nil {
 					fmt.Fprintln(c.ErrOrStderr(), "demo: cleaning up:", err)
@@ -56,7 +79,10 @@ func newDemoCmd() *cobra.Command {
 					fmt.Fprintf(c.ErrOrStderr(), "demo: kept the demo root %s (its services are stopped)\n", d.Fleet.Root)
 				}
 			}()
-			_, err = d.RunPlain(c.Context(), out, tui.NewPlainRenderer(out))
+			_, err = d.RunPlain(ctx, out, tui.NewPlainRenderer(out))
+			if pw.broken.Load() {
+				return withCode(steps.ExitStopped, fmt.Errorf("demo: the output pipe closed: the run stopped"))
+			}
 			return withCode(steps.ExitCode(err), err)
 		},
 	}
@@ -70,6 +96,22 @@ func newDemoCmd() *cobra.Command {
 	f.BoolVar(&fresh, "fresh", false, "forget a kept demo (an unfinished run) and start a new one")
 	f.BoolVar(&plain, "plain", false, "run non-interactively to the end: the demo accepts the host keys and confirms the manual steps itself, saying so")
 	return c
+}
+
+// pipeWriter calls closed once a write finds the reader gone (EPIPE).
+type pipeWriter struct {
+	w      io.Writer
+	closed func()
+	broken atomic.Bool
+}
+
+func (p *pipeWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if err != nil && errors.Is(err, syscall.EPIPE) {
+		p.broken.Store(true)
+		p.closed()
+	}
+	return n, err
 }
 
 // demoBase is where the wizard's demo lives while a run is unfinished, so

@@ -77,7 +77,9 @@ func newDNSCmd() *cobra.Command {
 			"AA bit and the same SOA serial everywhere; `apply` fixes them with a\n" +
 			"TSIG-signed RFC 2136 update.\n\n" +
 			"Exit codes: 0 verified, 1 records differ, 2 bad input, 4 update refused.",
-		Args: cobra.NoArgs,
+		Example: "  hawiz dns verify micetro.example.com --expect 10.0.0.11,10.0.0.12\n" +
+			"  hawiz dns apply micetro.example.com --expect 10.0.0.11,10.0.0.12 --tsig-file /etc/hawiz/update.key",
+		Args: rootArgs,
 	}
 	c.AddCommand(newDNSVerifyCmd(), newDNSApplyCmd())
 	return c

@@ -54,9 +54,15 @@ func newRootCmd() *cobra.Command {
 			"upgrades): it asks for what it needs, shows the plan, runs every step on the\n" +
 			"servers over SSH, verifies each one, checks the round-robin DNS records and\n" +
 			"checkpoints progress so an interrupted run resumes where it stopped.",
+		Example: "  hawiz                                   # the wizard (full screen; --accessible for prompts)\n" +
+			"  hawiz demo                              # try it on an embedded demo fleet\n" +
+			"  hawiz answers micetro-central-ha > central.yaml\n" +
+			"  hawiz plan micetro-central-ha -a central.yaml\n" +
+			"  hawiz run micetro-central-ha -a central.yaml\n" +
+			"  hawiz status --all",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          cobra.NoArgs,
+		Args:          rootArgs,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return withCode(steps.ExitUsage, err)
@@ -75,6 +81,7 @@ func newRootCmd() *cobra.Command {
 		newCheckCmd(),
 		newDemoCmd(),
 		newStandinCmd(),
+		newManCmd(),
 	// (commands are added here, one line each)
 	)
 	return root
@@ -105,12 +112,10 @@ func run(ctx context.Context, args []string) int {
 		fang.WithNotifySignal(os.Interrupt, syscall.SIGTERM),
 		fang.WithErrorHandler(printError),
 	}
-	if version != "" {
-		opts = append(opts, fang.WithVersion(version))
-	}
-	if commit != "" {
-		opts = append(opts, fang.WithCommit(commit))
-	}
+	// the version and revision of the linker or of the build information
+	// (fang reads the latter only for `go install module@version`), and
+	// our own man page (manpage.go)
+	opts = append(opts, fang.WithVersion(versionLine()), fang.WithoutManpage())
 	err := fang.Execute(ctx, root, opts...)
 	if err == nil {
 		return steps.ExitOK

@@ -13,7 +13,10 @@ func newPlanCmdWith(d deps) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "plan PROCEDURE -a FILE",
 		Short: "Print every step, its hosts and remote actions; connects nowhere",
-		Args:  cobra.ExactArgs(1),
+		Example: "  hawiz answers micetro-central-ha > central.yaml\n" +
+			"  hawiz plan micetro-central-ha -a central.yaml",
+		Args:              procedureArg(d, false),
+		ValidArgsFunction: completeProcedure(d),
 		RunE: func(c *cobra.Command, args []string) error {
 			p, err := d.find(args[0])
 			if err != nil {
@@ -30,5 +33,6 @@ func newPlanCmdWith(d deps) *cobra.Command {
 		},
 	}
 	c.Flags().StringVarP(&answers, "answers", "a", "", "answers FILE (YAML)")
+	_ = c.MarkFlagFilename("answers", "yaml", "yml")
 	return c
 }

@@ -28,6 +28,9 @@ func newResumeCmdWith(d deps) *cobra.Command {
 			"secrets are asked for again (or read from HAWIZ_* variables): they are never saved.\n" +
 			"--confirm STEP records that you did a manual step by hand; its verification\n" +
 			"still runs.",
+		Example: "  hawiz resume                                  # the most recent run\n" +
+			"  hawiz resume --state ~/.local/state/hawiz/micetro-central-ha-central.json\n" +
+			"  hawiz resume --confirm STEP                   # a manual step done by hand",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			path := rf.statePath
@@ -57,5 +60,6 @@ func newResumeCmdWith(d deps) *cobra.Command {
 	c.Flags().StringSliceVar(&confirm, "confirm", nil, "record that manual STEP was done by hand (repeatable)")
 	of.add(c)
 	rf.add(c)
+	registerStepCompletion(c, d)
 	return c
 }

@@ -33,12 +33,9 @@ func defaultDeps() deps {
 	return deps{catalog: catalog.All, getenv: os.Getenv, stdin: os.Stdin, version: versionString()}
 }
 
-func versionString() string {
-	if version == "" {
-		return "dev"
-	}
-	return version
-}
+// versionString is the version recorded in state files and shown by
+// --version (cli.go: the linker's, else the build information's).
+func versionString() string { return versionLine() }
 
 func (d deps) find(name string) (*steps.Procedure, error) {
 	var names []string
@@ -48,7 +45,7 @@ func (d deps) find(name string) (*steps.Procedure, error) {
 		}
 		names = append(names, p.Name)
 	}
-	return nil, usageErrorf("unknown procedure %q; known: %s (see `hawiz procedures`)", name, strings.Join(names, ", "))
+	return nil, usageErrorf("unknown procedure %q%s (known: %s; `hawiz procedures` describes them)", name, didYouMean(name, names), strings.Join(names, ", "))
 }
 
 // loadAnswers reads and validates an answers file: exit 2 with every error.
@@ -57,6 +54,9 @@ func (d deps) loadAnswers(p *steps.Procedure, path string) (steps.Answers, error
 		return nil, usageErrorf("%s needs an answers file: -a FILE (`hawiz answers %s > FILE` prints a template)", p.Name, p.Name)
 	}
 	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errMissingAnswers(p, path)
+	}
 	if err != nil {
 		return nil, usageErrorf("answers: %v", err)
 	}
@@ -193,7 +193,12 @@ func newRunCmdWith(d deps) *cobra.Command {
 			"confirm with `hawiz resume --confirm STEP`. --confirm STEP (repeatable) records\n" +
 			"up front that a manual step is done (automation: the vendor UI work is done\n" +
 			"another way), so one run goes to the end; the step's verification still runs.",
-		Args: cobra.ExactArgs(1),
+		Example: "  hawiz answers micetro-central-ha > central.yaml   # fill it in\n" +
+			"  hawiz run micetro-central-ha -a central.yaml\n" +
+			"  hawiz run micetro-central-ha -a central.yaml --plain --yes --confirm STEP   # unattended\n" +
+			"  hawiz run opsmanager-ha -a om.yaml --only verify-through-load-balancer",
+		Args:              procedureArg(d, false),
+		ValidArgsFunction: completeProcedure(d),
 		RunE: func(c *cobra.Command, args []string) error {
 			p, err := d.find(args[0])
 			if err != nil {
@@ -218,6 +223,8 @@ func newRunCmdWith(d deps) *cobra.Command {
 	c.Flags().StringSliceVar(&confirm, "confirm", nil, "record that manual STEP is done (by hand, or by automation, in advance) so the run does not stop there; its verification still runs (repeatable)")
 	of.add(c)
 	rf.add(c)
+	_ = c.MarkFlagFilename("answers", "yaml", "yml")
+	registerStepCompletion(c, d)
 	return c
 }
 

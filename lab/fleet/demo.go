@@ -99,6 +99,12 @@ func Setup(o Options) (*Demo, error) {
 		d.Fleet.Close()
 		return nil, fmt.Errorf("demo answers: %w", err)
 	}
+	if o.Fail != "" {
+		if err := d.checkFail(); err != nil {
+			d.Fleet.Close()
+			return nil, err
+		}
+	}
 	d.StatePath = d.Fleet.StateDir + "/" + d.Procedure.Name + "-demo.json"
 	if o.Root != "" {
 		d.Notes = append(d.Notes, "the demo root is kept while a run is unfinished: run `hawiz demo` again to resume it")
@@ -107,6 +113,27 @@ func Setup(o Options) (*Demo, error) {
 		d.Procedure = d.wrap(d.Procedure)
 	}
 	return d, nil
+}
+
+// checkFail refuses a --fail that names no step of the demo's run (the
+// failure would never be injected), with the steps it may have meant.
+func (d *Demo) checkFail() error {
+	list, err := d.Procedure.Steps(d.Answers)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, s := range list {
+		if s.ID == d.Opts.Fail {
+			return nil
+		}
+		ids = append(ids, s.ID)
+	}
+	hint := ""
+	if m := steps.Suggest(d.Opts.Fail, ids); len(m) > 0 {
+		hint = "; did you mean " + m[0] + "?"
+	}
+	return fmt.Errorf("--fail %q: %s has no such step%s (its steps: %s)", d.Opts.Fail, d.Procedure.Name, hint, strings.Join(ids, ", "))
 }
 
 // checkMembers refuses an o.Members the procedure's demo cannot run; unit
@@ -263,6 +290,9 @@ func (d *Demo) Close() error {
 type syncRenderer struct {
 	mu sync.Mutex
 	r  steps.Renderer
+	// demoHint: messages suggest running the demo again instead of a
+	// resume command that cannot work after the demo (withoutResume)
+	demoHint bool
 }
 
 func (s *syncRenderer) Event(ev steps.Event) {
@@ -270,6 +300,9 @@ func (s *syncRenderer) Event(ev steps.Event) {
 	defer s.mu.Unlock()
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
+	}
+	if s.demoHint {
+		ev.Message = withoutResume(ev.Message)
 	}
 	s.r.Event(ev)
 }
@@ -363,5 +396,37 @@ func (d *Demo) RunPlain(ctx context.Context, w io.Writer, r steps.Renderer) (ste
 		return steps.Outcome{}, err
 	}
 	op := &Operator{R: sr, Retry: d.Opts.Fail != ""}
-	return steps.Run(ctx, d.RunConfig(sr, op))
+	sr.demoHint = true
+	out, err := steps.Run(ctx, d.RunConfig(sr, op))
+	if out.Resume != "" {
+		out.Resume = ""
+	}
+	if err != nil {
+		err = &demoError{err: err}
+	}
+	return out, err
 }
+
+// demoResumeHint replaces the engine's `hawiz resume --state …`, which
+// cannot work once the demo has exited: its hosts are in-process servers
+// that stop with it (and its root is removed unless --keep).
+const demoResumeHint = "the demo's hosts stop when it exits, so it cannot be resumed: run `hawiz demo` again"
+
+// withoutResume is msg with the engine's "; resume with: …" replaced by
+// demoResumeHint.
+func withoutResume(msg string) string {
+	if before, _, ok := strings.Cut(msg, "; resume with: "); ok {
+		return before + "; " + demoResumeHint
+	}
+	if before, _, ok := strings.Cut(msg, " — to answer yes, resume with "); ok {
+		return before + "; " + demoResumeHint
+	}
+	return msg
+}
+
+// demoError is the engine's error with its resume command replaced
+// (withoutResume); its exit code is the engine's.
+type demoError struct{ err error }
+
+func (e *demoError) Error() string { return withoutResume(e.err.Error()) }
+func (e *demoError) Unwrap() error { return e.err }
