@@ -26,7 +26,14 @@ go build -o "$work/replay" ./lab/fleet/tape/replay
 size=$(sed -n 's/^# *Terminal: *\([0-9][0-9]*x[0-9][0-9]*\).*/\1/p' demo.tape | head -n 1)
 cols=${size%x*}
 rows=${size#*x}
-mkdir "$work/tmp"
+# The demo's root goes in /tmp, where a user's demo goes, so the recording
+# shows /tmp/hawiz-demo-UID/…, never this script's temporary directory; a
+# demo kept there (an unfinished run) is not touched: finish or remove it.
+rec_tmp=/tmp
+if [ -e "$rec_tmp/hawiz-demo-$(id -u)" ]; then
+	echo "record-demo: $rec_tmp/hawiz-demo-$(id -u) exists (a kept demo): finish it (hawiz demo) or remove it first" >&2
+	exit 1
+fi
 cast=$repo/docs/demo.cast
 mkdir -p "$repo/docs"
 rm -f "$cast"
@@ -37,7 +44,7 @@ printf 'set -g status off\n' >"$work/tmux.conf"
 # stops differently from xterm and tmux, and a frame drawn with tabs kept
 # stale characters on screen ("…change record.in the DNS…").
 tmux -S "$sock" -f "$work/tmux.conf" new-session -d -s rec -x "$cols" -y "$rows" \
-	"cd '$work' && env -i HOME='$work' TMPDIR='$work/tmp' TERM=xterm-256color LANG=C.UTF-8 USER=demo HISTFILE=/dev/null PS1='\$ ' PATH='$PATH' \
+	"cd '$work' && env -i HOME='$work' TMPDIR='$rec_tmp' TERM=xterm-256color LANG=C.UTF-8 USER=demo HISTFILE=/dev/null PS1='\$ ' PATH='$PATH' \
 	asciinema rec --quiet --overwrite --idle-time-limit 3 --cols $cols --rows $rows -c 'stty tab3; exec bash --norc --noprofile' '$cast'"
 sleep 1
 "$work/replay" -S "$sock" -t rec demo.tape
@@ -53,7 +60,11 @@ while tmux -S "$sock" has-session -t rec 2>/dev/null; do
 	sleep 0.1
 done
 [ -s "$cast" ] || { echo "record-demo: no cast written" >&2; exit 1; }
-if ls "$work/tmp"/hawiz-demo-* >/dev/null 2>&1; then
+if grep -q "$work" "$cast"; then
+	echo "record-demo: the cast shows the recorder's temporary directory $work" >&2
+	exit 1
+fi
+if ls "$rec_tmp/hawiz-demo-$(id -u)" >/dev/null 2>&1; then
 	echo "record-demo: the demo left files behind in its TMPDIR" >&2
 	exit 1
 fi
