@@ -32,8 +32,10 @@ func factCheck(id string) func(context.Context, *steps.Env, string) (bool, strin
 // manualCheck: confirmed in this run's state, or inferred: the cluster was
 // already complete before this run changed anything (every member named,
 // holding the primary's copy and running), which hawiz only reaches after
-// every UI step was confirmed. So a second run of a finished procedure asks
-// nothing.
+// every UI step was confirmed. (A second run of a finished procedure asks
+// only members-already-in-ha's one confirmation: its members are all in HA,
+// and their steps are skipped before this inference is needed; it still
+// serves a run whose operator skipped that step.)
 func manualCheck(id string, a *HAAnswers) func(context.Context, *steps.Env, string) (bool, string, error) {
 	fc := factCheck(id)
 	return func(ctx context.Context, e *steps.Env, h string) (bool, string, error) {
