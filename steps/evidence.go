@@ -2,6 +2,8 @@ package steps
 
 import (
 	"fmt"
+	"os"
+	"os/user"
 	"strings"
 	"time"
 
@@ -29,6 +31,13 @@ func writeEvidence(path string, p *Procedure, list []*Step, st *State, red *remo
 	fmt.Fprintf(&b, "| Started | %s |\n| Updated | %s |\n", st.Created.Format(time.RFC3339), st.Updated.Format(time.RFC3339))
 	if st.ToolVersion != "" {
 		fmt.Fprintf(&b, "| hawiz | %s |\n", st.ToolVersion)
+	}
+	fmt.Fprintf(&b, "| Operator | `%s` (the account that ran hawiz and wrote this report) |\n", mdCell(operatorName()))
+	if strings.TrimSpace(st.Answers) != "" {
+		// the validated answers as the run used them: secrets are never
+		// part of them (asked for, or read from HAWIZ_*), and the report
+		// as a whole is redacted below
+		fmt.Fprintf(&b, "\n## Answers\n\n%s\n", fenceLang("yaml", st.Answers))
 	}
 	for i, s := range list {
 		ss := st.Step(s.ID)
@@ -71,14 +80,32 @@ func writeEvidence(path string, p *Procedure, list []*Step, st *State, red *remo
 	return writeFileAtomic(path, []byte(red.Redact(b.String())), 0o600)
 }
 
+// operatorName is user@machine of the account running hawiz.
+func operatorName() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	} else if v := os.Getenv("USER"); v != "" {
+		name = v
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	return name + "@" + host
+}
+
 func mdCell(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "\n", " "), "|", `\|`)
 }
 
-func fence(s string) string {
+func fence(s string) string { return fenceLang("", s) }
+
+// fenceLang is s in a fenced code block (of language lang) that s cannot end.
+func fenceLang(lang, s string) string {
 	f := "```"
 	for strings.Contains(s, f) {
 		f += "`"
 	}
-	return f + "\n" + strings.TrimRight(s, "\n") + "\n" + f
+	return f + lang + "\n" + strings.TrimRight(s, "\n") + "\n" + f
 }

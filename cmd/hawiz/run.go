@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -238,8 +240,25 @@ func runEngine(c *cobra.Command, d deps, of *outFlags, cfg steps.RunConfig) erro
 	defer s.close()
 	cfg.Renderer, cfg.Operator, cfg.Redactor, cfg.Logger = s.renderer, s.operator, s.redactor, s.logger
 	cfg.Yes, cfg.Getenv, cfg.Remote, cfg.ToolVersion = of.yes, d.getenv, of.remoteOptions(d), d.version
-	_, err = steps.Run(c.Context(), cfg)
+	out, err := steps.Run(c.Context(), cfg)
+	if out.StatePath != "" {
+		reportFiles(c.OutOrStdout(), of.json, out.StatePath)
+	}
 	return withCode(steps.ExitCode(err), err)
+}
+
+// reportFiles says where the run's record is, after its last event: three
+// lines (state, transcript, evidence; those that exist), or with --json
+// one object {"kind":"files","files":{…}}.
+func reportFiles(w io.Writer, asJSON bool, statePath string) {
+	if asJSON {
+		_ = json.NewEncoder(w).Encode(struct {
+			Kind  string   `json:"kind"`
+			Files runFiles `json:"files"`
+		}{"files", filesOf(statePath)})
+		return
+	}
+	writeFiles(w, statePath)
 }
 
 // runHome is `hawiz` with no arguments and no terminal: help, exit 2. (With

@@ -132,12 +132,10 @@ func filesOf(statePath string) runFiles {
 	return runFiles{State: statePath, Transcript: steps.TranscriptPath(statePath), Evidence: steps.EvidencePath(statePath)}
 }
 
-// writeFiles prints the three paths of a run, one a line; the transcript
-// and evidence only when they exist.
+// writeFiles prints the three paths of a run, one a line, those that exist.
 func writeFiles(w io.Writer, statePath string) {
 	f := filesOf(statePath)
-	fmt.Fprintf(w, "state: %s\n", f.State)
-	for _, x := range []struct{ label, path string }{{"transcript", f.Transcript}, {"evidence", f.Evidence}} {
+	for _, x := range []struct{ label, path string }{{"state", f.State}, {"transcript", f.Transcript}, {"evidence", f.Evidence}} {
 		if _, err := os.Lstat(x.path); err == nil {
 			fmt.Fprintf(w, "%s: %s\n", x.label, x.path)
 		}
