@@ -125,13 +125,7 @@ func TestFlowAnswersPlanRun(t *testing.T) {
 		tm.Send(press("enter"))
 	}
 	fill("User", "")
-	fill("Port", "70000")
-	waitText(t, tm, "70000 is not a TCP port")
-	for range 5 {
-		tm.Send(tea.KeyPressMsg{Code: tea.KeyBackspace})
-	}
-	fill("Port", "")
-	for _, f := range []string{"Identity file", "Proxy jump", "Known hosts", "SSH config", "Sudo", "Password auth"} {
+	for _, f := range []string{"Identity file", "Proxy jump", "Sudo", "Password auth"} {
 		fill(f, "")
 	}
 	fill("How many members?", "2")
@@ -140,21 +134,20 @@ func TestFlowAnswersPlanRun(t *testing.T) {
 		fill("Name", "central"+string(rune('1'+i)))
 		fill("Host name", "")
 		fill("Host address", ip)
-		fill("Host port", "")
-		fill("Host user", "")
 		fill("Host OS", "")
 		if i == 0 {
 			fill("Priority", "")
 			continue
 		}
 		fill("Priority", "5")
-		waitText(t, tm, "5 must be higher than the primary's 10")
+		waitText(t, tm, "Member 2 · Priority: 5 must be higher than the primary's 10")
 		tm.Send(tea.KeyPressMsg{Code: tea.KeyBackspace})
 		fill("Priority", "20")
 	}
 	fill("Name", "central.example.com")
 	fill("TTL", "")
 	fill("Max wait", "")
+	fill("Change advanced settings?", "")
 	fill("Save these answers", save)
 	waitText(t, tm, "Plan — confirm to start")
 	typeKeys(tm, "enter")

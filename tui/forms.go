@@ -7,6 +7,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,15 +25,28 @@ const maxListItems = 9
 
 // Optional struct tags procedures may put on answers fields:
 //
-//	help:"one line shown under the field"
+//	help:"what the field takes"        (shown under its title)
+//	example:"central1"                 (shown as "e.g. …" and as the placeholder)
+//	default:"300"                      (what an empty answer means; shown)
 //	options:"nopasswd,password,none"   (a choice instead of free text)
 //	title:"Cluster member name"        (instead of the YAML key)
 //	secret:"true"                      (the review screen never shows it)
+//	defaults:"name=the member's name"  (on a struct: a default its field
+//	                                    has there, for a shared type)
+//	advanced:"true"                    (an override: asked on the advanced
+//	                                    pages, after "Change advanced settings?")
+//
+// A field without omitempty in its YAML tag is required; one with it
+// should say its default. advanced on a struct field covers its fields.
 const (
-	tagHelp    = "help"
-	tagOptions = "options"
-	tagTitle   = "title"
-	tagSecret  = "secret"
+	tagHelp     = "help"
+	tagExample  = "example"
+	tagDefault  = "default"
+	tagOptions  = "options"
+	tagTitle    = "title"
+	tagSecret   = "secret"
+	tagAdvanced = "advanced"
+	tagDefaults = "defaults"
 )
 
 // binding is one answers field in the form: its YAML path, its typed text,
@@ -45,13 +59,16 @@ type binding struct {
 	list   *list  // the list this field belongs to (nil = top level)
 	index  int    // item index in list
 	title  string // the field's title in the form
+	label  string // the title with its page ("Agent 1 · Name"): errors and prompts name it
 	secret bool   // never shown (review): tag secret:"true" or a secret-like key
+	adv    bool   // on an advanced page
 }
 
 // list is a slice of structs in the answers: the form asks how many.
 type list struct {
 	path  string
 	count *string
+	min   int // 0 when the answers file may leave the list out (omitempty)
 }
 
 // answersForm builds a huh form from a procedure's answers struct.
@@ -63,6 +80,16 @@ type answersForm struct {
 	sshDef   map[string]string // defaults from ~/.ssh/config, by ssh field key
 	initial  steps.Answers     // fills the form in when it is first built (prefill.go)
 	pre      map[string]string // prefill texts by path while the form is built
+	// advanced: the operator asked for the advanced pages (the overrides);
+	// it starts true when the answers set an advanced field.
+	advanced *bool
+	// quiet: field errors are not reported (esc goes back a page even from
+	// a field whose text is refused).
+	quiet    bool
+	defaults map[string]string // defaults:"…" tags by field path (build)
+	seed     bool              // the form is built from af.initial: advanced follows it
+	// pages: the form's groups by field, to tell which page has the focus.
+	pages map[huh.Field]int
 	// acc: the form is asked as plain prompts (huh's accessible mode), where
 	// an empty answer keeps the value the field has: titles show it, and
 	// validation checks it.
@@ -70,7 +97,7 @@ type answersForm struct {
 }
 
 func newAnswersForm(p *steps.Procedure) *answersForm {
-	af := &answersForm{proc: p, savePath: new(string), sshDef: sshDefaults()}
+	af := &answersForm{proc: p, savePath: new(string), sshDef: sshDefaults(), advanced: new(bool)}
 	return af
 }
 
@@ -168,15 +195,40 @@ type section struct {
 	list   *list
 	index  int
 	count  bool // the "how many" question of a list
+	adv    bool // an advanced page: asked only when the operator wants them
+	gate   bool // the "Change advanced settings?" question
 }
 
-// build walks the answers type and returns the form's sections.
+// hidden reports whether the section is left out as the form stands: a
+// list item beyond the count, or an advanced page not asked for.
+func (af *answersForm) hidden(s *section) bool {
+	return s.list != nil && s.index >= s.list.n() || s.adv && !*af.advanced
+}
+
+// build walks the answers type and returns the form's sections: the
+// pages of what every deployment answers, in the answers' order, then the
+// question whether to change advanced settings, then a page of overrides
+// for every page that has some.
 func (af *answersForm) build() []section {
 	t := reflect.TypeOf(af.proc.NewAnswers()).Elem()
+	af.defaults = map[string]string{}
 	general := &section{title: "General"}
-	var out []section
-	var walk func(t reflect.Type, prefix, label string, sec *section, l *list, idx int, top bool)
-	walk = func(t reflect.Type, prefix, label string, sec *section, l *list, idx int, top bool) {
+	var out []*section
+	advOf := map[*section]*section{}
+	add := func(sec *section, adv bool, f huh.Field) {
+		if adv {
+			a := advOf[sec]
+			if a == nil {
+				a = &section{title: sec.title + " · advanced", list: sec.list, index: sec.index, adv: true}
+				advOf[sec] = a
+			}
+			sec = a
+		}
+		sec.fields = append(sec.fields, f)
+		sec.binds = append(sec.binds, af.bindings[len(af.bindings)-1])
+	}
+	var walk func(t reflect.Type, prefix, label string, sec *section, l *list, idx int, top, adv bool)
+	walk = func(t reflect.Type, prefix, label string, sec *section, l *list, idx int, top, adv bool) {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			name, inline, skip := yamlName(f)
@@ -184,46 +236,88 @@ func (af *answersForm) build() []section {
 				continue
 			}
 			ft := f.Type
+			fadv := adv || f.Tag.Get(tagAdvanced) == "true"
 			if inline {
-				walk(ft, prefix, label, sec, l, idx, top)
+				walk(ft, prefix, label, sec, l, idx, top, fadv)
 				continue
 			}
 			path := name
 			if prefix != "" {
 				path = prefix + "." + name
 			}
+			// defaults:"name=the member's name": the default of a field
+			// inside this one, where this struct gives it
+			for _, d := range strings.Split(f.Tag.Get(tagDefaults), ";") {
+				if k, v, ok := strings.Cut(d, "="); ok {
+					af.defaults[path+"."+strings.TrimSpace(k)] = strings.TrimSpace(v)
+				}
+			}
 			if ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct {
 				ft = ft.Elem()
 			}
 			switch {
 			case scalar(ft):
-				sec.fields = append(sec.fields, af.field(f, ft, path, label, l, idx))
-				sec.binds = append(sec.binds, af.bindings[len(af.bindings)-1])
+				add(sec, fadv, af.field(f, ft, path, label, sec.title, l, idx, fadv))
 			case ft.Kind() == reflect.Struct && top:
 				s := &section{title: humanize(name)}
-				walk(ft, path, "", s, l, idx, false)
-				out = append(out, *s)
+				out = append(out, s)
+				walk(ft, path, "", s, l, idx, false, fadv)
 			case ft.Kind() == reflect.Struct:
-				walk(ft, path, humanize(name)+" ", sec, l, idx, false)
+				walk(ft, path, label+humanize(name)+" ", sec, l, idx, false, fadv)
 			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct && top:
-				nl := &list{path: path, count: new(string)}
+				nl := &list{path: path, count: new(string), min: 1}
+				if strings.Contains(f.Tag.Get("yaml"), ",omitempty") {
+					nl.min = 0
+				}
 				af.lists = append(af.lists, nl)
-				cs := section{title: humanize(name), count: true}
+				cs := &section{title: humanize(name), count: true}
 				cs.fields = append(cs.fields, af.countField(nl, name, f))
 				out = append(out, cs)
 				for k := 0; k < maxListItems; k++ {
 					s := &section{title: fmt.Sprintf("%s %d", humanize(singular(name)), k+1), list: nl, index: k}
-					walk(ft.Elem(), fmt.Sprintf("%s[%d]", path, k), "", s, nl, k, false)
-					out = append(out, *s)
+					out = append(out, s)
+					walk(ft.Elem(), fmt.Sprintf("%s[%d]", path, k), "", s, nl, k, false, fadv)
 				}
 			}
 		}
 	}
-	walk(t, "", "", general, nil, 0, true)
-	if len(general.fields) > 0 {
-		out = append([]section{*general}, out...)
+	walk(t, "", "", general, nil, 0, true, false)
+	if len(general.fields) > 0 || advOf[general] != nil {
+		out = append([]*section{general}, out...)
 	}
-	return out
+	var main, adv []section
+	for _, s := range out {
+		if len(s.fields) > 0 || s.count {
+			main = append(main, *s)
+		}
+		if a := advOf[s]; a != nil {
+			adv = append(adv, *a)
+		}
+	}
+	if len(adv) == 0 {
+		return main
+	}
+	if af.pre != nil && af.seed {
+		for _, a := range adv {
+			for _, b := range a.binds {
+				if (a.list == nil || a.index < a.list.n()) && strings.TrimSpace(af.pre[b.path]) != "" && af.pre[b.path] != "false" {
+					*af.advanced = true
+				}
+			}
+		}
+	}
+	var names []string
+	for _, a := range adv {
+		if a.list == nil || a.index == 0 {
+			names = append(names, strings.TrimSuffix(a.title, " · advanced"))
+		}
+	}
+	gateDesc := "Overrides of the documented defaults (paths, service names, ports, timeouts) for: " +
+		strings.Join(names, ", ") + ". Each has a default that fits a standard install. Default: No."
+	gate := huh.NewConfirm().Title("Change advanced settings?").Description(gateDesc).
+		Affirmative("Yes").Negative("No").Value(af.advanced)
+	main = append(main, section{title: "Advanced settings", fields: []huh.Field{af.wrap(gate, nil, "Advanced settings", gateDesc)}, gate: true})
+	return append(main, adv...)
 }
 
 func singular(s string) string {
@@ -237,21 +331,55 @@ func (af *answersForm) countField(l *list, name string, f reflect.StructField) h
 	if af.pre != nil {
 		*l.count = af.pre[l.path]
 	}
-	return huh.NewInput().
-		Title(af.shown("How many "+strings.ReplaceAll(name, "_", " ")+"?", *l.count, false)).
-		Description(cmpOr(f.Tag.Get(tagHelp), fmt.Sprintf("1 to %d; one page each follows", maxListItems))).
-		Value(l.count).
-		Validate(func(s string) error {
-			s = af.kept(s, *l.count)
-			n, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil || n < 1 || n > maxListItems {
-				return fmt.Errorf("a number from 1 to %d", maxListItems)
-			}
-			old := *l.count
-			*l.count = s
-			defer func() { *l.count = old }()
-			return af.fieldErr(l.path)
-		})
+	title := "How many " + strings.ReplaceAll(name, "_", " ") + "?"
+	desc := fmt.Sprintf("%d to %d; one page each follows.", l.min, maxListItems)
+	if h := f.Tag.Get(tagHelp); h != "" {
+		desc = sentence(h) + " " + desc
+	}
+	if l.min == 0 {
+		desc += " Default: 0."
+	}
+	in := huh.NewInput().
+		Title(af.shown(title, *l.count, false)).
+		Description(desc).
+		Placeholder(fmt.Sprintf("%d to %d", l.min, maxListItems)).
+		Value(l.count)
+	in.Validate(func(s string) error {
+		s = af.kept(s, *l.count)
+		if strings.TrimSpace(s) == "" && l.min == 0 {
+			s = "0"
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < l.min || n > maxListItems {
+			return af.named(title, fmt.Errorf("a number from %d to %d", l.min, maxListItems))
+		}
+		old := *l.count
+		*l.count = s
+		defer func() { *l.count = old }()
+		return af.named(title, af.fieldErr(l.path))
+	})
+	return af.wrap(in, nil, title, desc)
+}
+
+// named is err naming the field it concerns ("Agent 1 · Name: …").
+func (af *answersForm) named(label string, err error) error {
+	if err == nil || af.quiet {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", strings.TrimSuffix(label, "?"), err)
+}
+
+// sentence is s with a capital and a full stop.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
 }
 
 // shown is a field's title as asked: in accessible mode with the value an
@@ -282,45 +410,75 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func (af *answersForm) field(f reflect.StructField, t reflect.Type, path, label string, l *list, idx int) huh.Field {
-	b := &binding{path: path, kind: t, text: new(string), list: l, index: idx}
+func (af *answersForm) field(f reflect.StructField, t reflect.Type, path, label, page string, l *list, idx int, adv bool) huh.Field {
+	b := &binding{path: path, kind: t, text: new(string), list: l, index: idx, adv: adv}
 	af.bindings = append(af.bindings, b)
 	if af.pre != nil {
 		*b.text = af.pre[path]
 	}
 	key := path[strings.LastIndex(path, ".")+1:]
 	title := cmpOr(f.Tag.Get(tagTitle), humanize(key))
-	if label != "" && f.Tag.Get(tagTitle) == "" {
-		h := humanize(key)
+	if label != "" {
+		h := title
 		if h != strings.ToUpper(h) {
 			h = strings.ToLower(h[:1]) + h[1:]
 		}
 		title = label + h
 	}
 	b.title = title
+	b.label = title
+	if page != "" && page != "General" {
+		b.label = page + " · " + title
+	}
 	b.secret = f.Tag.Get(tagSecret) == "true" || secretKey(key)
-	help := f.Tag.Get(tagHelp)
+	asked := title // the prompt: accessible prompts name the page too
+	if af.acc {
+		asked = b.label
+	}
+	def := cmpOr(af.defaults[path], f.Tag.Get(tagDefault))
+	if strings.HasPrefix(path, "ssh.") && def == "" {
+		def = af.sshDef[key]
+	}
+	desc := af.describe(f, t, def, af.defaults[path] != "")
 	if t.Kind() == reflect.Bool {
 		b.flag = new(bool)
 		if af.pre != nil {
 			*b.flag = af.pre[path] == "true"
 		}
-		return huh.NewConfirm().Title(title).Description(help).Value(b.flag).Affirmative("Yes").Negative("No")
+		c := huh.NewConfirm().Title(asked).Description(desc).Value(b.flag).Affirmative("Yes").Negative("No")
+		return af.wrap(c, b, b.label, desc)
 	}
 	if opts := f.Tag.Get(tagOptions); opts != "" {
-		var os []huh.Option[string]
-		os = append(os, huh.NewOption("(default)", ""))
-		for _, o := range strings.Split(opts, ",") {
-			os = append(os, huh.NewOption(o, o))
+		// the default is the empty answer (left out of the saved file)
+		if def != "" && *b.text == def {
+			*b.text = ""
 		}
-		return huh.NewSelect[string]().Title(af.shown(title, *b.text, b.secret)).Description(help).Options(os...).Value(b.text).
+		var os []huh.Option[string]
+		list := strings.Split(opts, ",")
+		switch {
+		case def == "" && !optional(f, t):
+			os = append(os, huh.NewOption("(choose one)", ""))
+		case def == "":
+			os = append(os, huh.NewOption("(default)", ""))
+		case !slices.Contains(list, def):
+			os = append(os, huh.NewOption("(default: "+def+")", ""))
+		}
+		for _, o := range list {
+			if o == def {
+				os = append(os, huh.NewOption(o+" (default)", ""))
+			} else {
+				os = append(os, huh.NewOption(o, o))
+			}
+		}
+		sel := huh.NewSelect[string]().Title(asked).Description(desc).Options(os...).Value(b.text).
 			Validate(func(s string) error { return af.check(b, s) })
+		return af.wrap(sel, b, b.label, desc)
 	}
-	in := huh.NewInput().Title(af.shown(title, *b.text, b.secret)).Value(b.text).Validate(func(s string) error { return af.check(b, s) })
-	if help != "" {
-		in.Description(help)
-	}
-	switch {
+	in := huh.NewInput().Title(af.shown(asked, *b.text, b.secret)).Value(b.text).Validate(func(s string) error { return af.check(b, s) })
+	in.Description(desc)
+	switch ex := f.Tag.Get(tagExample); {
+	case ex != "":
+		in.Placeholder("e.g. " + ex)
 	case t == durationType:
 		in.Placeholder("e.g. 30s, 2m")
 	case t.Kind() == reflect.Slice:
@@ -331,7 +489,32 @@ func (af *answersForm) field(f reflect.StructField, t reflect.Type, path, label 
 			in.Placeholder("default: " + d)
 		}
 	}
-	return in
+	return af.wrap(in, b, b.label, desc)
+}
+
+// optional reports whether the answers file may leave the field out.
+func optional(f reflect.StructField, t reflect.Type) bool {
+	return strings.Contains(f.Tag.Get("yaml"), ",omitempty") || t.Kind() == reflect.Bool
+}
+
+// describe is a field's description: what it takes (help), an example,
+// and its default, or that it is required.
+func (af *answersForm) describe(f reflect.StructField, t reflect.Type, def string, opt bool) string {
+	parts := []string{sentence(f.Tag.Get(tagHelp))}
+	if ex := f.Tag.Get(tagExample); ex != "" {
+		parts = append(parts, "e.g. "+ex+".")
+	} else if t == durationType {
+		parts = append(parts, "e.g. 30s, 2m.")
+	}
+	switch {
+	case def != "":
+		parts = append(parts, "Default: "+def+".")
+	case !optional(f, t) && !opt:
+		parts = append(parts, "Required.")
+	case f.Tag.Get(tagOptions) == "":
+		parts = append(parts, "Optional.")
+	}
+	return strings.TrimSpace(strings.Join(parts, " "))
 }
 
 // check is a field's validation: the text must parse, and the answers as a
@@ -339,12 +522,12 @@ func (af *answersForm) field(f reflect.StructField, t reflect.Type, path, label 
 func (af *answersForm) check(b *binding, s string) error {
 	s = af.kept(s, *b.text)
 	if _, err := parseValue(b.kind, s); err != nil {
-		return err
+		return af.named(b.label, err)
 	}
 	old := *b.text
 	*b.text = s
 	defer func() { *b.text = old }()
-	return af.fieldErr(b.path)
+	return af.named(b.label, af.fieldErr(b.path))
 }
 
 // fieldErr validates the answers as the form holds them and returns the
@@ -527,6 +710,7 @@ func (af *answersForm) rebuild() []section {
 	if af.initial != nil {
 		af.prepare(af.initial)
 		af.initial = nil
+		af.seed = true
 	} else {
 		af.pre = map[string]string{}
 		for _, l := range af.lists {
@@ -542,68 +726,79 @@ func (af *answersForm) rebuild() []section {
 	}
 	af.bindings, af.lists = nil, nil
 	secs := af.build()
-	af.pre = nil
+	af.pre, af.seed = nil, false
 	return secs
 }
 
-// CountForm asks how many items every list has (accessible mode asks it
-// first, since its prompts cannot hide pages); nil when there are no lists.
-// The answers so far are kept.
-func (af *answersForm) CountForm() *huh.Form {
-	af.acc = true
-	var fields []huh.Field
-	for _, s := range af.rebuild() {
-		if s.count {
-			fields = append(fields, s.fields[0])
-		}
-	}
-	if len(fields) == 0 {
-		return nil
-	}
-	return huh.NewForm(huh.NewGroup(fields...))
-}
+// CountForm is nil: the accessible form asks the counts where the
+// full-screen form does (Form(true)). It is kept for callers that ask it
+// first.
+func (af *answersForm) CountForm() *huh.Form { return nil }
 
-// Form returns the huh form: one group per section (list items hidden
-// beyond the count asked), then where to save the answers. With
-// accessible, the counts were asked already (CountForm, whose answers are
-// kept): they and the items beyond them are left out.
+// Form returns the huh form: one group per section (list items beyond the
+// count and the advanced pages not asked for are hidden), then where to
+// save the answers. With accessible, the same questions in the same order
+// as plain prompts (accForm), each naming its page, what it takes and the
+// value an empty answer keeps.
 func (af *answersForm) Form(accessible ...bool) *huh.Form {
 	acc := len(accessible) > 0 && accessible[0]
 	af.acc = acc
 	secs := af.rebuild()
+	save := af.saveGroup()
+	if acc {
+		return huh.NewForm(huh.NewGroup(&accForm{Field: huh.NewNote(), af: af, secs: secs}), save.Group)
+	}
+	af.pages = map[huh.Field]int{}
 	var groups []*huh.Group
-	for _, s := range secs {
-		if len(s.fields) == 0 {
-			continue
-		}
-		if acc && (s.count || s.list != nil && s.index >= s.list.n()) {
-			continue
+	for i := range secs {
+		s := &secs[i]
+		for _, f := range s.fields {
+			af.pages[f] = len(groups)
 		}
 		g := huh.NewGroup(s.fields...).Title(s.title)
-		if s.list != nil {
-			l, k := s.list, s.index
-			g = g.WithHideFunc(func() bool { return k >= l.n() })
+		if s.list != nil || s.adv {
+			g = g.WithHideFunc(func() bool { return af.hidden(s) })
 		}
 		groups = append(groups, g)
 	}
-	groups = append(groups, huh.NewGroup(
-		huh.NewInput().
-			Title("Save these answers as a YAML file?").
-			Description("For a later `hawiz run "+af.proc.Name+" --answers FILE`. Empty: don't save. Secrets are never saved.").
-			Placeholder("e.g. "+af.proc.Name+".yaml").
-			Value(af.savePath).
-			Validate(func(s string) error {
-				s = strings.TrimSpace(s)
-				if s == "" {
-					return nil
-				}
-				if fi, err := os.Stat(filepath.Dir(s)); err != nil || !fi.IsDir() {
-					return fmt.Errorf("no directory %s", filepath.Dir(s))
-				}
-				return nil
-			}),
-	).Title("Save"))
-	return huh.NewForm(groups...)
+	af.pages[save.saveField] = len(groups)
+	return huh.NewForm(append(groups, save.Group)...).WithShowErrors(false).WithShowHelp(false)
+}
+
+// saveGroup is the last page: where to save the answers.
+type saveGroup struct {
+	*huh.Group
+	saveField huh.Field
+}
+
+func (af *answersForm) saveGroup() saveGroup {
+	title := "Save these answers as a YAML file?"
+	saveDesc := "For a later `hawiz run " + af.proc.Name + " --answers FILE`. Secrets are never saved. Default: don't save."
+	in := huh.NewInput().
+		Title(title).
+		Description(saveDesc).
+		Placeholder("e.g. " + af.proc.Name + ".yaml").
+		Value(af.savePath)
+	in.Validate(func(s string) error {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return nil
+		}
+		if fi, err := os.Stat(filepath.Dir(s)); err != nil || !fi.IsDir() {
+			return af.named("Save to", fmt.Errorf("no directory %s", filepath.Dir(s)))
+		}
+		return nil
+	})
+	f := af.wrap(in, nil, "Save to", saveDesc)
+	return saveGroup{Group: huh.NewGroup(f).Title("Save"), saveField: f}
+}
+
+// page is the index of the group whose field has the focus (-1: unknown).
+func (af *answersForm) page(f huh.Field) int {
+	if p, ok := af.pages[f]; ok {
+		return p
+	}
+	return -1
 }
 
 // Result loads the form's answers with the same strict rules as an

@@ -18,6 +18,9 @@ type hostKeysPrompt struct {
 	accept []bool // ticked, by index in keys
 	cursor int
 	reply  chan map[string]bool // the hosts whose keys are accepted
+	// refusing: enter with nothing ticked, or esc, asks first, since
+	// refusing every key ends the run
+	refusing bool
 }
 
 func newHostKeysPrompt(q hostKeysReq) *hostKeysPrompt {
@@ -32,6 +35,16 @@ func (p *hostKeysPrompt) update(msg tea.Msg, u *ui) (prompt, tea.Cmd) {
 		return p, nil
 	}
 	s := k.String()
+	if p.refusing {
+		switch s {
+		case "y", "Y":
+			p.reply <- map[string]bool{}
+			return nil, nil
+		case "n", "N", "esc":
+			p.refusing = false
+		}
+		return p, nil
+	}
 	switch {
 	case key.Matches(k, u.keys.Up):
 		p.cursor = max(0, p.cursor-1)
@@ -46,11 +59,14 @@ func (p *hostKeysPrompt) update(msg tea.Msg, u *ui) (prompt, tea.Cmd) {
 				acc[hk.Host] = true
 			}
 		}
+		if len(acc) == 0 {
+			p.refusing = true
+			return p, nil
+		}
 		p.reply <- acc
 		return nil, nil
 	case s == "esc" || s == "n":
-		p.reply <- map[string]bool{}
-		return nil, nil
+		p.refusing = true
 	}
 	return p, nil
 }
@@ -71,5 +87,9 @@ func (p *hostKeysPrompt) view(u *ui) (string, []key.Binding) {
 		fmt.Fprintf(&b, "%s%s %s (%s)\n      %s %s\n", cur, box, k.Host, k.Address, k.KeyType, k.Fingerprint)
 	}
 	b.WriteString("\nAccepted keys are added to known_hosts. A host whose key CHANGED is always refused.\n")
-	return b.String(), []key.Binding{u.keys.AcceptAll, u.keys.Toggle, u.keys.Accept, u.keys.Up, kb("esc", "refuse all")}
+	if p.refusing {
+		b.WriteString("\n" + u.st.warn.Render("Refuse every key? hawiz connects to no host and the run ends here.") + "\n")
+		return b.String(), []key.Binding{kb("y", "refuse all, end the run"), kb("n/esc", "back to the keys")}
+	}
+	return b.String(), []key.Binding{u.keys.AcceptAll, u.keys.Toggle, u.keys.Accept, u.keys.Up, kb("esc/n", "refuse all (asks)")}
 }

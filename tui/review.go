@@ -77,7 +77,7 @@ func (af *answersForm) prefilled() steps.Answers {
 func (af *answersForm) review() []reviewSection {
 	var out []reviewSection
 	for _, s := range af.rebuild() {
-		if s.count || s.list != nil && s.index >= s.list.n() {
+		if s.count || s.list != nil && s.index >= s.list.n() || s.adv && !*af.advanced {
 			continue
 		}
 		rs := reviewSection{title: s.title}
@@ -101,6 +101,9 @@ func (af *answersForm) review() []reviewSection {
 				v = reviewValue(v)
 			}
 			rs.items = append(rs.items, reviewItem{title: b.title, value: v})
+		}
+		if s.adv && len(rs.items) == 0 || s.gate {
+			continue // no overrides: the defaults hold
 		}
 		out = append(out, rs)
 	}

@@ -92,15 +92,15 @@ func TestReviewEdit(t *testing.T) {
 	typeKeys(tm, "e")
 	waitText(t, tm, "┃ User")
 	// accept the SSH page and the count as they are
-	for range 9 {
+	for range 6 {
 		typeKeys(tm, "enter")
 	}
 	waitText(t, tm, "Member 1", "┃ Name")
-	for range 7 {
+	for range 5 {
 		typeKeys(tm, "enter")
 	}
 	waitText(t, tm, "Member 2", "┃ Name")
-	for range 7 {
+	for range 5 {
 		typeKeys(tm, "enter")
 	}
 	waitText(t, tm, "┃ Name", "central.example.com")
@@ -109,6 +109,8 @@ func TestReviewEdit(t *testing.T) {
 	}
 	tm.Type("other.example.com")
 	typeKeys(tm, "enter", "enter", "enter")
+	waitText(t, tm, "┃ Change advanced settings?")
+	typeKeys(tm, "enter")
 	waitText(t, tm, "Save these answers")
 	typeKeys(tm, "enter")
 	waitText(t, tm, "Plan — confirm to start")
@@ -135,6 +137,8 @@ func TestReviewOnlyWhenValid(t *testing.T) {
 	typeKeys(tm, "enter")
 	waitText(t, tm, "┃ User")
 	typeKeys(tm, "esc")
+	waitText(t, tm, "Leave the form?")
+	typeKeys(tm, "y")
 	waitText(t, tm, "Start a procedure")
 	typeKeys(tm, "q")
 	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
@@ -306,12 +310,25 @@ func TestPlanBackKeepsAnswers(t *testing.T) {
 	waitText(t, tm, "Plan — confirm to start")
 	typeKeys(tm, "esc")
 	waitText(t, tm, "┃ User")
-	for range 9 {
+	for range 6 {
 		typeKeys(tm, "enter")
 	}
 	waitText(t, tm, "Member 1", "┃ > central1", "> 10.0.0.1")
 	typeKeys(tm, "esc")
+	waitText(t, tm, "┃ How many members?", "> 2", "esc back a page")
+	typeKeys(tm, "esc")
+	// the first page, at its last field: esc now asks before leaving
+	waitText(t, tm, "SSH", "┃ Password auth", "esc leave the form")
+	typeKeys(tm, "esc")
+	waitText(t, tm, "Leave the form?")
+	typeKeys(tm, "n")
+	waitText(t, tm, "┃ Password auth")
+	typeKeys(tm, "esc", "y")
 	waitText(t, tm, "Start a procedure")
+	// the home screen's header names no procedure (none is open)
+	if first, _, _ := strings.Cut(curSnap.frame(), "\n"); strings.TrimSpace(first) != "hawiz" {
+		t.Errorf("home header after leaving the form: %q", first)
+	}
 	typeKeys(tm, "q")
 	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
 }
@@ -328,7 +345,7 @@ func TestReviewScrolls(t *testing.T) {
 	if !strings.Contains(s, "Review the answers") || !strings.Contains(s, "↑/↓ scroll") || strings.Contains(s, "DNS") {
 		t.Fatalf("review at 60x10:\n%s", s)
 	}
-	for range 8 {
+	for i := 0; i < 20 && !strings.Contains(shot(m), "DNS       Name: central.example.com"); i++ {
 		m.Update(press("down"))
 	}
 	if s := shot(m); !strings.Contains(s, "DNS       Name: central.example.com") {

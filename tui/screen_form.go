@@ -15,18 +15,20 @@ import (
 // goes back to the form, with the values typed so far.
 
 type formScreen struct {
-	ui   *ui
-	af   *answersForm
-	form *huh.Form // nil until opened, and after esc
-	err  error     // why the answers would not load; nil = the form is on show
+	ui      *ui
+	af      *answersForm
+	form    *huh.Form // nil until opened, and after esc
+	err     error     // why the answers would not load; nil = the form is on show
+	discard bool      // esc on the first page: asking whether to drop the answers
 }
 
 func newFormScreen(u *ui, af *answersForm) *formScreen { return &formScreen{ui: u, af: af} }
 
 // start opens the form, filled in with the answers so far.
 func (s *formScreen) start() tea.Cmd {
-	s.form = s.af.Form(false).WithWidth(s.ui.w).WithHeight(s.ui.h - 2).WithShowHelp(true)
-	s.err = nil
+	s.form = s.af.Form(false)
+	s.err, s.discard = nil, false
+	s.resize()
 	return s.form.Init()
 }
 
@@ -44,9 +46,20 @@ func (s *formScreen) update(msg tea.Msg) (move, tea.Cmd) {
 		}
 		return nil, s.start()
 	}
+	if k, ok := msg.(tea.KeyPressMsg); ok && s.discard {
+		switch k.String() {
+		case "y", "Y":
+			s.form, s.discard = nil, false
+			return toHome{}, nil
+		case "ctrl+c":
+			return nil, tea.Quit
+		case "n", "N", "esc", "enter":
+			s.discard = false
+		}
+		return nil, nil
+	}
 	if k, ok := msg.(tea.KeyPressMsg); ok && k.String() == "esc" {
-		s.form = nil
-		return toHome{}, nil
+		return nil, s.back()
 	}
 	f, cmd := s.form.Update(msg)
 	s.form = f.(*huh.Form)
@@ -71,9 +84,42 @@ func (s *formScreen) update(msg tea.Msg) (move, tea.Cmd) {
 	return nil, cmd
 }
 
+// back is esc: the page before, with everything typed kept (a refused
+// text too: it is checked again on the way forward); on the first page,
+// a question before the answers are dropped.
+func (s *formScreen) back() tea.Cmd {
+	page := s.af.page(s.form.GetFocusedField())
+	if page <= 0 {
+		s.discard = true
+		return nil
+	}
+	s.af.quiet = true
+	cmd := s.form.PrevGroup()
+	s.af.quiet = false
+	if s.af.page(s.form.GetFocusedField()) == page {
+		s.discard = true // no page before it (the ones before are hidden)
+	}
+	return cmd
+}
+
+// keys are the keys that work in the form: the focused field's, and esc.
+func (s *formScreen) keys() []key.Binding {
+	var ks []key.Binding
+	if s.form != nil {
+		if f := s.form.GetFocusedField(); f != nil {
+			ks = append(ks, f.KeyBinds()...)
+		}
+	}
+	back := "back a page"
+	if s.form != nil && s.af.page(s.form.GetFocusedField()) <= 0 {
+		back = "leave the form"
+	}
+	return append(ks, kb("esc", back), kb("ctrl+c", "quit"))
+}
+
 func (s *formScreen) resize() {
 	if s.form != nil {
-		s.form.WithWidth(s.ui.w).WithHeight(s.ui.h - 2)
+		s.form.WithWidth(s.ui.w).WithHeight(max(3, s.ui.h-1-s.ui.helpHeight(s.keys())))
 	}
 }
 
@@ -83,7 +129,15 @@ func (s *formScreen) view(title string) string {
 		return u.frame(title, ansi.Wrap(s.errView(), u.w, ""),
 			[]key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("any key", "back to the answers"))})
 	}
-	return fit(u.st.header.Render(truncate(title+" · answers", u.w))+"\n"+s.form.View(), u.w, u.h)
+	if s.discard {
+		body := u.st.warn.Render("Leave the form?") + "\n\n" +
+			ansi.Wrap("The answers typed so far are dropped (nothing was saved). Leave the form for the home screen?", u.w, "")
+		return u.frame(title+" · answers", body, []key.Binding{kb("y", "leave, drop the answers"), kb("n/esc", "stay in the form"), kb("ctrl+c", "quit")})
+	}
+	keys := s.keys()
+	n := u.helpHeight(keys)
+	s.form.WithHeight(max(3, u.h-1-n))
+	return fit(u.st.header.Render(truncate(title+" · answers", u.w))+"\n"+s.form.View(), u.w, u.h-n) + "\n" + fit(u.helpLines(keys), u.w, n)
 }
 
 func (s *formScreen) errView() string {

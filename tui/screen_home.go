@@ -64,7 +64,10 @@ func (s *homeScreen) update(msg tea.Msg) (move, tea.Cmd) {
 
 func (s *homeScreen) resize() {}
 
+// view is the home screen under "hawiz" alone: no procedure is open here
+// (after esc from a form, the header no longer names the one left).
 func (s *homeScreen) view(title string) string {
+	title, _, _ = strings.Cut(title, " · ")
 	return s.ui.frame(title, s.body(), []key.Binding{s.ui.keys.Up, s.ui.keys.Enter, s.ui.keys.Quit})
 }
 

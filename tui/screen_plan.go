@@ -43,13 +43,18 @@ func (s *planScreen) update(msg tea.Msg) (move, tea.Cmd) {
 
 func (s *planScreen) resize() {
 	s.vp.SetWidth(s.ui.w)
-	s.vp.SetHeight(max(1, s.ui.h-3))
+	s.vp.SetHeight(max(1, s.ui.h-2-s.ui.helpHeight(s.keys())))
 	s.vp.SetContent(wrapHanging(s.text, s.ui.w))
 }
 
 func (s *planScreen) view(title string) string {
 	body := s.ui.st.title.Render("Plan — confirm to start") + "\n" + s.vp.View()
-	return s.ui.frame(title, body, []key.Binding{
+	return s.ui.frame(title, body, s.keys())
+}
+
+// keys are the keys that work on the plan.
+func (s *planScreen) keys() []key.Binding {
+	return []key.Binding{
 		key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter/y", "start")),
-		s.ui.keys.Up, key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "change answers")), s.ui.keys.Quit})
+		kb("↑/↓", "scroll"), s.ui.keys.Top, key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "change answers")), s.ui.keys.Quit}
 }

@@ -53,7 +53,7 @@ func (s *reviewScreen) update(msg tea.Msg) (move, tea.Cmd) {
 func (s *reviewScreen) resize() {
 	u := s.ui
 	s.vp.SetWidth(u.w)
-	s.vp.SetHeight(max(1, u.h-2-strings.Count(s.head(), "\n")))
+	s.vp.SetHeight(max(1, u.h-1-u.helpHeight(s.keys())-strings.Count(s.head(), "\n")))
 	s.vp.SetContent(reviewText(s.secs, u.w, u.st.title, u.st.dim) + "\n" +
 		u.st.dim.Render(ansi.Wrap("Fields not listed are empty: hawiz uses their defaults. Secrets are never shown here.", u.w, "")))
 }
@@ -66,13 +66,19 @@ func (s *reviewScreen) head() string {
 }
 
 func (s *reviewScreen) view(title string) string {
+	return s.ui.frame(title, s.head()+s.vp.View(), s.keys())
+}
+
+// keys are the keys that work on the review (scrolling when it is longer
+// than the screen).
+func (s *reviewScreen) keys() []key.Binding {
 	keys := []key.Binding{
 		key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "continue to the plan")),
 		key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit answers")),
 		key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")), s.ui.keys.Quit}
 	if s.vp.TotalLineCount() > s.vp.Height() {
 		scroll := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "scroll"))
-		keys = append(keys[:2], append([]key.Binding{scroll}, keys[2:]...)...)
+		keys = append(keys[:2], append([]key.Binding{scroll, s.ui.keys.Top}, keys[2:]...)...)
 	}
-	return s.ui.frame(title, s.head()+s.vp.View(), keys)
+	return keys
 }

@@ -1,8 +1,11 @@
 package tui
 
 import (
+	"strings"
+
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
+	"charm.land/lipgloss/v2"
 )
 
 // The wizard's look, shared by every screen and prompt: styles, key
@@ -21,12 +24,47 @@ type ui struct {
 func newUI() *ui { return &ui{st: newStyles(), w: 80, h: 24, help: help.New(), keys: newKeys()} }
 
 // frame is a whole screen: the header with title, the body fitted to the
-// lines between, and the help for keys at the foot.
+// lines between, and the help for keys at the foot (wrapped: a narrow
+// terminal shows every key on more lines, the body gets fewer).
 func (u *ui) frame(title, body string, keys []key.Binding) string {
 	head := u.st.header.Render(truncate(title, u.w))
 	u.keys.list = keys
-	foot := u.help.View(u.keys)
-	return fit(head, u.w, 1) + "\n" + fit(body, u.w, u.h-2) + "\n" + fit(foot, u.w, 1)
+	foot := u.helpLines(keys)
+	n := strings.Count(foot, "\n") + 1
+	return fit(head, u.w, 1) + "\n" + fit(body, u.w, u.h-1-n) + "\n" + fit(foot, u.w, n)
+}
+
+// helpLines is the help for keys, "key what • key what", wrapped between
+// keys to the terminal's width instead of cut.
+func (u *ui) helpLines(keys []key.Binding) string {
+	st := u.help.Styles
+	sep := st.ShortSeparator.Render(" • ")
+	var lines []string
+	cur, curW := "", 0
+	for _, k := range keys {
+		h := k.Help()
+		if !k.Enabled() || h.Key == "" {
+			continue
+		}
+		item := st.ShortKey.Render(h.Key) + " " + st.ShortDesc.Render(h.Desc)
+		w := lipgloss.Width(item)
+		if cur != "" && curW+3+w > u.w {
+			lines = append(lines, cur)
+			cur, curW = "", 0
+		}
+		if cur != "" {
+			cur += sep
+			curW += 3
+		}
+		cur += item
+		curW += w
+	}
+	return strings.Join(append(lines, cur), "\n")
+}
+
+// helpHeight is how many lines the help for keys takes.
+func (u *ui) helpHeight(keys []key.Binding) int {
+	return strings.Count(u.helpLines(keys), "\n") + 1
 }
 
 type keyMap struct {
