@@ -46,6 +46,8 @@ type Host struct {
 	shells shellSlots // resident shells (shell.go), under mu
 
 	fwd atomic.Int32 // TCP forwarding: 0 unknown, 1 works, 2 refused (probe.go)
+
+	onChange atomic.Pointer[func(Change)] // change.go
 }
 
 // conn is one live SSH connection (plus the jump connections under it).

@@ -231,7 +231,18 @@ func (h *Host) write(ctx context.Context, kind, detail, path string, content io.
 		return WriteResult{}, fmt.Errorf("host %s: %s %s: unexpected output %q", h.cfg.Name, kind, path, out)
 	}
 	state, bak, _ := strings.Cut(rest, ":")
-	return WriteResult{Backup: bak, SHA256: sum, Changed: state == "changed"}, nil
+	wr := WriteResult{Backup: bak, SHA256: sum, Changed: state == "changed"}
+	if wr.Changed {
+		before := ""
+		if i := strings.Index(stderr, "hawiz-prev:"); i >= 0 {
+			before = strings.TrimSpace(strings.SplitN(stderr[i+len("hawiz-prev:"):], "\n", 2)[0])
+		}
+		if before != "absent" && !isHexSHA256(before) {
+			before = cas // Windows: what the compare-and-swap proved, if any
+		}
+		h.reportChange(Change{Path: path, Backup: bak, Before: before, After: sum, Sudo: o.Sudo})
+	}
+	return wr, nil
 }
 
 // refusalText replaces control characters (a terminal escape from a hostile

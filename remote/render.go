@@ -411,7 +411,9 @@ exec cat -- "$p"`
 // backup, of the content the caller read, is kept),
 // 4 = failure, 5 = interrupted, 6 = refused (stderr hawiz-refuse:WHY: a
 // dangling symlink, a loop of them, not a regular file). Stdout:
-// hawiz-write:changed:BACKUP or hawiz-write:unchanged:.
+// hawiz-write:changed:BACKUP or hawiz-write:unchanged:; a change also
+// tells the replaced content's hash (or "absent") on stderr as
+// hawiz-prev:SHA (the change journal's "before").
 //
 // A symlink (or a chain of them) is followed to the file it names, and that
 // file is replaced, by a rename in its own directory: the links stay links.
@@ -509,6 +511,7 @@ if [ -n "$cas" ]; then now=absent; if [ -e "$p" ]; then now=$(sha256sum < "$p") 
 fi
 mv -f -- "$tmp" "$p" || exit 4
 sync -- "$dir" 2>/dev/null || true
+echo "hawiz-prev:$cur" >&2
 echo "hawiz-write:changed:$b"`
 
 // ---- PowerShell scripts (rendered with their data as quoted literals) ----

@@ -44,8 +44,19 @@ var ErrNoSuchService = errors.New("no such service")
 // On Windows, Kind "" / "windows" uses Start-Service, Stop-Service,
 // Restart-Service and Get-Service; Kind "command" runs the template; each
 // command is its own session.
+//
+// With a change hook (OnChange), a start, stop or restart first asks the
+// state (one more read) and then reports the action with the state before
+// and after it.
 func (h *Host) Service(ctx context.Context, m ServiceManager, name string, a ServiceAction, sudo bool) (_ bool, err error) {
 	defer func() { err = h.f.redactErr(err) }()
+	if a != ServiceIsActive && h.watchesChanges() {
+		return h.serviceChange(ctx, m, name, a, sudo)
+	}
+	return h.service(ctx, m, name, a, sudo)
+}
+
+func (h *Host) service(ctx context.Context, m ServiceManager, name string, a ServiceAction, sudo bool) (_ bool, err error) {
 	acts := []ServiceAction{a}
 	if a == ServiceRestart && m.Kind == "command" && m.StopStart {
 		acts = []ServiceAction{ServiceStop, ServiceStart}

@@ -44,9 +44,10 @@ type Env struct {
 	redactor  *remote.Redactor
 	logger    *slog.Logger
 	getenv    func(string) string
-	emit      func(Event)   // nil-safe via e.event
-	saveFacts func() error  // persists facts (nil in plan/tests)
-	step      func() string // current step ID for Output events
+	emit      func(Event)                        // nil-safe via e.event
+	saveFacts func() error                       // persists facts (nil in plan/tests)
+	step      func() string                      // current step ID for Output events
+	record    func(step string, c remote.Change) // the change journal (journal.go; nil outside the engine)
 
 	mu          sync.Mutex
 	facts       map[string]string
@@ -90,6 +91,9 @@ func (e *Env) Host(name string) (*remote.Host, error) {
 		return nil, fmt.Errorf("host %s: not connected", name)
 	}
 	e.syncForwarding(h) // forwarding.go
+	if e.record != nil {
+		h.OnChange(e.journalChange) // journal.go
+	}
 	return h, nil
 }
 

@@ -230,6 +230,7 @@ func (r *runner) newEnv() *Env {
 		getenv: r.getenv, emit: r.emit, facts: map[string]string{}, secrets: map[string]string{},
 		step:      func() string { return r.curStep.Load().(string) },
 		saveFacts: func() error { return r.save() },
+		record:    r.recordChange, // journal.go
 	}
 	for k, v := range r.st.Facts {
 		e.facts[k] = v

@@ -50,6 +50,10 @@ type State struct {
 	Updated          time.Time         `json:"updated"`
 	Steps            []*StepState      `json:"steps"`
 	Facts            map[string]string `json:"facts,omitempty"`
+	// Journal lists every change the run made on its hosts, in order
+	// (journal.go): what `hawiz rollback` undoes. Paths, hashes and
+	// service states only, never a file's content.
+	Journal []*Change `json:"journal,omitempty"`
 }
 
 // StepState is one step's progress.

@@ -82,6 +82,7 @@ func newRootCmd() *cobra.Command {
 		newDemoCmd(),
 		newStandinCmd(),
 		newManCmd(),
+		newRollbackCmd(),
 	// (commands are added here, one line each)
 	)
 	return root

@@ -1,0 +1,307 @@
+package steps_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hawiz/hawiz/remote"
+	"github.com/hawiz/hawiz/steps"
+	"github.com/hawiz/hawiz/steps/steptest"
+)
+
+// svcScript is a test service manager: NAME.on exists while NAME runs; a
+// start or restart appends "ACTION NAME: <conf.txt>" to svc.log (what the
+// service read when it started).
+const svcScript = `a=$1 s=$2
+case $a in
+start|restart) touch "$s.on"; echo "$a $s: $(cat conf.txt 2>/dev/null)" >> svc.log ;;
+stop) rm -f "$s.on" ;;
+is-active) test -e "$s.on" ;;
+*) exit 2 ;;
+esac`
+
+var rbManager = remote.ServiceManager{Kind: "command", Command: []string{"sh", "-c", svcScript, "svc", "{action}", "{service}"}}
+
+// rbProcedure changes, on each host: conf.txt (with a backup), restarts
+// svc (reading conf.txt), creates extra.txt, stops other and starts third.
+func rbProcedure() *steps.Procedure {
+	p := steptest.Procedure()
+	p.Name, p.Title = "rb-test", "Rollback test"
+	p.Steps = func(sa steps.Answers) ([]*steps.Step, error) {
+		a := sa.(*steptest.Answers)
+		names := []string{a.Hosts[0].Name, a.Hosts[1].Name}
+		step := func(id string, f func(ctx context.Context, h *remote.Host) error) *steps.Step {
+			return &steps.Step{ID: id, Title: id, Hosts: names, Mode: steps.EachInOrder,
+				Apply: func(ctx context.Context, e *steps.Env, host string) error {
+					h, err := e.Host(host)
+					if err != nil {
+						return err
+					}
+					return f(ctx, h)
+				}}
+		}
+		svc := func(name string, act remote.ServiceAction) func(ctx context.Context, h *remote.Host) error {
+			return func(ctx context.Context, h *remote.Host) error {
+				_, err := h.Service(ctx, rbManager, name, act, false)
+				return err
+			}
+		}
+		return []*steps.Step{
+			step("edit-conf", func(ctx context.Context, h *remote.Host) error {
+				_, err := h.WriteFile(ctx, "conf.txt", []byte("new\n"), remote.WriteOptions{Backup: true})
+				return err
+			}),
+			step("restart-svc", svc("svc", remote.ServiceRestart)),
+			step("create-extra", func(ctx context.Context, h *remote.Host) error {
+				_, err := h.WriteFile(ctx, "extra.txt", []byte("gen.key bytes\n"), remote.WriteOptions{Secret: true, Mode: 0o600})
+				return err
+			}),
+			step("stop-other", svc("other", remote.ServiceStop)),
+			step("start-third", svc("third", remote.ServiceStart)),
+		}, nil
+	}
+	return p
+}
+
+type rbWorld struct {
+	lab   *steptest.Lab
+	state string
+	src   *steps.Procedure
+}
+
+func (w *rbWorld) file(i int, name string) (string, bool) {
+	b, err := os.ReadFile(filepath.Join(w.lab.Roots[i], name))
+	return string(b), err == nil
+}
+
+// newRBWorld: before the run each host has conf.txt "old", mode 0640, svc
+// and other running, third stopped; then the run.
+func newRBWorld(t *testing.T) *rbWorld {
+	t.Helper()
+	w := &rbWorld{lab: steptest.NewLab(t), src: rbProcedure()}
+	w.state = filepath.Join(w.lab.Dir, "state.json")
+	for _, r := range w.lab.Roots {
+		os.WriteFile(filepath.Join(r, "conf.txt"), []byte("old\n"), 0o640)
+		os.WriteFile(filepath.Join(r, "svc.on"), nil, 0o644)
+		os.WriteFile(filepath.Join(r, "other.on"), nil, 0o644)
+	}
+	cfg := w.lab.Config(t, w.state, "")
+	cfg.Procedure = w.src
+	if _, err := steps.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	for i := range w.lab.Roots {
+		if c, _ := w.file(i, "conf.txt"); c != "new\n" {
+			t.Fatalf("the run did not write conf.txt: %q", c)
+		}
+	}
+	return w
+}
+
+func (w *rbWorld) rollbackConfig(t *testing.T) (steps.RunConfig, *steptest.Recorder) {
+	t.Helper()
+	st, err := steps.ReadState(w.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := steps.RollbackProcedure(st, w.src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := steps.LoadAnswers(w.src, []byte(st.Answers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &steptest.Recorder{}
+	path := steps.RollbackStatePath(w.state)
+	_, statErr := os.Stat(path)
+	return steps.RunConfig{Procedure: p, Answers: a, StatePath: path, RunName: "t", Resume: statErr == nil,
+		Renderer: rec, Operator: steps.NonInteractive{Yes: true}, Yes: true,
+		Remote: remote.Options{AgentSocket: "none"}, Getenv: steptest.Getenv(nil)}, rec
+}
+
+// The journal records every change, with hashes and backups, never content.
+func TestJournalRecordsChanges(t *testing.T) {
+	w := newRBWorld(t)
+	st, err := steps.ReadState(w.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for i, c := range st.Journal {
+		if c.Seq != i+1 {
+			t.Errorf("change %d has seq %d", i, c.Seq)
+		}
+		kinds[c.Step]++
+		switch c.Step {
+		case "edit-conf":
+			if c.Kind != steps.ChangeFile || c.Path != "conf.txt" || !strings.HasPrefix(c.Backup, "conf.txt.hawiz-") || len(c.Before) != 64 || len(c.After) != 64 {
+				t.Errorf("edit: %+v", c)
+			}
+		case "create-extra":
+			if c.Before != "absent" || c.Backup != "" {
+				t.Errorf("create: %+v", c)
+			}
+		case "restart-svc", "stop-other":
+			if c.Kind != steps.ChangeService || !c.StateKnown || !c.WasActive {
+				t.Errorf("%s: %+v", c.Step, c)
+			}
+		case "start-third":
+			if !c.StateKnown || c.WasActive || !c.Active {
+				t.Errorf("start: %+v", c)
+			}
+		}
+	}
+	for _, s := range []string{"edit-conf", "restart-svc", "create-extra", "stop-other", "start-third"} {
+		if kinds[s] != 2 {
+			t.Errorf("step %s: %d changes recorded, want 2 (one per host): %v", s, kinds[s], kinds)
+		}
+	}
+	b, _ := os.ReadFile(w.state)
+	if strings.Contains(string(b), "gen.key bytes") || strings.Contains(string(b), `"new\n"`) {
+		t.Error("the state holds a file's content")
+	}
+}
+
+// A rollback puts every file back to its pre-run content (mode included),
+// removes the file the run created, returns each service to its state,
+// and restarts svc after conf.txt is restored (svc reads "old").
+func TestRollbackUndoesRun(t *testing.T) {
+	w := newRBWorld(t)
+	cfg, _ := w.rollbackConfig(t)
+	if _, err := steps.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range w.lab.Roots {
+		if c, _ := w.file(i, "conf.txt"); c != "old\n" {
+			t.Errorf("host %d: conf.txt %q", i, c)
+		}
+		if fi, err := os.Stat(filepath.Join(r, "conf.txt")); err != nil || fi.Mode().Perm() != 0o640 {
+			t.Errorf("host %d: conf.txt mode %v %v", i, fi.Mode(), err)
+		}
+		if _, ok := w.file(i, "extra.txt"); ok {
+			t.Errorf("host %d: extra.txt still there", i)
+		}
+		for svc, on := range map[string]bool{"svc": true, "other": true, "third": false} {
+			if _, ok := w.file(i, svc+".on"); ok != on {
+				t.Errorf("host %d: %s running %t, want %t", i, svc, ok, on)
+			}
+		}
+		log, _ := w.file(i, "svc.log")
+		lines := strings.Split(strings.TrimSpace(log), "\n")
+		if last := lines[len(lines)-1]; last != "restart svc: old" {
+			t.Errorf("host %d: svc's last start read %q, want the restored conf.txt (log %q)", i, last, log)
+		}
+	}
+	ev, err := os.ReadFile(steps.EvidencePath(steps.RollbackStatePath(w.state)))
+	if err != nil || !strings.Contains(string(ev), "holds sha256") {
+		t.Errorf("evidence: %v\n%s", err, ev)
+	}
+	// again: nothing left to do, every check says done
+	cfg, _ = w.rollbackConfig(t)
+	if _, err := steps.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A file edited after the run is left as it is and named; the rest is undone.
+func TestRollbackLeavesEditedFile(t *testing.T) {
+	w := newRBWorld(t)
+	os.WriteFile(filepath.Join(w.lab.Roots[1], "conf.txt"), []byte("operator's edit\n"), 0o640)
+	cfg, rec := w.rollbackConfig(t)
+	if _, err := steps.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := w.file(1, "conf.txt"); c != "operator's edit\n" {
+		t.Errorf("edited conf.txt was overwritten: %q", c)
+	}
+	if c, _ := w.file(0, "conf.txt"); c != "old\n" {
+		t.Errorf("h1 conf.txt %q", c)
+	}
+	named := false
+	for _, e := range rec.Kinds(steps.EventWarning) {
+		if e.Host == "h2" && strings.Contains(e.Message, "conf.txt was changed after hawiz wrote it") {
+			named = true
+		}
+	}
+	if !named {
+		t.Error("no warning names the edited file")
+	}
+	ev, _ := os.ReadFile(steps.EvidencePath(steps.RollbackStatePath(w.state)))
+	if !strings.Contains(string(ev), "LEFT AS IT IS: conf.txt") {
+		t.Errorf("evidence does not name the file left:\n%s", ev)
+	}
+}
+
+// A rollback killed after any save resumes and ends with everything undone.
+func TestRollbackKilledResumes(t *testing.T) {
+	for _, at := range []int{3, 6, 9, 14} {
+		w := newRBWorld(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		cfg, _ := w.rollbackConfig(t)
+		cfg.Hook = func(point string, n int) {
+			if point == "after-save" && n == at {
+				cancel()
+			}
+		}
+		_, err := steps.Run(ctx, cfg)
+		cancel()
+		if err == nil {
+			t.Fatalf("at %d: not interrupted", at)
+		}
+		cfg, _ = w.rollbackConfig(t)
+		if !cfg.Resume {
+			t.Fatalf("at %d: no rollback state to resume", at)
+		}
+		if _, err := steps.Run(context.Background(), cfg); err != nil {
+			t.Fatalf("at %d: resume: %v", at, err)
+		}
+		for i := range w.lab.Roots {
+			c, _ := w.file(i, "conf.txt")
+			_, extra := w.file(i, "extra.txt")
+			_, third := w.file(i, "third.on")
+			_, other := w.file(i, "other.on")
+			if c != "old\n" || extra || third || !other {
+				t.Errorf("at %d, host %d: conf %q extra %t third %t other %t", at, i, c, extra, third, other)
+			}
+		}
+	}
+}
+
+// A symbolic link where hawiz wrote a file is refused before anything is
+// written on any host.
+func TestRollbackRefusesSymlink(t *testing.T) {
+	w := newRBWorld(t)
+	r := w.lab.Roots[1]
+	os.Rename(filepath.Join(r, "conf.txt"), filepath.Join(r, "target.txt"))
+	if err := os.Symlink("target.txt", filepath.Join(r, "conf.txt")); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := w.rollbackConfig(t)
+	_, err := steps.Run(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("want a refusal naming the symbolic link, got %v", err)
+	}
+	if c, _ := w.file(0, "conf.txt"); c != "new\n" {
+		t.Errorf("h1 was written before every host was checked: %q", c)
+	}
+	if _, ok := w.file(0, "extra.txt"); !ok {
+		t.Error("h1's extra.txt removed before every host was checked")
+	}
+	if c, _ := w.file(1, "target.txt"); c != "new\n" {
+		t.Errorf("the link's target was written: %q", c)
+	}
+}
+
+// A state without a journal has nothing to roll back: a clear usage error.
+func TestRollbackWithoutJournal(t *testing.T) {
+	w := newRBWorld(t)
+	st, _ := steps.ReadState(w.state)
+	st.Journal = nil
+	if _, err := steps.RollbackProcedure(st, w.src); err == nil || steps.ExitCode(err) != steps.ExitUsage || !strings.Contains(err.Error(), "no change") {
+		t.Fatalf("got %v", err)
+	}
+}
