@@ -23,10 +23,11 @@ import (
 
 func newDemoCmd() *cobra.Command {
 	var (
-		o     fleet.Options
-		plain bool
-		seed  uint64
-		fresh bool
+		o          fleet.Options
+		plain      bool
+		seed       uint64
+		fresh      bool
+		accessible bool
 	)
 	c := &cobra.Command{
 		Use:   "demo",
@@ -54,7 +55,7 @@ func newDemoCmd() *cobra.Command {
 				interactive = !plain && tui.IsTerminal(fo) && tui.IsTerminal(os.Stdin)
 			}
 			if interactive {
-				return runDemoTUI(c, o)
+				return runDemoTUI(c, o, tui.Accessible(accessible, os.Getenv))
 			}
 			d, err := fleet.Setup(o)
 			if err != nil {
@@ -94,6 +95,7 @@ func newDemoCmd() *cobra.Command {
 	f.StringVar(&o.Fail, "fail", "", "inject a failure into the first attempt of `STEP` (shows the failure and the retry)")
 	f.BoolVar(&o.Keep, "keep", false, "keep the demo root (state, transcript, evidence, the hosts' files) and print where it is")
 	f.BoolVar(&fresh, "fresh", false, "forget a kept demo (an unfinished run) and start a new one")
+	f.BoolVar(&accessible, "accessible", false, "plain prompts instead of the full-screen wizard, for screen readers (automatic when TERM=dumb)")
 	f.BoolVar(&plain, "plain", false, "run non-interactively to the end: the demo accepts the host keys and confirms the manual steps itself, saying so")
 	return c
 }
@@ -121,8 +123,9 @@ func demoBase() string {
 }
 
 // runDemoTUI opens the wizard on the demo fleets (one per demo procedure,
-// --procedure first), with the demo answers filled in.
-func runDemoTUI(c *cobra.Command, o fleet.Options) error {
+// --procedure first), with the demo answers filled in: full-screen, or as
+// plain prompts when accessible.
+func runDemoTUI(c *cobra.Command, o fleet.Options, accessible bool) error {
 	base := demoBase()
 	if o.Fresh {
 		stopKept(base)
@@ -176,7 +179,12 @@ func runDemoTUI(c *cobra.Command, o fleet.Options) error {
 				"run `hawiz demo --keep` to keep the evidence report."
 		}
 	}
-	code, err := tui.Run(c.Context(), cfg)
+	var code int
+	if accessible {
+		code, err = tui.RunAccessible(c.Context(), cfg, os.Stdin, c.OutOrStdout())
+	} else {
+		code, err = tui.Run(c.Context(), cfg)
+	}
 	closeAll()
 	unfinished := len(tui.ListResumable(dir)) > 0
 	switch {
@@ -188,7 +196,10 @@ func runDemoTUI(c *cobra.Command, o fleet.Options) error {
 		os.RemoveAll(base)
 	}
 	if err != nil {
-		return withCode(steps.ExitFailed, err)
+		if code == steps.ExitOK {
+			code = steps.ExitFailed
+		}
+		return withCode(code, err) // the accessible wizard's error comes with its code
 	}
 	if code != steps.ExitOK {
 		return withCode(code, fmt.Errorf("demo: the run did not finish (exit %d)", code))
