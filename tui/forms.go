@@ -308,8 +308,11 @@ func (af *answersForm) build() []section {
 	}
 	var names []string
 	for _, a := range adv {
-		if a.list == nil || a.index == 0 {
-			names = append(names, strings.TrimSuffix(a.title, " · advanced"))
+		switch n := strings.TrimSuffix(a.title, " · advanced"); {
+		case a.list == nil:
+			names = append(names, n)
+		case a.index == 0:
+			names = append(names, "each "+strings.ToLower(strings.TrimSuffix(n, " 1")))
 		}
 	}
 	gateDesc := "Overrides of the documented defaults (paths, service names, ports, timeouts) for: " +

@@ -160,25 +160,30 @@ func TestTmuxWizardEndToEnd(t *testing.T) {
 	s.fill("Hold", "")
 	// SSH
 	s.fill("User", "tester")
-	s.fill("Port", "")
 	s.fill("Identity file", lab.KeyPath)
 	s.fill("Proxy jump", "")
-	s.fill("Known hosts", lab.KnownHosts)
-	s.fill("SSH config", "none")
-	s.fill("Sudo", "bogus")
-	s.wait(`"bogus" must be one of nopasswd, password, none`)
-	s.keys("BSpace", "BSpace", "BSpace", "BSpace", "BSpace")
-	s.fill("Sudo", "none")
+	// a fixed set is a select: the third of nopasswd (default), password, none
+	s.wait("┃ Sudo", "nopasswd (default)")
+	s.keys("Down", "Down", "Enter")
 	s.wait("┃ Password auth")
 	s.keys("n")
 	s.fill("How many hosts?", "2")
-	for i, srv := range lab.Servers {
+	for i := range lab.Servers {
 		s.wait(fmt.Sprintf("Host %d", i+1))
 		s.fill("Name", fmt.Sprintf("h%d", i+1))
 		s.fill("Address", "127.0.0.1")
+		s.fill("OS", "")
+	}
+	// the ports, known_hosts and ssh_config are overrides: advanced pages
+	s.wait("┃ Change advanced settings?")
+	s.keys("y")
+	s.fill("Port", "")
+	s.fill("Known hosts", lab.KnownHosts)
+	s.fill("SSH config", "none")
+	for i, srv := range lab.Servers {
+		s.wait(fmt.Sprintf("Host %d · advanced", i+1))
 		s.fill("Port", fmt.Sprint(srv.Port()))
 		s.fill("User", "")
-		s.fill("OS", "")
 	}
 	s.fill("Save these answers", save)
 	s.wait("Plan — confirm to start", "Write conf.txt")
@@ -271,28 +276,34 @@ func TestTmuxAccessible(t *testing.T) {
 	env := []string{"HOME=" + dir, "XDG_STATE_HOME=" + filepath.Join(dir, "state"), "TERM=dumb", "SSH_AUTH_SOCK=", "USER=tester"}
 	s := startTmux(t, dir, env, bin)
 	s.answer("enter the number 1", "1")
-	s.answer("How many hosts?", "2")
+	// the full-screen form's order: General, SSH, the count, the hosts
 	s.answer("Greeting", "hello")
 	s.answer("Manual", "n")
 	s.answer("Use secret", "n")
 	s.answer("Fail on", "")
 	s.answer("Hold", "")
-	s.answer("User", "tester")
-	s.answer("Port", "99999")
-	s.wait("99999 is not a TCP port")
-	s.answer("Port", "")
+	s.answer("SSH · User", "tester")
 	s.answer("Identity file", lab.KeyPath)
 	s.answer("Proxy jump", "")
+	// a select: its description first, then its choices by number
+	s.wait("SSH · Sudo: Nopasswd: sudo -n", "1. nopasswd (default)", "3. none")
+	s.answer("Enter a number between 1 and 3", "3")
+	s.answer("Password auth", "n")
+	s.answer("How many hosts?", "2")
+	for i := range lab.Servers {
+		s.answer(fmt.Sprintf("Host %d · Name", i+1), fmt.Sprintf("h%d", i+1))
+		s.answer(fmt.Sprintf("Host %d · Address", i+1), "127.0.0.1")
+		s.answer("Enter a number between 1 and 2", "")
+	}
+	s.answer("Change advanced settings?", "y")
+	s.answer("SSH · Port", "99999")
+	s.wait("SSH · Port: 99999 is not a TCP port")
+	s.answer("SSH · Port", "")
 	s.answer("Known hosts", lab.KnownHosts)
 	s.answer("SSH config", "none")
-	s.answer("Sudo", "none")
-	s.answer("Password auth", "n")
 	for i, srv := range lab.Servers {
-		s.answer("Name", fmt.Sprintf("h%d", i+1))
-		s.answer("Address", "127.0.0.1")
-		s.answer("Port", fmt.Sprint(srv.Port()))
-		s.answer("User", "")
-		s.answer("OS", "")
+		s.answer(fmt.Sprintf("Host %d · Port", i+1), fmt.Sprint(srv.Port()))
+		s.answer(fmt.Sprintf("Host %d · User", i+1), "")
 	}
 	s.answer("Save these answers", "")
 	s.answer("Run this plan now?", "y")
