@@ -177,7 +177,7 @@ func humanize(key string) string {
 	if s == "" {
 		return s
 	}
-	for _, up := range []string{"ssh", "dns", "ip", "ttl", "tsig", "ui", "url", "os", "ha"} {
+	for _, up := range []string{"ssh", "dns", "ip", "ttl", "tsig", "ui", "url", "os", "ha", "https", "uri", "db"} {
 		if s == up {
 			return strings.ToUpper(s)
 		}
@@ -341,6 +341,8 @@ func (af *answersForm) countField(l *list, name string, f reflect.StructField) h
 	}
 	if l.min == 0 {
 		desc += " Default: 0."
+	} else {
+		desc += " Required."
 	}
 	in := huh.NewInput().
 		Title(af.shown(title, *l.count, false)).
