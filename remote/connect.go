@@ -30,7 +30,8 @@ type Fleet struct {
 	byName map[string]*Host
 
 	acceptedMu sync.Mutex
-	accepted   map[string]bool // host keys the operator accepted during this run
+	accepted   map[string]bool   // host keys the operator accepted during this run
+	verified   []VerifiedHostKey // the host keys connections were made with (HostKeys), under acceptedMu
 }
 
 // Host is one connected host. Its methods are safe for concurrent use.

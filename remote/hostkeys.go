@@ -117,12 +117,28 @@ func (f *Fleet) hostKeyCallback(owner string, t *target, rec *recorder) ssh.Host
 			// A @cert-authority line covers the host: only a certificate
 			// signed by that CA (or a key the operator recorded for the
 			// host) is accepted, never a key trusted on first use.
-			return db.checkCovered(t.display, hostname, cas, key, time.Now())
+			now := time.Now()
+			if err := db.checkCovered(t.display, hostname, cas, key, now); err != nil {
+				return err
+			}
+			if cert, ok := key.(*ssh.Certificate); ok && hostCertProblem(cas, hostname, cert, now) == "" {
+				f.verifiedKey(t.display, hostname, key, TrustCertificate,
+					cert.SignatureKey.Type()+" "+ssh.FingerprintSHA256(cert.SignatureKey))
+			} else {
+				f.verifiedKey(t.display, hostname, key, TrustKnownHosts, "")
+			}
+			return nil
 		}
 		if f.acceptedThisRun(hostname, key) {
-			return nil // accepted by the operator in this Connect (even if known_hosts is /dev/null)
+			// accepted by the operator in this Connect (even if known_hosts is /dev/null)
+			f.verifiedKey(t.display, hostname, key, TrustAccepted, "")
+			return nil
 		}
 		err = checkKnown(t.knownHosts, hostname, remote, key)
+		if err == nil {
+			f.verifiedKey(t.display, hostname, key, TrustKnownHosts, "")
+			return nil
+		}
 		var ke *knownhosts.KeyError
 		if !errors.As(err, &ke) {
 			return err
@@ -312,6 +328,50 @@ func appendToFile(file string, ks []*unknownKey) error {
 		return fmt.Errorf("known_hosts %s: %w", file, err)
 	}
 	return fh.Close()
+}
+
+// How a host key was trusted (VerifiedHostKey.Trust).
+const (
+	TrustKnownHosts  = "known_hosts" // recorded in known_hosts before this Connect
+	TrustAccepted    = "accepted"    // unknown, accepted through Options.ConfirmHostKeys in this Connect
+	TrustCertificate = "certificate" // a valid host certificate from a @cert-authority CA
+)
+
+// VerifiedHostKey is a host key a connection of the fleet was made with
+// (public facts only: no key material beyond its fingerprint).
+type VerifiedHostKey struct {
+	Host        string // HostConfig.Name, or the ProxyJump hop as written
+	Address     string // "host:port" as dialled
+	KeyType     string // e.g. "ssh-ed25519", or a *-cert-v01@openssh.com type
+	Fingerprint string // "SHA256:..." as OpenSSH prints it (of the certified key for a certificate)
+	Trust       string // TrustKnownHosts, TrustAccepted or TrustCertificate
+	CA          string // TrustCertificate: the CA key's type and fingerprint
+}
+
+// HostKeys lists the host keys the fleet's connections were made with
+// (jump hosts included), each once, in the order they were first verified.
+// Empty with InsecureIgnoreHostKeysForTests.
+func (f *Fleet) HostKeys() []VerifiedHostKey {
+	f.acceptedMu.Lock()
+	defer f.acceptedMu.Unlock()
+	return append([]VerifiedHostKey(nil), f.verified...)
+}
+
+func (f *Fleet) verifiedKey(display, hostname string, key ssh.PublicKey, trust, ca string) {
+	plain := key
+	if cert, ok := key.(*ssh.Certificate); ok {
+		plain = cert.Key
+	}
+	v := VerifiedHostKey{Host: display, Address: hostname, KeyType: key.Type(),
+		Fingerprint: ssh.FingerprintSHA256(plain), Trust: trust, CA: ca}
+	f.acceptedMu.Lock()
+	defer f.acceptedMu.Unlock()
+	for _, o := range f.verified {
+		if o.Host == v.Host && o.Address == v.Address && o.KeyType == v.KeyType && o.Fingerprint == v.Fingerprint {
+			return // a reconnection, or the same jump host for several hosts
+		}
+	}
+	f.verified = append(f.verified, v)
 }
 
 func (f *Fleet) acceptedThisRun(hostname string, key ssh.PublicKey) bool {

@@ -75,6 +75,7 @@ func (r *runner) connect(ctx context.Context, e *Env) (*remote.Fleet, error) {
 		e.sudoChecked = true
 		e.mu.Unlock()
 	}
+	r.recordHostKeys(fleet)
 	r.emit(Event{Kind: EventConnect, Message: fmt.Sprintf("connected to %d host(s)", len(fleet.Hosts())), Elapsed: time.Since(start)})
 	return fleet, nil
 }

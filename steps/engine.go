@@ -105,7 +105,7 @@ func newRunner(cfg RunConfig) (*runner, error) {
 	if r.op == nil {
 		r.op = NonInteractive{Yes: cfg.Yes}
 	}
-	r.op = &lockedOperator{op: r.op}
+	r.op = &lockedOperator{op: r.op, answered: r.answered}
 	if r.cfg.Renderer == nil {
 		r.cfg.Renderer = RendererFunc(func(Event) {})
 	}
@@ -377,8 +377,9 @@ func now() *time.Time {
 
 // lockedOperator serialises calls to an Operator (Parallel steps).
 type lockedOperator struct {
-	mu sync.Mutex
-	op Operator
+	mu       sync.Mutex
+	op       Operator
+	answered func(question string, yes bool) // a yes/no question was answered (the state records it)
 }
 
 func (l *lockedOperator) ConfirmHostKeys(ctx context.Context, keys []remote.NewHostKey) (map[string]bool, error) {
@@ -393,8 +394,12 @@ func (l *lockedOperator) ConfirmManual(ctx context.Context, s *Step, host string
 }
 func (l *lockedOperator) Confirm(ctx context.Context, q string, def bool) (bool, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.op.Confirm(ctx, q, def)
+	yes, err := l.op.Confirm(ctx, q, def)
+	l.mu.Unlock()
+	if err == nil && l.answered != nil {
+		l.answered(q, yes)
+	}
+	return yes, err
 }
 func (l *lockedOperator) Secret(ctx context.Context, name, prompt string) (string, error) {
 	l.mu.Lock()

@@ -39,6 +39,30 @@ func writeEvidence(path string, p *Procedure, list []*Step, st *State, red *remo
 		// as a whole is redacted below
 		fmt.Fprintf(&b, "\n## Answers\n\n%s\n", fenceLang("yaml", st.Answers))
 	}
+	if len(st.HostKeys) > 0 {
+		b.WriteString("\n## Host keys\n\nThe SSH host keys the run connected with (fingerprints as `ssh-keygen -lf` prints them) and how each was accepted.\n\n")
+		b.WriteString("| Host | Address | Key type | Fingerprint | Accepted | When |\n|---|---|---|---|---|---|\n")
+		for _, k := range st.HostKeys {
+			how := byText(k.AcceptedBy)
+			if k.CA != "" {
+				how += " (CA " + k.CA + ")"
+			} else if k.AcceptedBy != ByKnownHosts && k.AcceptedBy != ByCertificate {
+				how = "not in known_hosts: accepted " + how
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | `%s` | %s | %s |\n", mdCell(k.Host), mdCell(k.Address), mdCell(k.KeyType),
+				mdCell(k.Fingerprint), mdCell(how), k.When.Format(time.RFC3339))
+		}
+	}
+	if len(st.Questions) > 0 {
+		b.WriteString("\n## Questions answered\n\n| Step | Question | Answer | Given | When |\n|---|---|---|---|---|\n")
+		for _, q := range st.Questions {
+			ans := "no"
+			if q.Yes {
+				ans = "yes"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", mdCell(q.Step), mdCell(q.Question), ans, mdCell(byText(q.By)), q.When.Format(time.RFC3339))
+		}
+	}
 	for i, s := range list {
 		ss := st.Step(s.ID)
 		if ss == nil {
@@ -60,7 +84,7 @@ func writeEvidence(path string, p *Procedure, list []*Step, st *State, red *remo
 				fmt.Fprintf(&b, "- applied: %d time(s)\n", hs.Attempts)
 			}
 			if hs.Confirmed != nil {
-				fmt.Fprintf(&b, "- manual work confirmed by the operator: %s\n", hs.Confirmed.Format(time.RFC3339))
+				fmt.Fprintf(&b, "- manual work confirmed by the operator %s: %s\n", byText(hs.ConfirmedBy), hs.Confirmed.Format(time.RFC3339))
 			}
 			if hs.Note != "" {
 				fmt.Fprintf(&b, "- note: %s\n", hs.Note)

@@ -54,6 +54,11 @@ type State struct {
 	// (journal.go): what `hawiz rollback` undoes. Paths, hashes and
 	// service states only, never a file's content.
 	Journal []*Change `json:"journal,omitempty"`
+	// HostKeys are the host keys the run connected with and how each was
+	// trusted; Questions the yes/no questions its steps asked, answered
+	// (confirm.go). Older state files have neither.
+	HostKeys  []*HostKey  `json:"host_keys,omitempty"`
+	Questions []*Question `json:"questions,omitempty"`
 }
 
 // StepState is one step's progress.
@@ -74,7 +79,10 @@ type HostState struct {
 	Evidence  string     `json:"verify_evidence,omitempty"`
 	Error     string     `json:"error,omitempty"`
 	Confirmed *time.Time `json:"manual_confirmed,omitempty"`
-	Note      string     `json:"note,omitempty"` // e.g. "skipped by --skip"
+	// ConfirmedBy is how Confirmed was given (ByTUI, ByPrompt,
+	// ByConfirmFlag, ByDemo; confirm.go); "" in older state files.
+	ConfirmedBy string `json:"manual_confirmed_by,omitempty"`
+	Note        string `json:"note,omitempty"` // e.g. "skipped by --skip"
 }
 
 // Step returns the state of step id, or nil.

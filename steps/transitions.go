@@ -89,7 +89,7 @@ func (h *hostRun) confirmByFlag() error {
 	if h.s.Manual == nil || !slices.Contains(h.r.cfg.Confirm, h.s.ID) {
 		return nil
 	}
-	if err := h.r.set(cacheOnly, func() { h.hs.Confirmed, h.hs.Note = now(), "" }); err != nil {
+	if err := h.r.set(cacheOnly, func() { h.hs.Confirmed, h.hs.ConfirmedBy, h.hs.Note = now(), ByConfirmFlag, "" }); err != nil {
 		return err
 	}
 	h.r.emit(h.event(EventConfirmed, "confirmed with --confirm"))
@@ -187,7 +187,7 @@ func (h *hostRun) awaitManual(ctx context.Context) (hostFlow, error) {
 		}
 		return flowEnd, &StoppedError{Reason: "manual step " + h.s.ID + ": " + err.Error(), Resume: r.resumeCmd(), Err: err}
 	}
-	if err := r.set(durable, func() { h.hs.Confirmed = now(); h.hs.Note = "" }); err != nil {
+	if err := r.set(durable, func() { h.hs.Confirmed, h.hs.ConfirmedBy, h.hs.Note = now(), answersBy(r.op), "" }); err != nil {
 		return flowEnd, err
 	}
 	r.emit(h.event(EventConfirmed, "confirmed by the operator"))

@@ -148,6 +148,9 @@ func ask[T any](ctx context.Context, b *Bridge, msg tea.Msg, reply chan T) (T, e
 	}
 }
 
+// AnswersBy implements steps.AnswerSource: the TUI's answers are given in it.
+func (b *Bridge) AnswersBy() string { return steps.ByTUI }
+
 // ConfirmHostKeys implements steps.Operator.
 func (b *Bridge) ConfirmHostKeys(ctx context.Context, keys []remote.NewHostKey) (map[string]bool, error) {
 	r := make(chan map[string]bool, 1)

@@ -209,6 +209,9 @@ func (o *LineOperator) readLine(ctx context.Context, prompt string) (string, err
 	return o.input().line(ctx, o.Out, prompt)
 }
 
+// AnswersBy implements steps.AnswerSource: answers typed at a line prompt.
+func (o *LineOperator) AnswersBy() string { return steps.ByPrompt }
+
 func (o *LineOperator) ConfirmHostKeys(ctx context.Context, keys []remote.NewHostKey) (map[string]bool, error) {
 	fmt.Fprintln(o.Out, "These hosts are not in known_hosts. Compare the fingerprints with the servers' own (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub):")
 	for _, k := range keys {

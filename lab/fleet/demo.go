@@ -322,6 +322,9 @@ func (o *Operator) info(msg string) {
 	o.R.Event(steps.Event{Kind: steps.EventInfo, Message: msg})
 }
 
+// AnswersBy implements steps.AnswerSource: the demo confirms by itself.
+func (o *Operator) AnswersBy() string { return steps.ByDemo }
+
 func (o *Operator) ConfirmHostKeys(_ context.Context, keys []remote.NewHostKey) (map[string]bool, error) {
 	m := map[string]bool{}
 	for _, k := range keys {
