@@ -157,9 +157,6 @@ func TestEvidenceHostKeysAndConfirmations(t *testing.T) {
 		t.Fatalf("resume --confirm: %v", err)
 	}
 	ev = readEvidence(t, stB)
-	if os.Getenv("SHOW_EV") != "" {
-		t.Log(ev)
-	}
 	for i, h := range []string{"h1", "h2"} {
 		if re := hostKeyRow(t, l, i, h, "already in known_hosts"); !re.MatchString(ev) {
 			t.Errorf("no host key row %s in the evidence:\n%s", re, ev)
