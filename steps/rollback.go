@@ -44,7 +44,8 @@ type undo struct {
 // undos lists what undoes journal, in the order to do it: newest change
 // first, except that a restart (of a service active before the run) is
 // moved after the restore of every file the run changed on that host
-// before it, so the service reads the restored files.
+// before it, so the service reads the restored files; several restarts of
+// one service on a host are undone by one (the newest's).
 func undos(journal []*Change) []undo {
 	rev := slices.Clone(journal)
 	slices.SortFunc(rev, func(a, b *Change) int { return b.Seq - a.Seq })
@@ -67,7 +68,11 @@ func undos(journal []*Change) []undo {
 			case c.WasActive && c.Action == remote.ServiceStop:
 				out = append(out, undo{c, undoStart})
 			case c.WasActive && c.Action == remote.ServiceRestart:
-				restarts = append(restarts, undo{c, undoRestart})
+				// one restart per service and host: the newest, which goes
+				// after the restore of every file an older one would wait for
+				if !slices.ContainsFunc(restarts, func(r undo) bool { return sameService(r.c, c) }) {
+					restarts = append(restarts, undo{c, undoRestart})
+				}
 			case !c.WasActive && (c.Action == remote.ServiceStart || c.Action == remote.ServiceRestart):
 				out = append(out, undo{c, undoStop})
 			} // start of an active service, stop of a stopped one: nothing to undo
@@ -89,6 +94,14 @@ func undos(journal []*Change) []undo {
 		out = slices.Insert(out, pos, r)
 	}
 	return out
+}
+
+func sameService(a, b *Change) bool {
+	if a.Host != b.Host || a.Service != b.Service || a.Manager == nil || b.Manager == nil {
+		return false
+	}
+	m, n := a.Manager, b.Manager
+	return m.Kind == n.Kind && slices.Equal(m.Command, n.Command) && slices.Equal(m.IsActive, n.IsActive) && m.StopStart == n.StopStart
 }
 
 func isSHA256(s string) bool {
@@ -169,14 +182,16 @@ func rollbackSteps(us []undo, manualOM bool) []*Step {
 			Why:   "nothing is written until every host was checked: a symbolic link where hawiz wrote a file, or a backup that no longer holds what it replaced, stops the rollback here",
 			Hosts: hosts, Mode: Parallel, After: []string{},
 			Actions: []string{"read each file's and backup's hash; refuse symbolic links"},
-			Check: func(context.Context, *Env, string) (bool, string, error) {
-				return false, "checked again at every rollback", nil
+			// The check is the preflight itself, run at every invocation:
+			// it holds (done, with what it found) or stops the rollback.
+			Check: func(ctx context.Context, e *Env, host string) (bool, string, error) {
+				ev, err := preflightHost(ctx, e, host, us)
+				return err == nil, ev, err
 			},
-			Verify: func(ctx context.Context, e *Env, host string) (string, error) { return preflightHost(ctx, e, host, us) },
 		})
 	}
-	for _, u := range us {
-		list = append(list, undoStep(u))
+	for i, u := range us {
+		list = append(list, undoStep(u, i))
 	}
 	if manualOM {
 		list = append(list, &Step{
@@ -268,7 +283,29 @@ func fileState(ctx context.Context, h *remote.Host, path string, sudo bool) (str
 	return fi.SHA256, nil
 }
 
-func undoStep(u undo) *Step {
+// svcKey is the fact that records, for a service on a host, the position
+// (in the rollback's undo list) of the last undo that started, stopped or
+// restarted it. An undo of that service earlier in the list is superseded
+// once a later one acted: its check says done without reading the state
+// the later undo left (a second rollback would otherwise stop a service
+// the rollback stopped and started again, and start it again).
+func svcKey(c *Change) string { return "rollback.service." + c.Host + "." + c.Service }
+
+// superseded reports whether an undo after pos in the list already acted
+// on c's service (svcKey).
+func superseded(e *Env, c *Change, pos int) (bool, string) {
+	v, ok := e.Fact(svcKey(c))
+	if !ok {
+		return false, ""
+	}
+	last, err := strconv.Atoi(v)
+	if err != nil || last <= pos {
+		return false, ""
+	}
+	return true, fmt.Sprintf("%s on %s: a later undo of the rollback already acted on it (this one is superseded)", c.Service, c.Host)
+}
+
+func undoStep(u undo, pos int) *Step {
 	c := u.c
 	s := &Step{ID: u.id(), Title: u.what(), Hosts: []string{c.Host}, Mode: Once,
 		Why:     fmt.Sprintf("undoes change %d, made by step %s", c.Seq, c.Step),
@@ -313,6 +350,9 @@ func undoStep(u undo) *Step {
 		state := map[bool]string{true: "active", false: "not active"}
 		if u.kind != undoRestart { // a restart is done once (the engine records it); start and stop are checked
 			s.Check = func(ctx context.Context, e *Env, host string) (bool, string, error) {
+				if done, why := superseded(e, c, pos); done {
+					return true, why, nil
+				}
 				h, err := e.Host(host)
 				if err != nil {
 					return false, "", err
@@ -326,10 +366,14 @@ func undoStep(u undo) *Step {
 			if err != nil {
 				return err
 			}
+			e.SetFact(svcKey(c), strconv.Itoa(pos)) // saved before the action: an earlier undo of it is superseded from here on
 			_, err = h.Service(ctx, *c.Manager, c.Service, act, c.Sudo)
 			return err
 		}
 		s.Verify = func(ctx context.Context, e *Env, host string) (string, error) {
+			if done, why := superseded(e, c, pos); done {
+				return why, nil
+			}
 			h, err := e.Host(host)
 			if err != nil {
 				return "", err

@@ -66,6 +66,47 @@ func rbProcedure() *steps.Procedure {
 	return p
 }
 
+// rbSeqProcedure is one step that does ops, in order, on each host.
+func rbSeqProcedure(name string, ops ...func(ctx context.Context, h *remote.Host) error) *steps.Procedure {
+	p := rbProcedure()
+	p.Name = name
+	p.Steps = func(sa steps.Answers) ([]*steps.Step, error) {
+		a := sa.(*steptest.Answers)
+		return []*steps.Step{{ID: name, Title: name, Hosts: []string{a.Hosts[0].Name, a.Hosts[1].Name}, Mode: steps.EachInOrder,
+			Apply: func(ctx context.Context, e *steps.Env, host string) error {
+				h, err := e.Host(host)
+				if err != nil {
+					return err
+				}
+				for _, op := range ops {
+					if err := op(ctx, h); err != nil {
+						return err
+					}
+				}
+				return nil
+			}}}, nil
+	}
+	return p
+}
+
+func rbSvc(act remote.ServiceAction) func(ctx context.Context, h *remote.Host) error {
+	return func(ctx context.Context, h *remote.Host) error {
+		_, err := h.Service(ctx, rbManager, "svc", act, false)
+		return err
+	}
+}
+
+func rbWriteConf(ctx context.Context, h *remote.Host) error {
+	_, err := h.WriteFile(ctx, "conf.txt", []byte("new\n"), remote.WriteOptions{Backup: true})
+	return err
+}
+
+// rbBounceProcedure is what Micetro's HA procedure does to a secondary:
+// stop svc, write conf.txt (with a backup), start svc again.
+func rbBounceProcedure() *steps.Procedure {
+	return rbSeqProcedure("rb-bounce", rbSvc(remote.ServiceStop), rbWriteConf, rbSvc(remote.ServiceStart))
+}
+
 type rbWorld struct {
 	lab   *steptest.Lab
 	state string
@@ -79,9 +120,11 @@ func (w *rbWorld) file(i int, name string) (string, bool) {
 
 // newRBWorld: before the run each host has conf.txt "old", mode 0640, svc
 // and other running, third stopped; then the run.
-func newRBWorld(t *testing.T) *rbWorld {
+func newRBWorld(t *testing.T) *rbWorld { t.Helper(); return newRBWorldWith(t, rbProcedure()) }
+
+func newRBWorldWith(t *testing.T, src *steps.Procedure) *rbWorld {
 	t.Helper()
-	w := &rbWorld{lab: steptest.NewLab(t), src: rbProcedure()}
+	w := &rbWorld{lab: steptest.NewLab(t), src: src}
 	w.state = filepath.Join(w.lab.Dir, "state.json")
 	for _, r := range w.lab.Roots {
 		os.WriteFile(filepath.Join(r, "conf.txt"), []byte("old\n"), 0o640)
@@ -204,6 +247,61 @@ func TestRollbackUndoesRun(t *testing.T) {
 	cfg, _ = w.rollbackConfig(t)
 	if _, err := steps.Run(context.Background(), cfg); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A service the run stopped and started again (around a file write) is
+// stopped, the file restored, and started again by the rollback; a second
+// rollback neither stops nor starts it again (the stop's undo is not
+// re-checked against the state the later start's undo left), and re-runs
+// nothing with a warning. Failed before: the second rollback found svc
+// active where undo "stop" wanted it stopped, stopped it and started it.
+func TestRollbackSecondRunLeavesServicesAlone(t *testing.T) {
+	w := newRBWorldWith(t, rbBounceProcedure())
+	for round := 1; round <= 3; round++ {
+		cfg, rec := w.rollbackConfig(t)
+		if _, err := steps.Run(context.Background(), cfg); err != nil {
+			t.Fatalf("rollback %d: %v", round, err)
+		}
+		for i := range w.lab.Roots {
+			if c, _ := w.file(i, "conf.txt"); c != "old\n" {
+				t.Errorf("rollback %d, host %d: conf.txt %q", round, i, c)
+			}
+			if _, on := w.file(i, "svc.on"); !on {
+				t.Errorf("rollback %d, host %d: svc not running", round, i)
+			}
+			log, _ := w.file(i, "svc.log")
+			// the run's start read "new", the rollback's start "old"; no other start
+			if log != "start svc: new\nstart svc: old\n" {
+				t.Errorf("rollback %d, host %d: svc.log %q", round, i, log)
+			}
+		}
+		if round == 1 {
+			continue
+		}
+		for _, e := range rec.Kinds(steps.EventApply) {
+			t.Errorf("rollback %d applied %s on %s", round, e.Step, e.Host)
+		}
+		for _, e := range rec.Kinds(steps.EventWarning) {
+			t.Errorf("rollback %d warned: %s %s %s", round, e.Step, e.Host, e.Message)
+		}
+	}
+}
+
+// A run that restarted a running service twice (Micetro's primary: after
+// naming it and after registering it) is undone by one restart, after the
+// file is restored. Failed before: the rollback restarted svc twice.
+func TestRollbackRestartsOnce(t *testing.T) {
+	w := newRBWorldWith(t, rbSeqProcedure("rb-restarts", rbWriteConf, rbSvc(remote.ServiceRestart), rbSvc(remote.ServiceRestart)))
+	cfg, _ := w.rollbackConfig(t)
+	if _, err := steps.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	for i := range w.lab.Roots {
+		log, _ := w.file(i, "svc.log")
+		if log != "restart svc: new\nrestart svc: new\nrestart svc: old\n" {
+			t.Errorf("host %d: svc.log %q, want the run's two restarts and one of the rollback's", i, log)
+		}
 	}
 }
 
