@@ -57,11 +57,33 @@ func (s *finishScreen) view(title string) string {
 	if s.log != nil {
 		return s.log.view(title)
 	}
-	return s.ui.frame(title, wrapWords(s.body(), s.ui.w),
+	return s.ui.frame(title, s.body(),
 		[]key.Binding{s.ui.keys.Transcript, key.NewBinding(key.WithKeys("q"), key.WithHelp("enter/q", "exit"))})
 }
 
+// body is the screen's text, wrapped to its width at spaces, except the
+// paths of the run's files, which are never broken (fileLines).
 func (s *finishScreen) body() string {
+	var kept []string
+	keep := func(block string) string { // a block laid out already: not wrapped again
+		kept = append(kept, block)
+		return "\x00"
+	}
+	parts := strings.Split(s.text(keep), "\x00")
+	var b strings.Builder
+	for i, p := range parts {
+		b.WriteString(wrapWords(p, s.ui.w))
+		if i < len(kept) {
+			b.WriteString(kept[i])
+		}
+	}
+	return b.String()
+}
+
+// text is the screen's text, unwrapped but for the blocks given to keep
+// (the paths of the run's files, commands to copy), which are laid out
+// already and must not be wrapped again.
+func (s *finishScreen) text(keep func(string) string) string {
 	st, run, runErr, statePath := s.ui.st, s.run, s.err, s.run.statePath
 	var b strings.Builder
 	var done, skipped, failed int
@@ -113,15 +135,21 @@ func (s *finishScreen) body() string {
 		return b.String()
 	}
 	if statePath != "" && !refused {
-		fmt.Fprintf(&b, "\nEvidence report: %s\nTranscript:      %s\nState:           %s\n",
-			steps.EvidencePath(statePath), steps.TranscriptPath(statePath), statePath)
+		b.WriteString("\n" + keep(fileLines(s.ui.w, [][2]string{{"Evidence report:", steps.EvidencePath(statePath)},
+			{"Transcript:", steps.TranscriptPath(statePath)}, {"State:", statePath}})))
 	}
 	b.WriteString("\n" + st.title.Render("Next") + "\n")
 	switch {
 	case runErr == nil:
 		b.WriteString("Keep the evidence report with the change record.\n")
 		if s.proc != nil {
-			fmt.Fprintf(&b, "Audit later without changing anything: hawiz check %s --state %s\n", s.proc.Name, statePath)
+			lead, cmd := "Audit later without changing anything:", "hawiz check "+s.proc.Name+" --state "+shellQuote(statePath)
+			if ansi.StringWidth(lead+" "+cmd) <= s.ui.w {
+				lead += " "
+			} else {
+				lead += "\n"
+			}
+			b.WriteString(lead + keep(commandLines(cmd, s.ui.w)) + "\n")
 		}
 	case s.cfg.ResumeHint != "" && steps.ExitCode(runErr) == steps.ExitStopped:
 		b.WriteString("Continue where it stopped: " + st.key.Render(s.cfg.ResumeHint) + "\n")
@@ -132,13 +160,41 @@ func (s *finishScreen) body() string {
 		} else {
 			lead += "\n" // the command on lines of its own, to copy
 		}
-		b.WriteString(lead + st.key.Render(commandLines(cmd, s.ui.w)) + "\n(or run hawiz again and pick the run under Resume)\n")
+		b.WriteString(lead + keep(st.key.Render(commandLines(cmd, s.ui.w))) + "\n(or run hawiz again and pick the run under Resume)\n")
 	case refused:
 		b.WriteString("Nothing was changed by this refusal. Settle the cause above, then run hawiz again.\n")
 	case s.cfg.ResumeHint != "":
 		b.WriteString("Fix the cause above, then " + s.cfg.ResumeHint + ".\n")
 	default:
 		b.WriteString("Fix the cause above, then run hawiz again and pick the run under Resume.\n")
+	}
+	return b.String()
+}
+
+// fileLines lists files as "label path" lines, the paths aligned, each on
+// the label's line when every one fits in w cells; else each path on a line
+// of its own under its label, whole: a path is never broken across lines
+// (not even at a space in it), to be copied as it is.
+func fileLines(w int, files [][2]string) string {
+	lw := 0
+	for _, f := range files {
+		lw = max(lw, ansi.StringWidth(f[0]))
+	}
+	fits := true
+	for _, f := range files {
+		fits = fits && lw+1+ansi.StringWidth(f[1]) <= w
+	}
+	var b strings.Builder
+	for _, f := range files {
+		if fits {
+			fmt.Fprintf(&b, "%-*s %s\n", lw, f[0], f[1])
+			continue
+		}
+		ind := "  "
+		if len(ind)+ansi.StringWidth(f[1]) > w {
+			ind = ""
+		}
+		b.WriteString(f[0] + "\n" + ind + f[1] + "\n")
 	}
 	return b.String()
 }
@@ -181,7 +237,7 @@ func commandLines(cmd string, w int) string {
 	}
 	var lines []string
 	cur := ""
-	for _, f := range strings.Fields(cmd) {
+	for _, f := range shellFields(cmd) {
 		switch {
 		case cur == "":
 			cur = f
@@ -193,6 +249,46 @@ func commandLines(cmd string, w int) string {
 		}
 	}
 	return strings.Join(append(lines, cur), "\n")
+}
+
+// shellFields splits a shell command at the spaces between its words: not
+// at a space inside single quotes or after a backslash ('a b', a\ b).
+func shellFields(cmd string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted, esc := false, false
+	for _, c := range cmd {
+		switch {
+		case esc:
+			esc = false
+		case c == '\\' && !quoted:
+			esc = true
+		case c == '\'':
+			quoted = !quoted
+		case c == ' ' && !quoted:
+			if cur.Len() > 0 {
+				out = append(out, cur.String())
+				cur.Reset()
+			}
+			continue
+		}
+		cur.WriteRune(c)
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it (as the engine's
+// resume commands do).
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("/._-+=:,@", c))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // resumeCmd is the command that continues a stopped run, if any.
