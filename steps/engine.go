@@ -127,7 +127,19 @@ func (r *runner) close() {
 }
 
 func (r *runner) resumeCmd() string {
+	if r.cfg.ResumeCommand != "" {
+		return r.cfg.ResumeCommand
+	}
 	return "hawiz resume --state " + shellQuote(r.path)
+}
+
+// resumeWith is resumeCmd with flag, which gets past where the run stopped
+// (none with a ResumeCommand: its operator answers there).
+func (r *runner) resumeWith(flag string) string {
+	if r.cfg.ResumeCommand != "" {
+		return r.cfg.ResumeCommand
+	}
+	return r.resumeCmd() + " " + flag
 }
 
 func shellQuote(s string) string {

@@ -20,6 +20,11 @@ type RunConfig struct {
 	// Resume continues an existing state (`hawiz resume`). Without it the
 	// state must not exist yet, unless that run finished (status done).
 	Resume bool
+	// ResumeCommand, when set, is the command hawiz prints to continue a
+	// stopped run instead of `hawiz resume --state FILE` (the demo: its
+	// fleet is gone once it exits, `hawiz demo` resumes it). Flags that get
+	// past where the run stopped are not added to it.
+	ResumeCommand string
 
 	Renderer Renderer // nil = discard
 	Operator Operator // nil = NonInteractive{Yes: Yes}

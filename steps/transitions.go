@@ -180,7 +180,7 @@ func (h *hostRun) awaitManual(ctx context.Context) (hostFlow, error) {
 			h.hs.Note = "waiting for the operator's confirmation"
 			r.mu.Unlock()
 			return flowEnd, &StoppedError{Reason: "waiting for manual step " + h.s.ID + " (" + h.s.Title + ")",
-				Resume: r.resumeCmd() + " --confirm " + h.s.ID, Err: ErrWaitingForOperator}
+				Resume: r.resumeWith("--confirm " + h.s.ID), Err: ErrWaitingForOperator}
 		}
 		if ctx.Err() != nil {
 			return flowEnd, ctx.Err()
@@ -259,7 +259,7 @@ func (h *hostRun) failed(ctx context.Context, action string, err error) (hostFlo
 		resume := r.resumeCmd()
 		var ce *ConfirmationError
 		if errors.As(err, &ce) {
-			resume += " " + ConfirmFlag // the same resume would stop at the same question
+			resume = r.resumeWith(ConfirmFlag) // the same resume would stop at the same question
 		}
 		return flowEnd, &StoppedError{Reason: fmt.Sprintf("step %s on %s is waiting for the operator (%v)", s.ID, hostOrLocal(host), err), Resume: resume, Err: err}
 	}

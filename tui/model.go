@@ -41,6 +41,9 @@ type Config struct {
 	// command (`hawiz resume --state …`). `hawiz demo` cannot use that: it
 	// says "run `hawiz demo` again to resume".
 	ResumeHint string
+	// ResumeCommand replaces the engine's `hawiz resume --state FILE` in
+	// what a stopped run prints (steps.RunConfig.ResumeCommand).
+	ResumeCommand string
 	// RemovedOnExit, when set, is asked once a run has completed: a
 	// non-empty answer is shown on the finish screen instead of the state,
 	// transcript and evidence paths and the audit hint, because those files
@@ -266,6 +269,7 @@ func (m *Model) showPlan() tea.Cmd {
 
 // startRun starts the engine on rc and shows the run screen.
 func (m *Model) startRun(rc steps.RunConfig) tea.Cmd {
+	rc.ResumeCommand = m.cfg.ResumeCommand
 	m.run = newRunScreen(&m.cfg, m.ui, planRows(m.proc, m.answers))
 	cmd := m.run.start(rc)
 	m.show(m.run)

@@ -127,3 +127,26 @@ func TestNonInteractiveConfirmationPrintsTheQuestionAndResumeGetsPast(t *testing
 		})
 	}
 }
+
+// A run given a ResumeCommand (the demo's `hawiz demo`: its fleet is gone
+// once it exits, so `hawiz resume --state …` cannot work) prints that
+// command, without flags, wherever it stops: the accessible demo printed
+// the engine's resume command (issue 17 item 8).
+func TestResumeCommandReplacesTheEngines(t *testing.T) {
+	yes := 0
+	var out bytes.Buffer
+	rc := steps.RunConfig{Procedure: confirmProc(&yes), Answers: &confirmAnswers{}, StatePath: filepath.Join(t.TempDir(), "s.json"),
+		RunName: "t", Renderer: NewPlainRenderer(&out), Operator: NonInteractiveOperator{}, ResumeCommand: "hawiz demo"}
+	o, err := steps.Run(context.Background(), rc)
+	if steps.ExitCode(err) != steps.ExitStopped {
+		t.Fatalf("run: %v (exit %d), want exit 3", err, steps.ExitCode(err))
+	}
+	if o.Resume != "hawiz demo" {
+		t.Errorf("outcome resume %q, want %q", o.Resume, "hawiz demo")
+	}
+	for _, text := range []string{err.Error(), out.String()} {
+		if strings.Contains(text, "hawiz resume") || !strings.Contains(text, "resume with: hawiz demo") {
+			t.Errorf("%q: want the ResumeCommand, not the engine's", text)
+		}
+	}
+}
