@@ -86,7 +86,9 @@ func readJournal(t *testing.T, state string) []journalEntry {
 	return st.Journal
 }
 
-func rollbackSide(state, suffix string) string { return strings.TrimSuffix(state, ".json") + ".rollback" + suffix }
+func rollbackSide(state, suffix string) string {
+	return strings.TrimSuffix(state, ".json") + ".rollback" + suffix
+}
 
 // applies lists the apply events of evs as "step host".
 func applies(evs []event) []string {
@@ -222,7 +224,7 @@ func TestRollbackMicetroHA(t *testing.T) {
 		if (last != "stop") != before.active[i] {
 			t.Errorf("%s: the rollback's last call %q (calls %v); active before the run: %v", m.Names[i], last, calls, before.active[i])
 		}
-		t.Logf("%s: run %v; rollback %v", m.Names[i], runCalls[i], calls)
+		t.Logf("%s: the rollback's systemctl calls of mmcentral: %v", m.Names[i], calls)
 	}
 	ev, err := os.ReadFile(rollbackSide(m.state, ".evidence.md"))
 	if err != nil {

@@ -150,3 +150,31 @@ func (h *Host) IsSymlink(ctx context.Context, path string, sudo bool) (_ bool, e
 	}
 	return out == "hawiz-link:yes", nil
 }
+
+// RunService runs c, a service action a of the service name that the
+// caller renders and runs itself (its own timeout and streamed output, as
+// Ops Manager's control script needs), with the change hook: with a hook
+// set, the state just before is read with m, then c runs, then the state
+// after is read, and the hook is told both and m, so that a rollback can
+// act on the service again. The hook is told whenever c was started (it
+// may have acted even when it failed or its connection dropped); a state
+// that could not be read before makes the change's StateKnown false, one
+// that could not be read after is reported not active. c's
+// result and error are returned as Run's. Without a hook, or for
+// ServiceIsActive, it is Run.
+func (h *Host) RunService(ctx context.Context, m ServiceManager, name string, a ServiceAction, sudo bool, c Cmd) (Result, error) {
+	if a == ServiceIsActive || !h.watchesChanges() {
+		return h.Run(ctx, c)
+	}
+	was, serr := h.service(ctx, m, name, ServiceIsActive, sudo)
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	res, err := h.Run(ctx, c)
+	active := false // also when the state after cannot be read (as serviceChange's after a failed action)
+	if ctx.Err() == nil {
+		active, _ = h.service(ctx, m, name, ServiceIsActive, sudo)
+	}
+	h.reportChange(Change{Service: name, Manager: m, Action: a, WasActive: was, StateKnown: serr == nil, Active: active, Sudo: sudo})
+	return res, err
+}

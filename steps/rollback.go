@@ -211,6 +211,11 @@ func rollbackSteps(us []undo, manualOM bool) []*Step {
 	return list
 }
 
+// leftText is the evidence of a file left as it is, holding cur.
+func leftText(c *Change, cur string) string {
+	return fmt.Sprintf("LEFT AS IT IS: %s was changed after hawiz wrote it (sha256 %s; hawiz wrote %s, before the run %s): restore it by hand if it should be", c.Path, cur, c.After, c.Before)
+}
+
 // leftKey is the fact that records a file left as it was found (the hash
 // found; "" once restored).
 func leftKey(c *Change) string { return "rollback.left." + strconv.Itoa(c.Seq) }
@@ -283,18 +288,26 @@ func fileState(ctx context.Context, h *remote.Host, path string, sudo bool) (str
 	return fi.SHA256, nil
 }
 
-// svcKey is the fact that records, for a service on a host, the position
-// (in the rollback's undo list) of the last undo that started, stopped or
-// restarted it. An undo of that service earlier in the list is superseded
-// once a later one acted: its check says done without reading the state
-// the later undo left (a second rollback would otherwise stop a service
-// the rollback stopped and started again, and start it again).
-func svcKey(c *Change) string { return "rollback.service." + c.Host + "." + c.Service }
+// targetKey is the fact that records, for a file or a service on a host,
+// the position (in the rollback's undo list) of the last undo that acted
+// on it (wrote or removed the file; started, stopped or restarted the
+// service), saved before it acts. An undo of the same target earlier in
+// the list is superseded once a later one acted: its check says done
+// without comparing with the state the later undo left (else a second
+// rollback would stop a service the rollback stopped and started again,
+// and start it again; or take a file the rollback restored through two
+// writes for one changed since and name it "left as it is").
+func targetKey(c *Change) string {
+	if c.Kind == ChangeService {
+		return "rollback.service." + c.Host + "." + c.Service
+	}
+	return "rollback.file." + c.Host + "." + c.Path
+}
 
 // superseded reports whether an undo after pos in the list already acted
-// on c's service (svcKey).
+// on c's file or service (targetKey).
 func superseded(e *Env, c *Change, pos int) (bool, string) {
-	v, ok := e.Fact(svcKey(c))
+	v, ok := e.Fact(targetKey(c))
 	if !ok {
 		return false, ""
 	}
@@ -302,7 +315,11 @@ func superseded(e *Env, c *Change, pos int) (bool, string) {
 	if err != nil || last <= pos {
 		return false, ""
 	}
-	return true, fmt.Sprintf("%s on %s: a later undo of the rollback already acted on it (this one is superseded)", c.Service, c.Host)
+	what := c.Path
+	if c.Kind == ChangeService {
+		what = c.Service
+	}
+	return true, fmt.Sprintf("%s on %s: a later undo of the rollback already acted on it (this one is superseded)", what, c.Host)
 }
 
 func undoStep(u undo, pos int) *Step {
@@ -313,6 +330,9 @@ func undoStep(u undo, pos int) *Step {
 	switch u.kind {
 	case undoRestore, undoRemove:
 		s.Check = func(ctx context.Context, e *Env, host string) (bool, string, error) {
+			if done, why := superseded(e, c, pos); done {
+				return true, why, nil
+			}
 			h, err := e.Host(host)
 			if err != nil {
 				return false, "", err
@@ -321,10 +341,16 @@ func undoStep(u undo, pos int) *Step {
 			if err != nil {
 				return false, "", err
 			}
+			if left, _ := e.Fact(leftKey(c)); left != "" && cur == left {
+				return true, leftText(c, cur) + " (an earlier rollback found it so)", nil // still as the operator left it: nothing to do, named again
+			}
 			return cur == c.Before, fmt.Sprintf("%s sha256 %s (before the run %s, hawiz wrote %s)", c.Path, short(cur), short(c.Before), short(c.After)), nil
 		}
-		s.Apply = func(ctx context.Context, e *Env, host string) error { return undoFile(ctx, e, host, u) }
+		s.Apply = func(ctx context.Context, e *Env, host string) error { return undoFile(ctx, e, host, u, pos) }
 		s.Verify = func(ctx context.Context, e *Env, host string) (string, error) {
+			if done, why := superseded(e, c, pos); done {
+				return why, nil
+			}
 			h, err := e.Host(host)
 			if err != nil {
 				return "", err
@@ -334,7 +360,7 @@ func undoStep(u undo, pos int) *Step {
 				return "", err
 			}
 			if left, _ := e.Fact(leftKey(c)); left != "" && cur == left {
-				return fmt.Sprintf("LEFT AS IT IS: %s was changed after hawiz wrote it (sha256 %s; hawiz wrote %s, before the run %s): restore it by hand if it should be", c.Path, cur, c.After, c.Before), nil
+				return leftText(c, cur), nil
 			}
 			if cur != c.Before {
 				return "", fmt.Errorf("host %s: %s holds sha256 %s, not %s as before the run", host, c.Path, cur, c.Before)
@@ -366,7 +392,7 @@ func undoStep(u undo, pos int) *Step {
 			if err != nil {
 				return err
 			}
-			e.SetFact(svcKey(c), strconv.Itoa(pos)) // saved before the action: an earlier undo of it is superseded from here on
+			e.SetFact(targetKey(c), strconv.Itoa(pos)) // saved before the action: an earlier undo of it is superseded from here on
 			_, err = h.Service(ctx, *c.Manager, c.Service, act, c.Sudo)
 			return err
 		}
@@ -409,10 +435,11 @@ func undoStep(u undo, pos int) *Step {
 
 // undoFile restores or removes c's file on host while it holds what hawiz
 // wrote; a file changed since is left as it is (recorded as a fact, named
-// in a warning and in the evidence). The restore is WriteFile's atomic
+// in a warning and in the evidence). pos is u's place in the undo list
+// (targetKey). The restore is WriteFile's atomic
 // replace with compare-and-swap on the hash hawiz wrote, with the backup's
 // mode and owner; the content is never logged.
-func undoFile(ctx context.Context, e *Env, host string, u undo) error {
+func undoFile(ctx context.Context, e *Env, host string, u undo, pos int) error {
 	c := u.c
 	h, err := e.Host(host)
 	if err != nil {
@@ -431,6 +458,7 @@ func undoFile(ctx context.Context, e *Env, host string, u undo) error {
 		return nil
 	}
 	e.SetFact(leftKey(c), "")
+	e.SetFact(targetKey(c), strconv.Itoa(pos)) // saved before the write: an earlier undo of the file is superseded from here on
 	if u.kind == undoRemove {
 		_, err := h.RemoveFile(ctx, c.Path, c.After, c.Sudo)
 		return err

@@ -305,6 +305,43 @@ func TestRollbackRestartsOnce(t *testing.T) {
 	}
 }
 
+// A file the run wrote twice (Ops Manager's conf-mms.properties: the LB
+// settings, then the App DB URI) is restored to its first content; a
+// second rollback does nothing and names nothing as left. Failed before:
+// the second rollback found the file (rightly) at its pre-run content where
+// the undo of the second write expected its own, and named it changed
+// after hawiz wrote it ("left as it is").
+func TestRollbackFileWrittenTwice(t *testing.T) {
+	mid := func(ctx context.Context, h *remote.Host) error {
+		_, err := h.WriteFile(ctx, "conf.txt", []byte("mid\n"), remote.WriteOptions{Backup: true})
+		return err
+	}
+	w := newRBWorldWith(t, rbSeqProcedure("rb-twice", mid, rbWriteConf))
+	for round := 1; round <= 2; round++ {
+		cfg, rec := w.rollbackConfig(t)
+		if _, err := steps.Run(context.Background(), cfg); err != nil {
+			t.Fatalf("rollback %d: %v", round, err)
+		}
+		for i := range w.lab.Roots {
+			if c, _ := w.file(i, "conf.txt"); c != "old\n" {
+				t.Errorf("rollback %d, host %d: conf.txt %q", round, i, c)
+			}
+		}
+		for _, e := range rec.Kinds(steps.EventWarning) {
+			t.Errorf("rollback %d warned: %s %s %s", round, e.Step, e.Host, e.Message)
+		}
+		if round == 2 {
+			for _, e := range rec.Kinds(steps.EventApply) {
+				t.Errorf("rollback %d applied %s on %s", round, e.Step, e.Host)
+			}
+		}
+		ev, _ := os.ReadFile(steps.EvidencePath(steps.RollbackStatePath(w.state)))
+		if strings.Contains(string(ev), "LEFT AS IT IS") {
+			t.Errorf("rollback %d: the evidence names a file left:\n%s", round, ev)
+		}
+	}
+}
+
 // A file edited after the run is left as it is and named; the rest is undone.
 func TestRollbackLeavesEditedFile(t *testing.T) {
 	w := newRBWorld(t)
@@ -331,6 +368,20 @@ func TestRollbackLeavesEditedFile(t *testing.T) {
 	ev, _ := os.ReadFile(steps.EvidencePath(steps.RollbackStatePath(w.state)))
 	if !strings.Contains(string(ev), "LEFT AS IT IS: conf.txt") {
 		t.Errorf("evidence does not name the file left:\n%s", ev)
+	}
+	// Again: the file still holds the operator's edit; nothing is applied
+	// (failed before: the undo ran again to leave it again) and the
+	// evidence still names it.
+	cfg, rec = w.rollbackConfig(t)
+	if _, err := steps.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range rec.Kinds(steps.EventApply) {
+		t.Errorf("second rollback applied %s on %s", e.Step, e.Host)
+	}
+	ev, _ = os.ReadFile(steps.EvidencePath(steps.RollbackStatePath(w.state)))
+	if !strings.Contains(string(ev), "LEFT AS IT IS: conf.txt") {
+		t.Errorf("second rollback's evidence does not name the file left:\n%s", ev)
 	}
 }
 

@@ -205,14 +205,36 @@ func (l layout) serviceArgv(action string) []string {
 
 func (l layout) describe(action string) string { return strings.Join(l.serviceArgv(action), " ") }
 
-// service runs start|stop|status; status reports running (exit 0).
+// service runs start|stop|status; status reports running (exit 0). A
+// start or stop goes through RunService, so the run's change journal
+// records it (the state before and after, and how to act on the service
+// again) and a rollback can return it to its earlier state.
 func service(ctx context.Context, e *steps.Env, h *remote.Host, l layout, action string, timeout time.Duration) (remote.Result, error) {
 	argv := l.serviceArgv(action)
 	c := remote.Cmd{Program: argv[0], Args: argv[1:], Sudo: l.Sudo, Timeout: timeout}
-	if action != "status" {
-		c.OnLine = func(_, line string) { e.Output(h.Name(), line) }
+	if action == "status" {
+		return h.Run(ctx, c)
 	}
-	return h.Run(ctx, c)
+	c.OnLine = func(_, line string) { e.Output(h.Name(), line) }
+	return h.RunService(ctx, l.remoteManager(), l.Service, remote.ServiceAction(action), l.Sudo, c)
+}
+
+// remoteManager is l's service manager as remote.Host.Service takes it:
+// the same commands as serviceArgv, the state from "status" (LSB: 0
+// running).
+func (l layout) remoteManager() remote.ServiceManager {
+	switch l.Manager {
+	case "systemctl":
+		return remote.ServiceManager{Kind: "systemctl"}
+	case "command":
+		st := make([]string, len(l.Command))
+		for i, a := range l.Command {
+			st[i] = strings.ReplaceAll(a, "{action}", "status")
+		}
+		return remote.ServiceManager{Kind: "command", Command: l.Command, IsActive: st}
+	default:
+		return remote.ServiceManager{Kind: "service"}
+	}
 }
 
 // running asks the service manager (LSB: status 0 running, 3 not running).
