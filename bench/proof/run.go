@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -256,6 +257,12 @@ func replay(l *lab, acts []*action) time.Duration {
 		}()
 	}
 	wg.Wait()
+	// sshd refuses more than MaxSessions (10) sessions on one connection
+	// ("open failed"); hawiz's own actions wait for a slot the same way.
+	slots := map[string]chan struct{}{}
+	for h := range hosts {
+		slots[h] = make(chan struct{}, 10)
+	}
 	for i, a := range acts {
 		wg.Add(1)
 		go func() {
@@ -265,7 +272,15 @@ func replay(l *lab, acts []*action) time.Duration {
 				cond.Wait()
 			}
 			mu.Unlock()
+			slots[a.Host] <- struct{}{}
+			defer func() { <-slots[a.Host] }()
 			s, err := clients[a.Host].NewSession()
+			// A session closed a moment ago may still count on sshd's side:
+			// back off and try again, as hawiz does (remote/run.go).
+			for try := 0; try < 200 && isMaxSessions(err); try++ {
+				time.Sleep(5 * time.Millisecond)
+				s, err = clients[a.Host].NewSession()
+			}
 			if err != nil {
 				die("floor session %s: %v", a.Host, err)
 			}
@@ -383,4 +398,11 @@ func breakdown(file string) (wall time.Duration, parts map[string]time.Duration)
 		}
 	}
 	return t1.Sub(t0), parts
+}
+
+// isMaxSessions: sshd refused a session channel because the connection has
+// MaxSessions open ("open failed").
+func isMaxSessions(err error) bool {
+	var oe *ssh.OpenChannelError
+	return errors.As(err, &oe) && oe.Reason == ssh.ConnectionFailed
 }
