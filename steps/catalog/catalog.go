@@ -12,7 +12,7 @@ import (
 func All() []*steps.Procedure {
 	return append([]*steps.Procedure{
 		micetro.CentralHA(), micetro.CentralUpgrade(), micetro.RemoveMember(),
-		opsmanager.HA(), opsmanager.UpgradeProcedure(),
+		opsmanager.HA(), opsmanager.UpgradeProcedure(), opsmanager.RemoveServer(),
 	}, testProcedures()...)
 }
 
