@@ -266,9 +266,9 @@ func parseDF(out string) (Disk, error) {
 type TimeState int
 
 const (
-	TimeUnknown  TimeState = iota // no time service answered, or its answer was not understood
-	TimeSynced                    // the service says the clock is synchronised
-	TimeNotSynced                 // the service says it is not
+	TimeUnknown   TimeState = iota // no time service answered, or its answer was not understood
+	TimeSynced                     // the service says the clock is synchronised
+	TimeNotSynced                  // the service says it is not
 )
 
 // TimeSync is what TimeSync found.
@@ -359,7 +359,7 @@ func parseTimeSync(out string) TimeSync {
 		ts := TimeSync{Source: "ntpq -pn", State: TimeNotSynced, Evidence: "no peer selected (no line starting with *)"}
 		for _, l := range strings.Split(body, "\n") {
 			if strings.HasPrefix(l, "*") {
-				ts.State, ts.Evidence = TimeSynced, "system peer "+strings.Fields(l[1:]+" ?")[0]
+				ts.State, ts.Evidence = TimeSynced, "system peer "+strings.Fields(l[1:] + " ?")[0]
 				break
 			}
 		}

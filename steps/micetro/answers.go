@@ -107,6 +107,14 @@ type Common struct {
 	// StartWait is how long Central may take to listen on 1231 after a
 	// start; default 60s.
 	StartWait time.Duration `yaml:"start_wait,omitempty" advanced:"true" help:"how long Central may take to listen on 1231 after a start" example:"2m" default:"60s"`
+	// Database is the database server as the members reach it, host:port
+	// (an IPv6 address in brackets). Optional: with it, preflight proves
+	// from every member that a TCP connection to it opens before anything
+	// changes. preferences.cfg's DatabaseServer has forms hawiz cannot turn
+	// into one address and port reliably (an MSSQL named instance found
+	// through SQL Browser, /etc/hosts entries for PostgreSQL HA, an Always
+	// On listener, C4, C5): its value is shown in a warning instead.
+	Database string `yaml:"database,omitempty" advanced:"true" help:"the database server as the members reach it, host:port; checked from every member before any change" example:"sql1.example.com:1433" default:"not checked (preflight warns and shows preferences.cfg's DatabaseServer)"`
 }
 
 func (c *Common) validate(es *steps.FieldErrors, needPriority bool) {
@@ -201,6 +209,11 @@ func (c *Common) validateSettings(es *steps.FieldErrors) {
 	for _, m := range c.Members {
 		if m.Host.OS == "windows" {
 			windows = true
+		}
+	}
+	if c.Database != "" {
+		if _, err := steps.ParseTarget(c.Database, 0, "the database server"); err != nil {
+			es.Add("database", "%v", err)
 		}
 	}
 	if c.PreferencesPath != "" && !path.IsAbs(c.PreferencesPath) && !isWindowsAbs(c.PreferencesPath) {

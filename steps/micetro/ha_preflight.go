@@ -37,7 +37,7 @@ func preflightStep(a *HAAnswers) *steps.Step {
 			"check sudo on every member",
 			"read preferences.cfg on every member: a database of MSSQL or PostgreSQL, the same database lines everywhere, no typographic quotes",
 			"read every member's clock (within " + a.MaxClockSkew.String() + ") and Central version (the same everywhere)",
-		}, a.pathNotes()...),
+		}, append(a.netPreflightActions(), a.pathNotes()...)...),
 		Check: run,
 		Verify: func(ctx context.Context, e *steps.Env, h string) (string, error) {
 			_, ev, err := run(ctx, e, h)
@@ -76,8 +76,17 @@ func preflight(ctx context.Context, e *steps.Env, a *HAAnswers) (string, error) 
 	if err := recordCompleteBefore(ctx, e, a, facts); err != nil {
 		return "", err
 	}
+	runs, _, errs := runningAll(ctx, e, &a.Common)
+	if err := errors.Join(errs...); err != nil {
+		return "", err
+	}
+	nev, err := netPreflight(ctx, e, &a.Common, runs, facts[0].prefs.DatabaseLines()["databaseserver"])
+	if err != nil {
+		return "", err
+	}
 	ev := fmt.Sprintf("%d members; database %s %s; Central %s everywhere; clock skew ≤ %v",
 		len(a.Members), facts[0].backend, facts[0].prefs.DatabaseLines()["databaseserver"], facts[0].version, skew)
+	ev += "\n" + nev
 	for _, f := range facts {
 		if f.noFwd {
 			ev += "; " + f.fwd

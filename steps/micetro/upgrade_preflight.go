@@ -51,7 +51,8 @@ func upgradePreflightActions(a *UpgradeAnswers) []string {
 	if a.anyOS(true) {
 		acts = append(acts, "on every Windows member still to upgrade: the session is an elevated administrator; its upload directory and every directory above it are no link or junction, owned by SYSTEM, Administrators, TrustedInstaller or the SSH user, and let no other account delete, rename or re-permission what is in them")
 	}
-	return acts
+	acts = append(acts, "on every member still to upgrade: its upload directory has free space for the installer × 4 (the .tgz and its extracted tree; × 2 for a Windows installer or an install_command)")
+	return append(acts, a.netPreflightActions()...)
 }
 
 func upgradePreflight(ctx context.Context, e *steps.Env, a *UpgradeAnswers) (string, error) {
@@ -61,13 +62,14 @@ func upgradePreflight(ctx context.Context, e *steps.Env, a *UpgradeAnswers) (str
 		}
 	}
 	vers := make([]string, len(a.Members))
+	space := make([]string, len(a.Members))
 	errs := make([]error, len(a.Members))
 	var wg sync.WaitGroup
 	for i := range a.Members {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			vers[i], errs[i] = preflightMember(ctx, e, a, &a.Members[i])
+			vers[i], space[i], errs[i] = preflightMember(ctx, e, a, &a.Members[i])
 		}()
 	}
 	wg.Wait()
@@ -88,6 +90,14 @@ func upgradePreflight(ctx context.Context, e *steps.Env, a *UpgradeAnswers) (str
 	if err := errors.Join(paths...); err != nil {
 		return "", err
 	}
+	runs, _, rerrs := runningAll(ctx, e, &a.Common)
+	if err := errors.Join(rerrs...); err != nil {
+		return "", err
+	}
+	nev, err := netPreflight(ctx, e, &a.Common, runs, "")
+	if err != nil {
+		return "", err
+	}
 	var ev []string
 	all := "yes"
 	for i, m := range a.Members {
@@ -102,23 +112,28 @@ func upgradePreflight(ctx context.Context, e *steps.Env, a *UpgradeAnswers) (str
 	if _, ok := e.Fact(factUpgradedBefore); !ok {
 		e.SetFact(factUpgradedBefore, all)
 	}
-	return "Central versions: " + strings.Join(ev, ", ") + "; target " + a.Installer.ExpectedVersion, nil
+	return "Central versions: " + strings.Join(ev, ", ") + "; target " + a.Installer.ExpectedVersion + "\n" + strings.Join(space, "\n") + "\n" + nev, nil
 }
 
 // preflightMember reads m's Central version and, on a member still to
-// upgrade, checks where the installer will be staged: before anything is
-// written.
-func preflightMember(ctx context.Context, e *steps.Env, a *UpgradeAnswers, m *Member) (string, error) {
+// upgrade, checks where the installer will be staged (a safe directory with
+// room for it): before anything is written.
+func preflightMember(ctx context.Context, e *steps.Env, a *UpgradeAnswers, m *Member) (string, string, error) {
 	h, err := e.Host(m.Host.Name)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	v, err := centralVersion(ctx, &a.Common, h, m)
-	if err == nil && v != a.Installer.ExpectedVersion {
-		err = h.CheckStageParent(ctx, a.uploadDir(m), a.sudo(m))
-		if errors.Is(err, remote.ErrUnsafeParent) {
-			err = a.unsafeUploadDir(m, err)
-		}
+	if err != nil || v == a.Installer.ExpectedVersion {
+		return v, m.Host.Name + ": already on " + v + ": nothing staged", err
 	}
-	return v, err
+	err = h.CheckStageParent(ctx, a.uploadDir(m), a.sudo(m))
+	if errors.Is(err, remote.ErrUnsafeParent) {
+		err = a.unsafeUploadDir(m, err)
+	}
+	if err != nil {
+		return v, "", err
+	}
+	space, err := a.checkStageSpace(ctx, e, h, m)
+	return v, space, err
 }
