@@ -11,7 +11,7 @@ import (
 // in the order `hawiz procedures` lists them. Procedure packages add one line each.
 func All() []*steps.Procedure {
 	return append([]*steps.Procedure{
-		micetro.CentralHA(), micetro.CentralUpgrade(), micetro.RemoveMember(),
+		micetro.CentralHA(), micetro.CentralUpgrade(), micetro.RemoveMember(), micetro.ChangeActive(),
 		opsmanager.HA(), opsmanager.UpgradeProcedure(), opsmanager.RemoveServer(),
 	}, testProcedures()...)
 }
