@@ -30,6 +30,7 @@ func haPreflightServers(a *Answers) *steps.Step {
 			"on every server: install type (dpkg-query/rpm -q mongodb-mms, or <install_dir>/bin/mongodb-mms); version; running or not",
 			"stat conf-mms.properties; read mms.conf (MMS_USER, ENC_KEY_PATH)",
 			"stat every server's gen.key (size and SHA-256, computed on the server; the bytes are never read): a key any server holds is the deployment's, whatever gen_key.mode says; two different keys stop the run here, naming the servers",
+			"from every server: a TCP connection to every App DB member of appdb.uri (unless appdb.live_check is off), to the load balancer's address (a warning until it is configured), the time service says the clock is synchronised, clocks within 5s of each other; a failure stops the run before any change",
 			"say which servers are already in the deployment: conf-mms.properties already means the answers, the deployment's gen.key, running with /monitor/health 200; every step leaves those alone (no write, no stop, no restart), and a server being added is started and checked before any running server is restarted",
 		},
 		Verify: func(ctx context.Context, e *steps.Env, _ string) (string, error) {
@@ -45,7 +46,11 @@ func haPreflightServers(a *Answers) *steps.Step {
 			if err != nil {
 				return "", err
 			}
-			return ev + "\n" + kev + "\n" + pev, nil
+			nev, err := netPreflight(ctx, e, c, &a.AppDB, &a.LoadBalancer, false)
+			if err != nil {
+				return "", err
+			}
+			return ev + "\n" + kev + "\n" + pev + "\n" + nev, nil
 		},
 	}
 }

@@ -24,7 +24,21 @@ func upPreflightServers(a *UpgradeAnswers) *steps.Step {
 		Title:  "Preflight: inventory every Application server",
 		Why:    "all servers run one version (or the target, after an interrupted upgrade); upgrade only one at a time",
 		DocRef: docRefs(refUpgradeMode, refUpgradePathNoDown, refFailedRolling),
-		Verify: func(ctx context.Context, e *steps.Env, _ string) (string, error) { return upgradePreflight(ctx, e, a) },
+		Actions: []string{
+			"on every server: install, version, gen.key, health; where the package is staged (remote_dir): safe, with the package's size × 2 free",
+			"from every server: a TCP connection to the load balancer's address (when load_balancer is set), the time service says the clock is synchronised, clocks within 5s of each other; a failure stops the run before any change",
+		},
+		Verify: func(ctx context.Context, e *steps.Env, _ string) (string, error) {
+			ev, err := upgradePreflight(ctx, e, a)
+			if err != nil {
+				return "", err
+			}
+			nev, err := netPreflight(ctx, e, &a.Common, nil, a.LoadBalancer, true)
+			if err != nil {
+				return "", err
+			}
+			return ev + "\n" + nev, nil
+		},
 	}
 }
 
@@ -99,11 +113,15 @@ func upInventoryServer(ctx context.Context, e *steps.Env, a *UpgradeAnswers, nam
 		return "", "", err
 	}
 	upgrading := !versionMatches(v, target)
+	space := "nothing to stage"
 	if upgrading {
 		// Where the package will be staged: checked before anything is written.
 		if err := h.CheckStageParent(ctx, a.Upgrade.RemoteDir, l.Sudo); errors.Is(err, remote.ErrUnsafeParent) {
 			return "", v, unsafeRemoteDir(a, name, err)
 		} else if err != nil {
+			return "", v, err
+		}
+		if space, err = checkPackageSpace(ctx, e, a, name, l.Sudo); err != nil {
 			return "", v, err
 		}
 	}
@@ -133,7 +151,7 @@ func upInventoryServer(ctx context.Context, e *steps.Env, a *UpgradeAnswers, nam
 		ev += "; " + fwd
 	}
 	from, _ := e.Fact(upFact(name, "from"))
-	return fmt.Sprintf("%s: Ops Manager %s (before the upgrade: %s), target %s; %s", name, v, from, target, ev), v, nil
+	return fmt.Sprintf("%s: Ops Manager %s (before the upgrade: %s), target %s; %s; %s", name, v, from, target, ev, space), v, nil
 }
 
 // checkTarSymlink: a tar install still to be upgraded has a symlink as its
