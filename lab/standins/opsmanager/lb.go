@@ -40,6 +40,14 @@ type cached struct {
 	body   []byte
 }
 
+// SetBackends replaces the pool (safe while requests are served): what
+// an operator does on a real load balancer to take a server out of it.
+func (lb *LB) SetBackends(backends []string) {
+	lb.mu.Lock()
+	lb.Backends = append([]string(nil), backends...)
+	lb.mu.Unlock()
+}
+
 func (lb *LB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := r.URL.RequestURI()
 	if lb.Cache && r.Method == http.MethodGet {
@@ -61,7 +69,14 @@ func (lb *LB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	be := lb.Backends[int(lb.next.Add(1)-1)%len(lb.Backends)]
+	lb.mu.Lock()
+	pool := lb.Backends
+	lb.mu.Unlock()
+	if len(pool) == 0 {
+		http.Error(w, "503 Service Unavailable: no server in the pool", http.StatusServiceUnavailable)
+		return
+	}
+	be := pool[int(lb.next.Add(1)-1)%len(pool)]
 	if lb.Resolve != nil {
 		if be = lb.Resolve(be); be == "" {
 			http.Error(w, "502 Bad Gateway: the server is down", http.StatusBadGateway)
