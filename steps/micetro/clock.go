@@ -2,12 +2,15 @@ package micetro
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hawiz/hawiz/remote"
+	"github.com/hawiz/hawiz/steps"
 )
 
 // Times on a member's clock, as precisely as the host tells them. A
@@ -104,6 +107,65 @@ func remoteNow(ctx context.Context, h *remote.Host, m *Member) (time.Time, time.
 		return time.Time{}, 0, fmt.Errorf("reading the clock on %s: %w", m.Host.Name, err)
 	}
 	return t, prec, nil
+}
+
+// memberClock reads m's clock: the host's clock minus the local clock at
+// the midpoint of the read (its offset).
+func memberClock(ctx context.Context, h *remote.Host, m *Member) (time.Duration, error) {
+	t0 := time.Now()
+	now, _, err := remoteNow(ctx, h, m)
+	t1 := time.Now()
+	if err != nil {
+		return 0, err
+	}
+	return now.Sub(t0.Add(t1.Sub(t0) / 2)), nil
+}
+
+// skewProblem returns the skew between the members' clocks (offs[i] is
+// member i's offset, memberClock) and, when it is over max, the problem
+// naming the members furthest apart; field names the answer that set max
+// ("max_clock_skew "), "" for the default.
+func skewProblem(c *Common, offs []time.Duration, max time.Duration, field string) (time.Duration, string) {
+	lo, hi := 0, 0
+	for i := range offs {
+		if offs[i] < offs[lo] {
+			lo = i
+		}
+		if offs[i] > offs[hi] {
+			hi = i
+		}
+	}
+	skew := (offs[hi] - offs[lo]).Round(time.Millisecond)
+	if skew <= max {
+		return skew, ""
+	}
+	return skew, fmt.Sprintf("clocks differ by %v (%s ahead of %s), more than %s%v: Central's failover compares heartbeat times written with each member's clock ("+refTweaks.String()+"); synchronise the clocks (NTP) first",
+		skew, c.Members[hi].Host.Name, c.Members[lo].Host.Name, field, max)
+}
+
+// memberSkew reads every member's clock at once and returns the skew, and
+// the problem when it is over max (skewProblem).
+func memberSkew(ctx context.Context, e *steps.Env, c *Common, max time.Duration, field string) (time.Duration, string, error) {
+	offs := make([]time.Duration, len(c.Members))
+	errs := make([]error, len(c.Members))
+	var wg sync.WaitGroup
+	for i := range c.Members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h, err := e.Host(c.Members[i].Host.Name)
+			if err == nil {
+				offs[i], err = memberClock(ctx, h, &c.Members[i])
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, "", err
+	}
+	skew, p := skewProblem(c, offs, max, field)
+	return skew, p, nil
 }
 
 // startedScript dates the start of the oldest process named $1 (Linux)

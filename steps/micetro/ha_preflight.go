@@ -145,23 +145,16 @@ func prefsProblems(e *steps.Env, a *HAAnswers, facts []memberFacts) []string {
 // clockAndVersionProblems returns the members' clock skew, and the
 // problems: a skew over max_clock_skew, Central versions that differ.
 func clockAndVersionProblems(a *HAAnswers, facts []memberFacts) (time.Duration, []string) {
-	lo, hi := facts[0], facts[0]
-	var loName, hiName = a.Members[0].Host.Name, a.Members[0].Host.Name
 	versions := map[string][]string{}
+	offs := make([]time.Duration, len(facts))
 	for i, f := range facts {
-		n := a.Members[i].Host.Name
-		if f.clock < lo.clock {
-			lo, loName = f, n
-		}
-		if f.clock > hi.clock {
-			hi, hiName = f, n
-		}
-		versions[f.version] = append(versions[f.version], n)
+		offs[i] = f.clock
+		versions[f.version] = append(versions[f.version], a.Members[i].Host.Name)
 	}
 	var problems []string
-	skew := (hi.clock - lo.clock).Round(time.Millisecond)
-	if skew > a.MaxClockSkew {
-		problems = append(problems, fmt.Sprintf("clocks differ by %v (%s ahead of %s), more than max_clock_skew %v: Central's failover compares heartbeat times written with each member's clock ("+refTweaks.String()+"); synchronise the clocks (NTP) first", skew, hiName, loName, a.MaxClockSkew))
+	skew, p := skewProblem(&a.Common, offs, a.MaxClockSkew, "max_clock_skew ")
+	if p != "" {
+		problems = append(problems, p)
 	}
 	if len(versions) > 1 {
 		var vs []string
@@ -218,13 +211,11 @@ func gatherMember(ctx context.Context, e *steps.Env, c *Common, m *Member) membe
 	}
 	var (
 		p                      *Prefs
-		now                    time.Time
-		t0, t1                 time.Time
 		fwdOK                  bool
 		errP, errC, errV, errF error
 	)
 	par(func() { p, f.info, errP = readPrefs(ctx, c, h, m) },
-		func() { t0 = time.Now(); now, _, errC = remoteNow(ctx, h, m); t1 = time.Now() },
+		func() { f.clock, errC = memberClock(ctx, h, m) },
 		func() { f.version, errV = centralVersion(ctx, c, h, m) },
 		func() { fwdOK, f.fwd, errF = steps.CheckForwarding(ctx, e, m.Host.Name) })
 	f.noFwd = errF == nil && !fwdOK
@@ -255,7 +246,6 @@ func gatherMember(ctx context.Context, e *steps.Env, c *Common, m *Member) membe
 		f.err = errC
 		return f
 	}
-	f.clock = now.Sub(t0.Add(t1.Sub(t0) / 2))
 	f.err = errV
 	return f
 }

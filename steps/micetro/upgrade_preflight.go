@@ -51,6 +51,7 @@ func upgradePreflightActions(a *UpgradeAnswers) []string {
 	if a.anyOS(true) {
 		acts = append(acts, "on every Windows member still to upgrade: the session is an elevated administrator; its upload directory and every directory above it are no link or junction, owned by SYSTEM, Administrators, TrustedInstaller or the SSH user, and let no other account delete, rename or re-permission what is in them")
 	}
+	acts = append(acts, "read every member's clock: they differ by "+DefaultMaxClockSkew.String()+" at most (Central's failover compares heartbeat times written with each member's clock; "+refTweaks.String()+")")
 	acts = append(acts, "on every member still to upgrade: its upload directory has free space for the installer × 4 (the .tgz and its extracted tree; × 2 for a Windows installer or an install_command)")
 	return append(acts, a.netPreflightActions()...)
 }
@@ -90,6 +91,13 @@ func upgradePreflight(ctx context.Context, e *steps.Env, a *UpgradeAnswers) (str
 	if err := errors.Join(paths...); err != nil {
 		return "", err
 	}
+	skew, problem, err := memberSkew(ctx, e, &a.Common, DefaultMaxClockSkew, "")
+	if err != nil {
+		return "", err
+	}
+	if problem != "" {
+		return "", errors.New(problem + "; nothing was changed")
+	}
 	runs, _, rerrs := runningAll(ctx, e, &a.Common)
 	if err := errors.Join(rerrs...); err != nil {
 		return "", err
@@ -112,7 +120,8 @@ func upgradePreflight(ctx context.Context, e *steps.Env, a *UpgradeAnswers) (str
 	if _, ok := e.Fact(factUpgradedBefore); !ok {
 		e.SetFact(factUpgradedBefore, all)
 	}
-	return "Central versions: " + strings.Join(ev, ", ") + "; target " + a.Installer.ExpectedVersion + "\n" + strings.Join(space, "\n") + "\n" + nev, nil
+	return "Central versions: " + strings.Join(ev, ", ") + "; target " + a.Installer.ExpectedVersion + "\n" + strings.Join(space, "\n") +
+		fmt.Sprintf("\nclock skew between the members: %v (≤ %v)\n", skew, DefaultMaxClockSkew) + nev, nil
 }
 
 // preflightMember reads m's Central version and, on a member still to
