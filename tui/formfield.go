@@ -29,9 +29,17 @@ func (af *answersForm) wrap(f huh.Field, b *binding, label, desc string) huh.Fie
 	return &formField{Field: f, af: af, b: b, label: label, desc: desc}
 }
 
-// Error is the field's refusal (nil while esc goes back a page).
+// hidden reports whether the field is not asked as the answers stand
+// (its when conditions do not hold).
+func (f *formField) hidden() bool { return f.b != nil && !f.af.active(f.b) }
+
+// Skip makes huh pass over a field that is not asked.
+func (f *formField) Skip() bool { return f.hidden() || f.Field.Skip() }
+
+// Error is the field's refusal (nil while esc goes back a page, and for a
+// field that is not asked).
 func (f *formField) Error() error {
-	if f.af.quiet {
+	if f.af.quiet || f.hidden() {
 		return nil
 	}
 	return f.Field.Error()
@@ -46,8 +54,12 @@ func (f *formField) Update(msg tea.Msg) (huh.Model, tea.Cmd) {
 	return f, cmd
 }
 
-// View is the field, then its refusal under it.
+// View is the field, then its refusal under it; nothing for a field that
+// is not asked.
 func (f *formField) View() string {
+	if f.hidden() {
+		return ""
+	}
 	v := f.Field.View()
 	err := f.Error()
 	if err == nil {
@@ -113,6 +125,9 @@ func (a *accForm) RunAccessible(w io.Writer, r io.Reader) error {
 		}
 		fmt.Fprintf(w, "\n%s\n", s.title)
 		for _, f := range s.fields {
+			if ff, ok := f.(*formField); ok && ff.hidden() {
+				continue // its condition does not hold (an earlier answer)
+			}
 			if a.theme != nil {
 				f.WithTheme(a.theme)
 			}

@@ -35,6 +35,11 @@ const maxListItems = 9
 //	                                    has there, for a shared type)
 //	advanced:"true"                    (an override: asked on the advanced
 //	                                    pages, after "Change advanced settings?")
+//	when:"mode=file"                   (asked only when the sibling field
+//	                                    mode is file: "key=a,b" one of a or
+//	                                    b, "key!=a" not a ("key!=" not
+//	                                    empty); ";" joins conditions that
+//	                                    must all hold)
 //
 // A field without omitempty in its YAML tag is required; one with it
 // should say its default. advanced on a struct field covers its fields.
@@ -47,6 +52,7 @@ const (
 	tagSecret   = "secret"
 	tagAdvanced = "advanced"
 	tagDefaults = "defaults"
+	tagWhen     = "when"
 )
 
 // binding is one answers field in the form: its YAML path, its typed text,
@@ -62,6 +68,41 @@ type binding struct {
 	label  string // the title with its page ("Agent 1 · Name"): errors and prompts name it
 	secret bool   // never shown (review): tag secret:"true" or a secret-like key
 	adv    bool   // on an advanced page
+	// defFlag is a yes/no field's default (default:"true" on a *bool):
+	// an answer equal to it is left out of the answers.
+	defFlag bool
+	// when: the conditions on sibling fields under which the field is
+	// asked (tag when); otherwise it is hidden, and left out.
+	when []cond
+}
+
+// cond is one condition of a when tag: the field at path (a sibling)
+// holds one of vals (op "=") or none of them (op "!=").
+type cond struct {
+	path string
+	neg  bool
+	vals []string
+}
+
+// parseWhen reads a when tag for the field at path ("gen_key.file").
+func parseWhen(tag, path string) []cond {
+	prefix := ""
+	if i := strings.LastIndex(path, "."); i >= 0 {
+		prefix = path[:i+1]
+	}
+	var out []cond
+	for _, part := range strings.Split(tag, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			continue
+		}
+		c := cond{path: prefix + strings.TrimSpace(strings.TrimSuffix(k, "!")), neg: strings.HasSuffix(k, "!")}
+		for _, x := range strings.Split(v, ",") {
+			c.vals = append(c.vals, strings.TrimSpace(x))
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // list is a slice of structs in the answers: the form asks how many.
@@ -88,12 +129,58 @@ type answersForm struct {
 	quiet    bool
 	defaults map[string]string // defaults:"…" tags by field path (build)
 	seed     bool              // the form is built from af.initial: advanced follows it
-	// pages: the form's groups by field, to tell which page has the focus.
-	pages map[huh.Field]int
+	// pages: the form's groups by field, to tell which page has the focus;
+	// firsts: each group's fields, in order (esc lands on a page's first).
+	pages  map[huh.Field]int
+	firsts [][]huh.Field
 	// acc: the form is asked as plain prompts (huh's accessible mode), where
 	// an empty answer keeps the value the field has: titles show it, and
 	// validation checks it.
 	acc bool
+	// byPath: the bindings by path, for the when conditions.
+	byPath map[string]*binding
+}
+
+// active reports whether b is asked as the answers stand: every condition
+// of its when tag holds (a field that is not asked is left out of the
+// answers, the review and the saved file). A condition reads its
+// sibling's text as the answers file would hold it: empty when the
+// sibling is itself not asked, and for a list item's override that is
+// empty, the top-level field of the same path it falls back to
+// (servers[0].paths.service_manager → paths.service_manager).
+func (af *answersForm) active(b *binding) bool {
+	return af.activeDepth(b, 0)
+}
+
+func (af *answersForm) activeDepth(b *binding, depth int) bool {
+	if depth > 8 {
+		return false
+	}
+	for _, c := range b.when {
+		v := af.condValue(c.path, depth)
+		if slices.Contains(c.vals, v) == c.neg {
+			return false
+		}
+	}
+	return true
+}
+
+func (af *answersForm) condValue(path string, depth int) string {
+	s := af.byPath[path]
+	v := ""
+	if s != nil && af.activeDepth(s, depth+1) {
+		if s.flag != nil {
+			v = strconv.FormatBool(*s.flag)
+		} else {
+			v = strings.TrimSpace(*s.text)
+		}
+	}
+	if i := strings.Index(path, "]."); v == "" && i >= 0 {
+		if _, ok := af.byPath[path[i+2:]]; ok {
+			return af.condValue(path[i+2:], depth+1)
+		}
+	}
+	return v
 }
 
 func newAnswersForm(p *steps.Procedure) *answersForm {
@@ -197,12 +284,24 @@ type section struct {
 	count  bool // the "how many" question of a list
 	adv    bool // an advanced page: asked only when the operator wants them
 	gate   bool // the "Change advanced settings?" question
+	// after: the pages of a list inside this page's struct (appdb.members),
+	// which follow it.
+	after []*section
 }
 
 // hidden reports whether the section is left out as the form stands: a
-// list item beyond the count, or an advanced page not asked for.
+// list item beyond the count, an advanced page not asked for, or a page
+// none of whose fields is asked (their when conditions do not hold).
 func (af *answersForm) hidden(s *section) bool {
-	return s.list != nil && s.index >= s.list.n() || s.adv && !*af.advanced
+	if s.list != nil && s.index >= s.list.n() || s.adv && !*af.advanced {
+		return true
+	}
+	for _, f := range s.fields {
+		if ff, ok := f.(*formField); !ok || ff.b == nil || af.active(ff.b) {
+			return false
+		}
+	}
+	return len(s.fields) > 0
 }
 
 // build walks the answers type and returns the form's sections: the
@@ -212,10 +311,13 @@ func (af *answersForm) hidden(s *section) bool {
 func (af *answersForm) build() []section {
 	t := reflect.TypeOf(af.proc.NewAnswers()).Elem()
 	af.defaults = map[string]string{}
+	af.byPath = map[string]*binding{}
 	general := &section{title: "General"}
 	var out []*section
 	advOf := map[*section]*section{}
-	add := func(sec *section, adv bool, f huh.Field) {
+	// add puts f (of binding b; nil for a list's count) on sec, or on its
+	// advanced page, and returns the page.
+	add := func(sec *section, adv bool, f huh.Field, b *binding) *section {
 		if adv {
 			a := advOf[sec]
 			if a == nil {
@@ -225,8 +327,12 @@ func (af *answersForm) build() []section {
 			sec = a
 		}
 		sec.fields = append(sec.fields, f)
-		sec.binds = append(sec.binds, af.bindings[len(af.bindings)-1])
+		if b != nil {
+			sec.binds = append(sec.binds, b)
+		}
+		return sec
 	}
+	last := func() *binding { return af.bindings[len(af.bindings)-1] }
 	var walk func(t reflect.Type, prefix, label string, sec *section, l *list, idx int, top, adv bool)
 	walk = func(t reflect.Type, prefix, label string, sec *section, l *list, idx int, top, adv bool) {
 		for i := 0; i < t.NumField(); i++ {
@@ -252,18 +358,34 @@ func (af *answersForm) build() []section {
 					af.defaults[path+"."+strings.TrimSpace(k)] = strings.TrimSpace(v)
 				}
 			}
-			if ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct {
-				ft = ft.Elem()
+			if ft.Kind() == reflect.Pointer && (ft.Elem().Kind() == reflect.Struct || scalar(ft.Elem())) {
+				ft = ft.Elem() // *int, *bool: empty (nil) is the default
 			}
 			switch {
 			case scalar(ft):
-				add(sec, fadv, af.field(f, ft, path, label, sec.title, l, idx, fadv))
+				fld := af.field(f, ft, path, label, sec.title, l, idx, fadv)
+				add(sec, fadv, fld, last())
 			case ft.Kind() == reflect.Struct && top:
 				s := &section{title: humanize(name)}
 				out = append(out, s)
 				walk(ft, path, "", s, l, idx, false, fadv)
 			case ft.Kind() == reflect.Struct:
 				walk(ft, path, label+humanize(name)+" ", sec, l, idx, false, fadv)
+			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct && !top && l == nil:
+				// a list inside a struct (appdb.members): its count on the
+				// struct's page, its items on pages right after that page
+				nl := &list{path: path, count: new(string), min: 1}
+				if strings.Contains(f.Tag.Get("yaml"), ",omitempty") {
+					nl.min = 0
+				}
+				af.lists = append(af.lists, nl)
+				what := sec.title + " " + strings.ReplaceAll(name, "_", " ")
+				page := add(sec, fadv, af.countField(nl, what, f), nil)
+				for k := 0; k < maxListItems; k++ {
+					s := &section{title: fmt.Sprintf("%s %s %d", sec.title, singular(strings.ReplaceAll(name, "_", " ")), k+1), list: nl, index: k, adv: fadv}
+					page.after = append(page.after, s)
+					walk(ft.Elem(), fmt.Sprintf("%s[%d]", path, k), "", s, nl, k, false, false)
+				}
 			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct && top:
 				nl := &list{path: path, count: new(string), min: 1}
 				if strings.Contains(f.Tag.Get("yaml"), ",omitempty") {
@@ -288,10 +410,16 @@ func (af *answersForm) build() []section {
 	var main, adv []section
 	for _, s := range out {
 		if len(s.fields) > 0 || s.count {
-			main = append(main, *s)
+			main = append(main, s.ordered())
+			for _, x := range s.after {
+				main = append(main, x.ordered())
+			}
 		}
 		if a := advOf[s]; a != nil {
-			adv = append(adv, *a)
+			adv = append(adv, a.ordered())
+			for _, x := range a.after {
+				adv = append(adv, x.ordered())
+			}
 		}
 	}
 	if len(adv) == 0 {
@@ -300,7 +428,7 @@ func (af *answersForm) build() []section {
 	if af.pre != nil && af.seed {
 		for _, a := range adv {
 			for _, b := range a.binds {
-				if (a.list == nil || a.index < a.list.n()) && strings.TrimSpace(af.pre[b.path]) != "" && af.pre[b.path] != "false" {
+				if (a.list == nil || a.index < a.list.n()) && strings.TrimSpace(af.pre[b.path]) != "" && (b.flag == nil || af.pre[b.path] != strconv.FormatBool(b.defFlag)) {
 					*af.advanced = true
 				}
 			}
@@ -321,6 +449,33 @@ func (af *answersForm) build() []section {
 		Affirmative("Yes").Negative("No").Value(af.advanced)
 	main = append(main, section{title: "Advanced settings", fields: []huh.Field{af.wrap(gate, nil, "Advanced settings", gateDesc)}, gate: true})
 	return append(main, adv...)
+}
+
+// ordered is the section with the fields asked only under a condition
+// (when tags) after the others: they come after the fields they depend on,
+// a field that is not asked leaves no gap between two that are, and huh,
+// which passes over a skipped field as it moves, never has the focus
+// left on one (a group it enters at a skipped last field steps back to a
+// field that is asked; every field skipped hides the page).
+func (s *section) ordered() section {
+	c := *s
+	c.fields = nil
+	var later []huh.Field
+	for _, f := range s.fields {
+		if ff, ok := f.(*formField); ok && ff.b != nil && len(ff.b.when) > 0 {
+			later = append(later, f)
+		} else {
+			c.fields = append(c.fields, f)
+		}
+	}
+	c.fields = append(c.fields, later...)
+	c.binds = nil
+	for _, f := range c.fields {
+		if ff, ok := f.(*formField); ok && ff.b != nil {
+			c.binds = append(c.binds, ff.b)
+		}
+	}
+	return c
 }
 
 func singular(s string) string {
@@ -416,8 +571,9 @@ func cmpOr(a, b string) string {
 }
 
 func (af *answersForm) field(f reflect.StructField, t reflect.Type, path, label, page string, l *list, idx int, adv bool) huh.Field {
-	b := &binding{path: path, kind: t, text: new(string), list: l, index: idx, adv: adv}
+	b := &binding{path: path, kind: t, text: new(string), list: l, index: idx, adv: adv, when: parseWhen(f.Tag.Get(tagWhen), path)}
 	af.bindings = append(af.bindings, b)
+	af.byPath[path] = b
 	if af.pre != nil {
 		*b.text = af.pre[path]
 	}
@@ -447,8 +603,10 @@ func (af *answersForm) field(f reflect.StructField, t reflect.Type, path, label,
 	desc := af.describe(f, t, def, af.defaults[path] != "")
 	if t.Kind() == reflect.Bool {
 		b.flag = new(bool)
-		if af.pre != nil {
-			*b.flag = af.pre[path] == "true"
+		b.defFlag = def == "true" || def == "yes"
+		*b.flag = b.defFlag
+		if v, ok := af.pre[path]; ok {
+			*b.flag = v == "true"
 		}
 		c := huh.NewConfirm().Title(asked).Description(desc).Value(b.flag).Affirmative("Yes").Negative("No")
 		return af.wrap(c, b, b.label, desc)
@@ -574,15 +732,15 @@ func (af *answersForm) answers() (steps.Answers, error) {
 		v.Set(reflect.MakeSlice(v.Type(), n, n))
 	}
 	for _, b := range af.bindings {
-		if b.list != nil && b.index >= b.list.n() {
+		if b.list != nil && b.index >= b.list.n() || !af.active(b) {
 			continue
 		}
 		var val reflect.Value
 		if b.flag != nil {
-			if !*b.flag {
-				continue
+			if *b.flag == b.defFlag {
+				continue // the default: left out (a *bool stays nil)
 			}
-			val = reflect.ValueOf(true)
+			val = reflect.ValueOf(*b.flag)
 		} else {
 			if strings.TrimSpace(*b.text) == "" {
 				continue
@@ -604,7 +762,14 @@ func (af *answersForm) answers() (steps.Answers, error) {
 // walkPath finds the value at a YAML path ("members[1].host.name") under
 // v, allocating nil pointers on the way when alloc.
 func walkPath(v reflect.Value, path string, alloc bool) (reflect.Value, error) {
-	for _, part := range strings.Split(path, ".") {
+	return walkPathTo(v, path, true)
+}
+
+// walkPathTo is walkPath; with deref false, a pointer at the end of the
+// path is returned as it is (nil when the answers leave it out).
+func walkPathTo(v reflect.Value, path string, deref bool) (reflect.Value, error) {
+	parts := strings.Split(path, ".")
+	for n, part := range parts {
 		idx := -1
 		if i := strings.IndexByte(part, '['); i >= 0 {
 			idx, _ = strconv.Atoi(strings.TrimSuffix(part[i+1:], "]"))
@@ -615,6 +780,9 @@ func walkPath(v reflect.Value, path string, alloc bool) (reflect.Value, error) {
 			return reflect.Value{}, fmt.Errorf("no field %s in %s", part, v.Type())
 		}
 		v = f
+		if v.Kind() == reflect.Pointer && !deref && n == len(parts)-1 {
+			return v, nil
+		}
 		if v.Kind() == reflect.Pointer {
 			if v.IsNil() {
 				v.Set(reflect.New(v.Type().Elem()))
@@ -754,19 +922,19 @@ func (af *answersForm) Form(accessible ...bool) *huh.Form {
 		return huh.NewForm(huh.NewGroup(&accForm{Field: huh.NewNote(), af: af, secs: secs}), save.Group)
 	}
 	af.pages = map[huh.Field]int{}
+	af.firsts = nil
 	var groups []*huh.Group
 	for i := range secs {
 		s := &secs[i]
 		for _, f := range s.fields {
 			af.pages[f] = len(groups)
 		}
-		g := huh.NewGroup(s.fields...).Title(s.title)
-		if s.list != nil || s.adv {
-			g = g.WithHideFunc(func() bool { return af.hidden(s) })
-		}
+		g := huh.NewGroup(s.fields...).Title(s.title).WithHideFunc(func() bool { return af.hidden(s) })
 		groups = append(groups, g)
+		af.firsts = append(af.firsts, s.fields)
 	}
 	af.pages[save.saveField] = len(groups)
+	af.firsts = append(af.firsts, []huh.Field{save.saveField})
 	return huh.NewForm(append(groups, save.Group)...).WithShowErrors(false).WithShowHelp(false)
 }
 
@@ -796,6 +964,27 @@ func (af *answersForm) saveGroup() saveGroup {
 	})
 	f := af.wrap(in, nil, "Save to", saveDesc)
 	return saveGroup{Group: huh.NewGroup(f).Title("Save"), saveField: f}
+}
+
+// firstField is the first field asked on page p (nil: none).
+func (af *answersForm) firstField(p int) huh.Field {
+	if p < 0 || p >= len(af.firsts) {
+		return nil
+	}
+	for _, f := range af.firsts[p] {
+		if !f.Skip() {
+			return f
+		}
+	}
+	return nil
+}
+
+// fieldsOn is how many fields page p has.
+func (af *answersForm) fieldsOn(p int) int {
+	if p < 0 || p >= len(af.firsts) {
+		return 0
+	}
+	return len(af.firsts[p])
 }
 
 // page is the index of the group whose field has the focus (-1: unknown).

@@ -51,8 +51,25 @@ func (af *answersForm) fill(a steps.Answers) {
 		if b.list != nil && b.index >= b.list.n() {
 			continue
 		}
-		v, err := walkPath(root, b.path, true)
-		if err != nil || v.IsZero() {
+		v, err := walkPathTo(root, b.path, false)
+		if err != nil {
+			continue
+		}
+		if v.Kind() == reflect.Pointer {
+			// *int, *bool: nil is the default; a value is kept, 0 and
+			// false too
+			if v.IsNil() {
+				continue
+			}
+			v = v.Elem()
+			if b.flag != nil {
+				*b.flag = v.Bool()
+			} else {
+				*b.text = formatValue(v)
+			}
+			continue
+		}
+		if v.IsZero() {
 			continue
 		}
 		if b.flag != nil {

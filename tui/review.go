@@ -82,13 +82,16 @@ func (af *answersForm) review() []reviewSection {
 		}
 		rs := reviewSection{title: s.title}
 		for _, b := range s.binds {
+			if !af.active(b) {
+				continue // not asked: the default holds
+			}
 			var v string
 			switch {
 			case b.flag != nil:
-				if !*b.flag {
+				if *b.flag == b.defFlag {
 					continue
 				}
-				v = "yes"
+				v = map[bool]string{true: "yes", false: "no"}[*b.flag]
 			default:
 				v = strings.TrimSpace(*b.text)
 				if v == "" {

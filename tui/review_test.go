@@ -317,12 +317,16 @@ func TestPlanBackKeepsAnswers(t *testing.T) {
 	typeKeys(tm, "esc")
 	waitText(t, tm, "┃ How many members?", "> 2", "esc back a page")
 	typeKeys(tm, "esc")
-	// the first page, at its last field: esc now asks before leaving
-	waitText(t, tm, "SSH", "┃ Password auth", "esc leave the form")
+	// the first page, at its first field (not Password auth, the field
+	// last used there): esc now asks before leaving
+	waitText(t, tm, "SSH", "┃ User", "esc leave the form")
+	if strings.Contains(curSnap.frame(), "┃ Password auth") {
+		t.Fatalf("esc back a page focused the page's last field:\n%s", curSnap.frame())
+	}
 	typeKeys(tm, "esc")
 	waitText(t, tm, "Leave the form?")
 	typeKeys(tm, "n")
-	waitText(t, tm, "┃ Password auth")
+	waitText(t, tm, "┃ User")
 	typeKeys(tm, "esc", "y")
 	waitText(t, tm, "Start a procedure")
 	// the home screen's header names no procedure (none is open)

@@ -94,12 +94,25 @@ func (s *formScreen) back() tea.Cmd {
 		return nil
 	}
 	s.af.quiet = true
-	cmd := s.form.PrevGroup()
-	s.af.quiet = false
-	if s.af.page(s.form.GetFocusedField()) == page {
+	defer func() { s.af.quiet = false }()
+	cmds := []tea.Cmd{s.form.PrevGroup()}
+	now := s.af.page(s.form.GetFocusedField())
+	if now == page {
 		s.discard = true // no page before it (the ones before are hidden)
+		return cmds[0]
 	}
-	return cmd
+	// huh focuses the field last used on that page (its group keeps the
+	// index, and has no call to set it): step back to the page's first
+	// field, as a page is read from its top
+	first := s.af.firstField(now) // nil when now is not a page
+	for range s.af.fieldsOn(now) {
+		f := s.form.GetFocusedField()
+		if first == nil || f == first || s.af.page(f) != now {
+			break
+		}
+		cmds = append(cmds, s.form.PrevField())
+	}
+	return tea.Batch(cmds...)
 }
 
 // keys are the keys that work in the form: the focused field's, and esc.

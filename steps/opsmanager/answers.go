@@ -63,7 +63,7 @@ type Paths struct {
 	ServiceManager string `yaml:"service_manager,omitempty" help:"how the service is started and stopped" options:"service,systemctl,command" default:"service (package), command: <install_dir>/bin/mongodb-mms (tar)"`
 	// ServiceCommand is the argv for service_manager command; "{action}"
 	// (start, stop, restart, status) is substituted.
-	ServiceCommand []string `yaml:"service_command,omitempty" help:"argv for service manager command; {action} is start, stop, restart or status; comma-separated" example:"/opt/om/bin/mongodb-mms, {action}" default:"none (only with service manager command)"`
+	ServiceCommand []string `yaml:"service_command,omitempty" when:"service_manager=command" help:"argv for service manager command; {action} is start, stop, restart or status; comma-separated" example:"/opt/om/bin/mongodb-mms, {action}" default:"none (only with service manager command)"`
 }
 
 // Server is one Ops Manager Application server.
@@ -93,23 +93,23 @@ type AppDB struct {
 	// conf-mms.properties with the password from HAWIZ_APPDB_PASSWORD (or a
 	// prompt); the password is never stored.
 	Username string   `yaml:"username,omitempty" title:"App DB user" help:"put into the URI written to conf-mms.properties; the password comes from HAWIZ_APPDB_PASSWORD or a prompt and is never stored" example:"mms" default:"none: the URI as given"`
-	Members  []Member `yaml:"members,omitempty" help:"the replica-set members, for the placement check; answers file only"`
+	Members  []Member `yaml:"members,omitempty" advanced:"true" help:"the replica-set members (facility, votes, priority), for the placement check; 0: the URI's hosts, one site"`
 	// LiveCheck, with a username: read the live configuration
 	// (replSetGetConfig) and compare it with the answers. try (default): an
 	// unreachable App DB is a warning; required: it stops the run; off:
 	// don't connect.
-	LiveCheck string `yaml:"live_check,omitempty" title:"Live check" help:"with a user: compare the live replica-set configuration with the answers; try: unreachable is a warning, required: it stops the run, off: don't connect" options:"try,required,off" default:"try"`
+	LiveCheck string `yaml:"live_check,omitempty" when:"username!=" title:"Live check" help:"with a user: compare the live replica-set configuration with the answers; try: unreachable is a warning, required: it stops the run, off: don't connect" options:"try,required,off" default:"try"`
 	// LiveVia is where the live check connects from: server (default)
 	// through the first Ops Manager server's SSH connection (it reaches the
 	// App DB; this machine often cannot); direct from this machine;
 	// server-then-direct tries this machine when the server cannot reach it.
-	LiveVia string `yaml:"live_via,omitempty" advanced:"true" title:"Live check via" help:"where the live check connects from" options:"server,direct,server-then-direct" default:"server"`
+	LiveVia string `yaml:"live_via,omitempty" advanced:"true" when:"username!=;live_check!=off" title:"Live check via" help:"where the live check connects from" options:"server,direct,server-then-direct" default:"server"`
 	// LiveTimeout bounds each connection attempt; default 5s.
-	LiveTimeout time.Duration `yaml:"live_timeout,omitempty" advanced:"true" help:"bound on each live-check connection" example:"10s" default:"5s"`
+	LiveTimeout time.Duration `yaml:"live_timeout,omitempty" advanced:"true" when:"username!=;live_check!=off" help:"bound on each live-check connection" example:"10s" default:"5s"`
 	// FacilityTag is the replica-set member tag whose value names a
 	// member's facility (data centre) in the live configuration; default
 	// "dc" (DefaultFacilityTag). The placement rule is judged on it.
-	FacilityTag string `yaml:"facility_tag,omitempty" advanced:"true" help:"the member tag naming a member's data centre in the live configuration" example:"site" default:"dc"`
+	FacilityTag string `yaml:"facility_tag,omitempty" advanced:"true" when:"username!=;live_check!=off" help:"the member tag naming a member's data centre in the live configuration" example:"site" default:"dc"`
 }
 
 // LoadBalancer is the LB in front of the servers (M2 step 1).
@@ -122,7 +122,7 @@ type LoadBalancer struct {
 	// without it hawiz checks that every authoritative server agrees).
 	Expect []string `yaml:"expect,omitempty" advanced:"true" help:"addresses the load balancer's name must resolve to, comma-separated" example:"10.0.0.80" default:"any, as long as every authoritative server agrees"`
 	// CheckBackends: require every server to be seen behind the LB (default true).
-	CheckBackends *bool `yaml:"check_backends,omitempty" help:"require every server to be seen behind the load balancer" default:"true"`
+	CheckBackends *bool `yaml:"check_backends,omitempty" advanced:"true" help:"require every server to be seen behind the load balancer" default:"true"`
 	// Requests sent through the LB to see every backend; default 4 per server.
 	Requests int `yaml:"requests,omitempty" advanced:"true" help:"requests sent through the load balancer to see every backend" example:"12" default:"4 per server"`
 	// CacheProbeGap is the pause between the two requests whose Date headers
@@ -133,7 +133,7 @@ type LoadBalancer struct {
 // GenKey says how gen.key comes to be (M1).
 type GenKey struct {
 	Mode     string `yaml:"mode" title:"gen.key" help:"first-server: copy the first server's; file: a local 24-byte file; generate: a new random key" options:"first-server,file,generate" default:"first-server"` // first-server (default) | file | generate
-	File     string `yaml:"file,omitempty" title:"gen.key file" help:"with gen.key file: a local file of exactly 24 bytes" example:"./gen.key" default:"none (only with file)"`                                    // mode file: a local file of exactly 24 bytes
+	File     string `yaml:"file,omitempty" when:"mode=file" title:"gen.key file" help:"with gen.key file: a local file of exactly 24 bytes" example:"./gen.key" default:"none (only with file)"`                   // mode file: a local file of exactly 24 bytes
 	BackupTo string `yaml:"backup_to,omitempty" title:"gen.key backup to" help:"a local file for a backup copy of gen.key (mode 0600)" example:"./gen.key.backup" default:"no backup"`                             // local file for a backup copy (mode 0600)
 }
 
