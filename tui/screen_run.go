@@ -294,16 +294,24 @@ func (r *runScreen) refreshOutput() {
 // output keeps at least a quarter of the screen (6 lines at least), else a
 // third of the screen around the current step.
 func (r *runScreen) stepRows() int {
-	body := r.ui.h - 2 - 1 // the header, the help line and the separator
+	avail := r.ui.h - 1 - r.ui.helpHeight(r.outputKeys()) // less the header and the help (wrapped)
+	body := avail - 1                                     // and the separator
 	if len(r.rows) <= body-max(6, body/4) {
 		return len(r.rows)
 	}
-	return min(len(r.rows), max(3, (r.ui.h-2)/3))
+	return min(len(r.rows), max(3, avail/3))
+}
+
+// outputHeight is the output pane's height: the screen less the header,
+// the help as wrapped to the width (a narrow terminal, or more keys, give
+// it more lines), the step rows and the separator.
+func (r *runScreen) outputHeight() int {
+	return max(1, r.ui.h-1-r.ui.helpHeight(r.outputKeys())-r.stepRows()-1)
 }
 
 func (r *runScreen) resize() {
 	r.vp.SetWidth(r.ui.w)
-	r.vp.SetHeight(max(1, r.ui.h-2-r.stepRows()-1))
+	r.vp.SetHeight(r.outputHeight())
 	r.refreshOutput()
 }
 
@@ -394,7 +402,12 @@ func (r *runScreen) viewSteps() string {
 // viewOutput is the steps, a separator saying whose output it is (or why
 // the run waits), and the output.
 func (r *runScreen) viewOutput() (string, []key.Binding) {
-	st, keys, w := r.ui.st, r.ui.keys, r.ui.w
+	st, w := r.ui.st, r.ui.w
+	if h := r.outputHeight(); h != r.vp.Height() {
+		// the help's height follows the keys on show (g while waiting)
+		r.vp.SetHeight(h)
+		r.refreshOutput()
+	}
 	var b strings.Builder
 	b.WriteString(r.viewSteps() + "\n")
 	label := "output"
@@ -426,13 +439,23 @@ func (r *runScreen) viewOutput() (string, []key.Binding) {
 	sep := "── " + label + " "
 	b.WriteString(truncate(sep+strings.Repeat("─", max(0, w-lipgloss.Width(sep))), w) + "\n")
 	b.WriteString(r.vp.View())
+	return b.String(), r.outputKeys()
+}
+
+// outputKeys are the keys that work while the output is on show: g gives
+// up a wait, p or c continue a paused run.
+func (r *runScreen) outputKeys() []key.Binding {
+	keys := r.ui.keys
 	pause := keys.Pause
-	if r.pauseReq || r.paused {
+	switch {
+	case r.paused:
+		pause = key.NewBinding(key.WithKeys("p", "c"), key.WithHelp("p/c", "continue"))
+	case r.pauseReq:
 		pause = key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "don't pause"))
 	}
-	retry, skip := keys.Retry, keys.Skip
-	retry.SetEnabled(false)
-	skip.SetEnabled(false)
-	return b.String(), []key.Binding{pause, keys.Top, keys.Transcript, retry, skip,
-		key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit (state kept)"))}
+	ks := []key.Binding{pause, keys.Top, keys.Transcript}
+	if r.wait != nil {
+		ks = append(ks, kb("g", "give up waiting"))
+	}
+	return append(ks, key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit (state kept)")))
 }

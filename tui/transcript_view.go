@@ -141,7 +141,9 @@ func (v *transcriptView) update(k tea.KeyPressMsg) bool {
 
 func (v *transcriptView) resize() {
 	v.vp.SetWidth(v.ui.w)
-	v.vp.SetHeight(max(1, v.ui.h-3))
+	// the screen less the header, the line naming the file and the help
+	// as wrapped to the width
+	v.vp.SetHeight(max(1, v.ui.h-2-v.ui.helpHeight(v.keys())))
 	v.vp.SoftWrap = true
 }
 
@@ -156,5 +158,10 @@ func (v *transcriptView) view(title string) string {
 		head += fmt.Sprintf(" · %d%%", int(v.vp.ScrollPercent()*100))
 	}
 	body := v.ui.st.dim.Render(truncate(head, v.ui.w)) + "\n" + v.vp.View()
-	return v.ui.frame(title, body, []key.Binding{v.ui.keys.Up, v.ui.keys.Top, kb("home/end", "first/last"), kb("t", "close")})
+	return v.ui.frame(title, body, v.keys())
+}
+
+// keys are the viewer's keys.
+func (v *transcriptView) keys() []key.Binding {
+	return []key.Binding{v.ui.keys.Up, v.ui.keys.Top, kb("home/end", "first/last"), kb("t", "close")}
 }
