@@ -264,6 +264,7 @@ func humanize(key string) string {
 	if s == "" {
 		return s
 	}
+	s = strings.TrimSpace(strings.ReplaceAll(" "+s+" ", " appdb ", " App DB "))
 	for _, up := range []string{"ssh", "dns", "ip", "ttl", "tsig", "ui", "url", "os", "ha", "https", "uri", "db"} {
 		if s == up {
 			return strings.ToUpper(s)
