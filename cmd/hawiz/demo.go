@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -39,6 +40,7 @@ func newDemoCmd() *cobra.Command {
 			"real engine, SSH client and DNS checker. Nothing is left behind unless --keep.",
 		Example: "  hawiz demo                      # the wizard on the demo fleet\n" +
 			"  hawiz demo --procedure opsmanager-ha --members 2\n" +
+			"  hawiz demo --plain --procedure micetro-remove-member   # an HA cluster, then a member taken out\n" +
 			"  hawiz demo --plain --fail start-member-central2   # a failure and its retry\n" +
 			"  hawiz demo --plain --keep        # keep the evidence report",
 		Args: cobra.NoArgs,
@@ -88,7 +90,7 @@ func newDemoCmd() *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.Procedure, "procedure", "micetro-central-ha", "procedure to run on the demo fleet")
+	f.StringVar(&o.Procedure, "procedure", "micetro-central-ha", "procedure to run on the demo fleet: "+strings.Join(fleet.DemoProcedures(), ", "))
 	f.IntVar(&o.Members, "members", 3, "number of demo hosts (members / servers)")
 	f.DurationVar(&o.Speed, "speed", 0, "pause this long in every step so a recording can be followed (e.g. 400ms)")
 	f.Uint64Var(&seed, "seed", 0, "deterministic host keys, client key, TSIG secret, root name and ports, for recordings (0 = random)")

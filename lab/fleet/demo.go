@@ -29,6 +29,9 @@ func demoSetups() []demoSetup {
 		{"micetro-central-ha", setupMicetroCentralHA},
 		{"opsmanager-ha", setupOpsManagerHA},
 		{"micetro-central-upgrade", setupMicetroCentralUpgrade},
+		{"micetro-remove-member", setupMicetroRemoveMember},
+		{"micetro-change-active", setupMicetroChangeActive},
+		{"opsmanager-remove-server", setupOpsManagerRemoveServer},
 	}
 }
 

@@ -21,6 +21,21 @@ func setupMicetroCentralHA(d *Demo) error {
 	}
 	d.Fleet = f
 	d.Procedure = micetro.CentralHA()
+	a := micetroHAAnswers(f)
+	d.Answers = a
+	d.Notes = []string{
+		demoHostsNote(f),
+		"each host's files are in its own directory " + f.Root + "/HOST: the answers name each member's preferences.cfg there (members[i].preferences_path)",
+		"systemctl, ps and mmcentrald on the demo hosts are stand-ins (hawiz __standin) running the lab's Central stand-in",
+		fmt.Sprintf("DNS: zone %s on in-process servers %s (primary, TSIG key %s) and %s", Zone, f.DNS.Addr(), f.TSIGFile, f.DNS2.Addr()),
+	}
+	return nil
+}
+
+// micetroHAAnswers are the demo's micetro-central-ha answers for f: every
+// host a member (priorities 10, 20, …), the round-robin name
+// central.demo.hawiz.test on the demo's DNS servers with its TSIG key.
+func micetroHAAnswers(f *Fleet) *micetro.HAAnswers {
 	a := &micetro.HAAnswers{}
 	a.SSH = demoSSH(f)
 	for i, h := range f.Hosts {
@@ -32,12 +47,5 @@ func setupMicetroCentralHA(d *Demo) error {
 		TSIGKeyFile: f.TSIGFile, MaxWait: 10 * time.Second}
 	a.StartWait = 15 * time.Second
 	a.ServiceTimeout = 30 * time.Second
-	d.Answers = a
-	d.Notes = []string{
-		demoHostsNote(f),
-		"each host's files are in its own directory " + f.Root + "/HOST: the answers name each member's preferences.cfg there (members[i].preferences_path)",
-		"systemctl, ps and mmcentrald on the demo hosts are stand-ins (hawiz __standin) running the lab's Central stand-in",
-		fmt.Sprintf("DNS: zone %s on in-process servers %s (primary, TSIG key %s) and %s", Zone, f.DNS.Addr(), f.TSIGFile, f.DNS2.Addr()),
-	}
-	return nil
+	return a
 }

@@ -21,6 +21,21 @@ func setupOpsManagerHA(d *Demo) error {
 	}
 	d.Fleet = f
 	d.Procedure = opsmanager.HA()
+	a := opsManagerHAAnswers(f)
+	d.Answers = a
+	d.Notes = []string{
+		demoHostsNote(f),
+		"each host is a tar install of the lab's stand-in Ops Manager under " + f.Root + " (install_dir in the answers); its control program is hawiz __standin mongodb-mms",
+		"the load balancer " + f.LBURL + " is an in-process stand-in in front of the servers' port 8080",
+		"the App DB " + strings.Join(AppDBHosts(), ", ") + " is an in-process stand-in (MongoDB wire protocol, SCRAM, replSetGetConfig) that the hosts reach by those names through their SSH connections; its password is the demo's own (HAWIZ_APPDB_PASSWORD is not read)",
+	}
+	return nil
+}
+
+// opsManagerHAAnswers are the demo's opsmanager-ha answers for f: every
+// host a tar-installed server behind the demo's load balancer, the demo
+// App DB, gen.key from the first server.
+func opsManagerHAAnswers(f *Fleet) *opsmanager.Answers {
 	a := &opsmanager.Answers{}
 	a.SSH = demoSSH(f)
 	for _, h := range f.Hosts {
@@ -32,12 +47,5 @@ func setupOpsManagerHA(d *Demo) error {
 	a.LoadBalancer = opsmanager.LoadBalancer{URL: f.LBURL, CacheProbeGap: 1100 * time.Millisecond}
 	a.GenKey = opsmanager.GenKey{Mode: opsmanager.GenKeyFirst, BackupTo: f.Root + "/gen.key.backup"}
 	a.StartTimeout = 60 * time.Second
-	d.Answers = a
-	d.Notes = []string{
-		demoHostsNote(f),
-		"each host is a tar install of the lab's stand-in Ops Manager under " + f.Root + " (install_dir in the answers); its control program is hawiz __standin mongodb-mms",
-		"the load balancer " + f.LBURL + " is an in-process stand-in in front of the servers' port 8080",
-		"the App DB " + strings.Join(AppDBHosts(), ", ") + " is an in-process stand-in (MongoDB wire protocol, SCRAM, replSetGetConfig) that the hosts reach by those names through their SSH connections; its password is the demo's own (HAWIZ_APPDB_PASSWORD is not read)",
-	}
-	return nil
+	return a
 }

@@ -31,7 +31,9 @@ func TestSetupRefusesBeforeStartingAnything(t *testing.T) {
 		{Options{Members: 1}, "--members 1: micetro-central-ha needs 2 to 9 members"},
 		{Options{Procedure: "micetro-central-upgrade", Members: 10}, "--members 10: micetro-central-upgrade needs 2 to 9 members"},
 		{Options{Procedure: "opsmanager-ha", Members: 1}, "--members 1: opsmanager-ha needs 2 to 9 servers"},
-		{Options{Procedure: "nope"}, `--procedure "nope": the demo runs micetro-central-ha, opsmanager-ha, micetro-central-upgrade`},
+		{Options{Procedure: "nope"}, `--procedure "nope": the demo runs micetro-central-ha, opsmanager-ha, micetro-central-upgrade, micetro-remove-member, micetro-change-active, opsmanager-remove-server`},
+		{Options{Procedure: "micetro-remove-member", Members: 1}, "--members 1: micetro-remove-member needs 2 to 9 members"},
+		{Options{Procedure: "opsmanager-remove-server", Members: 10}, "--members 10: opsmanager-remove-server needs 2 to 9 servers"},
 	} {
 		c.o.TempDir = t.TempDir()
 		d, err := Setup(c.o)

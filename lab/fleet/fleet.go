@@ -142,6 +142,7 @@ type Fleet struct {
 
 	lb     *http.Server
 	lbAddr string
+	pool   *omstandin.LB // the load balancer's pool (SetPool)
 	seed   uint64
 	saveTo string // fleet.json for a fixed root
 	ports  *portPlan
@@ -378,8 +379,11 @@ func Start(cfg Config) (f *Fleet, err error) {
 		}
 		f.lbAddr = ln.Addr().String()
 		f.LBURL = "http://" + f.lbAddr
-		lb := &omstandin.LB{Backends: backends, Resolve: func(name string) string { return byName[name].ServiceAddr() }}
-		f.lb = &http.Server{Handler: lb, ReadHeaderTimeout: 10 * time.Second}
+		if prev != nil && prev.Pool != nil { // a kept fleet's pool as it was
+			backends = *prev.Pool
+		}
+		f.pool = &omstandin.LB{Backends: backends, Resolve: func(name string) string { return byName[name].ServiceAddr() }}
+		f.lb = &http.Server{Handler: f.pool, ReadHeaderTimeout: 10 * time.Second}
 		go f.lb.Serve(ln)
 	}
 	return f, f.save()
@@ -463,6 +467,8 @@ type saved struct {
 	DNS   string      `json:"dns"`
 	DNS2  string      `json:"dns2"`
 	LB    string      `json:"lb,omitempty"`
+	// Pool is the load balancer's pool when it was changed (SetPool).
+	Pool *[]string `json:"pool,omitempty"`
 }
 
 type savedHost struct {
@@ -501,6 +507,10 @@ func (f *Fleet) save() error {
 		return nil
 	}
 	s := saved{Seed: f.seed, LB: f.lbAddr}
+	if f.pool != nil {
+		pool := f.pool.Pool()
+		s.Pool = &pool
+	}
 	if f.DNS != nil {
 		s.DNS = f.DNS.Addr()
 	}
@@ -521,6 +531,25 @@ func (f *Fleet) save() error {
 		return err
 	}
 	return os.WriteFile(f.saveTo, b, 0o600)
+}
+
+// SetPool sets the Ops Manager load balancer's pool to the named hosts
+// (what an operator does on a real load balancer) and records it for a
+// kept fleet.
+func (f *Fleet) SetPool(hosts []string) error {
+	if f.pool == nil {
+		return errors.New("fleet: no load balancer")
+	}
+	f.pool.SetBackends(hosts)
+	return f.save()
+}
+
+// Pool is the load balancer's pool now.
+func (f *Fleet) Pool() []string {
+	if f.pool == nil {
+		return nil
+	}
+	return f.pool.Pool()
 }
 
 // The demo App DB: a replica set of three members, which the demo's

@@ -48,6 +48,13 @@ func (lb *LB) SetBackends(backends []string) {
 	lb.mu.Unlock()
 }
 
+// Pool is the pool now (a copy; never nil).
+func (lb *LB) Pool() []string {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	return append([]string{}, lb.Backends...)
+}
+
 func (lb *LB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := r.URL.RequestURI()
 	if lb.Cache && r.Method == http.MethodGet {
