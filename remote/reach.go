@@ -287,7 +287,7 @@ fi
 if command -v chronyc >/dev/null 2>&1 && out=$(chronyc tracking 2>/dev/null); then
   echo "hawiz-time:chronyc"; printf '%s\n' "$out"; exit 0
 fi
-if command -v ntpq >/dev/null 2>&1 && out=$(ntpq -pn 2>/dev/null); then
+if command -v ntpq >/dev/null 2>&1 && out=$(ntpq -pn 2>/dev/null) && [ -n "$out" ]; then
   echo "hawiz-time:ntpq"; printf '%s\n' "$out"; exit 0
 fi
 echo "hawiz-time:none"`
@@ -356,6 +356,15 @@ func parseTimeSync(out string) TimeSync {
 		}
 		return ts
 	case "ntpq":
+		// Only a peer table (its ==== rule) or ntpd's own "no
+		// association" is an answer: ntpq without its daemon may exit 0
+		// with its complaint, which says nothing of the clock.
+		if strings.Contains(body, "No association ID's returned") {
+			return TimeSync{Source: "ntpq -pn", State: TimeNotSynced, Evidence: "ntpd has no association (no server configured or answering)"}
+		}
+		if !strings.Contains(body, "\n===") && !strings.HasPrefix(body, "===") {
+			return TimeSync{State: TimeUnknown, Evidence: "ntpq -pn printed no peer table (is ntpd running?): " + lastLine(body) + "; tried timedatectl, chronyc, ntpq"}
+		}
 		ts := TimeSync{Source: "ntpq -pn", State: TimeNotSynced, Evidence: "no peer selected (no line starting with *)"}
 		for _, l := range strings.Split(body, "\n") {
 			if strings.HasPrefix(l, "*") {
