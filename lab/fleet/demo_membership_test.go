@@ -47,7 +47,7 @@ func TestDemoPlainMembershipTwoMembers(t *testing.T) {
 func TestDemoPlainOpsManagerRemoveServer(t *testing.T) {
 	out := runPlain(t, Options{Procedure: "opsmanager-remove-server", Members: 3, Seed: 3})
 	wantAll(t, out,
-		"made an HA deployment first by an opsmanager-ha run",
+		"[1/4] demo-set-up-ha: verify: holds — opsmanager-ha finished on the demo servers",
 		"take-server-out-of-pool: check: not done",
 		"the demo took om3 out of its load balancer's pool",
 		"om3 0 (none reached om3)",
