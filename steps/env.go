@@ -31,6 +31,7 @@ var secretPrompts = map[string]string{
 	SecretSSHPassword:   "SSH password",
 	SecretKeyPassphrase: "SSH key passphrase",
 	SecretAppDBPassword: "Application Database password",
+	SecretTSIGKey:       "TSIG key the run signed its DNS update with, as [ALGORITHM:]NAME:SECRET",
 }
 
 // Env is what a step's Check, Apply and Verify get: the connected fleet, the
@@ -44,10 +45,10 @@ type Env struct {
 	redactor  *remote.Redactor
 	logger    *slog.Logger
 	getenv    func(string) string
-	emit      func(Event)                        // nil-safe via e.event
-	saveFacts func() error                       // persists facts (nil in plan/tests)
-	step      func() string                      // current step ID for Output events
-	record    func(step string, c remote.Change) // the change journal (journal.go; nil outside the engine)
+	emit      func(Event)                  // nil-safe via e.event
+	saveFacts func() error                 // persists facts (nil in plan/tests)
+	step      func() string                // current step ID for Output events
+	record    func(step string, c *Change) // the change journal (journal.go; nil outside the engine)
 
 	mu          sync.Mutex
 	facts       map[string]string

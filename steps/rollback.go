@@ -34,6 +34,7 @@ const (
 	undoStop    = "stop"
 	undoRestart = "restart" // back to active, reading the restored files
 	undoManual  = "manual"  // no technical undo: the operator does it
+	undoDNS     = "dns"     // a signed UPDATE taking the run's records out again
 )
 
 type undo struct {
@@ -76,6 +77,10 @@ func undos(journal []*Change) []undo {
 			case !c.WasActive && (c.Action == remote.ServiceStart || c.Action == remote.ServiceRestart):
 				out = append(out, undo{c, undoStop})
 			} // start of an active service, stop of a stopped one: nothing to undo
+		case ChangeDNS:
+			if d := c.DNS; d != nil && (len(dnsGone(d)) > 0 || len(d.Removed) > 0) {
+				out = append(out, undo{c, undoDNS})
+			}
 		}
 	}
 	for _, r := range restarts {
@@ -127,6 +132,8 @@ func (u undo) what() string {
 		return fmt.Sprintf("stop %s on %s (not active before step %s ran %s)", c.Service, c.Host, c.Step, c.Action)
 	case undoRestart:
 		return fmt.Sprintf("restart %s on %s (active before step %s restarted it), after the files are restored", c.Service, c.Host, c.Step)
+	case undoDNS:
+		return dnsWhat(c)
 	}
 	if c.Kind == ChangeService {
 		return fmt.Sprintf("by hand: return %s on %s to its state before step %s (%s; hawiz could not read the state before)", c.Service, c.Host, c.Step, c.Action)
@@ -170,8 +177,10 @@ func RollbackProcedure(src *State, srcProc *Procedure) (*Procedure, error) {
 
 func rollbackSteps(us []undo, manualOM bool) []*Step {
 	var hosts []string
+	dns := false
 	for _, u := range us {
-		if !slices.Contains(hosts, u.c.Host) {
+		dns = dns || u.kind == undoDNS
+		if u.c.Host != "" && !slices.Contains(hosts, u.c.Host) {
 			hosts = append(hosts, u.c.Host)
 		}
 	}
@@ -186,6 +195,19 @@ func rollbackSteps(us []undo, manualOM bool) []*Step {
 			// it holds (done, with what it found) or stops the rollback.
 			Check: func(ctx context.Context, e *Env, host string) (bool, string, error) {
 				ev, err := preflightHost(ctx, e, host, us)
+				return err == nil, ev, err
+			},
+		})
+	}
+	if dns {
+		list = append(list, &Step{
+			ID: "check-dns-before-rollback", Title: "Check the DNS names the run changed before anything is undone",
+			Why:     "nothing is written until every input was checked: the TSIG key the run used must be at hand (its key file, HAWIZ_TSIG_KEY, or asked for; never stored) for every name that still holds what the run left",
+			Mode:    Once,
+			After:   []string{},
+			Actions: []string{"ask every authoritative server for each name the run changed; load the TSIG key the run signed with"},
+			Check: func(ctx context.Context, e *Env, _ string) (bool, string, error) {
+				ev, err := preflightDNS(ctx, e, us)
 				return err == nil, ev, err
 			},
 		})
@@ -298,6 +320,9 @@ func fileState(ctx context.Context, h *remote.Host, path string, sudo bool) (str
 // and start it again; or take a file the rollback restored through two
 // writes for one changed since and name it "left as it is").
 func targetKey(c *Change) string {
+	if c.Kind == ChangeDNS {
+		return "rollback.dns." + c.DNS.Name
+	}
 	if c.Kind == ChangeService {
 		return "rollback.service." + c.Host + "." + c.Service
 	}
@@ -316,8 +341,11 @@ func superseded(e *Env, c *Change, pos int) (bool, string) {
 		return false, ""
 	}
 	what := c.Path
-	if c.Kind == ChangeService {
+	switch c.Kind {
+	case ChangeService:
 		what = c.Service
+	case ChangeDNS:
+		what = "DNS " + c.DNS.Name
 	}
 	return true, fmt.Sprintf("%s on %s: a later undo of the rollback already acted on it (this one is superseded)", what, c.Host)
 }
@@ -328,6 +356,8 @@ func undoStep(u undo, pos int) *Step {
 		Why:     fmt.Sprintf("undoes change %d, made by step %s", c.Seq, c.Step),
 		Actions: []string{u.what()}, After: []string{}}
 	switch u.kind {
+	case undoDNS:
+		dnsUndoStep(s, u, pos)
 	case undoRestore, undoRemove:
 		s.Check = func(ctx context.Context, e *Env, host string) (bool, string, error) {
 			if done, why := superseded(e, c, pos); done {

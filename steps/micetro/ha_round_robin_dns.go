@@ -99,7 +99,17 @@ func (s *roundRobinDNS) offerUpdate(ctx context.Context, e *steps.Env, change dn
 	if err != nil || !yes {
 		return false, err
 	}
-	if err := dnscheck.Apply(ctx, change.Primary, change, key, change.Have); err != nil {
+	err = dnscheck.Apply(ctx, change.Primary, change, key, change.Have)
+	if dnscheck.MayHaveChanged(err) { // in the change journal: hawiz rollback takes it out again
+		d := steps.DNSChange{Zone: change.Zone, Name: change.Name, Server: change.Primary, Servers: a.DNS.Servers, Resolver: a.DNS.Resolver,
+			KeyName: key.Name, KeyFile: a.DNS.TSIGKeyFile, Before: change.Have, Added: change.Add, Removed: change.Remove,
+			TTL: change.TTL, OldTTL: change.OldTTL, MaxWait: a.DNS.MaxWait}
+		if err != nil {
+			d.Unconfirmed = err.Error()
+		}
+		e.JournalDNS(d)
+	}
+	if err != nil {
 		return true, fmt.Errorf("DNS update: %w", err)
 	}
 	wr, err := dnscheck.WaitConsistent(ctx, dnsQuery(a, expect), a.DNS.MaxWait)

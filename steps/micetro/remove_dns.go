@@ -83,39 +83,9 @@ func (s *removeDNS) report(ctx context.Context, e *steps.Env) (dnscheck.Report, 
 }
 
 // goneEverywhere: every authoritative server answered with the AA bit and
-// one serial, and none holds ip.
+// one serial, and none holds ip (dnscheck.Settled, shared with rollback).
 func goneEverywhere(r dnscheck.Report, ip netip.Addr) (bool, string) {
-	if len(r.Servers) == 0 {
-		return false, "no authoritative server answered for " + r.Name
-	}
-	var held, bad, per []string
-	serials := map[uint32]bool{}
-	for _, s := range r.Servers {
-		switch {
-		case !s.Answered:
-			bad = append(bad, fmt.Sprintf("%s: no answer (%s)", s.Address, s.Error))
-			continue
-		case !s.AA:
-			bad = append(bad, s.Address+": answer not authoritative (no AA bit)")
-			continue
-		}
-		if s.HasSerial {
-			serials[s.Serial] = true
-		}
-		if slices.Contains(s.Got, ip) {
-			held = append(held, s.Address)
-		}
-		per = append(per, fmt.Sprintf("%s %v serial %d", s.Address, s.Got, s.Serial))
-	}
-	switch {
-	case len(bad) > 0:
-		return false, strings.Join(bad, "; ")
-	case len(held) > 0:
-		return false, fmt.Sprintf("%s still holds %s on %s", r.Name, ip, strings.Join(held, ", "))
-	case len(serials) > 1:
-		return false, "the servers differ in serial: " + strings.Join(per, "; ")
-	}
-	return true, fmt.Sprintf("%s holds no record for %s on any authoritative server (%s)", r.Name, ip, strings.Join(per, "; "))
+	return dnscheck.Settled(r, nil, []netip.Addr{ip})
 }
 
 func (s *removeDNS) check(ctx context.Context, e *steps.Env, _ string) (bool, string, error) {
