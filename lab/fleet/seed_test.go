@@ -23,6 +23,8 @@ var unseedable = []struct {
 	{regexp.MustCompile(`\((\d+(\.\d+)?(ns|µs|ms|s)|\d+m\d+(\.\d+)?s)\)`), "(DURATION)", "measured durations of connects, steps and host actions"},
 	{regexp.MustCompile(`done after \S+:`), "done after DURATION:", "the run's wall time"},
 	{regexp.MustCompile(`clock skew ≤ \S+`), "clock skew ≤ SKEW", "the measured clock skew between the hosts"},
+	{regexp.MustCompile(`(clock skew between [^:]+): \S+ \(`), "$1: SKEW (", "the measured clock skew between the hosts (network preflight)"},
+	{regexp.MustCompile(`has [0-9.]+ [KMGTP]?i?B free`), "has FREE free", "the free disk space of the machine the demo runs on"},
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[-+]\d{4})`), "TIME", "host clock times (service start times, registration times, startup logs)"},
 	{regexp.MustCompile(`hawiz-\d{8}T\d{6}Z\.bak`), "hawiz-STAMP.bak", "backup names carry the UTC second of the write"},
 	{regexp.MustCompile(`200 after \S+;`), "200 after DURATION;", "how long a server took to answer /monitor/health"},
