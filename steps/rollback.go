@@ -171,8 +171,71 @@ func RollbackProcedure(src *State, srcProc *Procedure) (*Procedure, error) {
 		NewAnswers:  srcProc.NewAnswers,
 		Template:    srcProc.Template,
 	}
-	p.Steps = func(a Answers) ([]*Step, error) { return rollbackSteps(us, manualOM), nil }
+	p.Steps = func(a Answers) ([]*Step, error) {
+		list := rollbackSteps(us, manualOM)
+		run, err := srcProc.Steps(a)
+		if err != nil {
+			return nil, err
+		}
+		return withManualUndos(list, us, run, src), nil
+	}
 	return p, nil
+}
+
+// withManualUndos adds, for every step of the run that was done and has an
+// Undo (work hawiz cannot undo), a manual step at the point where it was
+// done: before the undo of every change made by an earlier step of the run
+// (newest first, as the journal's undos).
+func withManualUndos(list []*Step, us []undo, run []*Step, src *State) []*Step {
+	index := map[string]int{}
+	for i, s := range run {
+		index[s.ID] = i
+	}
+	done := map[string]bool{}
+	for _, st := range src.Steps {
+		for _, h := range st.Hosts {
+			done[st.ID] = done[st.ID] || h.Status == StatusDone
+		}
+	}
+	for i := len(run) - 1; i >= 0; i-- {
+		s := run[i]
+		if s.Undo == nil || !done[s.ID] {
+			continue
+		}
+		m := &Step{
+			ID: "undo-by-hand-" + s.ID, Title: "By hand (hawiz cannot undo it): undo step " + s.ID + ", " + s.Title,
+			Why:    fmt.Sprintf("step %s of the run did work hawiz has no technical undo for; undo it here, where it comes in the reverse order of the run", s.ID),
+			DocRef: s.DocRef, Hosts: s.Hosts, Mode: Once, After: []string{},
+			Manual: s.Undo,
+		}
+		if len(m.Hosts) > 1 {
+			m.Hosts = m.Hosts[:1]
+		}
+		pos := len(list)
+		for j, l := range list {
+			if l.Manual != nil && strings.HasPrefix(l.ID, "undo-by-hand-") {
+				continue // a later step's manual undo: this one goes after it
+			}
+			if u, ok := undoOf(l, us); ok {
+				if k, known := index[u.c.Step]; known && k < i {
+					pos = j
+					break
+				}
+			}
+		}
+		list = slices.Insert(list, pos, m)
+	}
+	return list
+}
+
+// undoOf is the undo behind step s of the rollback's list.
+func undoOf(s *Step, us []undo) (undo, bool) {
+	for _, u := range us {
+		if u.id() == s.ID {
+			return u, true
+		}
+	}
+	return undo{}, false
 }
 
 func rollbackSteps(us []undo, manualOM bool) []*Step {

@@ -454,3 +454,61 @@ func TestRollbackWithoutJournal(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// A step of the run that has an Undo (work in a vendor's UI) and was done
+// is a manual step of the rollback, citing the run step's page, at the
+// point where it was done: after the undos of the changes later steps made,
+// before those of earlier steps. A run step not done gets none. Failed
+// before: the rollback did not mention it.
+func TestRollbackManualUndoInPlace(t *testing.T) {
+	src := rbProcedure()
+	inner := src.Steps
+	src.Steps = func(a steps.Answers) ([]*steps.Step, error) {
+		list, err := inner(a)
+		if err != nil {
+			return nil, err
+		}
+		ui := &steps.Step{ID: "ui-work", Title: "Register it in the UI", DocRef: "https://vendor.example/ui#register", Mode: steps.Once,
+			Manual: &steps.Manual{Instructions: []string{"Click Register."}},
+			Undo:   &steps.Manual{Instructions: []string{"Click Unregister."}}}
+		never := &steps.Step{ID: "never-done", Title: "skipped", Mode: steps.Once, Manual: ui.Manual, Undo: ui.Undo}
+		// after create-extra, before stop-other
+		return append(list[:3:3], append([]*steps.Step{ui, never}, list[3:]...)...), nil
+	}
+	w := &rbWorld{lab: steptest.NewLab(t), src: src}
+	w.state = filepath.Join(w.lab.Dir, "state.json")
+	for _, r := range w.lab.Roots {
+		os.WriteFile(filepath.Join(r, "conf.txt"), []byte("old\n"), 0o640)
+		os.WriteFile(filepath.Join(r, "svc.on"), nil, 0o644)
+		os.WriteFile(filepath.Join(r, "other.on"), nil, 0o644)
+	}
+	cfg := w.lab.Config(t, w.state, "")
+	cfg.Procedure, cfg.Confirm, cfg.Skip = src, []string{"ui-work"}, []string{"never-done"}
+	if _, err := steps.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := w.rollbackConfig(t)
+	list, err := rc.Procedure.Steps(rc.Answers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, s := range list {
+		order = append(order, s.ID)
+		if s.ID == "undo-by-hand-ui-work" && (s.Manual == nil || s.Manual.Instructions[0] != "Click Unregister." || s.DocRef != "https://vendor.example/ui#register") {
+			t.Errorf("manual undo %+v", s)
+		}
+	}
+	got := strings.Join(order, " ")
+	i, stop, create := strings.Index(got, "undo-by-hand-ui-work"), strings.LastIndex(got, "-start "), strings.Index(got, "-remove")
+	if i < 0 || strings.Contains(got, "never-done") || stop < 0 || create < 0 || !(stop < i && i < create) {
+		t.Fatalf("rollback steps %s: want undo-by-hand-ui-work after the undo of stop-other and before the removal of extra.txt", got)
+	}
+	rc.Confirm = []string{"undo-by-hand-ui-work"}
+	if _, err := steps.Run(context.Background(), rc); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.file(0, "extra.txt"); ok {
+		t.Error("extra.txt still there")
+	}
+}

@@ -74,6 +74,12 @@ type Step struct {
 	// values, waits for the operator's confirmation (Operator.ConfirmManual),
 	// runs Apply when non-nil, then Verify when non-nil.
 	Manual *Manual
+	// Undo is what undoes the step by hand where hawiz has no technical
+	// undo (work in a vendor's UI, another system's configuration, data
+	// written into a database): `hawiz rollback` shows it as a manual step
+	// at the point where the step was done, citing DocRef. nil = nothing
+	// to undo by hand (what the step changed is in the change journal).
+	Undo *Manual
 
 	// Check is read-only: is the step already done on host? The evidence
 	// string says what was observed. nil = never done (always Apply).

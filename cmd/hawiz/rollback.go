@@ -87,6 +87,8 @@ func newRollbackCmdWith(d deps) *cobra.Command {
 			return runEngine(c, d, &of, steps.RunConfig{
 				Procedure: p, Answers: a, AnswersFile: st.AnswersFile, StatePath: path, Resume: resume,
 				RunName: st.RunName, Confirm: confirm,
+				// not hawiz resume: the rollback's state is continued by this command
+				ResumeCommand: "hawiz rollback --state " + shellArg(statePath),
 			})
 		},
 	}

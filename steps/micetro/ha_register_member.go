@@ -33,6 +33,17 @@ func registerInstructions(a *HAAnswers, m *Member) []string {
 	}
 }
 
+// unregisterInstructions undo registerInstructions in a rollback: Remove
+// Member (Editing HA Member Options), the primary last, once the
+// failovers are gone from the list.
+func unregisterInstructions(a *HAAnswers, m *Member, primary bool) []string {
+	ins := append(removeInstructions(a, m), "As the documents describe it: "+refsEdit(a, m, "Remove Member")+".")
+	if primary {
+		ins = append([]string{fmt.Sprintf("Do this once every failover member is gone from the list: %q is then the only member.", m.Name)}, ins...)
+	}
+	return ins
+}
+
 func registerStep(a *HAAnswers, i int, id, doc string) *steps.Step {
 	m := &a.Members[i]
 	title := "Add the primary to the High Availability list with priority 10"
@@ -53,6 +64,7 @@ func registerStep(a *HAAnswers, i int, id, doc string) *steps.Step {
 			Instructions: registerInstructions(a, m),
 			Values:       []steps.KV{{Label: "Name", Value: m.Name}, {Label: "Priority", Value: fmt.Sprint(m.Priority)}},
 		},
+		Undo:  &steps.Manual{Instructions: unregisterInstructions(a, m, i == 0), Values: []steps.KV{{Label: "Name", Value: m.Name}}},
 		Check: manualCheck(id, a),
 		Apply: func(ctx context.Context, e *steps.Env, hn string) error {
 			if i == 0 {

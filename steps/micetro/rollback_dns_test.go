@@ -123,10 +123,20 @@ func (x *rbDNSWorld) rollback(t *testing.T, env map[string]string) (string, erro
 	if err := steps.WritePlan(&plan, p, a); err != nil {
 		t.Fatal(err)
 	}
+	list, err := p.Steps(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manual []string // the UI work of the run, undone by hand: confirmed here
+	for _, s := range list {
+		if s.Manual != nil {
+			manual = append(manual, s.ID)
+		}
+	}
 	path := steps.RollbackStatePath(x.state)
 	_, statErr := os.Stat(path)
 	_, err = steps.Run(context.Background(), steps.RunConfig{
-		Procedure: p, Answers: a, StatePath: path, RunName: "rb", Resume: statErr == nil,
+		Procedure: p, Answers: a, StatePath: path, RunName: "rb", Resume: statErr == nil, Confirm: manual,
 		Operator: steps.NonInteractive{Yes: true}, Yes: true,
 		Remote: remote.Options{AgentSocket: "none", DialTimeout: 5 * time.Second, SessionPerCommand: worldSessions},
 		Getenv: func(k string) string { return env[k] },
@@ -185,6 +195,12 @@ func TestHARollbackTakesOutDNSRecords(t *testing.T) {
 	}
 	if !strings.Contains(plan, "take out the records the run added [10.0.0.12 10.0.0.13]") || !strings.Contains(plan, "key "+tsigName) {
 		t.Errorf("the plan does not name the DNS undo:\n%s", plan)
+	}
+	// the members registered in the UI are named, in reverse order, with
+	// the UI's Remove Member and the page the run's step cited
+	i3, i2, i1 := strings.Index(plan, "undo-by-hand-register-central3"), strings.Index(plan, "undo-by-hand-register-central2"), strings.Index(plan, "undo-by-hand-register-primary")
+	if i3 < 0 || i2 < i3 || i1 < i2 || strings.Count(plan, "Remove Member") < 3 || !strings.Contains(plan, "editing-ha-member-options") {
+		t.Errorf("the plan does not list the UI registrations to undo by hand, newest first:\n%s", plan)
 	}
 	for _, srv := range []*dnstest.Server{x.p, x.s} {
 		if got := x.addrs(srv); got != "10.0.0.11" {
