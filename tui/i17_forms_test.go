@@ -14,7 +14,7 @@ import (
 
 	"github.com/hawiz/hawiz/remote"
 	"github.com/hawiz/hawiz/steps"
-	"github.com/hawiz/hawiz/steps/micetro"
+	"github.com/hawiz/hawiz/steps/catalog"
 	"github.com/hawiz/hawiz/steps/opsmanager"
 )
 
@@ -162,7 +162,7 @@ func TestFormOpsManagerAsksLess(t *testing.T) {
 // an example or its default (or that it is required), and the fixed sets
 // are selects.
 func TestFormFieldsSayWhatTheyTake(t *testing.T) {
-	for _, p := range []*steps.Procedure{micetro.CentralHA(), micetro.CentralUpgrade(), opsmanager.HA(), opsmanager.UpgradeProcedure()} {
+	for _, p := range catalog.All() { // every procedure hawiz offers
 		af := newAnswersForm(p)
 		for _, s := range af.rebuild() {
 			for _, f := range s.fields {
