@@ -182,10 +182,30 @@ func (m *mmLab) checkRolledBack(before mmBefore, left map[string]fileMark) {
 	}
 }
 
-// rollback runs `hawiz rollback --state S --yes` (onEvent may kill it).
+// rollback runs `hawiz rollback --state S --yes` (onEvent may kill it),
+// confirming the manual steps that undo the run's UI registrations (the
+// operator's Remove Member: nothing on the hosts).
 func (m *mmLab) rollback(onEvent func(event) bool) (int, []event, string) {
 	m.t.Helper()
-	return m.hawiz(onEvent, "rollback", "--state", m.state, "--yes")
+	args := []string{"rollback", "--state", m.state, "--yes"}
+	b, err := os.ReadFile(m.state)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	var st struct {
+		Steps []struct {
+			ID string `json:"id"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		m.t.Fatal(err)
+	}
+	for _, s := range st.Steps {
+		if strings.HasPrefix(s.ID, "register-") {
+			args = append(args, "--confirm", "undo-by-hand-"+s.ID)
+		}
+	}
+	return m.hawiz(onEvent, args...)
 }
 
 func TestRollbackMicetroHA(t *testing.T) {
