@@ -147,7 +147,17 @@ func (s *removeDNS) apply(ctx context.Context, e *steps.Env, _ string) error {
 	if !yes {
 		return s.wait(ctx, e, ip, &change)
 	}
-	if err := dnscheck.Apply(ctx, change.Primary, change, key, change.Have); err != nil {
+	err = dnscheck.Apply(ctx, change.Primary, change, key, change.Have)
+	if dnscheck.MayHaveChanged(err) { // in the change journal: hawiz rollback puts the record back
+		d := steps.DNSChange{Zone: change.Zone, Name: change.Name, Server: change.Primary, Servers: a.DNS.Servers, Resolver: a.DNS.Resolver,
+			KeyName: key.Name, KeyFile: a.DNS.TSIGKeyFile, Before: change.Have, Removed: change.Remove,
+			TTL: change.TTL, MaxWait: a.DNS.MaxWait}
+		if err != nil {
+			d.Unconfirmed = err.Error()
+		}
+		e.JournalDNS(d)
+	}
+	if err != nil {
 		return fmt.Errorf("DNS update: %w", err)
 	}
 	wr, err := dnscheck.WaitConsistent(ctx, dnsQuery(&a.HAAnswers, left), a.DNS.MaxWait)
