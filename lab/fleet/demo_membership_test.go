@@ -22,7 +22,7 @@ func TestDemoPlainMicetroRemoveMember(t *testing.T) {
 	wantAll(t, out,
 		"the demo confirms this manual step itself: Remove \"central3\" from the High Availability list",
 		"delete central.demo.hawiz.test A 192.0.2.13 (prerequisite: it holds exactly [192.0.2.11 192.0.2.12 192.0.2.13])",
-		"central.demo.hawiz.test. holds no record for 192.0.2.13 on any authoritative server",
+		"central.demo.hawiz.test. holds no record for 192.0.2.13 on every authoritative server",
 		"remove-cluster-member-name central3: verify: holds",
 		"central3: service mmcentral is not active",
 		"hawiz: done after")
