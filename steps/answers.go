@@ -29,6 +29,18 @@ var (
 // line: "line 4: field prioriy not found in type micetro.Answers" /
 // "members[1].priority: 10 must be higher than the primary's 10".
 func LoadAnswers(p *Procedure, data []byte) (Answers, error) {
+	a, err := decodeAnswers(p, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateAnswers(a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// decodeAnswers is LoadAnswers without the validation.
+func decodeAnswers(p *Procedure, data []byte) (Answers, error) {
 	if p == nil || p.NewAnswers == nil {
 		return nil, errors.New("procedure has no answers type")
 	}
@@ -50,14 +62,19 @@ func LoadAnswers(p *Procedure, data []byte) (Answers, error) {
 	} else if !errors.Is(err, io.EOF) {
 		return nil, yamlErrors(err)
 	}
+	return a, nil
+}
+
+// validateAnswers applies a's defaults and checks it: nil or FieldErrors.
+func validateAnswers(a Answers) error {
 	if err := a.Validate(); err != nil {
 		var fe FieldErrors
 		if errors.As(err, &fe) {
-			return nil, fe
+			return fe
 		}
-		return nil, FieldErrors{{Msg: err.Error()}}
+		return FieldErrors{{Msg: err.Error()}}
 	}
-	return a, nil
+	return nil
 }
 
 // decodeSafely turns a panic inside the YAML decoder into an error.
