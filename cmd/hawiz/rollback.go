@@ -58,9 +58,14 @@ func newRollbackCmdWith(d deps) *cobra.Command {
 			if err != nil {
 				return withCode(steps.ExitCode(err), err)
 			}
-			a, err := steps.LoadAnswers(src, []byte(st.Answers))
+			// a file the answers name that is gone (a TSIG key file) does not stop
+			// the rollback: the DNS undo takes the key from HAWIZ_TSIG_KEY or asks
+			a, notes, err := steps.LoadRollbackAnswers(src, []byte(st.Answers))
 			if err != nil {
 				return withCode(steps.ExitRefused, fmt.Errorf("the answers in %s are not valid for this hawiz's %s: %w", statePath, src.Name, err))
+			}
+			for _, n := range notes {
+				fmt.Fprintf(c.ErrOrStderr(), "hawiz: note: %s\n", n)
 			}
 			path := steps.RollbackStatePath(statePath)
 			_, serr := os.Stat(path)
