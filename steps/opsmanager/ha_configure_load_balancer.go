@@ -25,9 +25,27 @@ func haConfigureLoadBalancer(a *Answers) *steps.Step {
 		Title:  "Configure a load balancer with the pool of Application hosts",
 		Why:    "the LB health-checks /monitor/health on every server and must not cache (checked through the LB once the servers run)",
 		DocRef: docRefs(haProcStep("1", "configure a load balancer with the pool of Application hosts"), refLBSettings),
+		Undo:   lbUndo(a),
 		Verify: func(ctx context.Context, e *steps.Env, _ string) (string, error) {
 			return checkLBName(ctx, e, &a.LoadBalancer)
 		},
+	}
+}
+
+// lbUndo is how to undo configure-load-balancer in a rollback: the load
+// balancer is the operator's, so is taking its pool (and any DNS name made
+// for it) back; the documents describe no removal [derived: step 1
+// reversed].
+func lbUndo(a *Answers) *steps.Manual {
+	servers := strings.Join(a.serverNames(), ", ")
+	return &steps.Manual{
+		Instructions: []string{
+			fmt.Sprintf("hawiz did not configure the load balancer: you did, for step %s of the run (%s). Undo that work on the load balancer itself: take the Ops Manager Application servers (%s) out of the pool you made for %s, with its health check on %s, or remove that pool if it serves nothing else.",
+				StepLB, haProcStep("1", "configure a load balancer with the pool of Application hosts"), servers, a.LoadBalancer.URL, HealthPath),
+			fmt.Sprintf("If you created or changed a DNS name for %s for this run, put it back as it was: hawiz only read it.", a.LoadBalancer.URL),
+			"Users reach Ops Manager through the load balancer's URL until it is gone: give them the URL they used before the run.",
+		},
+		Values: []steps.KV{{Label: "Load balancer", Value: a.LoadBalancer.URL}, {Label: "Pool", Value: servers}},
 	}
 }
 

@@ -34,11 +34,30 @@ func haPointAgentsAtLoadBalancer(a *Answers) *steps.Step {
 		Check: func(ctx context.Context, e *steps.Env, host string) (bool, string, error) {
 			return agentCheck(ctx, e, a, host)
 		},
+		Undo:  agentsUndo(a),
 		Apply: func(ctx context.Context, e *steps.Env, host string) error { return agentApply(ctx, e, a, host) },
 		Verify: func(ctx context.Context, e *steps.Env, host string) (string, error) {
 			return agentVerify(ctx, e, a, host)
 		},
 	}
+}
+
+// agentsUndo is how to finish undoing point-agents-at-load-balancer in a
+// rollback: hawiz restores each agent's configuration file (the write is
+// in the change journal), but the agents' restarts are not journaled, so
+// an agent keeps the load balancer's URL until it is restarted.
+func agentsUndo(a *Answers) *steps.Manual {
+	m := &steps.Manual{Instructions: []string{
+		fmt.Sprintf("hawiz restored each agent's configuration file from the backup the run kept, just before this step (a file changed since the run is left as it is and named in the rollback's output): %s there is again what the agent used before the run (%s).",
+			KeyAgentBase, refAgentConfig),
+		"The agents still use the load balancer's URL until they are restarted; hawiz does not restart them in a rollback. Restart each agent now:",
+	}}
+	for _, g := range a.Agents {
+		argv := agentArgv(&g, "restart")
+		m.Instructions = append(m.Instructions, fmt.Sprintf("  on %s: %s", g.Name, strings.Join(argv, " ")))
+		m.Values = append(m.Values, steps.KV{Label: g.Name, Value: g.ConfigPath})
+	}
+	return m
 }
 
 func (a *Answers) agent(name string) *Agent {

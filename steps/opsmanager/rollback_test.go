@@ -51,7 +51,7 @@ func TestHARunJournalsStartsRollbackStops(t *testing.T) {
 	}
 	rec := &recorder{}
 	if _, err := steps.Run(context.Background(), steps.RunConfig{Procedure: p, Answers: a, StatePath: steps.RollbackStatePath(state), RunName: "t",
-		Renderer: rec, Operator: steps.NonInteractive{Yes: true}, Yes: true,
+		Renderer: rec, Operator: steps.NonInteractive{Yes: true}, Yes: true, Confirm: []string{"undo-by-hand-" + StepStartFirst, "undo-by-hand-" + StepLB},
 		Remote: remote.Options{AgentSocket: "none", DialTimeout: 5 * time.Second}, Getenv: func(string) string { return "" }}); err != nil {
 		t.Fatalf("rollback: %v\n%s", err, rec)
 	}
