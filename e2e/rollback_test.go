@@ -393,13 +393,31 @@ func TestRollbackOpsManagerHA(t *testing.T) {
 	}
 	otherMark := o.markFile(t, 2, key)
 
+	// What hawiz cannot undo waits for the operator, in the reverse order of
+	// the run: first the App DB data of Ops Manager's first start (once
+	// every server is stopped again; the documented recovery is a restore
+	// of the App DB backup), last the load balancer the operator set up.
 	t0 := time.Now()
 	code, evs, stderr = o.hawiz(nil, "rollback", "--state", o.state, "--yes")
 	wall := time.Since(t0)
+	if code != 3 || !strings.Contains(stderr, "waiting for manual step undo-by-hand-start-first-server") ||
+		!strings.Contains(stderr, "restore it from the backup taken before the run") || !strings.Contains(stderr, "out of the pool") {
+		t.Fatalf("rollback without confirmation: exit %d, want 3 waiting at undo-by-hand-start-first-server\n%s\n%s", code, stderr, evString(evs))
+	}
+	for i := 0; i < o.n; i++ {
+		if o.running(i) {
+			t.Errorf("%s: Ops Manager runs while the rollback waits at the App DB step", o.Names[i])
+		}
+	}
+	confirm := []string{"rollback", "--state", o.state, "--yes", "--confirm", "undo-by-hand-start-first-server", "--confirm", "undo-by-hand-configure-load-balancer"}
+	t1 := time.Now()
+	code, evs2, stderr2 := o.hawiz(nil, confirm...)
+	wall += time.Since(t1)
+	evs, stderr = append(evs, evs2...), stderr+stderr2
 	if code != 0 {
 		t.Fatalf("rollback: exit %d\n%s\n%s", code, stderr, evString(evs))
 	}
-	t.Logf("rollback of opsmanager-ha (%d journaled changes) on %d lab hosts: %v wall", len(j), o.n, wall.Round(time.Millisecond))
+	t.Logf("rollback of opsmanager-ha (%d journaled changes) on %d lab hosts: %v wall (two invocations)", len(j), o.n, wall.Round(time.Millisecond))
 	for i := 0; i < o.n; i++ {
 		if got, want := o.markFile(t, i, conf), before[o.Names[i]+" "+conf]; got != want {
 			t.Errorf("%s: conf-mms.properties %v, before the run %v", o.Names[i], got, want)
@@ -440,7 +458,7 @@ func TestRollbackOpsManagerHA(t *testing.T) {
 			}
 		}
 	}
-	// Again: nothing to do.
+	// Again: nothing to do (the manual steps were confirmed before).
 	code, evs, stderr = o.hawiz(nil, "rollback", "--state", o.state, "--yes")
 	if code != 0 || len(applies(evs)) != 0 {
 		t.Fatalf("second rollback: exit %d, applies %v\n%s", code, applies(evs), stderr)
