@@ -42,7 +42,8 @@ func newDemoCmd() *cobra.Command {
 			"  hawiz demo --procedure opsmanager-ha --members 2\n" +
 			"  hawiz demo --plain --procedure micetro-remove-member   # an HA cluster, then a member taken out\n" +
 			"  hawiz demo --plain --fail start-member-central2   # a failure and its retry\n" +
-			"  hawiz demo --plain --keep        # keep the evidence report",
+			"  hawiz demo --plain --keep        # keep the evidence report\n" +
+			"  hawiz demo --plain --rollback    # the run, then its rollback (hawiz rollback)",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if o.Members <= 0 {
@@ -55,6 +56,11 @@ func newDemoCmd() *cobra.Command {
 			interactive := false
 			if fo, ok := out.(*os.File); ok {
 				interactive = !plain && tui.IsTerminal(fo) && tui.IsTerminal(os.Stdin)
+			}
+			if interactive && o.Rollback {
+				// the wizard has no rollback: the run and its rollback in plain output
+				fmt.Fprintln(c.ErrOrStderr(), "demo: --rollback runs without the wizard, as --plain: the demo confirms the manual steps itself")
+				interactive = false
 			}
 			if interactive {
 				return runDemoTUI(c, o, tui.Accessible(accessible, os.Getenv))
@@ -98,6 +104,7 @@ func newDemoCmd() *cobra.Command {
 	f.BoolVar(&o.Keep, "keep", false, "keep the demo root (state, transcript, evidence, the hosts' files) and print where it is")
 	f.BoolVar(&fresh, "fresh", false, "forget a kept demo (an unfinished run) and start a new one")
 	f.BoolVar(&accessible, "accessible", false, "plain prompts instead of the full-screen wizard, for screen readers (automatic when TERM=dumb)")
+	f.BoolVar(&o.Rollback, "rollback", false, "once the run finished, roll it back on the demo fleet as `hawiz rollback` does (plain output; the demo confirms the manual undo steps)")
 	f.BoolVar(&plain, "plain", false, "run non-interactively to the end: the demo accepts the host keys and confirms the manual steps itself, saying so")
 	return c
 }

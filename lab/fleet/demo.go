@@ -62,6 +62,10 @@ type Options struct {
 	Fresh bool
 	// StateHome is XDG_STATE_HOME for the run; "" = ROOT/state.
 	StateHome string
+	// Rollback: once the run finished, RunPlain rolls it back on the same
+	// fleet (hawiz rollback), confirming its manual undo steps as the demo
+	// confirms manual steps.
+	Rollback bool
 }
 
 // Demo is a started demo: the fleet, the procedure and its answers.
@@ -404,6 +408,9 @@ func (d *Demo) RunPlain(ctx context.Context, w io.Writer, r steps.Renderer) (ste
 	op := &Operator{R: sr, Retry: d.Opts.Fail != ""}
 	sr.demoHint = true
 	out, err := steps.Run(ctx, d.RunConfig(sr, op))
+	if err == nil && d.Opts.Rollback {
+		out, err = d.rollbackPlain(ctx, w, sr, op)
+	}
 	if out.Resume != "" {
 		out.Resume = ""
 	}
@@ -411,6 +418,30 @@ func (d *Demo) RunPlain(ctx context.Context, w io.Writer, r steps.Renderer) (ste
 		err = &demoError{err: err}
 	}
 	return out, err
+}
+
+// rollbackPlain rolls the finished demo run back on the same fleet, as
+// `hawiz rollback --state STATE --yes` would: its plan, then the engine
+// on the procedure generated from the run's change journal, with its
+// state, transcript and evidence beside the run's. The demo operator
+// confirms the manual undo steps (work hawiz cannot undo) as it confirms
+// the run's manual steps, saying so.
+func (d *Demo) rollbackPlain(ctx context.Context, w io.Writer, r steps.Renderer, op steps.Operator) (steps.Outcome, error) {
+	st, err := steps.ReadState(d.StatePath)
+	if err != nil {
+		return steps.Outcome{}, err
+	}
+	p, err := steps.RollbackProcedure(st, d.Procedure)
+	if err != nil {
+		return steps.Outcome{}, err
+	}
+	fmt.Fprintf(w, "demo: the run finished; now its rollback, as `hawiz rollback --state %s --yes` does it:\n", d.StatePath)
+	if err := steps.WritePlan(w, p, d.Answers); err != nil {
+		return steps.Outcome{}, err
+	}
+	cfg := d.RunConfig(r, op)
+	cfg.Procedure, cfg.StatePath = p, steps.RollbackStatePath(d.StatePath)
+	return steps.Run(ctx, cfg)
 }
 
 // demoResumeHint replaces the engine's `hawiz resume --state …`, which
