@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,11 @@ func TestDemoPlainRollbackMicetro(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}
+	}
+	// the round-robin name: the records the run added are taken out again,
+	// verified on every authoritative server
+	if !regexp.MustCompile(`undo-\d+-dns: verify: holds — central\.demo\.hawiz\.test\. holds no record for [^\n]* on every authoritative server [^\n]*as before the run`).MatchString(s) {
+		t.Errorf("no verified DNS undo in the output:\n%s", s)
 	}
 	ev, err := os.ReadFile(steps.EvidencePath(steps.RollbackStatePath(d.StatePath)))
 	if err != nil || strings.Contains(string(ev), "LEFT AS IT IS") {
