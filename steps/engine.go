@@ -134,10 +134,10 @@ func (r *runner) resumeCmd() string {
 }
 
 // resumeWith is resumeCmd with flag, which gets past where the run stopped
-// (none with a ResumeCommand: its operator answers there).
+// (none with ResumeFixed).
 func (r *runner) resumeWith(flag string) string {
-	if r.cfg.ResumeCommand != "" {
-		return r.cfg.ResumeCommand
+	if r.cfg.ResumeFixed {
+		return r.resumeCmd()
 	}
 	return r.resumeCmd() + " " + flag
 }

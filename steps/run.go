@@ -21,10 +21,13 @@ type RunConfig struct {
 	// state must not exist yet, unless that run finished (status done).
 	Resume bool
 	// ResumeCommand, when set, is the command hawiz prints to continue a
-	// stopped run instead of `hawiz resume --state FILE` (the demo: its
-	// fleet is gone once it exits, `hawiz demo` resumes it). Flags that get
-	// past where the run stopped are not added to it.
+	// stopped run instead of `hawiz resume --state FILE` (`hawiz rollback
+	// --state FILE`; the demo's `hawiz demo`, as its fleet is gone once it
+	// exits). The flags that get past where the run stopped (`--confirm
+	// STEP`, `--yes`) are added to it, unless ResumeFixed: a command that
+	// takes no such flags (the demo, whose operator answers everything).
 	ResumeCommand string
+	ResumeFixed   bool
 
 	Renderer Renderer // nil = discard
 	Operator Operator // nil = NonInteractive{Yes: Yes}

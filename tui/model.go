@@ -44,6 +44,7 @@ type Config struct {
 	// ResumeCommand replaces the engine's `hawiz resume --state FILE` in
 	// what a stopped run prints (steps.RunConfig.ResumeCommand).
 	ResumeCommand string
+	ResumeFixed   bool // ResumeCommand takes no flags (steps.RunConfig.ResumeFixed)
 	// RemovedOnExit, when set, is asked once a run has completed: a
 	// non-empty answer is shown on the finish screen instead of the state,
 	// transcript and evidence paths and the audit hint, because those files
@@ -269,7 +270,7 @@ func (m *Model) showPlan() tea.Cmd {
 
 // startRun starts the engine on rc and shows the run screen.
 func (m *Model) startRun(rc steps.RunConfig) tea.Cmd {
-	rc.ResumeCommand = m.cfg.ResumeCommand
+	rc.ResumeCommand, rc.ResumeFixed = m.cfg.ResumeCommand, m.cfg.ResumeFixed
 	m.run = newRunScreen(&m.cfg, m.ui, planRows(m.proc, m.answers))
 	cmd := m.run.start(rc)
 	m.show(m.run)

@@ -136,7 +136,7 @@ func TestResumeCommandReplacesTheEngines(t *testing.T) {
 	yes := 0
 	var out bytes.Buffer
 	rc := steps.RunConfig{Procedure: confirmProc(&yes), Answers: &confirmAnswers{}, StatePath: filepath.Join(t.TempDir(), "s.json"),
-		RunName: "t", Renderer: NewPlainRenderer(&out), Operator: NonInteractiveOperator{}, ResumeCommand: "hawiz demo"}
+		RunName: "t", Renderer: NewPlainRenderer(&out), Operator: NonInteractiveOperator{}, ResumeCommand: "hawiz demo", ResumeFixed: true}
 	o, err := steps.Run(context.Background(), rc)
 	if steps.ExitCode(err) != steps.ExitStopped {
 		t.Fatalf("run: %v (exit %d), want exit 3", err, steps.ExitCode(err))
@@ -148,5 +148,22 @@ func TestResumeCommandReplacesTheEngines(t *testing.T) {
 		if strings.Contains(text, "hawiz resume") || !strings.Contains(text, "resume with: hawiz demo") {
 			t.Errorf("%q: want the ResumeCommand, not the engine's", text)
 		}
+	}
+}
+
+// A ResumeCommand that takes flags (`hawiz rollback --state FILE`) gets the
+// one that gets past where the run stopped, as `hawiz resume` does: a
+// stopped rollback printed its command without the --confirm or --yes it
+// needed, so the same command stopped at the same place again.
+func TestResumeCommandGetsTheFlag(t *testing.T) {
+	yes := 0
+	rc := steps.RunConfig{Procedure: confirmProc(&yes), Answers: &confirmAnswers{}, StatePath: filepath.Join(t.TempDir(), "s.json"),
+		RunName: "t", Renderer: NewPlainRenderer(&bytes.Buffer{}), Operator: NonInteractiveOperator{}, ResumeCommand: "hawiz rollback --state s.json"}
+	o, err := steps.Run(context.Background(), rc)
+	if steps.ExitCode(err) != steps.ExitStopped {
+		t.Fatalf("run: %v (exit %d), want exit 3", err, steps.ExitCode(err))
+	}
+	if want := "hawiz rollback --state s.json --yes"; o.Resume != want {
+		t.Errorf("outcome resume %q, want %q", o.Resume, want)
 	}
 }

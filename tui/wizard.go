@@ -72,7 +72,7 @@ func RunAccessible(ctx context.Context, cfg Config, in *os.File, out io.Writer) 
 	if err := ask(huh.NewForm(huh.NewGroup(huh.NewSelect[int]().Title("What do you want to do?").Options(opts...).Value(&choice)))); err != nil {
 		return steps.ExitStopped, err
 	}
-	rc := steps.RunConfig{Getenv: cfg.Getenv, Remote: cfg.Remote, ToolVersion: cfg.ToolVersion, ResumeCommand: cfg.ResumeCommand,
+	rc := steps.RunConfig{Getenv: cfg.Getenv, Remote: cfg.Remote, ToolVersion: cfg.ToolVersion, ResumeCommand: cfg.ResumeCommand, ResumeFixed: cfg.ResumeFixed,
 		Renderer: NewPlainRenderer(out), Operator: op}
 	if choice < 0 {
 		r := runs[-1-choice]

@@ -157,7 +157,7 @@ func runDemoTUI(c *cobra.Command, o fleet.Options, accessible bool) error {
 		Remote:      remote.Options{SSHConfigFile: "none", AgentSocket: "none"},
 		AnswersFrom: "hawiz demo filled these answers in for its demo hosts.",
 		// the engine's `hawiz resume --state …` would not start the demo fleet
-		ResumeHint: "run `hawiz demo` again to resume", ResumeCommand: "hawiz demo"}
+		ResumeHint: "run `hawiz demo` again to resume", ResumeCommand: "hawiz demo", ResumeFixed: true}
 	for _, p := range names {
 		q := o
 		q.Procedure, q.Root = p, filepath.Join(base, p)
