@@ -49,6 +49,7 @@ type world struct {
 	roots   []string
 	appdb   string
 	lbURL   string
+	lb      *omstandin.LB
 	user    string
 	https   bool
 	// appdbExtra is appended to the appdb block (default: live_check: off).
@@ -135,7 +136,7 @@ func newWorld(t *testing.T, n int, cachingLB bool, https ...bool) *world {
 	srv := &http.Server{Handler: lb}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	w.lbURL = "http://" + ln.Addr().String()
+	w.lbURL, w.lb = "http://"+ln.Addr().String(), lb
 	return w
 }
 

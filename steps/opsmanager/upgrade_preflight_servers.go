@@ -27,6 +27,7 @@ func upPreflightServers(a *UpgradeAnswers) *steps.Step {
 		Actions: []string{
 			"on every server: install, version, gen.key, health; where the package is staged (remote_dir): safe, with the package's size × 2 free",
 			"from every server: a TCP connection to the load balancer's address (when load_balancer is set), the time service says the clock is synchronised, clocks within 5s of each other; a failure stops the run before any change",
+			"with load_balancer set and every server running: tagged /monitor/health requests through the load balancer, each server's access log must show some (the load balancer reaches every server, so the others serve while one is upgraded); a server it does not reach stops the run before any change",
 		},
 		Verify: func(ctx context.Context, e *steps.Env, _ string) (string, error) {
 			ev, err := upgradePreflight(ctx, e, a)
@@ -37,7 +38,11 @@ func upPreflightServers(a *UpgradeAnswers) *steps.Step {
 			if err != nil {
 				return "", err
 			}
-			return ev + "\n" + nev, nil
+			lev, err := lbReachesEveryServer(ctx, e, &a.Common, a.LoadBalancer)
+			if err != nil {
+				return "", err
+			}
+			return ev + "\n" + nev + lev, nil
 		},
 	}
 }
@@ -198,4 +203,38 @@ func oneOldVersion(c *Common, vs []string, target string) (string, error) {
 		}
 	}
 	return old, nil
+}
+
+// lbReachesEveryServer proves, before a server is stopped for its upgrade,
+// that the load balancer sends requests to every server (tagged requests
+// found in each access log, as verify-through-load-balancer does), so the
+// others serve while one is down (Upgrade Ops Manager: one server at a
+// time behind the load balancer). Only when every server runs: a resumed
+// upgrade may have one stopped, which the upgrade itself starts again.
+func lbReachesEveryServer(ctx context.Context, e *steps.Env, c *Common, lb *LoadBalancer) (string, error) {
+	if lb == nil {
+		return "", nil
+	}
+	names := c.serverNames()
+	up := make([]bool, len(names))
+	if _, err := forEachServer(ctx, names, func(ctx context.Context, name string) (string, error) {
+		h, l, err := layoutHost(ctx, e, c, name)
+		if err != nil {
+			return "", err
+		}
+		up[indexOf(names, name)], err = running(ctx, e, h, l, c)
+		return "", err
+	}); err != nil {
+		return "", err
+	}
+	for i, ok := range up {
+		if !ok {
+			return "\nthe load balancer's reach of every server is not proven before the upgrade: " + names[i] + " does not run now (a resumed upgrade); the load balancer is asked again at the end (verify-upgrade-complete)", nil
+		}
+	}
+	ev, err := verifyLB(ctx, e, c, lb)
+	if err != nil {
+		return "", fmt.Errorf("the load balancer %s must reach every server before one is stopped for its upgrade: %w", lb.URL, err)
+	}
+	return "\nthrough the load balancer: " + strings.ReplaceAll(ev, "\n", "; "), nil
 }
