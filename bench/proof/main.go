@@ -281,6 +281,8 @@ func micetroSnapshot(l *lab, n int) string {
 // The remote steps before the first start. check-appdb-replica-set is skipped:
 // its work is local (it dials the App DB from the operator's machine, which the
 // lab has none of: it waits out a 15 s timeout), nothing the floor could replay.
+// For the same reason the answers say appdb.live_check: off, so the preflight
+// does not ask each server to reach App DB members the lab does not have.
 var p3Steps = []string{"preflight-servers", "configure-load-balancer",
 	"configure-ops-manager-to-use-load-balancer", "update-hosts-with-replication-hosts"}
 

@@ -78,7 +78,7 @@ func omSetup(l *lab, dir string, n int, deb string) (answers string, stop func()
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&b, "  - name: %s\n    address: %s\n    port: %d\n    install: package\n", l.names[i], l.addrs[i], l.port)
 	}
-	fmt.Fprintf(&b, "appdb:\n  uri: mongodb://db1-%[1]s.lab.hawiz.test:27017,db2-%[1]s.lab.hawiz.test:27017,db3-%[1]s.lab.hawiz.test:27017/?maxPoolSize=100\n  username: opsmanager\n", tag)
+	fmt.Fprintf(&b, "appdb:\n  uri: mongodb://db1-%[1]s.lab.hawiz.test:27017,db2-%[1]s.lab.hawiz.test:27017,db3-%[1]s.lab.hawiz.test:27017/?maxPoolSize=100\n  username: opsmanager\n  live_check: off\n", tag)
 	fmt.Fprintf(&b, "load_balancer:\n  url: http://%s\nstart_timeout: 60s\ngen_key:\n  mode: first-server\n", ln.Addr())
 	answers = filepath.Join(dir, fmt.Sprintf("om-%d.yaml", n))
 	if err := os.WriteFile(answers, []byte(b.String()), 0o600); err != nil {
