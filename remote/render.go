@@ -45,6 +45,18 @@ func ShQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// ShArg is s as one word a POSIX shell reads back as s, quoted (as ShQuote)
+// only when it needs to be: for commands hawiz shows a person (resume
+// commands, suggestions), which stay readable.
+func ShArg(s string) string {
+	if s != "" && strings.IndexFunc(s, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_./:=@%+,-", c))
+	}) < 0 {
+		return s
+	}
+	return ShQuote(s)
+}
+
 // ShJoin quotes every element and joins them with spaces.
 func ShJoin(argv []string) string {
 	var b strings.Builder

@@ -130,7 +130,7 @@ func (r *runner) resumeCmd() string {
 	if r.cfg.ResumeCommand != "" {
 		return r.cfg.ResumeCommand
 	}
-	return "hawiz resume --state " + shellQuote(r.path)
+	return "hawiz resume --state " + remote.ShArg(r.path)
 }
 
 // resumeWith is resumeCmd with flag, which gets past where the run stopped
@@ -140,15 +140,6 @@ func (r *runner) resumeWith(flag string) string {
 		return r.resumeCmd()
 	}
 	return r.resumeCmd() + " " + flag
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(c rune) bool {
-		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("/._-+=:,@", c))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // run connects, runs the selected steps and ends the run. The state is

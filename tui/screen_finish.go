@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/hawiz/hawiz/remote"
 	"github.com/hawiz/hawiz/steps"
 )
 
@@ -143,7 +144,7 @@ func (s *finishScreen) text(keep func(string) string) string {
 	case runErr == nil:
 		b.WriteString("Keep the evidence report with the change record.\n")
 		if s.proc != nil {
-			lead, cmd := "Audit later without changing anything:", "hawiz check "+s.proc.Name+" --state "+shellQuote(statePath)
+			lead, cmd := "Audit later without changing anything:", "hawiz check "+s.proc.Name+" --state "+remote.ShArg(statePath)
 			if ansi.StringWidth(lead+" "+cmd) <= s.ui.w {
 				lead += " "
 			} else {
@@ -278,17 +279,6 @@ func shellFields(cmd string) []string {
 		out = append(out, cur.String())
 	}
 	return out
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it (as the engine's
-// resume commands do).
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(c rune) bool {
-		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("/._-+=:,@", c))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // resumeCmd is the command that continues a stopped run, if any.

@@ -2,12 +2,12 @@ package main
 
 import (
 	"os"
-	"regexp"
 	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hawiz/hawiz/remote"
 	"github.com/hawiz/hawiz/steps"
 )
 
@@ -249,19 +249,8 @@ func versionLine() string {
 	return ver
 }
 
-var shellSafeRE = regexp.MustCompile(`^[A-Za-z0-9_./:=@%+,-]+$`)
-
-// shellArg is s as one word a POSIX shell reads back as s (quoted only
-// when it needs to be), for commands hawiz suggests.
-func shellArg(s string) string {
-	if shellSafeRE.MatchString(s) {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // errMissingAnswers says that the answers file does not exist and how to make one.
 func errMissingAnswers(p *steps.Procedure, path string) error {
 	return usageErrorf("answers file %s does not exist: `hawiz answers %s > %s` writes a template to fill in",
-		path, p.Name, shellArg(path))
+		path, p.Name, remote.ShArg(path))
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hawiz/hawiz/remote"
 	"github.com/hawiz/hawiz/steps"
 )
 
@@ -84,7 +85,7 @@ func newRollbackCmdWith(d deps) *cobra.Command {
 			ok, err := s.operator.Confirm(c.Context(), "Roll back these changes?", false)
 			s.close()
 			if err != nil {
-				return withCode(steps.ExitCode(err), fmt.Errorf("%w (to roll back without the question: hawiz rollback --state %s --yes)", err, shellArg(statePath)))
+				return withCode(steps.ExitCode(err), fmt.Errorf("%w (to roll back without the question: hawiz rollback --state %s --yes)", err, remote.ShArg(statePath)))
 			}
 			if !ok {
 				return withCode(steps.ExitStopped, errors.New("rollback not started: nothing was changed"))
@@ -93,7 +94,7 @@ func newRollbackCmdWith(d deps) *cobra.Command {
 				Procedure: p, Answers: a, AnswersFile: st.AnswersFile, StatePath: path, Resume: resume,
 				RunName: st.RunName, Confirm: confirm,
 				// not hawiz resume: the rollback's state is continued by this command
-				ResumeCommand: "hawiz rollback --state " + shellArg(statePath),
+				ResumeCommand: "hawiz rollback --state " + remote.ShArg(statePath),
 			})
 		},
 	}
