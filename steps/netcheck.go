@@ -263,6 +263,21 @@ func HostClock(ctx context.Context, e *Env, host string) (time.Duration, error) 
 	return time.Unix(s, ns).Sub(t0.Add(t1.Sub(t0) / 2)), nil
 }
 
+// ClockSkew is the spread of clock offsets (HostClock's, one per host),
+// rounded to the millisecond, and the indexes of the hosts furthest behind
+// (lo) and ahead (hi).
+func ClockSkew(offs []time.Duration) (skew time.Duration, lo, hi int) {
+	for i := range offs {
+		if offs[i] < offs[lo] {
+			lo = i
+		}
+		if offs[i] > offs[hi] {
+			hi = i
+		}
+	}
+	return (offs[hi] - offs[lo]).Round(time.Millisecond), lo, hi
+}
+
 // CheckClockSkew reads every (Linux) host's clock at once and fails when
 // two differ by more than max.
 func CheckClockSkew(ctx context.Context, e *Env, hosts []string, max time.Duration, why string) (string, error) {
@@ -277,16 +292,7 @@ func CheckClockSkew(ctx context.Context, e *Env, hosts []string, max time.Durati
 	if err := errors.Join(errs...); err != nil {
 		return "", err
 	}
-	lo, hi := 0, 0
-	for i := range offs {
-		if offs[i] < offs[lo] {
-			lo = i
-		}
-		if offs[i] > offs[hi] {
-			hi = i
-		}
-	}
-	skew := (offs[hi] - offs[lo]).Round(time.Millisecond)
+	skew, lo, hi := ClockSkew(offs)
 	if skew > max {
 		return "", fmt.Errorf("clocks differ by %v (%s ahead of %s), more than %v: %s; synchronise the clocks (NTP) first; nothing was changed", skew, hosts[hi], hosts[lo], max, why)
 	}

@@ -126,16 +126,7 @@ func memberClock(ctx context.Context, h *remote.Host, m *Member) (time.Duration,
 // naming the members furthest apart; field names the answer that set max
 // ("max_clock_skew "), "" for the default.
 func skewProblem(c *Common, offs []time.Duration, max time.Duration, field string) (time.Duration, string) {
-	lo, hi := 0, 0
-	for i := range offs {
-		if offs[i] < offs[lo] {
-			lo = i
-		}
-		if offs[i] > offs[hi] {
-			hi = i
-		}
-	}
-	skew := (offs[hi] - offs[lo]).Round(time.Millisecond)
+	skew, lo, hi := steps.ClockSkew(offs)
 	if skew <= max {
 		return skew, ""
 	}
