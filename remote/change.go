@@ -108,15 +108,12 @@ func (h *Host) RemoveFile(ctx context.Context, path, ifSHA256 string, sudo bool)
 	switch res.ExitStatus {
 	case 0:
 	case 3:
-		now := ""
-		if i := strings.Index(stderr, "hawiz-cas:"); i >= 0 {
-			now = strings.TrimSpace(strings.SplitN(stderr[i+len("hawiz-cas:"):], "\n", 2)[0])
-		}
+		now, _ := markerLine(stderr, "hawiz-cas:")
 		return false, fmt.Errorf("host %s: %s: %w (expected sha256 %s, found %s)", h.cfg.Name, path, ErrChanged, ifSHA256, now)
 	case 6:
 		why := "refused by the remove script"
-		if i := strings.Index(stderr, "hawiz-refuse:"); i >= 0 {
-			why = refusalText(strings.TrimSpace(strings.SplitN(stderr[i+len("hawiz-refuse:"):], "\n", 2)[0]))
+		if v, ok := markerLine(stderr, "hawiz-refuse:"); ok {
+			why = refusalText(v)
 		}
 		return false, fmt.Errorf("host %s: remove %s: refused: %s; nothing was removed", h.cfg.Name, path, why)
 	default:

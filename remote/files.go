@@ -203,20 +203,16 @@ func (h *Host) write(ctx context.Context, kind, detail, path string, content io.
 	switch res.ExitStatus {
 	case 0:
 	case 3:
-		now := ""
-		if i := strings.Index(stderr, "hawiz-cas:"); i >= 0 {
-			now = strings.TrimSpace(strings.SplitN(stderr[i+len("hawiz-cas:"):], "\n", 2)[0])
-		}
+		now, _ := markerLine(stderr, "hawiz-cas:")
 		kept := ""
-		if i := strings.Index(stderr, "hawiz-backup:"); i >= 0 {
-			kept = "; the backup taken just before, of the content that was read, is kept: " +
-				strings.TrimSpace(strings.SplitN(stderr[i+len("hawiz-backup:"):], "\n", 2)[0])
+		if v, ok := markerLine(stderr, "hawiz-backup:"); ok {
+			kept = "; the backup taken just before, of the content that was read, is kept: " + v
 		}
 		return WriteResult{}, fmt.Errorf("host %s: %s: %w (expected sha256 %s, found %s)%s", h.cfg.Name, path, ErrChanged, cas, now, kept)
 	case 6:
 		why := "refused by the write script"
-		if i := strings.Index(stderr, "hawiz-refuse:"); i >= 0 {
-			why = refusalText(strings.TrimSpace(strings.SplitN(stderr[i+len("hawiz-refuse:"):], "\n", 2)[0]))
+		if v, ok := markerLine(stderr, "hawiz-refuse:"); ok {
+			why = refusalText(v)
 		}
 		return WriteResult{}, fmt.Errorf("host %s: %s %s: refused: %s; nothing was written", h.cfg.Name, kind, path, why)
 	default:
@@ -233,10 +229,7 @@ func (h *Host) write(ctx context.Context, kind, detail, path string, content io.
 	state, bak, _ := strings.Cut(rest, ":")
 	wr := WriteResult{Backup: bak, SHA256: sum, Changed: state == "changed"}
 	if wr.Changed {
-		before := ""
-		if i := strings.Index(stderr, "hawiz-prev:"); i >= 0 {
-			before = strings.TrimSpace(strings.SplitN(stderr[i+len("hawiz-prev:"):], "\n", 2)[0])
-		}
+		before, _ := markerLine(stderr, "hawiz-prev:")
 		if before != "absent" && !isHexSHA256(before) {
 			before = cas // Windows: what the compare-and-swap proved, if any
 		}
@@ -313,4 +306,16 @@ func (p *progressReader) Read(b []byte) (int, error) {
 		p.fn(p.done, p.total)
 	}
 	return n, err
+}
+
+// markerLine is the rest of the line after the first marker (e.g.
+// "hawiz-cas:") in a script's stderr, trimmed; ok is false when the marker
+// is not there.
+func markerLine(stderr, marker string) (string, bool) {
+	i := strings.Index(stderr, marker)
+	if i < 0 {
+		return "", false
+	}
+	line, _, _ := strings.Cut(stderr[i+len(marker):], "\n")
+	return strings.TrimSpace(line), true
 }
