@@ -36,6 +36,27 @@ const (
 // pidMarker prefixes the stderr line that reports the remote process group.
 const pidMarker = "hawiz-pid:"
 
+// IsProtocolLine reports whether l is "hawiz-WORD" or "hawiz-WORD:…" with
+// WORD lower-case letters and dashes: a line remote's own scripts write for
+// remote (hawiz-stat:…, hawiz-absent, hawiz-write:…, hawiz-sudo-ok), kept in
+// the transcript but never shown to a person as a command's output.
+func IsProtocolLine(l string) bool {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(l), "hawiz-")
+	if !ok {
+		return false
+	}
+	word, _, _ := strings.Cut(rest, ":")
+	if word == "" {
+		return false
+	}
+	for _, c := range word {
+		if (c < 'a' || c > 'z') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
 // ShQuote quotes s for POSIX sh: the whole string in single quotes; each
 // single quote inside is closed, backslash-escaped and reopened.
 func ShQuote(s string) string {

@@ -39,12 +39,12 @@ func TestFailureTailIsTheFailingCommandsOutput(t *testing.T) {
 		t.Errorf("a step with no output yet: tail %q, want none (not the last step's)", got)
 	}
 	for _, l := range []string{"hawiz-stat:exists - 1", "hawiz-absent", "hawiz-sudo-ok", "hawiz-write:changed:/b", "  hawiz-sudo-prompt:"} {
-		if !isProtocolLine(l) {
+		if !remote.IsProtocolLine(l) {
 			t.Errorf("%q is remote's protocol", l)
 		}
 	}
 	for _, l := range []string{"hawiz-Demo is up", "hawiz- x", "hawiz-2024.bak written", "a hawiz-stat:x"} {
-		if isProtocolLine(l) {
+		if remote.IsProtocolLine(l) {
 			t.Errorf("%q is not remote's protocol", l)
 		}
 	}

@@ -79,30 +79,11 @@ func (r *runner) hostTail(host string) *hostTail {
 func protocolFree(lines []string) []string {
 	out := lines[:0:0]
 	for _, l := range lines {
-		if !isProtocolLine(l) {
+		if !remote.IsProtocolLine(l) {
 			out = append(out, l)
 		}
 	}
 	return out
-}
-
-// isProtocolLine reports whether l is "hawiz-WORD" or "hawiz-WORD:…" with
-// WORD lower-case letters and dashes: a line of remote's own protocol.
-func isProtocolLine(l string) bool {
-	rest, ok := strings.CutPrefix(strings.TrimSpace(l), "hawiz-")
-	if !ok {
-		return false
-	}
-	word, _, _ := strings.Cut(rest, ":")
-	if word == "" {
-		return false
-	}
-	for _, c := range word {
-		if (c < 'a' || c > 'z') && c != '-' {
-			return false
-		}
-	}
-	return true
 }
 
 type transcriptLine struct {
