@@ -413,6 +413,21 @@ func superseded(e *Env, c *Change, pos int) (bool, string) {
 	return true, fmt.Sprintf("%s on %s: a later undo of the rollback already acted on it (this one is superseded)", what, c.Host)
 }
 
+// fileNow is what c's file holds on host now (its SHA-256, or "absent"),
+// and whether that is what an earlier rollback found the operator had left
+// there.
+func fileNow(ctx context.Context, e *Env, host string, c *Change) (cur string, left bool, err error) {
+	h, err := e.Host(host)
+	if err != nil {
+		return "", false, err
+	}
+	if cur, err = fileState(ctx, h, c.Path, c.Sudo); err != nil {
+		return "", false, err
+	}
+	l, _ := e.Fact(leftKey(c))
+	return cur, l != "" && cur == l, nil
+}
+
 func undoStep(u undo, pos int) *Step {
 	c := u.c
 	s := &Step{ID: u.id(), Title: u.what(), Hosts: []string{c.Host}, Mode: Once,
@@ -426,15 +441,11 @@ func undoStep(u undo, pos int) *Step {
 			if done, why := superseded(e, c, pos); done {
 				return true, why, nil
 			}
-			h, err := e.Host(host)
+			cur, left, err := fileNow(ctx, e, host, c)
 			if err != nil {
 				return false, "", err
 			}
-			cur, err := fileState(ctx, h, c.Path, c.Sudo)
-			if err != nil {
-				return false, "", err
-			}
-			if left, _ := e.Fact(leftKey(c)); left != "" && cur == left {
+			if left {
 				return true, leftText(c, cur) + " (an earlier rollback found it so)", nil // still as the operator left it: nothing to do, named again
 			}
 			return cur == c.Before, fmt.Sprintf("%s sha256 %s (before the run %s, hawiz wrote %s)", c.Path, short(cur), short(c.Before), short(c.After)), nil
@@ -444,15 +455,11 @@ func undoStep(u undo, pos int) *Step {
 			if done, why := superseded(e, c, pos); done {
 				return why, nil
 			}
-			h, err := e.Host(host)
+			cur, left, err := fileNow(ctx, e, host, c)
 			if err != nil {
 				return "", err
 			}
-			cur, err := fileState(ctx, h, c.Path, c.Sudo)
-			if err != nil {
-				return "", err
-			}
-			if left, _ := e.Fact(leftKey(c)); left != "" && cur == left {
+			if left {
 				return leftText(c, cur), nil
 			}
 			if cur != c.Before {
