@@ -133,21 +133,7 @@ Description: MongoDB Ops Manager (hawiz lab stand-in)
 		return err
 	}
 	var data bytes.Buffer
-	err = writeTarGz(&data, []file{
-		{name: "./", mode: 0o755, dir: true},
-		{name: "./etc/", mode: 0o755, dir: true},
-		{name: "./etc/init.d/", mode: 0o755, dir: true},
-		{name: "./etc/init.d/mongodb-mms", mode: 0o777, link: "/opt/mongodb/mms/bin/mongodb-mms"},
-		{name: "./opt/", mode: 0o755, dir: true},
-		{name: "./opt/mongodb/", mode: 0o755, dir: true},
-		{name: "./opt/mongodb/mms/", mode: 0o755, dir: true},
-		{name: "./opt/mongodb/mms/VERSION", mode: 0o644, data: []byte(version + "\n")},
-		{name: "./opt/mongodb/mms/bin/", mode: 0o755, dir: true},
-		{name: "./opt/mongodb/mms/bin/mongodb-mms", mode: 0o755, data: binary},
-		{name: "./opt/mongodb/mms/conf/", mode: 0o755, dir: true},
-		{name: "./opt/mongodb/mms/conf/conf-mms.properties", mode: 0o640, data: []byte(DefaultConf)},
-		{name: "./opt/mongodb/mms/conf/mms.conf", mode: 0o644, data: []byte(MMSConf("mongodb-mms", DefaultGenKey))},
-	})
+	err = writeTarGz(&data, packageTree("./", version, binary))
 	if err != nil {
 		return err
 	}
@@ -191,4 +177,25 @@ func WriteTarball(w io.Writer, version, user string, binary []byte) error {
 		{name: d + "logs/", mode: 0o755, dir: true},
 		{name: d + "tmp/", mode: 0o755, dir: true},
 	})
+}
+
+// packageTree is the package's file tree under root ("./" in a .deb's
+// data.tar.gz, "payload/" in the stand-in rpm): the init script link, the
+// service binary, VERSION and the default configuration.
+func packageTree(root, version string, binary []byte) []file {
+	return []file{
+		{name: root, mode: 0o755, dir: true},
+		{name: root + "etc/", mode: 0o755, dir: true},
+		{name: root + "etc/init.d/", mode: 0o755, dir: true},
+		{name: root + "etc/init.d/mongodb-mms", mode: 0o777, link: "/opt/mongodb/mms/bin/mongodb-mms"},
+		{name: root + "opt/", mode: 0o755, dir: true},
+		{name: root + "opt/mongodb/", mode: 0o755, dir: true},
+		{name: root + "opt/mongodb/mms/", mode: 0o755, dir: true},
+		{name: root + "opt/mongodb/mms/VERSION", mode: 0o644, data: []byte(version + "\n")},
+		{name: root + "opt/mongodb/mms/bin/", mode: 0o755, dir: true},
+		{name: root + "opt/mongodb/mms/bin/mongodb-mms", mode: 0o755, data: binary},
+		{name: root + "opt/mongodb/mms/conf/", mode: 0o755, dir: true},
+		{name: root + "opt/mongodb/mms/conf/conf-mms.properties", mode: 0o640, data: []byte(DefaultConf)},
+		{name: root + "opt/mongodb/mms/conf/mms.conf", mode: 0o644, data: []byte(MMSConf("mongodb-mms", DefaultGenKey))},
+	}
 }

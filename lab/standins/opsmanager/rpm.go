@@ -42,23 +42,10 @@ func WriteRPM(w io.Writer, version string, epoch int, binary []byte) error {
 		return fmt.Errorf("version %q", version)
 	}
 	post := strings.NewReplacer("@LOG@", InstallLog, "@VERSION@", version).Replace(rpmPost)
-	return writeTarGz(w, []file{
+	return writeTarGz(w, append([]file{
 		{name: "HEADER", mode: 0o644, data: []byte(fmt.Sprintf("NAME=mongodb-mms\nEPOCH=%d\nVERSION=%s\nRELEASE=1\nARCH=x86_64\n", epoch, version))},
 		{name: "CONFIG", mode: 0o644, data: []byte("/opt/mongodb/mms/conf/conf-mms.properties\n/opt/mongodb/mms/conf/mms.conf\n")},
 		{name: "post", mode: 0o755, data: []byte(post)},
 		{name: "preun", mode: 0o755, data: []byte(rpmPreun)},
-		{name: "payload/", mode: 0o755, dir: true},
-		{name: "payload/etc/", mode: 0o755, dir: true},
-		{name: "payload/etc/init.d/", mode: 0o755, dir: true},
-		{name: "payload/etc/init.d/mongodb-mms", mode: 0o777, link: "/opt/mongodb/mms/bin/mongodb-mms"},
-		{name: "payload/opt/", mode: 0o755, dir: true},
-		{name: "payload/opt/mongodb/", mode: 0o755, dir: true},
-		{name: "payload/opt/mongodb/mms/", mode: 0o755, dir: true},
-		{name: "payload/opt/mongodb/mms/VERSION", mode: 0o644, data: []byte(version + "\n")},
-		{name: "payload/opt/mongodb/mms/bin/", mode: 0o755, dir: true},
-		{name: "payload/opt/mongodb/mms/bin/mongodb-mms", mode: 0o755, data: binary},
-		{name: "payload/opt/mongodb/mms/conf/", mode: 0o755, dir: true},
-		{name: "payload/opt/mongodb/mms/conf/conf-mms.properties", mode: 0o640, data: []byte(DefaultConf)},
-		{name: "payload/opt/mongodb/mms/conf/mms.conf", mode: 0o644, data: []byte(MMSConf("mongodb-mms", DefaultGenKey))},
-	})
+	}, packageTree("payload/", version, binary)...))
 }
